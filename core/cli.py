@@ -1,0 +1,185 @@
+"""The ``kodeord`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import click
+
+from kodeord.errors import KodeordError, RuleFileError
+from kodeord.manager import Hooks, make_manager
+from kodeord.messages import Inbound
+from kodeord.settings import Settings
+
+log = logging.getLogger("kodeord")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="kodeord")
+def cli() -> None:
+    """Kodeord: SMS keyword platform. Settings come from KODEORD_* environment variables."""
+
+
+@cli.group()
+def rules() -> None:
+    """Check and try rule files."""
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rules_check(paths: tuple[Path, ...]) -> None:
+    """Check rule files; print FILE:LINE:COL: message per problem; exit 1 if any."""
+    from kodeord.catalog import Catalog
+
+    settings = Settings()
+    hooks = Hooks(make_manager(blocked=settings.disable_plugins))
+    try:
+        catalog = Catalog(paths, hooks.actions, settings.timezone, tuple(settings.regions))
+    except RuleFileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(exc.problems)} problem(s) found", err=True)
+        sys.exit(1)
+    config = catalog.config
+    words = sum(len(s.keywords) for s in config.services.values())
+    click.echo(
+        f"ok: {len(config.files)} file(s), {len(config.tenants)} tenant(s), "
+        f"{len(config.services)} service(s), {words} keyword(s)"
+    )
+
+
+@rules.command("try")
+@click.option("--to", "to", required=True, help="The number the message is sent to.")
+@click.option("--from", "sender", required=True, help="The sender's phone number.")
+@click.option("--channel", default="sms", type=click.Choice(["sms", "call", "email"]))
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path), help="Rule files (default: KODEORD_RULES).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.argument("text", nargs=-1)
+def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], as_json: bool, text: tuple[str, ...]) -> None:
+    """Show which service, rule and action a message selects and the replies, changing nothing."""
+    from kodeord.platform import Platform
+
+    settings = _settings()
+    try:
+        with Platform(settings, rule_paths=rule_paths or None) as platform:
+            inbound = Inbound.create(
+                sender=sender, recipient=to, text=" ".join(text), channel=channel, gateway="try",
+                message_id=uuid.uuid4().hex, regions=settings.regions,
+            )  # fmt: skip
+            outcome = platform.handle(inbound, dry_run=True)
+    except RuleFileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    replies = [{"to": r["to"], "text": r["text"]} for r in outcome.replies]
+    if as_json:
+        click.echo(json.dumps({
+            "service": outcome.service, "rule": outcome.rule, "action": outcome.action, "replies": replies,
+            "status": outcome.status, "vetoed": outcome.vetoed, "errors": outcome.errors,
+        }, ensure_ascii=False))  # fmt: skip
+        return
+    click.echo(f"status:  {outcome.status}")
+    click.echo(f"service: {outcome.service or '-'}")
+    click.echo(f"rule:    {outcome.rule or '-'}")
+    click.echo(f"action:  {outcome.action or '-'}")
+    for reply in outcome.replies:
+        click.echo(f"reply to {reply['to']} ({reply['segments']} SMS, {reply['encoding']}): {reply['text']}")
+    for veto in outcome.vetoed:
+        click.echo(f"vetoed to {veto['to']}: {veto['reason']}")
+    for error in outcome.errors:
+        click.echo(f"error:   {error}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Default: KODEORD_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: KODEORD_PORT (8000).")
+@click.option("--workers", default=1, show_default=True, help="Web worker processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Run the web app (webhooks, console, API) with uvicorn."""
+    settings = _settings()
+    _run_web(settings, host or settings.host, port or settings.port, workers, simulator=False)
+
+
+@cli.command()
+@click.option("--gateway", default="console", show_default=True, help="Gateway to send through.")
+def worker(gateway: str) -> None:
+    """Send queued messages from the outbox through a gateway until stopped."""
+    from kodeord.platform import Platform
+    from kodeord.sender import Sender
+
+    settings = _settings()
+    with Platform(settings) as platform:
+        if gateway not in platform.gateways:
+            raise click.UsageError(f"unknown gateway {gateway!r}; known: {', '.join(sorted(platform.gateways))}")
+        stop = threading.Event()
+        click.echo(f"worker sending through {gateway}; Ctrl-C stops")
+        try:
+            Sender(platform.redis, platform.gateways[gateway], platform.hooks, platform.metrics).run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+@cli.command()
+@click.option("--port", default=None, type=int, help="Default: KODEORD_PORT (8000).")
+def demo(port: int | None) -> None:
+    """Everything on one machine: embedded Redis, demo rules, console gateway, phone simulator."""
+    settings = _settings()
+    _run_web(settings, settings.host, port or settings.port, 1, simulator=True, sender=True)
+
+
+def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulator: bool, sender: bool = False) -> None:
+    import uvicorn
+
+    from kodeord.redis_server import EmbeddedRedis
+
+    server: EmbeddedRedis | None = None
+    if not settings.redis_url:
+        # Workers are separate processes: they share one Redis started here.
+        server = EmbeddedRedis(Path(settings.data_dir)).start()
+        os.environ["KODEORD_REDIS_URL"] = server.url
+    os.environ["KODEORD_SIMULATOR"] = "1" if simulator else ""
+    stop = threading.Event()
+    try:
+        if sender:
+            threading.Thread(target=_send_forever, args=(stop,), daemon=True, name="sender").start()
+        click.echo(f"Kodeord on http://{host}:{port}/" + ("  (phone simulator)" if simulator else ""))
+        uvicorn.run(
+            "kodeord.web.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+            log_level=settings.log_level.lower(),
+        )  # fmt: skip
+    finally:
+        stop.set()
+        if server is not None:
+            server.stop()
+
+
+def _send_forever(stop: threading.Event) -> None:
+    from kodeord.platform import Platform
+    from kodeord.sender import Sender
+
+    with Platform(Settings()) as platform:
+        Sender(platform.redis, platform.gateways["console"], platform.hooks, platform.metrics).run(stop)
+
+
+def main() -> None:
+    """Entry point: the CLI with plugin commands added."""
+    try:
+        Hooks(make_manager(blocked=Settings().disable_plugins)).register_commands(cli)
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    cli()

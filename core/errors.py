@@ -1,0 +1,60 @@
+"""Exceptions that carry data, and the one place they map to exit codes and HTTP statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KodeordError(Exception):
+    """Base class: every error a customer or partner can cause."""
+
+    http_status = 400
+    exit_code = 1
+
+
+class InvalidNumber(KodeordError):
+    """A phone number that cannot be parsed or is not valid."""
+
+    def __init__(self, raw: str, reason: str) -> None:
+        super().__init__(f"invalid phone number {raw!r}: {reason}")
+        self.raw = raw
+        self.reason = reason
+
+
+class InvalidMessage(KodeordError):
+    """An inbound event that is missing something or has a malformed field."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One fault in one rule file, located for a human."""
+
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    message: str
+    path: str = ""
+
+    def __str__(self) -> str:
+        where = f" (at {self.path})" if self.path else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.message}{where}"
+
+
+class RuleFileError(KodeordError):
+    """One or more problems found while loading rule files."""
+
+    http_status = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class TemplateError(KodeordError):
+    """A customer template failed to compile or render."""
+
+
+class PluginError(KodeordError):
+    """A plugin broke a hook's contract."""
+
+    http_status = 500

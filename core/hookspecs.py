@@ -1,0 +1,111 @@
+"""Every hook a Kodeord plugin can implement.
+
+Hook names carry the ``kodeord_`` prefix. Each docstring says what the hook
+receives, what to return, and what returning ``None`` means. Hooks that
+decide or veto are ``firstresult``: the first non-``None`` answer wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    import redis
+    from starlette.routing import BaseRoute
+
+    from kodeord.actions import ActionCall, ActionSpec, Veto
+    from kodeord.effects import Effects
+    from kodeord.gateway import Gateway
+    from kodeord.messages import Outbound
+    from kodeord.model import Service
+    from kodeord.settings import Setting
+
+PROJECT = "kodeord"
+_hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@_hookspec
+def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    """Declare the actions rule files may name in ``do:``.
+
+    Call ``register(ActionSpec(...))`` once per action; names are
+    ``plugin.verb`` (``addressbook.join``). Rule files naming an unknown
+    action, or giving an action parameters it does not declare, are refused
+    at load time. Return nothing.
+    """
+
+
+@_hookspec(firstresult=True)
+def kodeord_run_action(call: ActionCall) -> Effects | None:
+    """Run ``call.action`` for one inbound message.
+
+    Return ``Effects`` (possibly empty) when the action is yours. Return
+    ``None`` when it is not, so the plugin that owns it answers. Never write
+    to Redis here: put writes in ``Effects.writes``; ``call.dry_run`` is true
+    for ``kodeord rules try``, where nothing is committed anyway.
+    """
+
+
+@_hookspec(firstresult=True)
+def kodeord_sender_role(service: Service, sender: str, redis: redis.Redis) -> str | None:
+    """The sender's role in ``service``: member, writer, functionary or stranger.
+
+    Return ``None`` when you do not know this service's members; the core's
+    default then answers ``stranger``.
+    """
+
+
+@_hookspec(firstresult=True)
+def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
+    """Refuse an outgoing message, checked when it is queued and again when it is sent.
+
+    Return ``Veto(reason)`` to stop it (it is recorded, not sent). Return
+    ``None`` to let it pass to the next plugin's check.
+    """
+
+
+@_hookspec(firstresult=True)
+def kodeord_prepare_outgoing(message: Outbound) -> Outbound | None:
+    """Change an outgoing message before it is queued (e.g. add a footer).
+
+    Return a changed copy (``message.with_text(...)``) to replace it, or
+    ``None`` to leave it as it is. The first plugin to return a message wins.
+    """
+
+
+@_hookspec
+def kodeord_register_gateways(register: Callable[[Gateway], None]) -> None:
+    """Declare gateways that send outgoing messages: ``register(gateway)``. Return nothing."""
+
+
+@_hookspec
+def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
+    """Add web routes (webhooks, console pages, API endpoints): ``register(Route(...))``.
+
+    Put every route under ``/<plugin name>/`` or ``/api/<plugin name>/``.
+    Return nothing.
+    """
+
+
+@_hookspec
+def kodeord_register_commands(cli: click.Group) -> None:
+    """Add ``kodeord`` sub-commands: decorate functions with ``@cli.command()``. Return nothing."""
+
+
+@_hookspec
+def kodeord_register_settings(register: Callable[[Setting], None]) -> None:
+    """Declare your settings: ``register(Setting(name, type, default, description))``.
+
+    Each is read from the environment as ``KODEORD_<NAME>`` (upper case) and
+    shown by ``kodeord settings``. Return nothing.
+    """
+
+
+@_hookspec
+def kodeord_startup(platform: Any) -> None:
+    """Called once when a platform has loaded its plugins and rules. Return nothing."""

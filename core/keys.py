@@ -1,0 +1,61 @@
+"""Redis key names: one place, one prefix, one hash tag per scope.
+
+Every key of one service (or one number) carries the same hash tag, so a
+Redis Cluster keeps them in one slot and the core can commit a message's
+effects in one transaction. Plugins get a sub-prefix of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "kodeord"
+# Registry of outbox streams, read by sender workers.
+OUTBOXES = f"{PREFIX}:outboxes"
+
+
+def _clean(part: str) -> str:
+    # Braces would change the hash tag; colons are our separator.
+    return part.replace("{", "(").replace("}", ")")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names of one scope (a service, or a number without a service)."""
+
+    scope: str
+    sub: str = ""
+
+    @classmethod
+    def for_service(cls, service_key: str) -> Keys:
+        """Keys of service ``tenant/service``."""
+        return cls(f"s:{_clean(service_key)}")
+
+    @classmethod
+    def for_number(cls, address: str) -> Keys:
+        """Keys of a number's own state (opt-outs, unrouted messages)."""
+        return cls(f"n:{_clean(address)}")
+
+    def key_for(self, *parts: str) -> str:
+        """``kodeord:{scope}[:sub]:part:part``."""
+        head = f"{PREFIX}:{{{self.scope}}}"
+        if self.sub:
+            head += f":{self.sub}"
+        return ":".join((head, *(_clean(p) for p in parts)))
+
+    def plugin(self, name: str) -> Keys:
+        """The same scope with a plugin's own sub-prefix."""
+        return Keys(self.scope, name)
+
+    @property
+    def outbox(self) -> str:
+        """The stream of outgoing messages of this scope."""
+        return Keys(self.scope).key_for("outbox")
+
+    def seen(self, gateway: str, message_id: str) -> str:
+        """Dedupe record of one inbound message."""
+        return Keys(self.scope).key_for("seen", gateway, message_id)
+
+    def optout(self, address: str) -> str:
+        """Set of senders who sent STOP to ``address`` (a number-scope key)."""
+        return Keys(self.scope).key_for("optout", address)

@@ -1,0 +1,63 @@
+"""Phone numbers: parse to E.164 or refuse with the reason, never guess."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+from kodeord.errors import InvalidNumber
+
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+    NumberParseException.NOT_A_NUMBER: "not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def parse(raw: str, regions: Sequence[str] = ("SE", "NO")) -> str:
+    """Return ``raw`` as E.164, trying each default region for national numbers.
+
+    A number in international form (``+46...`` or ``0046...``) is parsed as it is.
+    A national number must be valid in exactly one of ``regions`` (the first
+    that accepts it wins, in order). Raise :class:`InvalidNumber` with a reason.
+    """
+    text = raw.strip()
+    if not text:
+        raise InvalidNumber(raw, "empty")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    last_reason = "not valid in any of " + ", ".join(regions)
+    for region in regions if not text.startswith("+") else (None,):
+        try:
+            number = phonenumbers.parse(text, region)
+        except NumberParseException as exc:
+            last_reason = _PARSE_REASONS.get(exc.error_type, str(exc))
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if text.startswith("+"):
+            last_reason = "not a valid number for its country"
+    raise InvalidNumber(raw, last_reason)
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether an E.164 number is a mobile number (may receive SMS)."""
+    number = phonenumbers.parse(e164, None)
+    return phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def parse_address(raw: str, regions: Sequence[str] = ("SE", "NO")) -> str:
+    """Parse a recipient address: a short code (3-6 digits) stays as digits, else E.164.
+
+    Short codes such as ``72500`` (Sweden) or ``2040`` (Norway) are not E.164
+    numbers; they are kept as their digits.
+    """
+    text = raw.strip()
+    if text.isdigit() and 3 <= len(text) <= 6:
+        return text
+    return parse(text, regions)

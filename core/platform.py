@@ -1,0 +1,95 @@
+"""One running Kodeord: settings, plugins, Redis, rules, engine and router together.
+
+Each ``Platform`` has its own plugin manager, so tests and embedders can run
+several side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from importlib.resources import files
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from kodeord.catalog import Catalog
+from kodeord.commit import Committer
+from kodeord.engine import Engine
+from kodeord.gateway import ConsoleGateway, Gateway
+from kodeord.messages import Inbound
+from kodeord.metrics import Metrics
+from kodeord.manager import Hooks, make_manager
+from kodeord.redis_server import EmbeddedRedis, connect
+from kodeord.router import Outcome, Router
+from kodeord.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def demo_rules() -> tuple[Path, ...]:
+    """The example rule files shipped with Kodeord (``rules/`` in the repository)."""
+    return (Path(str(files("kodeord.rules"))),)
+
+
+class Platform:
+    """Everything needed to route messages, created from settings."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        plugins: Iterable[object] = (),
+        redis_client: redis.Redis | None = None,
+        rule_paths: Iterable[Path] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.pm = make_manager(plugins, blocked=self.settings.disable_plugins)
+        self.hooks = Hooks(self.pm)
+        self.settings.declare(self.hooks.settings())
+        self.server: EmbeddedRedis | None = None
+        if redis_client is None:
+            redis_client, self.server = connect(self.settings.redis_url, Path(self.settings.data_dir))
+        self.redis = redis_client
+        try:
+            self.metrics = Metrics()
+            self.engine = Engine(self.settings.engine_cache)
+            paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
+            self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))
+            self.committer = Committer(self.redis, self.settings.dedupe_hours * 3600)
+            self.router = Router(self)
+            self.gateways: dict[str, Gateway] = {"console": ConsoleGateway(self.redis)}
+            for gateway in self.hooks.gateways():
+                self.gateways[gateway.name] = gateway
+            self.hooks.startup(self)
+        except BaseException:
+            self.close()
+            raise
+
+    def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
+        """Route one inbound message (see :class:`kodeord.router.Router`)."""
+        return self.router.handle(inbound, dry_run=dry_run)
+
+    def reload_rules(self, paths: Iterable[Path] | None = None) -> None:
+        """Reload rule files; on error the working configuration stays (and the error is raised)."""
+        self.catalog.reload(paths)
+        log.info("rules reloaded: %d services", len(self.catalog.config.services))
+
+    def close(self) -> None:
+        """Free the engine and stop the embedded Redis, if this platform started one."""
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            engine.close()
+        if self.server is not None:
+            self.redis.close()
+            self.server.stop()
+            self.server = None
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

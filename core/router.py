@@ -1,0 +1,216 @@
+"""The router: one inbound message in, one committed outcome out.
+
+dedupe -> number -> keyword -> service -> rule (engine) -> action (plugin)
+-> replies (templates) -> vetoes -> one atomic commit with the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from kodeord import engine, templating
+from kodeord.actions import ActionCall
+from kodeord.catalog import Route
+from kodeord.effects import Effects, Write
+from kodeord.errors import PluginError, TemplateError
+from kodeord.keys import Keys
+from kodeord.keywords import fold
+from kodeord.messages import Inbound, Kind, Outbound
+from kodeord.model import Number, Rule, Service
+
+if TYPE_CHECKING:
+    from kodeord.platform import Platform
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What the router did with one message; stored for dedupe, shown by ``rules try``."""
+
+    status: str  # handled, fallback, reserved, unknown-keyword, unknown-number, error
+    service: str | None = None
+    rule: str | None = None
+    action: str | None = None
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    vetoed: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+class Router:
+    """Routes inbound messages for one platform."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.redis = platform.redis
+        self.hooks = platform.hooks
+
+    def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
+        """Route, decide, act and commit one message (``dry_run``: decide only, change nothing)."""
+        index = self.platform.catalog.index
+        route = index.route(inbound.recipient, inbound.text)
+        if inbound.channel.value == "call" and route.number is not None:
+            route = Route(route.number, index.catch_all.get(inbound.recipient), "", "", None)
+        scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
+        seen_key = scope.seen(inbound.gateway, inbound.message_id)
+        if not dry_run:
+            stored = self.redis.get(seen_key)
+            if stored is not None:
+                return self._duplicate(stored)
+        outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
+        outgoing = self._outgoing(inbound, outcome, effects.replies)
+        if dry_run:
+            return outcome
+        log_entry = {"in": inbound.to_dict(), "out": outcome.to_dict()}
+        earlier = self.platform.committer.commit(
+            scope, scope.seen(inbound.gateway, inbound.message_id), outcome.to_dict(), effects.writes, outgoing, log_entry
+        )
+        self.platform.metrics.inc("kodeord_inbound_total", status=outcome.status)
+        if earlier is not None:
+            return Outcome.from_dict({**earlier, "duplicate": True})
+        self.platform.metrics.inc("kodeord_outbox_queued_total", len(outgoing))
+        return outcome
+
+    def _duplicate(self, stored: bytes | str) -> Outcome:
+        self.platform.metrics.inc("kodeord_inbound_total", status="duplicate")
+        return Outcome.from_dict({**json.loads(stored), "duplicate": True})
+
+    def _decide(self, inbound: Inbound, route: Route, scope: Keys, dry_run: bool) -> tuple[Outcome, Effects, Keys]:
+        number, service = route.number, route.service
+        if number is None:
+            return Outcome("unknown-number", errors=[f"no number {inbound.recipient} in the rule files"]), Effects(), scope
+        keyword = self._keyword(route)
+        if service is None:
+            return self._platform_reply(inbound, number, route, keyword)
+        role = self.hooks.sender_role(service, inbound.sender, self.redis)
+        event = engine.facts(
+            service, keyword=keyword, args=route.args, reserved=route.reserved, role=role,
+            channel=inbound.channel.value, now=inbound.received_at,
+        )  # fmt: skip
+        rule = self.platform.engine.decide(service, event)
+        if rule is None:
+            if route.reserved is not None:
+                return self._platform_reply(inbound, number, route, keyword)
+            return (*self._fallback(inbound, service, route, keyword, role), scope)
+        outcome = Outcome("handled", service.key, rule.name, rule.action)
+        effects = self._run(inbound, service, rule, route, keyword, role, scope, dry_run, outcome)
+        context = self._context(inbound, service, route, keyword, role) | effects.vars
+        if rule.reply is not None and not effects.silent:
+            text = self._render(rule.reply, context, outcome)
+            if text is None and service.fallback is not None:
+                text = self._render(service.fallback, context, outcome)
+            if text:
+                effects.replies.insert(0, self._reply(inbound, text, service))
+        return outcome, effects, scope
+
+    def _keyword(self, route: Route) -> str:
+        return fold(route.keyword) if route.keyword else ""
+
+    def _run(
+        self, inbound: Inbound, service: Service, rule: Rule, route: Route, keyword: str,
+        role: str, scope: Keys, dry_run: bool, outcome: Outcome,
+    ) -> Effects:  # fmt: skip
+        if rule.action is None:
+            return Effects()
+        call = ActionCall(
+            action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
+            keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
+        )  # fmt: skip
+        effects = self.hooks.run_action(call)
+        if effects is None:
+            raise PluginError(f"no plugin runs action {rule.action!r} (is its plugin blocked?)")
+        for write in effects.writes:
+            if not write.key.startswith(scope.key_for("")[:-1]):
+                raise PluginError(f"action {rule.action!r} wrote outside its service's keys: {write.key}")
+        return effects
+
+    def _context(self, inbound: Inbound, service: Service | None, route: Route, keyword: str, role: str) -> dict[str, Any]:
+        zone = ZoneInfo(service.timezone if service else self.platform.settings.timezone)
+        return {
+            "sender": inbound.sender,
+            "number": inbound.recipient,
+            "text": inbound.text,
+            "keyword": route.keyword,
+            "args": route.args,
+            "role": role,
+            "channel": inbound.channel.value,
+            "service": service.id if service else "",
+            "tenant": service.tenant if service else "",
+            "now": inbound.received_at.astimezone(zone),
+        }
+
+    def _render(self, source: str, context: dict[str, Any], outcome: Outcome) -> str | None:
+        try:
+            return templating.render(source, context)
+        except TemplateError as exc:
+            outcome.errors.append(str(exc))
+            log.warning("reply template failed: %s", exc)
+            return None
+
+    def _reply(self, inbound: Inbound, text: str, service: Service | None) -> Outbound:
+        return Outbound(
+            to=inbound.sender, sender=inbound.recipient, text=text, channel=inbound.channel
+            if inbound.channel.value != "call" else inbound.channel.SMS, kind=Kind.REPLY,
+            service=service.key if service else "",
+        )  # fmt: skip
+
+    def _fallback(
+        self, inbound: Inbound, service: Service, route: Route, keyword: str, role: str
+    ) -> tuple[Outcome, Effects]:
+        outcome, effects = Outcome("fallback", service.key), Effects()
+        if service.fallback is not None:
+            text = self._render(service.fallback, self._context(inbound, service, route, keyword, role), outcome)
+            if text:
+                effects.replies.append(self._reply(inbound, text, service))
+        return outcome, effects
+
+    def _platform_reply(
+        self, inbound: Inbound, number: Number, route: Route, keyword: str
+    ) -> tuple[Outcome, Effects, Keys]:
+        """START/STOP/HELP nobody's rules took, and unknown keywords: the platform answers."""
+        scope = Keys.for_number(number.address)
+        effects = Effects()
+        status = "reserved" if route.reserved else "unknown-keyword"
+        optout = scope.optout(number.address)
+        if route.reserved == "stop":
+            effects.writes.append(Write("SADD", optout, (inbound.sender,)))
+        elif route.reserved == "start":
+            effects.writes.append(Write("SREM", optout, (inbound.sender,)))
+        template = number.replies.get(route.reserved or "unknown")
+        outcome = Outcome(status)
+        if template:
+            first = route.keyword or route.args.split(" ", 1)[0]
+            context = self._context(inbound, None, route, keyword, "stranger") | {"keyword": first}
+            text = self._render(template, context, outcome)
+            if text:
+                effects.replies.append(self._reply(inbound, text, None))
+        return outcome, effects, scope
+
+    def _outgoing(self, inbound: Inbound, outcome: Outcome, replies: list[Outbound]) -> list[dict[str, Any]]:
+        """Prepare and vet each reply; give each an id that is stable across retries."""
+        queued: list[dict[str, Any]] = []
+        for n, message in enumerate(replies):
+            message = self.hooks.prepare_outgoing(message)
+            veto = self.hooks.vet_outgoing(message, self.redis)
+            if veto is not None:
+                outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
+                continue
+            entry = {"id": f"{inbound.gateway}:{inbound.message_id}:{n}", **message.to_dict()}
+            queued.append(entry)
+        outcome.replies = queued
+        return queued
+

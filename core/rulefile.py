@@ -1,0 +1,284 @@
+"""Loading rule files: YAML -> schema check -> typed ``Config``, every fault located."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from difflib import get_close_matches
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from kodeord import keywords, phone, templating
+from kodeord.actions import ActionSpec
+from kodeord.errors import InvalidMessage, InvalidNumber, Problem, RuleFileError, TemplateError
+from kodeord.messages import Channel
+from kodeord.model import (
+    DAYS,
+    MAX_RULES_PER_SERVICE,
+    Condition,
+    Config,
+    Number,
+    Rule,
+    Service,
+    Tenant,
+    Words,
+)
+from kodeord.ruleschema import RULE_FILE
+from kodeord.schema import Checker, Loc, Obj
+
+DEFAULT_WORDS = {"start": ("START",), "stop": ("STOPP", "STOP"), "help": ("HJÄLP", "HJELP", "HELP")}
+DEFAULT_REPLIES = {
+    "se": {
+        "start": "Du är anmäld igen och kan få meddelanden från {{ number }}.",
+        "stop": "Du är avanmäld och får inga fler meddelanden från {{ number }}. Skicka START för att anmäla dig igen.",
+        "help": "Skicka ett kodord till {{ number }}. Svara STOPP för att avsluta.",
+        "unknown": 'Okänt kodord "{{ keyword }}". Kontrollera stavningen och försök igen.',
+    },
+    "no": {
+        "start": "Du er påmeldt igjen og kan få meldinger fra {{ number }}.",
+        "stop": "Du er avmeldt og får ingen flere meldinger fra {{ number }}. Send START for å melde deg på igjen.",
+        "help": "Send et kodeord til {{ number }}. Send STOPP for å avslutte.",
+        "unknown": 'Ukjent kodeord "{{ keyword }}". Sjekk stavingen og prøv igjen.',
+    },
+}
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Rule files named by ``paths``: files as given, folders' ``*.yaml``/``*.yml`` sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+        else:
+            found.append(path)
+    return found
+
+
+def read(path: Path) -> tuple[Obj | None, list[Problem]]:
+    """Parse and schema-check one file."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [Problem(name, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+    except UnicodeDecodeError:
+        return None, [Problem(name, 1, 1, "file is not UTF-8 text")]
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return None, [Problem(name, line, col, f"YAML syntax error: {exc.problem or exc.context}")]
+    except YAMLError as exc:
+        return None, [Problem(name, 1, 1, f"YAML error: {exc}")]
+    checker = Checker(name)
+    obj = RULE_FILE.check(data, checker, Loc(name, 1, 1), "")
+    return (obj if not checker.problems else None), checker.problems
+
+
+class _Builder:
+    """Turns checked files into one ``Config``, finding conflicts between files."""
+
+    def __init__(self, actions: Mapping[str, ActionSpec], timezone: str, regions: Sequence[str]) -> None:
+        self.actions = actions
+        self.timezone = timezone
+        self.regions = regions
+        self.problems: list[Problem] = []
+        self.tenants: dict[str, Tenant] = {}
+        self.numbers: dict[str, Number] = {}
+        self.owners: dict[str, str] = {}  # non-shared number -> tenant id
+        self.services: dict[str, Service] = {}
+
+    def problem(self, obj: Obj, key: str, message: str) -> None:
+        loc, path = obj.where(key)
+        self.problems.append(Problem(loc.file, loc.line, loc.column, message, path))
+
+    def address(self, obj: Obj, key: str) -> str | None:
+        raw = obj[key]
+        try:
+            if "@" in raw:
+                return raw.strip().lower()
+            return phone.parse_address(raw, self.regions)
+        except (InvalidNumber, InvalidMessage) as exc:
+            self.problem(obj, key, str(exc))
+            return None
+
+    def add_file(self, obj: Obj) -> None:
+        tenant = self.tenant(obj["tenant"])
+        for number in obj["numbers"]:
+            self.number(number, tenant)
+        for service in obj["services"]:
+            self.service(service, tenant)
+
+    def tenant(self, obj: Obj) -> Tenant:
+        tenant = Tenant(obj["id"], obj.get("name", obj["id"]), obj.get("timezone", self.timezone), obj.loc.file)
+        known = self.tenants.setdefault(tenant.id, tenant)
+        if known != tenant and (known.name, known.timezone) != (tenant.name, tenant.timezone):
+            self.problem(obj, "id", f"tenant {tenant.id!r} is declared differently in {known.file}")
+        return known
+
+    def number(self, obj: Obj, tenant: Tenant) -> None:
+        address = self.address(obj, "number")
+        if address is None:
+            return
+        kind = obj.get("type") or ("email" if "@" in address else "shared" if address.isdigit() else "dedicated")
+        if (kind == "email") != ("@" in address):
+            self.problem(obj, "type", f"{address} cannot be a number of type {kind!r}")
+            return
+        country = obj.get("country", "se")
+        folded = {k: frozenset(keywords.fold(w) for w in v) for k, v in DEFAULT_WORDS.items()}
+        if obj.get("words"):
+            folded |= {k: frozenset(keywords.fold(w) for w in v) for k, v in obj["words"].values.items() if v}
+        replies = dict(DEFAULT_REPLIES[country])
+        if obj.get("replies"):
+            for key, text in obj["replies"].values.items():
+                if text is not None and self.template(obj["replies"], key, text):
+                    replies[key] = text
+        number = Number(address, kind, country, Words(**folded), replies, obj.loc)
+        known = self.numbers.get(address)
+        if known is None:
+            self.numbers[address] = number
+            if kind != "shared":
+                self.owners[address] = tenant.id
+            return
+        if kind != "shared" or known.type != "shared":
+            owner = self.owners.get(address, "?")
+            self.problem(obj, "number", f"number {address} is already declared by tenant {owner!r} in {known.loc.file}")
+        elif (known.words, known.replies, known.country) != (number.words, number.replies, number.country):
+            self.problem(obj, "number", f"shared number {address} is declared with other settings in {known.loc.file}")
+
+    def template(self, obj: Obj, key: str, text: str) -> bool:
+        try:
+            templating.check(text)
+            return True
+        except TemplateError as exc:
+            self.problem(obj, key, str(exc))
+            return False
+
+    def service(self, obj: Obj, tenant: Tenant) -> None:
+        address = self.address(obj, "number")
+        if address is None:
+            return
+        number = self.numbers.get(address)
+        if number is None:
+            self.problem(obj, "number", f"number {address} is not declared under numbers:")
+            return
+        owner = self.owners.get(address)
+        if owner is not None and owner != tenant.id:
+            self.problem(obj, "number", f"number {address} belongs to tenant {owner!r}")
+            return
+        if number.type == "shared" and (obj.get("catch_all") or not obj.get("keyword")):
+            self.problem(obj, "keyword", "a service on a shared short code needs a keyword and cannot be catch_all")
+            return
+        if number.type == "dedicated" and not obj.get("keyword") and not obj.get("catch_all"):
+            self.problem(obj, "keyword", "a service needs a keyword or catch_all: true")
+            return
+        rules = obj["rules"]
+        if len(rules) > MAX_RULES_PER_SERVICE:
+            self.problem(
+                obj, "rules",
+                f"service {obj['id']!r} has {len(rules)} rules; at most {MAX_RULES_PER_SERVICE} "
+                "are allowed in one service (split it into several services)",
+            )  # fmt: skip
+            return
+        zone = tenant.timezone
+        fallback = obj.get("fallback")
+        if fallback is not None:
+            self.template(obj, "fallback", fallback)
+        service = Service(
+            tenant=tenant.id,
+            id=obj["id"],
+            number=address,
+            keyword=obj.get("keyword"),
+            aliases=tuple(obj["aliases"]),
+            catch_all=bool(obj["catch_all"]) or number.type in ("voice", "email"),
+            accent_sensitive=bool(obj["accent_sensitive"]),
+            fallback=fallback,
+            rules=tuple(r for r in (self.rule(rule, obj, zone) for rule in rules) if r is not None),
+            timezone=zone,
+            settings=obj.get("settings", {}),
+            loc=obj.loc,
+        )
+        known = self.services.get(service.key)
+        if known is not None:
+            self.problem(obj, "id", f"service {service.key!r} is already declared in {known.loc.file}")
+            return
+        self.services[service.key] = service
+
+    def rule(self, obj: Obj, service: Obj, zone: str) -> Rule | None:
+        names = [r["name"] for r in service["rules"]]
+        if names.count(obj["name"]) > 1 and names.index(obj["name"]) != service["rules"].index(obj):
+            self.problem(obj, "name", f"rule name {obj['name']!r} is used twice in service {service['id']!r}")
+        action, params = obj.get("do"), obj.get("with", {})
+        if not isinstance(params, dict):
+            self.problem(obj, "with", "expected a mapping of parameters")
+            return None
+        if action is None and params:
+            self.problem(obj, "with", "parameters given but no action in do:")
+        if action is None and obj.get("reply") is None:
+            self.problem(obj, "name", "a rule needs do: (an action), reply: (a text) or both")
+        if action is not None:
+            spec = self.actions.get(action)
+            if spec is None:
+                hint = get_close_matches(action, list(self.actions), n=1)
+                self.problem(obj, "do", f"unknown action {action!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                return None
+            for message in spec.check_params(params):
+                self.problem(obj, "with", message)
+            params = spec.with_defaults(params)
+        if obj.get("reply") is not None and not self.template(obj, "reply", obj["reply"]):
+            return None
+        when = obj.get("when")
+        return Rule(obj["name"], self.condition(when, zone) if when else Condition(), action, params, obj.get("reply"), obj.loc)
+
+    def condition(self, obj: Obj, zone: str) -> Condition:
+        def localise(value: datetime | None) -> datetime | None:
+            if value is None or value.tzinfo is not None:
+                return value
+            return value.replace(tzinfo=ZoneInfo(zone))
+
+        def words(key: str) -> frozenset[str] | None:
+            return frozenset(obj[key]) if obj.get(key) else None
+
+        start, end = localise(obj.get("from")), localise(obj.get("until"))
+        if start and end and end <= start:
+            self.problem(obj, "until", "until: must be later than from:")
+        return Condition(
+            reserved=words("reserved"),
+            keywords=frozenset(keywords.fold(k) for k in obj["keyword"]) if obj.get("keyword") else None,
+            args=obj.get("args"),
+            roles=words("role"),
+            channels=frozenset(Channel(c) for c in obj["channel"]) if obj.get("channel") else None,
+            start=start,
+            end=end,
+            hours=obj.get("hours"),
+            days=frozenset(DAYS.index(d) for d in obj["days"]) if obj.get("days") else None,
+        )
+
+
+def load(
+    paths: Iterable[Path],
+    actions: Mapping[str, ActionSpec],
+    timezone: str = "Europe/Stockholm",
+    regions: Sequence[str] = ("SE", "NO"),
+) -> Config:
+    """Load every rule file in ``paths`` into one ``Config``; raise ``RuleFileError``."""
+    files = expand(paths)
+    problems: list[Problem] = []
+    checked: list[Obj] = []
+    for path in files:
+        obj, found = read(path)
+        problems.extend(found)
+        if obj is not None:
+            checked.append(obj)
+    builder = _Builder(actions, timezone, regions)
+    for obj in checked:
+        builder.add_file(obj)
+    problems.extend(builder.problems)
+    if problems:
+        raise RuleFileError(problems)
+    return Config(builder.tenants, builder.numbers, builder.services, tuple(str(p) for p in files))
+

@@ -1,0 +1,121 @@
+"""Every setting declared once, with its type, default and description.
+
+Settings are read from the environment as ``KODEORD_<NAME>``. Plugins declare
+their own through the ``kodeord_register_settings`` hook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kodeord.errors import KodeordError
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(w.strip() for w in raw.split(",") if w.strip())
+
+
+def _paths(raw: str) -> tuple[Path, ...]:
+    return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: ``name`` becomes the environment variable ``KODEORD_<NAME>``."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    description: str
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets it."""
+        return "KODEORD_" + self.name.upper()
+
+
+CORE_SETTINGS: tuple[Setting, ...] = (
+    Setting("redis_url", str, None, "Redis URL; unset starts an embedded Redis in the data dir"),
+    Setting("data_dir", Path, Path("var"), "Where the embedded Redis keeps its append-only file"),
+    Setting("rules", _paths, (), f"Rule files or folders, separated by {os.pathsep!r}"),
+    Setting("regions", _words, ("SE", "NO"), "Default regions for national phone numbers, in order"),
+    Setting("disable_plugins", _words, (), "Names of plugins not to load, comma separated"),
+    Setting("host", str, "127.0.0.1", "Address the web app listens on"),
+    Setting("port", int, 8000, "Port the web app listens on"),
+    Setting("timezone", str, "Europe/Stockholm", "Default time zone of tenants"),
+    Setting("dedupe_hours", int, 48, "How long a gateway message id is remembered"),
+    Setting("engine_cache", int, 512, "Compiled rule sets kept in memory per process"),
+    Setting("secret_key", str, None, "Key that signs sessions and links; generated in the data dir if unset"),
+    Setting("log_level", str, "INFO", "Log level"),
+)
+
+
+class SettingsError(KodeordError):
+    """A setting has a value that does not parse."""
+
+
+class Settings:
+    """Parsed settings; attribute access by name (``settings.redis_url``)."""
+
+    def __init__(
+        self,
+        declared: Iterable[Setting] = CORE_SETTINGS,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self._declared = {s.name: s for s in declared}
+        self._values: dict[str, Any] = {}
+        self.load(environ if environ is not None else os.environ, overrides)
+
+    def load(self, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> None:
+        """(Re)read every declared setting; ``overrides`` win over the environment."""
+        overrides = overrides or {}
+        for name in overrides:
+            if name not in self._declared:
+                raise SettingsError(f"unknown setting {name!r}")
+        for name, setting in self._declared.items():
+            if name in overrides:
+                self._values[name] = overrides[name]
+            elif setting.env in environ:
+                try:
+                    self._values[name] = setting.parse(environ[setting.env])
+                except ValueError as exc:
+                    raise SettingsError(f"{setting.env}: {exc}") from None
+            else:
+                self._values.setdefault(name, setting.default)
+
+    def declare(self, settings: Iterable[Setting], environ: Mapping[str, str] | None = None) -> None:
+        """Add plugin settings after the fact and read them."""
+        for setting in settings:
+            self._declared.setdefault(setting.name, setting)
+        self.load(environ if environ is not None else os.environ)
+
+    @property
+    def declared(self) -> tuple[Setting, ...]:
+        """Every known setting."""
+        return tuple(self._declared.values())
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Name to value."""
+        return dict(self._values)
+
+
+parse_flag = _flag

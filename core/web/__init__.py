@@ -1,0 +1,1 @@
+"""The Starlette web app: webhooks, console, API, health and metrics."""

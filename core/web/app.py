@@ -1,0 +1,96 @@
+"""Building the Starlette app for one platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from kodeord.errors import KodeordError
+from kodeord.platform import Platform
+from kodeord.web import simulator
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness and readiness: Redis answers and rules are loaded."""
+    platform: Platform = request.app.state.platform
+    try:
+        platform.redis.ping()
+        redis_ok = True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        redis_ok = False
+    body = {
+        "status": "ok" if redis_ok else "unavailable",
+        "redis": redis_ok,
+        "services": len(platform.catalog.config.services),
+        "rules_generation": platform.catalog.generation,
+    }
+    return JSONResponse(body, status_code=200 if redis_ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    platform: Platform = request.app.state.platform
+    return PlainTextResponse(platform.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def home(request: Request) -> Response:
+    """The demo's start page is the phone simulator."""
+    if request.app.state.simulator:
+        return RedirectResponse("/simulator", status_code=302)
+    return PlainTextResponse("Kodeord\n")
+
+
+async def kodeord_error(request: Request, exc: Exception) -> Response:
+    """Errors a caller caused: their status and message, as JSON."""
+    assert isinstance(exc, KodeordError)
+    return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's HTTP errors as JSON."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platform: bool = False) -> Starlette:
+    """The app for ``platform``; ``own_platform`` closes it on shutdown."""
+    routes: list[BaseRoute] = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+    ]
+    if simulator_enabled:
+        routes += simulator.routes()
+    routes += platform.hooks.routes()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if own_platform:
+            platform.close()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={KodeordError: kodeord_error, HTTPException: http_error},
+    )
+    app.state.platform = platform
+    app.state.simulator = simulator_enabled
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory``: a platform from the environment's settings."""
+    from kodeord.settings import Settings, parse_flag
+    import os
+
+    platform = Platform(Settings())
+    return create_app(
+        platform, simulator_enabled=parse_flag(os.environ.get("KODEORD_SIMULATOR", "")), own_platform=True
+    )

@@ -1,0 +1,1 @@
+"""Example partner plugin for Kodeord: one discount coupon per phone number."""

@@ -1,0 +1,1 @@
+"""Example rule files shipped with Kodeord; `kodeord demo` loads them."""

@@ -1,0 +1,1 @@
+"""Built-in Jinja2 templates: console pages and the phone simulator."""
