@@ -22,10 +22,10 @@ group ``kodeord`` (``[options.entry_points] kodeord = lottery = my_pkg.plugin``)
 ``docs/plugins.md`` walks through writing, registering and testing a plugin.
 """
 
+from kodeord.actions import ActionCall, ActionSpec, Param, Veto
 from kodeord.effects import Effects, Write
 from kodeord.hookspecs import hookimpl
 from kodeord.messages import Channel, Inbound, Outbound
-from kodeord.actions import ActionCall, ActionSpec, Param, Veto
 
 __all__ = [
     "ActionCall",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 __all__ = ["Encoding", "TextInfo", "analyse", "is_gsm7"]
 
 
-class Encoding(str, enum.Enum):
+class Encoding(enum.StrEnum):
     """Character encoding an SMS is sent in."""
 
     GSM7 = "gsm7"

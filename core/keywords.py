@@ -17,7 +17,8 @@ def fold(word: str) -> str:
     """Case- and accent-insensitive form: "RÖSTA", "rösta" and "Rosta" fold alike."""
     decomposed = unicodedata.normalize("NFKD", casefold(word))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return bare.translate(_FOLD_EXTRA)
+    # Compatibility forms (fullwidth, mathematical letters) may decompose to capitals.
+    return unicodedata.normalize("NFC", bare.casefold()).translate(_FOLD_EXTRA).strip()
 
 
 def split_first(text: str) -> tuple[str, str]:

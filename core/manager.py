@@ -81,7 +81,7 @@ class Hooks:
 
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins."""
-        return sorted(name for name, _ in self.pm.list_name_plugin() if name)
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if name and plugin is not None)
 
     def actions(self) -> dict[str, ActionSpec]:
         """Every declared action by name; a name declared twice is an error."""

@@ -16,7 +16,7 @@ from kodeord.errors import InvalidMessage
 MAX_TEXT = 10_000  # far above any concatenated SMS; stops abuse of the webhooks
 
 
-class Channel(str, enum.Enum):
+class Channel(enum.StrEnum):
     """How an event reached us."""
 
     SMS = "sms"
@@ -24,7 +24,7 @@ class Channel(str, enum.Enum):
     EMAIL = "email"
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     """Why an outgoing message is sent; vetoes treat them differently."""
 
     REPLY = "reply"  # an answer to the sender's own message

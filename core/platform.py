@@ -18,9 +18,9 @@ from kodeord.catalog import Catalog
 from kodeord.commit import Committer
 from kodeord.engine import Engine
 from kodeord.gateway import ConsoleGateway, Gateway
+from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
 from kodeord.metrics import Metrics
-from kodeord.manager import Hooks, make_manager
 from kodeord.redis_server import EmbeddedRedis, connect
 from kodeord.router import Outcome, Router
 from kodeord.settings import Settings

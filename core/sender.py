@@ -67,7 +67,7 @@ class Sender:
         for stream in self._streams():
             entries = self._claim(stream)
             if not entries:
-                reply = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch, block=block_ms)
+                reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch, block=block_ms)
                 entries = reply[0][1] if reply else []
             if entries:
                 handled += self._send(stream, entries)
@@ -83,7 +83,7 @@ class Sender:
     def _send(self, stream: str, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> int:
         batch: list[tuple[str, Outbound]] = []
         for _, fields in entries:
-            data = json.loads(fields.get(b"m") or fields.get("m"))
+            data = json.loads(fields[b"m"])
             message = Outbound.from_dict(data)
             veto = self.hooks.vet_outgoing(message, self.redis)  # again: a STOP may have arrived since
             if veto is not None:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
 
 TV_RULES = textwrap.dedent(
     """\
@@ -27,3 +35,28 @@ TV_RULES = textwrap.dedent(
             reply: "Hej skribent"
     """
 )
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Starlette], str]]:
+    """``serve(app)`` runs ``app`` under a real uvicorn on loopback and returns its base URL."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app: Starlette) -> str:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)

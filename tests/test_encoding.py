@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kodeord.encoding import Encoding, TextInfo, analyse, is_gsm7
 
 # Written out independently of the module, row by row as in the GSM 03.38

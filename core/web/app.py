@@ -87,8 +87,9 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
 
 def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory``: a platform from the environment's settings."""
-    from kodeord.settings import Settings, parse_flag
     import os
+
+    from kodeord.settings import Settings, parse_flag
 
     platform = Platform(Settings())
     return create_app(

@@ -1,0 +1,200 @@
+"""The plugin system: every hook documented and exercised, blocking, entry points, the partner kit."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import pytest
+import redis
+from click.testing import CliRunner
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from kodeord import ActionCall, ActionSpec, Effects, Outbound, Veto, hookimpl, hookspecs
+from kodeord.errors import PluginError
+from kodeord.gateway import Gateway, Sent
+from kodeord.manager import Hooks, make_manager
+from kodeord.messages import Inbound, Kind
+from kodeord.model import Service
+from kodeord.platform import Platform
+from kodeord.settings import Setting, Settings
+from kodeord.web.app import create_app
+
+from .conftest import TV_RULES
+
+HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("kodeord_"))
+DOCS = Path(__file__).parents[1] / "docs" / "plugins.md"
+
+
+class NullGateway:
+    name = "null"
+
+    def send(self, batch: Sequence[tuple[str, Outbound]]) -> list[Sent]:
+        return [Sent(i, True) for i, _ in batch]
+
+
+class EveryHook:
+    """Implements every hook, so each one is shown to take effect."""
+
+    def __init__(self) -> None:
+        self.started: list[Platform] = []
+
+    @hookimpl
+    def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
+        register(ActionSpec("every.echo", "echo"))
+
+    @hookimpl
+    def kodeord_run_action(self, call: ActionCall) -> Effects | None:
+        if call.action != "every.echo":
+            return None
+        extra = Outbound(to="+46709999999", sender=call.inbound.recipient, text="secret", kind=Kind.NOTICE)
+        return Effects(vars={"echo": call.args}, replies=[extra])
+
+    @hookimpl
+    def kodeord_sender_role(self, service: Service, sender: str, redis: redis.Redis) -> str | None:
+        return "functionary" if sender == "+46708888888" else None
+
+    @hookimpl
+    def kodeord_vet_outgoing(self, message: Outbound, redis: redis.Redis) -> Veto | None:
+        return Veto("no secrets", "every") if message.text == "secret" else None
+
+    @hookimpl
+    def kodeord_prepare_outgoing(self, message: Outbound) -> Outbound | None:
+        return message.with_text(message.text + " /Every") if message.kind is Kind.REPLY else None
+
+    @hookimpl
+    def kodeord_register_gateways(self, register: Callable[[Gateway], None]) -> None:
+        register(NullGateway())
+
+    @hookimpl
+    def kodeord_register_routes(self, register: Callable[[BaseRoute], None]) -> None:
+        async def hello(request: Request) -> Response:
+            return PlainTextResponse("hello from every")
+
+        register(Route("/every/hello", hello))
+
+    @hookimpl
+    def kodeord_register_commands(self, cli: click.Group) -> None:
+        @cli.command("every-hello")
+        def every_hello() -> None:
+            click.echo("hello from every")
+
+    @hookimpl
+    def kodeord_register_settings(self, register: Callable[[Setting], None]) -> None:
+        register(Setting("every_level", int, 3, "how much"))
+
+    @hookimpl
+    def kodeord_startup(self, platform: Any) -> None:
+        self.started.append(platform)
+
+
+EVERY_RULES = TV_RULES.replace(
+    "      - name: writers\n        when: {role: writer}",
+    "      - name: echo\n        when: {role: functionary}\n        do: every.echo\n        reply: \"eko {{ echo }}\"\n"
+    "      - name: writers\n        when: {role: writer}",
+)
+
+
+def test_every_hook_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    assert [h for h in HOOKS if f"### {h}" not in text] == []
+
+
+def test_every_hook_has_a_docstring_saying_what_none_means() -> None:
+    for name in HOOKS:
+        doc = getattr(hookspecs, name).__doc__ or ""
+        assert "Return" in doc, name
+
+
+def test_every_hook_takes_effect(
+    make_platform: Callable[..., Platform],
+    make_inbound: Callable[..., Inbound],
+    monkeypatch: pytest.MonkeyPatch,
+    serve: Callable[[Any], str],
+) -> None:
+    plugin = EveryHook()
+    assert sorted(n for n in dir(plugin) if n.startswith("kodeord_")) == HOOKS
+    monkeypatch.setenv("KODEORD_EVERY_LEVEL", "7")
+    platform = make_platform(EVERY_RULES, plugins=[plugin])
+    assert plugin.started == [platform]  # startup
+    assert platform.settings.every_level == 7  # register_settings
+    assert "null" in platform.gateways  # register_gateways
+    outcome = platform.handle(make_inbound("MELLO hej", sender="+46708888888"))  # sender_role
+    assert (outcome.rule, outcome.action) == ("echo", "every.echo")  # register_actions + run_action
+    assert [r["text"] for r in outcome.replies] == ["eko hej /Every"]  # prepare_outgoing
+    assert outcome.vetoed == [{"to": "+46709999999", "reason": "no secrets", "plugin": "every"}]  # vet_outgoing
+    url = serve(create_app(platform))
+    assert httpx.get(f"{url}/every/hello").text == "hello from every"  # register_routes
+    cli = click.Group()
+    platform.hooks.register_commands(cli)  # register_commands
+    assert CliRunner().invoke(cli, ["every-hello"]).output == "hello from every\n"
+
+
+def test_action_named_by_two_plugins_is_an_error() -> None:
+    class Twin:
+        @hookimpl
+        def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
+            register(ActionSpec("core.reply", "again"))
+
+    with pytest.raises(PluginError, match="'core.reply' is declared by two plugins"):
+        Hooks(make_manager([Twin()])).actions()
+
+
+def test_plugin_writing_outside_its_keys_is_refused(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
+    class Rogue:
+        @hookimpl
+        def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
+            register(ActionSpec("rogue.write", "write elsewhere"))
+
+        @hookimpl
+        def kodeord_run_action(self, call: ActionCall) -> Effects | None:
+            from kodeord import Write
+            from kodeord.keys import Keys
+
+            return Effects(writes=[Write("SET", Keys.for_service("other/svc").key_for("x"), ("1",))])
+
+    rules = TV_RULES.replace("reply: \"Tack för rösten på {{ args }}\"", "do: rogue.write")
+    platform = make_platform(rules, plugins=[Rogue()])
+    with pytest.raises(PluginError, match="wrote outside its service's keys"):
+        platform.handle(make_inbound("MELLO 03"))
+    assert platform.redis.dbsize() == 0
+
+
+def test_blocked_plugins_are_not_loaded() -> None:
+    settings = Settings(environ={"KODEORD_DISABLE_PLUGINS": "voting, coupon"})
+    names = Hooks(make_manager(blocked=settings.disable_plugins)).plugin_names()
+    assert "voting" not in names and "coupon" not in names
+    assert {"core", "donation", "addressbook", "nix", "erb"} <= set(names)
+
+
+def test_core_cannot_be_blocked() -> None:
+    assert "core" in Hooks(make_manager(blocked=["core"])).plugin_names()
+
+
+def test_builtin_plugins_are_registered() -> None:
+    names = Hooks(make_manager()).plugin_names()
+    assert {"core", "voting", "donation", "addressbook", "nix", "erb"} <= set(names)
+    for name in ("voting", "donation", "addressbook", "nix", "erb"):
+        module = __import__(f"kodeord.plugins.{name}", fromlist=["x"])
+        assert module.__doc__ and len(module.__doc__) > 80
+
+
+def test_partner_plugin_is_found_through_its_entry_point() -> None:
+    hooks = Hooks(make_manager())
+    assert "coupon" in hooks.plugin_names()
+    assert "coupon.claim" in hooks.actions()
+
+
+def test_partner_action_with_missing_parameter_is_refused_at_load(make_platform: Callable[..., Platform]) -> None:
+    rules = TV_RULES.replace("reply: \"Tack för rösten på {{ args }}\"", "do: coupon.claim")
+    with pytest.raises(Exception, match=re.escape("action 'coupon.claim' needs parameter 'prefix'")):
+        make_platform(rules)
