@@ -144,13 +144,16 @@ def demo(port: int | None) -> None:
 def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulator: bool, sender: bool = False) -> None:
     import uvicorn
 
-    from kodeord.redis_server import EmbeddedRedis
+    from kodeord.redis_server import EmbeddedRedis, running_url
 
     server: EmbeddedRedis | None = None
     if not settings.redis_url:
-        # Workers are separate processes: they share one Redis started here.
-        server = EmbeddedRedis(Path(settings.data_dir)).start()
-        os.environ["KODEORD_REDIS_URL"] = server.url
+        # Web workers are separate processes: they share one Redis, started here unless one runs.
+        url = running_url(Path(settings.data_dir))
+        if url is None:
+            server = EmbeddedRedis(Path(settings.data_dir)).start()
+            url = server.url
+        os.environ["KODEORD_REDIS_URL"] = url
     os.environ["KODEORD_SIMULATOR"] = "1" if simulator else ""
     stop = threading.Event()
     try:

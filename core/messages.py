@@ -37,7 +37,7 @@ def _check_email(raw: str) -> str:
     local, at, domain = raw.strip().rpartition("@")
     if not at or not local or "." not in domain or " " in raw.strip():
         raise InvalidMessage(f"invalid email address {raw!r}")
-    return f"{local}@{domain.lower()}"
+    return f"{local}@{domain}".lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class EmbeddedRedis:
             port = self.port or _free_port()
             if self._launch(port, timeout):
                 self.port = port
+                (self.data_dir / "redis.url").write_text(self.url + "\n")
                 atexit.register(self.stop)
                 return self
             if self.port:
@@ -171,8 +172,21 @@ class EmbeddedRedis:
         self.stop()
 
 
+def running_url(data_dir: Path) -> str | None:
+    """The URL of an embedded Redis another process runs in ``data_dir``, if one does."""
+    pidfile, urlfile = Path(data_dir) / "redis.pid", Path(data_dir) / "redis.url"
+    try:
+        pid = int(pidfile.read_text().strip())
+        url = urlfile.read_text().strip()
+    except (OSError, ValueError):
+        return None
+    return url if _alive(pid) else None
+
+
 def connect(url: str | None, data_dir: Path) -> tuple[redis.Redis, EmbeddedRedis | None]:
-    """A client for ``url``; without one, start an embedded Redis in ``data_dir`` (caller stops it)."""
+    """A client for ``url``; else for the embedded Redis already running in ``data_dir``;
+    else start one there (the caller owns it and stops it)."""
+    url = url or running_url(data_dir)
     if url:
         return redis.Redis.from_url(url), None
     server = EmbeddedRedis(data_dir).start()

@@ -83,3 +83,16 @@ def test_connect_with_url_starts_nothing(tmp_path: Path, kodeord_redis_url: str)
     client, server = connect(kodeord_redis_url, tmp_path)
     assert server is None and client.ping()
     assert not (tmp_path / "redis.pid").exists()
+
+
+def test_connect_shares_a_server_already_running_in_the_data_dir(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as server:
+        client, started = connect(None, tmp_path)
+        assert started is None
+        client.set("shared", "1")
+        assert redis.Redis.from_url(server.url).get("shared") == b"1"
+        client.close()
+    client, started = connect(None, tmp_path)  # nobody runs it now: start our own
+    assert started is not None and client.get("shared") == b"1"
+    client.close()
+    started.stop()
