@@ -28,6 +28,17 @@ from kodeord.settings import Settings
 log = logging.getLogger(__name__)
 
 
+METRICS_HELP = {
+    "kodeord_inbound_total": "Inbound messages by outcome status",
+    "kodeord_outbox_queued_total": "Outgoing messages committed to the outbox",
+    "kodeord_outbox_vetoed_total": "Queued messages a plugin vetoed at send time",
+    "kodeord_sent_total": "Messages a gateway accepted",
+    "kodeord_send_failed_total": "Messages a gateway refused",
+    "kodeord_engine_rulesets": "Compiled rule sets held by the rules engine",
+    "kodeord_services": "Services in the loaded rule files",
+}
+
+
 def demo_rules() -> tuple[Path, ...]:
     """The example rule files shipped with Kodeord (``rules/`` in the repository)."""
     return (Path(str(files("kodeord.rules"))),)
@@ -54,6 +65,8 @@ class Platform:
         self.redis = redis_client
         try:
             self.metrics = Metrics()
+            for name, text in METRICS_HELP.items():
+                self.metrics.describe(name, text)
             self.engine = Engine(self.settings.engine_cache)
             paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
             self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))

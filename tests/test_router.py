@@ -195,3 +195,36 @@ services:
     assert at(18, 45) == "open"
     assert at(18, 15) is None
     assert at(20, 45) is None
+
+
+def test_any_text_from_outside_gets_an_outcome(make_platform: Callable[..., Platform]) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    platform = make_platform(COUNT_RULES, plugins=[CountingPlugin()])
+    ids = iter(range(10**9))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.text(max_size=300), st.sampled_from(["72500", "+46766861004"]))
+    def route(text: str, to: str) -> None:
+        inbound = Inbound.create(sender="+46701234567", recipient=to, text=text, gateway="h", message_id=str(next(ids)))
+        outcome = platform.handle(inbound)
+        assert outcome.status in {"handled", "fallback", "reserved", "unknown-keyword", "unknown-number"}
+        assert all(r["to"] == "+46701234567" for r in outcome.replies)
+
+    route()
+
+
+def test_inbound_fields_are_validated() -> None:
+    from kodeord.errors import InvalidMessage, InvalidNumber
+
+    with pytest.raises(InvalidNumber, match="not a phone number"):
+        Inbound.create(sender="hello", recipient="72500", gateway="g", message_id="1")
+    with pytest.raises(InvalidMessage, match="unknown channel 'fax'"):
+        Inbound.create(sender="+46701234567", recipient="72500", channel="fax", gateway="g", message_id="1")
+    with pytest.raises(InvalidMessage, match="message id"):
+        Inbound.create(sender="+46701234567", recipient="72500", gateway="g", message_id="")
+    with pytest.raises(InvalidMessage, match="time zone"):
+        Inbound.create(sender="+46701234567", recipient="72500", gateway="g", message_id="1", received_at=datetime(2026, 1, 1))
+    mail = Inbound.create(sender="Anna@Example.SE", recipient="Lista@Kodeord.SE", channel="email", gateway="smtp", message_id="1")
+    assert (mail.sender, mail.recipient) == ("anna@example.se", "lista@kodeord.se")

@@ -36,6 +36,8 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     platform: Platform = request.app.state.platform
+    platform.metrics.set("kodeord_engine_rulesets", len(platform.engine))
+    platform.metrics.set("kodeord_services", len(platform.catalog.config.services))
     return PlainTextResponse(platform.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -1,0 +1,51 @@
+"""Settings: declared once, read from the environment, documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kodeord.metrics import Metrics
+from kodeord.settings import CORE_SETTINGS, Settings, SettingsError
+
+DOCS = Path(__file__).parents[1] / "docs" / "commands.md"
+
+
+def test_environment_values_are_parsed() -> None:
+    settings = Settings(environ={"KODEORD_PORT": "9000", "KODEORD_REGIONS": "NO, SE", "KODEORD_RULES": "a.yaml:b"})
+    assert settings.port == 9000
+    assert settings.regions == ("NO", "SE")
+    assert settings.rules == (Path("a.yaml"), Path("b"))
+    assert settings.redis_url is None
+
+
+def test_bad_value_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="KODEORD_PORT: invalid literal"):
+        Settings(environ={"KODEORD_PORT": "eighty"})
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(SettingsError, match="unknown setting 'prot'"):
+        Settings(environ={}, prot=1)
+
+
+def test_every_setting_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    assert [s.env for s in CORE_SETTINGS if s.env not in text] == []
+
+
+def test_metrics_render_prometheus_text() -> None:
+    metrics = Metrics()
+    metrics.describe("kodeord_inbound_total", "Inbound messages by outcome")
+    metrics.inc("kodeord_inbound_total", status="handled")
+    metrics.inc("kodeord_inbound_total", 2, status='we"ird')
+    metrics.set("kodeord_engine_rulesets", 3)
+    assert metrics.render().splitlines() == [
+        "# HELP kodeord_inbound_total Inbound messages by outcome",
+        "# TYPE kodeord_inbound_total counter",
+        'kodeord_inbound_total{status="handled"} 1',
+        'kodeord_inbound_total{status="we\\"ird"} 2',
+        "# TYPE kodeord_engine_rulesets gauge",
+        "kodeord_engine_rulesets 3",
+    ]
