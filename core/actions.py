@@ -52,6 +52,7 @@ class ActionSpec:
     name: str
     description: str
     params: tuple[Param, ...] = ()
+    provides: tuple[str, ...] = ()  # variables the action adds for the rule's reply template
 
     def check_params(self, given: Mapping[str, Any]) -> list[str]:
         """Problems with a rule's ``with:`` mapping for this action."""

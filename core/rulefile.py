@@ -150,9 +150,9 @@ class _Builder:
         elif (known.words, known.replies, known.country) != (number.words, number.replies, number.country):
             self.problem(obj, "number", f"shared number {address} is declared with other settings in {known.loc.file}")
 
-    def template(self, obj: Obj, key: str, text: str) -> bool:
+    def template(self, obj: Obj, key: str, text: str, extra: tuple[str, ...] = ()) -> bool:
         try:
-            templating.check(text)
+            templating.check(text, templating.BASE_VARIABLES | set(extra))
             return True
         except TemplateError as exc:
             self.problem(obj, key, str(exc))
@@ -229,7 +229,8 @@ class _Builder:
             for message in spec.check_params(params):
                 self.problem(obj, "with", message)
             params = spec.with_defaults(params)
-        if obj.get("reply") is not None and not self.template(obj, "reply", obj["reply"]):
+        provides = self.actions[action].provides if action is not None else ()
+        if obj.get("reply") is not None and not self.template(obj, "reply", obj["reply"], provides):
             return None
         when = obj.get("when")
         return Rule(obj["name"], self.condition(when, zone) if when else Condition(), action, params, obj.get("reply"), obj.loc)

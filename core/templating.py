@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from kodeord.errors import TemplateError
@@ -29,9 +30,21 @@ def compile_template(source: str) -> jinja2.Template:
         raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
 
 
-def check(source: str) -> None:
-    """Raise :class:`TemplateError` if ``source`` does not compile."""
+# Variables every reply template may use; actions add their own (ActionSpec.provides).
+BASE_VARIABLES = frozenset(
+    {"sender", "number", "text", "keyword", "args", "role", "channel", "service", "tenant", "now"}
+)
+
+
+def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
+    """Raise :class:`TemplateError` if ``source`` does not compile or uses a variable not in ``known``."""
     compile_template(source)
+    used = meta.find_undeclared_variables(_ENV.parse(source))
+    unknown = sorted(used - known)
+    if unknown:
+        raise TemplateError(
+            f"template uses unknown variable {unknown[0]!r}; known are: {', '.join(sorted(known))}"
+        )
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:

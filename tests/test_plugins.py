@@ -48,7 +48,7 @@ class EveryHook:
 
     @hookimpl
     def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
-        register(ActionSpec("every.echo", "echo"))
+        register(ActionSpec("every.echo", "echo", provides=("echo",)))
 
     @hookimpl
     def kodeord_run_action(self, call: ActionCall) -> Effects | None:

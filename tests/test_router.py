@@ -27,7 +27,7 @@ class CountingPlugin:
 
     @hookimpl
     def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
-        register(ActionSpec("count.vote", "count a vote"))
+        register(ActionSpec("count.vote", "count a vote", provides=("code",)))
 
     @hookimpl
     def kodeord_run_action(self, call: ActionCall) -> Effects | None:

@@ -230,3 +230,19 @@ def test_shipped_demo_rules_are_valid() -> None:
     config = load(demo_rules(), Hooks(make_manager()).actions())
     assert "demo-tv/mello" in config.services
     assert "demo-forening/adressbok" in config.services
+
+
+def test_reply_with_a_misspelt_variable_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "var.yaml", """\
+        tenant: {id: t1}
+        numbers: [{number: "72500"}]
+        services:
+          - id: s1
+            number: "72500"
+            keyword: MELLO
+            rules:
+              - name: r1
+                reply: "Tack för {{ agrs }}"
+        """)
+    [found] = problems(path)
+    assert found.startswith(f"{path}:9:9: template uses unknown variable 'agrs'; known are: args, channel,")

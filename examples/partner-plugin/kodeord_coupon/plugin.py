@@ -36,6 +36,7 @@ def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
             ACTION,
             "Give the sender one coupon code (the same one if they ask again)",
             params=(Param("prefix", str, required=True, doc="text before the code, e.g. VINTER"),),
+            provides=("code", "again"),
         )
     )
 
