@@ -57,7 +57,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("timezone", str, "Europe/Stockholm", "Default time zone of tenants"),
     Setting("dedupe_hours", int, 48, "How long a gateway message id is remembered"),
     Setting("engine_cache", int, 512, "Compiled rule sets kept in memory per process"),
-    Setting("secret_key", str, None, "Key that signs sessions and links; generated in the data dir if unset"),
+    Setting("secret_key", str, None, "Key that signs console sessions and links"),
     Setting("log_level", str, "INFO", "Log level"),
 )
 
