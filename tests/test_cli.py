@@ -1,0 +1,78 @@
+"""The kodeord command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+ROOT = Path(__file__).parents[1]
+KODEORD = str(Path(sys.executable).parent / "kodeord")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KODEORD, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_check_accepts_the_shipped_rules() -> None:
+    result = run("rules", "check", *sorted(str(p) for p in (ROOT / "rules").glob("*.yaml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok: 2 file(s), 2 tenant(s), 3 service(s)")
+
+
+def test_check_reports_yaml_and_schema_errors_with_location(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("tenant: {id: t1}\nservices:\n  - id: [unclosed\n", encoding="utf-8")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text('tenant: {id: t2}\nnumbers:\n  - numbr: "72500"\n', encoding="utf-8")
+    result = run("rules", "check", str(broken), str(typo))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{broken}:4:1: YAML syntax error")
+    assert lines[1] == f"{typo}:3:5: unknown key 'numbr' (did you mean 'number'?) (at numbers[0])"
+    assert lines[2] == f"{typo}:3:5: missing required key 'number' (at numbers[0])"
+
+
+@pytest.fixture
+def cli_env(kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path) -> dict[str, str]:
+    return {"KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_DATA_DIR": str(tmp_path / "var"),
+            "KODEORD_RULES": str(ROOT / "rules"), "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
+
+
+def test_try_json_shows_the_decision_and_changes_nothing(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:
+    result = run("rules", "try", "--to", "72500", "--from", "070-123 45 67", "--json", "MELLO", "03", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {k: data[k] for k in ("service", "rule", "action", "replies")} == {
+        "service": "demo-tv/mello",
+        "rule": "vote",
+        "action": None,
+        "replies": [{"to": "+46701234567", "text": "Tack för din röst på bidrag 3! /Demo-TV"}],
+    }
+    assert kodeord_redis.dbsize() == 0
+
+
+def test_try_human_output(cli_env: dict[str, str]) -> None:
+    result = run("rules", "try", "--to", "+46766861004", "--from", "+46701234567", "START", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "service: demo-forening/adressbok" in result.stdout
+    assert "rule:    join" in result.stdout
+    assert "reply to +46701234567 (1 SMS, gsm7): Välkommen till Demoföreningen!" in result.stdout
+
+
+def test_try_refuses_an_invalid_number(cli_env: dict[str, str]) -> None:
+    result = run("rules", "try", "--to", "72500", "--from", "hello", "MELLO", env=cli_env)
+    assert result.returncode == 2
+    assert "invalid phone number 'hello': not a phone number" in result.stderr
+
+
+def test_help_lists_core_and_plugin_commands() -> None:
+    listed = run("--help").stdout
+    for command in ("demo", "serve", "worker", "rules", "coupon-count"):
+        assert command in listed
+    assert "coupon-count" not in run("--help", env={"KODEORD_DISABLE_PLUGINS": "coupon"}).stdout
