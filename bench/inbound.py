@@ -1,15 +1,19 @@
-"""Inbound throughput: the router in one process, the web app over HTTP, and a bare baseline.
+"""Inbound throughput: the router in one process, the web app over HTTP, and a bare Starlette+Redis baseline.
 
-1. router: N votes from distinct senders through ``Platform.handle`` (real commits);
-2. http: the same votes POSTed to the running web app (``/simulator/send``);
-3. baseline: a bare Starlette handler that parses the same JSON and does one
-   Redis write, served and driven the same way, in the same run.
+(a) router: ``--messages`` televotes ("MELLO 03", "Melo 07", ...) from distinct senders (+4670xxxxxxx)
+    through ``Platform.handle`` with real commits to Redis, on a rule file like rules/demo-tv.yaml.
+    ``Inbound`` values are built before the clock starts (their phone parsing is timed apart).
+(b) http: the web app, ``create_app(platform, simulator_enabled=True)``, under uvicorn in a child
+    process on 127.0.0.1; httpx.AsyncClient tasks in this process POST ``{"from", "to", "text"}`` to
+    ``/simulator/send`` over ``--concurrency`` keep-alive connections for ``--seconds`` after a 1 s warm-up.
+(c) baseline: a bare Starlette app whose one route parses the same JSON and does one
+    ``redis.asyncio`` SET, served and driven the same way.
 
-Each server runs in its own process (one uvicorn worker); the load generator
-runs in this process with many concurrent connections. Everything is on
-loopback and bounded in time.
+One embedded Redis (in a temporary directory) serves all three; it and the child servers are always
+stopped. CPU use of client, server and Redis is printed per HTTP run: a saturated client caps the figure
+(``--client raw``: a minimal HTTP/1.1 client that costs far less CPU per request than httpx).
 
-    .venv/bin/python bench/inbound.py [--messages 20000] [--seconds 10] [--concurrency 48]
+    .venv/bin/python bench/inbound.py [--messages 20000] [--seconds 10] [--concurrency 48] [--client raw]
 
 Last line: router_msgs_per_s=N http_msgs_per_s=N baseline_http_msgs_per_s=N
 """
@@ -19,153 +23,233 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
+import re
+import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import redis
+from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, stop_process, wait_http
 
+from kodeord.keys import Keys
 from kodeord.messages import Inbound
 from kodeord.platform import Platform
-from kodeord.redis_server import EmbeddedRedis
 from kodeord.settings import Settings
 
+NUMBER = "72500"
+PATH = "/simulator/send"
+HANDLED = b'"status":"handled"'
+WARMUP_S = 1.0
 RULES = """\
-tenant: {id: tv}
-numbers: [{number: "72500", type: shared}]
+tenant: {id: demo-tv, name: Demo-TV AB}
+numbers:
+  - number: "72500"
+    type: shared
+    replies:
+      help: "Demo-TV: rösta med MELLO följt av bidragets nummer, t.ex. MELLO 03. Pris 4,90 kr/sms."
 services:
   - id: mello
     number: "72500"
     keyword: MELLO
-    fallback: "Okänd röstkod"
+    aliases: [MELO, SCHLAGER]
+    fallback: "Okänd röstkod. Skicka MELLO följt av ett nummer 01-12, t.ex. MELLO 03."
     rules:
-      - name: vote
-        when: {args: '0[1-9]|1[0-2]'}
-        reply: "Tack för din röst på bidrag {{ args | int }}!"
+      - {name: vote, when: {args: '(0?[1-9]|1[0-2])'}, reply: "Tack för din röst på bidrag {{ args | int }}! /Demo-TV"}
+      - {name: how-to, when: {args: ''}, reply: "Skicka MELLO följt av bidragets nummer, t.ex. MELLO 03."}
+  - id: tavling
+    number: "72500"
+    keyword: TÄVLA
+    fallback: "Svara TÄVLA 1, 2 eller X."
+    rules:
+      - {name: answer, when: {args: '[12x]', from: 2026-01-01T00:00, until: 2027-12-31T23:59},
+         reply: "Tack, ditt svar {{ args | upper }} är registrerat."}
 """
+WORDS = ("MELLO", "mello", "Melo", "MELLO", "schlager")
 
 
-def sender(n: int) -> str:
-    return f"+4670{n % 10_000_000:07d}"
+def vote(n: int) -> dict[str, str]:
+    """The n-th vote: a distinct sender and a valid vote code 01-12."""
+    return {"from": f"+4670{n % 10_000_000:07d}", "to": NUMBER, "text": f"{WORDS[n % len(WORDS)]} {n % 12 + 1:02d}"}
 
 
-def bench_router(platform: Platform, messages: int) -> float:
+def bench_router(platform: Platform, messages: int, limit_s: float) -> float:
+    """Route ``messages`` votes with real commits (at most ``limit_s`` seconds); return messages/s."""
     started = time.perf_counter()
-    for n in range(messages):
-        inbound = Inbound.create(
-            sender=sender(n), recipient="72500", text=f"MELLO {n % 12 + 1:02d}", gateway="bench", message_id=f"r{n}"
-        )
-        platform.handle(inbound)
-    return messages / (time.perf_counter() - started)
+    inbounds = [
+        Inbound.create(sender=v["from"], recipient=v["to"], text=v["text"], gateway="bench", message_id=f"r{n}")
+        for n, v in ((n, vote(n)) for n in range(messages))
+    ]
+    create_s = max(time.perf_counter() - started, 1e-9)
+    print(f"Inbound.create (phone parsing, validation): {messages / create_s:.0f}/s, not included below")
+    statuses: Counter[str] = Counter()
+    started = time.perf_counter()
+    for inbound in inbounds:
+        statuses[platform.handle(inbound).status] += 1
+        if time.perf_counter() - started > limit_s:
+            print(f"  stopped after {limit_s:g} s")
+            break
+    elapsed, done = time.perf_counter() - started, sum(statuses.values())
+    outbox = platform.redis.xlen(Keys.for_service("demo-tv/mello").outbox)
+    print(f"router: {done} messages in {elapsed:.2f} s = {done / elapsed:.0f}/s; {dict(statuses)}, outbox holds {outbox}")
+    return done / elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def serve(kind: str, port: int, redis_url: str, rules: Path) -> None:
+    """Child process: serve ``kind`` (kodeord or baseline) on 127.0.0.1:``port`` until terminated."""
+    import redis.asyncio
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from kodeord.web.app import create_app
+
+    if kind == "kodeord":
+        settings = Settings(environ={}, redis_url=redis_url, data_dir=rules.parent / "var")
+        platform = Platform(settings, redis_client=redis.Redis.from_url(redis_url), rule_paths=[rules])
+        app = create_app(platform, simulator_enabled=True, own_platform=True)
+    else:
+        client = redis.asyncio.Redis.from_url(redis_url)
+
+        async def send(request: Request) -> Response:
+            body = await request.json()
+            await client.set(f"baseline:{uuid.uuid4().hex}", body["text"], ex=3600)
+            return JSONResponse({"status": "handled"})
+
+        app = Starlette(routes=[Route(PATH, send, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def serve(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start ``kind`` (kodeord or baseline) under uvicorn in a child process."""
-    code = f"from bench_servers import run; run({kind!r}, {port})"
-    child_env = {**os.environ, **env, "PYTHONPATH": str(Path(__file__).parent)}
-    return subprocess.Popen([sys.executable, "-c", code], env=child_env)
+def start_server(kind: str, redis_url: str, rules: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a child server (this script with --serve) and wait until it answers HTTP."""
+    port = free_port()
+    argv = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--redis-url", redis_url, "--rules", str(rules)]
+    process = subprocess.Popen(argv, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}{PATH}", process)
+    return process, port
 
 
-async def drive(port: int, path: str, seconds: float, concurrency: int, offset: int) -> float:
-    """POST votes over keep-alive connections for ``seconds`` (after a 1 s warm-up); return requests/s.
+@asynccontextmanager
+async def connection(port: int, client: str, tls: ssl.SSLContext) -> AsyncIterator[Callable[[bytes], Awaitable[bool]]]:
+    """One keep-alive connection to the server; yields ``post(json_body) -> handled?``."""
+    if client == "httpx":
+        # One AsyncClient per task: a single shared one spends its time scanning its pool (httpx issue #3215).
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, verify=tls, timeout=30) as http:
 
-    A minimal HTTP/1.1 client on raw asyncio streams: general-purpose clients
-    cost more CPU per request than the servers measured here.
-    """
-    done = 0
-    counting = False
-    stop_at = time.perf_counter() + 1 + seconds
+            async def post(body: bytes) -> bool:
+                response = await http.post(PATH, content=body, headers={"Content-Type": "application/json"})
+                return response.status_code == 200 and HANDLED in response.content
+
+            yield post
+        return
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def post_raw(body: bytes) -> bool:  # minimal HTTP/1.1: far less client CPU per request than httpx
+        head = f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        writer.write(head.encode() + b"\r\n\r\n" + body)
+        async with asyncio.timeout(30):
+            reply = await reader.readuntil(b"\r\n\r\n")
+            found = re.search(rb"(?i)\r\ncontent-length: *(\d+)", reply)
+            content = await reader.readexactly(int(found.group(1)) if found else 0)
+        return reply.startswith(b"HTTP/1.1 200 ") and HANDLED in content
+
+    try:
+        yield post_raw
+    finally:
+        writer.close()
+
+
+async def drive(port: int, args: argparse.Namespace, offset: int, pids: dict[str, int]) -> float:
+    """POST votes for WARMUP_S + ``--seconds`` over ``--concurrency`` connections; return handled messages/s in the window."""
+    counted = errors = 0
+    begin = time.perf_counter()
+    window_start, window_end = begin + WARMUP_S, begin + WARMUP_S + args.seconds
+    tls = ssl.create_default_context()  # unused on http://; shared so each client does not load the CA bundle
 
     async def worker(w: int) -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        n = offset + w * 1_000_000
-        try:
-            while time.perf_counter() < stop_at:
-                body = json.dumps({"from": sender(n), "to": "72500", "text": f"MELLO {n % 12 + 1:02d}",
-                                   "id": uuid.uuid4().hex}).encode()  # fmt: skip
-                head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                status = await reader.readuntil(b"\r\n")
-                if b" 200 " not in status:
-                    raise RuntimeError(f"server answered {status!r}")
-                length = 0
-                while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+        nonlocal counted, errors
+        n = offset + w * 10_000_000 // args.concurrency
+        async with connection(port, args.client, tls) as post:
+            while time.perf_counter() < window_end:
+                ok = await post(json.dumps(vote(n)).encode())
                 n += 1
-                if counting:
-                    done += 1
-        finally:
-            writer.close()
+                if window_start <= time.perf_counter() <= window_end:
+                    counted += ok
+                    errors += not ok
 
     async def clock() -> None:
-        nonlocal counting
-        await asyncio.sleep(1)
-        counting = True
+        await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"client": cpu_seconds()}
+        await asyncio.sleep(max(0.0, window_end - time.perf_counter()))
+        used = {name: (cpu_seconds(pid) - before[name]) / args.seconds for name, pid in pids.items()}
+        used["client"] = (cpu_seconds() - before["client"]) / args.seconds
+        print("  CPU in the window (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in used.items()))
+        if used["client"] > 0.9 and used["server"] < 0.9:
+            print("  the client, not the server, is the bottleneck here (try --client raw)")
 
-    started = time.perf_counter() + 1
-    await asyncio.gather(clock(), *(worker(w) for w in range(concurrency)))
-    return done / (time.perf_counter() - started)
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server on port {port} exited with {process.returncode}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"server on port {port} did not start")
+    async with asyncio.timeout(WARMUP_S + args.seconds + 60):
+        await asyncio.gather(clock(), *(worker(w) for w in range(args.concurrency)))
+    if errors:
+        print(f"  {errors} requests failed or were not handled")
+    return float(counted / args.seconds)
 
 
-def measure_http(kind: str, path: str, env: dict[str, str], seconds: float, concurrency: int, offset: int) -> float:
-    port = free_port()
-    process = serve(kind, port, env)
+def measure(kind: str, args: argparse.Namespace, redis_url: str, redis_pid: int, rules: Path, offset: int) -> float:
+    process, port = start_server(kind, redis_url, rules)
     try:
-        wait_ready(port, process)
-        return asyncio.run(drive(port, path, seconds, concurrency, offset))
+        rate = asyncio.run(drive(port, args, offset, {"server": process.pid, "redis": redis_pid}))
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
+    print(f"{kind}: {rate:.0f} messages/s over HTTP ({args.client} client, {args.concurrency} connections, {args.seconds:g} s)")
+    return rate
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=48)
+    parser = argparse.ArgumentParser(description="Inbound throughput: router, web app over HTTP, bare baseline.")
+    parser.add_argument("--messages", type=int, default=20_000, help="votes routed in process in (a)")
+    parser.add_argument("--router-seconds", type=float, default=40.0, help="time limit of (a)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured duration of each HTTP run")
+    parser.add_argument("--concurrency", type=int, default=48, help="concurrent client connections")
+    parser.add_argument("--client", choices=("httpx", "raw"), default="raw", help="load generator (raw: minimal HTTP/1.1)")
+    parser.add_argument("--serve", choices=("kodeord", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
+    parser.add_argument("--rules", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kodeord-bench-") as tmp, EmbeddedRedis(Path(tmp) / "var") as server:
-        rules = Path(tmp) / "tv.yaml"
+    if args.serve:
+        serve(args.serve, args.port, args.redis_url, args.rules)
+        return
+
+    # httpcore 1.0.9 runs `import sniffio` on every request; sniffio is not installed (anyio 4.16 does not need it),
+    # so each failed import searches sys.path. A None entry fails it at once; httpcore then assumes asyncio.
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+    with embedded_redis("kodeord-bench-inbound-") as (server, tmp):
+        if server.pid is None:
+            raise SystemExit("the embedded Redis is not running")
+        rules = tmp / "demo-tv.yaml"
         rules.write_text(RULES, encoding="utf-8")
-        settings = Settings(environ={}, redis_url=server.url, data_dir=Path(tmp) / "var")
-        with Platform(settings, rule_paths=[rules]) as platform:
-            router = bench_router(platform, args.messages)
-        print(f"router: {router:.0f} messages/s in one process ({args.messages} messages)")
-        env = {"KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(rules), "KODEORD_SIMULATOR": "1",
-               "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
-        baseline = measure_http("baseline", "/write", env, args.seconds, args.concurrency, 1)
-        print(f"baseline: {baseline:.0f} requests/s (bare Starlette, JSON body, one Redis write)")
-        http = measure_http("kodeord", "/simulator/send", env, args.seconds, args.concurrency, 5_000_000)
-        print(f"http: {http:.0f} messages/s through the web app ({http / baseline:.2f} of baseline)")
+        settings = Settings(environ={}, redis_url=server.url, data_dir=tmp / "var")
+        with Platform(settings, redis_client=redis.Redis.from_url(server.url), rule_paths=[rules]) as platform:
+            router = bench_router(platform, args.messages, args.router_seconds)
+            platform.redis.close()
+        http = measure("kodeord", args, server.url, server.pid, rules, 1_000_000)
+        baseline = measure("baseline", args, server.url, server.pid, rules, 5_000_000)
+    ratio = http / baseline if baseline else float("nan")
+    print(f"ratio: http/baseline={ratio:.2f} (web app vs bare Starlette+Redis), http/router={http / router:.2f}")
     print(f"router_msgs_per_s={router:.0f} http_msgs_per_s={http:.0f} baseline_http_msgs_per_s={baseline:.0f}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Redis and child servers are already stopped
+        sys.exit("interrupted")

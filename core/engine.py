@@ -114,6 +114,7 @@ class _Compiled:
         # Ruleset names must be unique per process; the engine keeps them in C.
         self._ruleset = Ruleset(f"svc{next(self._names)}", None, definition) if definition else None
         self._ids = itertools.count()
+        self._used = False
 
     def _recorder(self, index: int) -> Any:
         def run(_closure: Any) -> None:
@@ -128,8 +129,9 @@ class _Compiled:
         event = {**event, "id": next(self._ids), "sid": "0"}
         try:
             state = self._ruleset.assert_event(event)
-        except MessageNotHandledException:
+        except MessageNotHandledException:  # no rule matched, and the engine made no session state
             return None
+        self._used = True
         errors: list[Any] = []
         self._ruleset.do_actions(state, lambda error, _state: errors.append(error))
         if errors and errors[0]:
@@ -138,6 +140,8 @@ class _Compiled:
 
     def close(self) -> None:
         if self._ruleset is not None:
+            if self._used:  # else its session state leaks; deleting one never made crashes
+                durable_rules_engine.delete_state(self._ruleset._handle, "0")
             durable_rules_engine.delete_ruleset(self._ruleset._handle)
             self._ruleset = None
 

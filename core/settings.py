@@ -77,7 +77,9 @@ class Settings:
     ) -> None:
         self._declared = {s.name: s for s in declared}
         self._values: dict[str, Any] = {}
-        self.load(environ if environ is not None else os.environ, overrides)
+        self._environ: Mapping[str, str] = dict(environ if environ is not None else os.environ)
+        self._overrides = dict(overrides)
+        self.load(self._environ, self._overrides)
 
     def load(self, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> None:
         """(Re)read every declared setting; ``overrides`` win over the environment."""
@@ -96,11 +98,11 @@ class Settings:
             else:
                 self._values.setdefault(name, setting.default)
 
-    def declare(self, settings: Iterable[Setting], environ: Mapping[str, str] | None = None) -> None:
-        """Add plugin settings after the fact and read them."""
+    def declare(self, settings: Iterable[Setting]) -> None:
+        """Add plugin settings after the fact and read them from the environment and overrides given at creation."""
         for setting in settings:
             self._declared.setdefault(setting.name, setting)
-        self.load(environ if environ is not None else os.environ)
+        self.load(self._environ, self._overrides)
 
     @property
     def declared(self) -> tuple[Setting, ...]:

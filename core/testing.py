@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +61,18 @@ def kodeord_redis(kodeord_redis_url: str) -> Iterator[redis.Redis]:
 def make_platform(
     kodeord_redis: redis.Redis, tmp_path: Path, kodeord_redis_url: str
 ) -> Iterator[Callable[..., Platform]]:
-    """Factory: ``make_platform(rules, plugins=(), **settings)`` -> a started ``Platform``.
+    """Factory: ``make_platform(rules, plugins=(), environ=None, **settings)`` -> a started ``Platform``.
 
-    ``rules`` is YAML text (written to a file for you), a path, or a list of paths.
+    ``rules`` is YAML text (written to a file for you), a path, or a list of paths. Settings come from
+    ``environ`` (``KODEORD_*`` variables; the process environment is not read) and ``settings`` overrides.
     """
     made: list[Platform] = []
     counter = itertools.count()
 
-    def factory(rules: str | Path | Iterable[Path] = (), plugins: Iterable[object] = (), **overrides: Any) -> Platform:
+    def factory(
+        rules: str | Path | Iterable[Path] = (), plugins: Iterable[object] = (),
+        environ: Mapping[str, str] | None = None, **overrides: Any,
+    ) -> Platform:  # fmt: skip
         if isinstance(rules, str):
             path = tmp_path / f"rules-{next(counter)}.yaml"
             path.write_text(rules, encoding="utf-8")
@@ -77,7 +81,7 @@ def make_platform(
             paths = (rules,)
         else:
             paths = tuple(rules)
-        settings = Settings(environ={}, redis_url=kodeord_redis_url, data_dir=tmp_path / "var", **overrides)
+        settings = Settings(environ=environ or {}, redis_url=kodeord_redis_url, data_dir=tmp_path / "var", **overrides)
         platform = Platform(settings, plugins=plugins, redis_client=kodeord_redis, rule_paths=paths)
         made.append(platform)
         return platform

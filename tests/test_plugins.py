@@ -116,13 +116,11 @@ def test_every_hook_has_a_docstring_saying_what_none_means() -> None:
 def test_every_hook_takes_effect(
     make_platform: Callable[..., Platform],
     make_inbound: Callable[..., Inbound],
-    monkeypatch: pytest.MonkeyPatch,
     serve: Callable[[Any], str],
 ) -> None:
     plugin = EveryHook()
     assert sorted(n for n in dir(plugin) if n.startswith("kodeord_")) == HOOKS
-    monkeypatch.setenv("KODEORD_EVERY_LEVEL", "7")
-    platform = make_platform(EVERY_RULES, plugins=[plugin])
+    platform = make_platform(EVERY_RULES, plugins=[plugin], environ={"KODEORD_EVERY_LEVEL": "7"})
     assert plugin.started == [platform]  # startup
     assert platform.settings.every_level == 7  # register_settings
     assert "null" in platform.gateways  # register_gateways

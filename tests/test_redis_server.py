@@ -1,12 +1,15 @@
-"""The embedded Redis: persistence, restart, and never a process left behind."""
+"""The embedded Redis: real redis-server processes, persistence, restart, and never a process left behind."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +18,15 @@ import redis
 from kodeord.redis_server import EmbeddedRedis, RedisStartError, connect
 
 
-def gone(pid: int, within: float = 10.0) -> bool:
+def gone(pid: int, within: float = 5.0) -> bool:
+    """Whether no process ``pid`` exists (reaping it if it is our zombie child) within ``within`` seconds."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        try:  # reap it if it is our zombie child
+        try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
@@ -30,39 +34,87 @@ def gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
-def test_data_survives_stop_and_start(tmp_path: Path) -> None:
-    server = EmbeddedRedis(tmp_path).start()
-    client = redis.Redis.from_url(server.url)
-    client.set("vote", "42")
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., EmbeddedRedis]]:
+    """``make_server(data_dir, port=0)``: an EmbeddedRedis that is stopped after the test whatever happens."""
+    made: list[EmbeddedRedis] = []
+
+    def make(data_dir: Path, port: int = 0) -> EmbeddedRedis:
+        made.append(EmbeddedRedis(data_dir, port))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+def test_start_ping_stop(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    server = make_server(tmp_path / "var")
+    assert server.start() is server
     pid = server.pid
     assert pid is not None
+    assert server.start().pid == pid  # start is idempotent
+    assert server.url == f"redis://127.0.0.1:{server.port}/0" and server.port > 0
+    client = redis.Redis.from_url(server.url)
+    assert client.ping()
+    assert client.config_get("appendonly") == {"appendonly": "yes"}
+    assert client.config_get("save") == {"save": ""}
+    assert client.config_get("bind") == {"bind": "127.0.0.1"}
+    assert int((tmp_path / "var" / "redis.pid").read_text()) == pid
+    client.close()
     server.stop()
-    assert gone(pid)
-    assert (tmp_path / "appendonly.aof").exists()
-    server.start()
-    assert redis.Redis.from_url(server.url).get("vote") == b"42"
+    assert server.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not (tmp_path / "var" / "redis.pid").exists()
+    server.stop()  # stop is idempotent
+
+
+def test_data_survives_stop_and_start(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    server = make_server(tmp_path).start()
+    client = redis.Redis.from_url(server.url)
+    client.set("vote", "42")
+    client.close()
     server.stop()
+    assert b"vote" in (tmp_path / "appendonly.aof").read_bytes()
+    with EmbeddedRedis(tmp_path) as again:  # a new object, maybe another port: only the directory is shared
+        assert redis.Redis.from_url(again.url).get("vote") == b"42"
 
 
-def test_restart_keeps_the_port(tmp_path: Path) -> None:
-    with EmbeddedRedis(tmp_path) as server:
-        url = server.url
-        redis.Redis.from_url(url).set("k", "v")
-        server.restart()
-        assert server.url == url
-        assert redis.Redis.from_url(url).get("k") == b"v"
+def test_restart_keeps_the_port(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    server = make_server(tmp_path).start()
+    url, pid = server.url, server.pid
+    client = redis.Redis.from_url(url)
+    client.set("k", "v")
+    server.restart()
+    assert server.url == url and server.pid != pid
+    assert client.get("k") == b"v"  # the same client reconnects to the same address
+    client.close()
 
 
-def test_second_server_on_the_same_dir_is_refused(tmp_path: Path) -> None:
-    with EmbeddedRedis(tmp_path):
-        with pytest.raises(RedisStartError, match="is using"):
-            EmbeddedRedis(tmp_path).start()
+def test_second_server_on_the_same_dir_is_refused(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    make_server(tmp_path).start()
+    with pytest.raises(RedisStartError, match="already uses"):
+        make_server(tmp_path).start()
+
+
+def test_stale_pid_file_is_ignored(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    (tmp_path / "redis.pid").write_text(f"{os.getpid()}\n")  # alive, but not a Redis working in tmp_path
+    assert make_server(tmp_path).start().pid is not None
+
+
+def test_a_taken_port_fails_with_the_log(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(RedisStartError, match="Address already in use"):
+            make_server(tmp_path, taken.getsockname()[1]).start()
 
 
 def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
-        import sys, time
+        import time
         from pathlib import Path
         from kodeord.redis_server import EmbeddedRedis
         server = EmbeddedRedis(Path({str(tmp_path)!r})).start()
@@ -70,29 +122,36 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
         time.sleep(60)
         """
     )
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     assert child.stdout is not None
     pid = int(child.stdout.readline())
-    child.kill()
-    child.wait()
-    child.stdout.close()
-    assert gone(pid)
+    try:
+        child.kill()  # SIGKILL: no atexit, no finally; only the kernel's parent-death signal is left
+        child.wait()
+        assert gone(pid)
+    finally:
+        child.stdout.close()
+        if not gone(pid, 0.1):  # the assertion failed: still never leave a server behind
+            os.kill(pid, signal.SIGKILL)
 
 
-def test_connect_with_url_starts_nothing(tmp_path: Path, kodeord_redis_url: str) -> None:
-    client, server = connect(kodeord_redis_url, tmp_path)
-    assert server is None and client.ping()
-    assert not (tmp_path / "redis.pid").exists()
-
-
-def test_connect_shares_a_server_already_running_in_the_data_dir(tmp_path: Path) -> None:
-    with EmbeddedRedis(tmp_path) as server:
-        client, started = connect(None, tmp_path)
-        assert started is None
-        client.set("shared", "1")
-        assert redis.Redis.from_url(server.url).get("shared") == b"1"
-        client.close()
-    client, started = connect(None, tmp_path)  # nobody runs it now: start our own
-    assert started is not None and client.get("shared") == b"1"
+def test_connect_with_url_starts_nothing(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    server = make_server(tmp_path / "elsewhere").start()
+    client, started = connect(server.url, tmp_path / "var")
+    assert started is None and client.ping()
+    assert not (tmp_path / "var").exists()
     client.close()
-    started.stop()
+
+
+def test_connect_without_url_starts_or_shares(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    client, started = connect(None, tmp_path)
+    assert started is not None
+    try:
+        client.set("shared", "1")
+        other, none = connect(None, tmp_path)  # another process would find the running server the same way
+        assert none is None and other.get("shared") == b"1"
+        other.close()
+    finally:
+        client.close()
+        started.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kodeord.metrics import Metrics
-from kodeord.settings import CORE_SETTINGS, Settings, SettingsError
+from kodeord.settings import CORE_SETTINGS, Setting, Settings, SettingsError
 
 DOCS = Path(__file__).parents[1] / "docs" / "commands.md"
 
@@ -49,3 +49,10 @@ def test_metrics_render_prometheus_text() -> None:
         "# TYPE kodeord_engine_rulesets gauge",
         "kodeord_engine_rulesets 3",
     ]
+
+
+def test_plugin_settings_are_read_from_the_environ_given_at_creation() -> None:
+    settings = Settings(environ={"KODEORD_COUPON_PREFIX": "X-"}, log_level="DEBUG")
+    settings.declare([Setting("coupon_prefix", str, "C-", "prefix")])
+    assert settings.coupon_prefix == "X-"
+    assert settings.log_level == "DEBUG"
