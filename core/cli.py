@@ -175,7 +175,7 @@ def _send_forever(stop: threading.Event) -> None:
     from kodeord.sender import Sender
 
     with Platform(Settings()) as platform:
-        Sender(platform.redis, platform.gateways["console"], platform.hooks, platform.metrics).run(stop)
+        Sender(platform, gateway=platform.gateways["console"]).run(stop)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ written and the stored outcome is returned instead.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,9 +57,13 @@ for i = 1, #writes do
   redis.call(w[1], w[2], unpack(w[3]))
 end
 local m = tonumber(ARGV[pos])
-pos = pos + 1
+local status_ttl, now = ARGV[pos + 1], ARGV[pos + 2]
+pos = pos + 3
 for i = 1, m do
   redis.call('XADD', KEYS[2], '*', 'm', ARGV[pos])
+  local status = KEYS[3 + #writes + i]
+  redis.call('HSET', status, 'status', 'queued', 'queued_at', now)
+  redis.call('EXPIRE', status, status_ttl)
   pos = pos + 1
 end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[pos], '*', 'e', ARGV[pos + 1])
@@ -69,9 +74,10 @@ return false
 class Committer:
     """Loads the script once per client and remembers which outboxes it registered."""
 
-    def __init__(self, client: redis.Redis, dedupe_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, dedupe_seconds: int, status_seconds: int = 7 * 86400) -> None:
         self.redis = client
         self.dedupe_seconds = dedupe_seconds
+        self.status_seconds = status_seconds
         self._script = client.register_script(_SCRIPT)
         self._registered: set[str] = set()
 
@@ -92,10 +98,11 @@ class Committer:
         argv: list[Any] = [self.dedupe_seconds, json.dumps(outcome, ensure_ascii=False), len(writes)]
         for write in writes:
             argv += [write.command.upper(), len(write.args), *write.args]
-        argv.append(len(outgoing))
+        argv += [len(outgoing), self.status_seconds, int(time.time() * 1000)]
         argv += [json.dumps(m, ensure_ascii=False) for m in outgoing]
         argv += [LOG_MAXLEN, json.dumps(log_entry, ensure_ascii=False)]
-        stored = self._script(keys=[seen_key, outbox, keys.key_for("log"), *(w.key for w in writes)], args=argv)
+        statuses = [keys.status(m["id"]) for m in outgoing]
+        stored = self._script(keys=[seen_key, outbox, keys.key_for("log"), *(w.key for w in writes), *statuses], args=argv)
         if stored is None:
             return None
         earlier: dict[str, Any] = json.loads(stored)

@@ -1,45 +1,115 @@
-"""Gateways send outgoing messages; this module holds their interface and the built-ins.
+"""Gateways: what a gateway is to the sender, the gateway types plugins register, and the built-ins.
 
-Real SMS gateways (Kannel, 46elks, JSON webhooks) are plugins of their own.
-The console gateway used by the demo keeps what it "sends" in Redis so the
-phone simulator can show it on the recipient's phone.
+A *gateway type* (``kannel``, ``elks``, ``json``) is registered by a plugin; the gateways file configures
+*gateways* of those types, each with an id. The console gateway used by the demo keeps what it "sends" in
+Redis so the phone simulator can show it; the recording gateway is the partner test kit's fake.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
 from kodeord.keys import PREFIX
 from kodeord.messages import Outbound
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from kodeord.schema import Record
+
 log = logging.getLogger(__name__)
 CONSOLE_KEEP = 50  # messages kept per simulated phone
 
 
+class Status(enum.StrEnum):
+    """Where an outgoing message is."""
+
+    QUEUED = "queued"  # in the outbox, or waiting for a retry
+    SENT = "sent"  # a gateway accepted it
+    DELIVERED = "delivered"  # the gateway reported it reached the phone
+    FAILED = "failed"  # refused for good; the reason is recorded
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message on its way: the scope whose outbox holds it, its id (the idempotency key) and the message."""
+
+    scope: str
+    id: str
+    message: Outbound
+    attempt: int = 1
+
+    @property
+    def ref(self) -> str:
+        """``scope|id``: names the message in delivery-report URLs and callbacks."""
+        return f"{self.scope}|{self.id}"
+
+
 @dataclass(frozen=True)
 class Sent:
-    """What a gateway did with one message."""
+    """What a gateway did with one message: ``sent``, ``retry`` (a temporary error) or ``failed``."""
 
-    message_id: str
-    ok: bool
+    id: str
+    result: str  # "sent", "retry" or "failed"
     reason: str = ""
+    gateway_ref: str = ""  # the gateway's own id of the message, if it gave one
+
+    @classmethod
+    def ok(cls, message_id: str, gateway_ref: str = "") -> Sent:
+        """Accepted by the gateway."""
+        return cls(message_id, "sent", "", gateway_ref)
+
+
+Report = Callable[[Sent], None]
 
 
 class Gateway(Protocol):
-    """Anything with a name that can send a batch of messages."""
+    """Anything that can send messages. ``send`` calls ``report`` for each message as soon as its fate is known."""
+
+    id: str
+    charging: bool  # can pass a price on (premium messages)
+    rate: float  # messages per second across all workers; 0 means no limit
+
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
+        """Send the batch; call ``report(Sent)`` once per message, right after the gateway answered for it."""
+        ...
+
+
+Endpoint = Callable[["Request", Any], Awaitable["Response"]]
+
+
+@dataclass(frozen=True)
+class GatewayType:
+    """A kind of gateway a plugin offers: its options (for the gateways file) and how to build one.
+
+    ``build(gateway_id, options, context)`` returns the gateway; ``options`` are the checked values of the
+    ``options`` record. ``endpoints(gateway)`` maps sub-paths (``"kannel"``, ``"kannel/dlr"``) to async
+    handlers ``handler(request, platform)``, served at ``/gateways/<gateway id>/<sub-path>``.
+    """
 
     name: str
+    options: Record
+    build: Callable[[str, Mapping[str, Any], GatewayContext], Gateway]
+    endpoints: Callable[[Any], Mapping[str, Endpoint]] = lambda gateway: {}
+    description: str = ""
 
-    def send(self, batch: Sequence[tuple[str, Outbound]]) -> list[Sent]:
-        """Send ``(message id, message)`` pairs; report one ``Sent`` per message."""
-        ...
+
+@dataclass(frozen=True)
+class GatewayContext:
+    """What a gateway needs from the platform when it is built."""
+
+    public_url: str  # where gateways reach Kodeord (delivery reports), without a trailing slash
+    secret_key: str  # signs callback URLs
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def console_inbox_key(address: str) -> str:
@@ -50,40 +120,54 @@ def console_inbox_key(address: str) -> str:
 class ConsoleGateway:
     """Logs each message and keeps the last few per recipient in Redis."""
 
-    name = "console"
+    id = "console"
+    charging = True
+    rate = 0.0
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
 
-    def send(self, batch: Sequence[tuple[str, Outbound]]) -> list[Sent]:
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
         """Record every message; always succeeds."""
         pipe = self.redis.pipeline(transaction=False)
-        for message_id, message in batch:
+        for item in batch:
+            message = item.message
             log.info("console gateway: %s -> %s: %s", message.sender, message.to, message.text)
             key = console_inbox_key(message.to)
-            pipe.lpush(key, json.dumps({"id": message_id, **message.to_dict()}, ensure_ascii=False))
+            pipe.lpush(key, json.dumps({"id": item.id, **message.to_dict()}, ensure_ascii=False))
             pipe.ltrim(key, 0, CONSOLE_KEEP - 1)
         pipe.execute()
-        return [Sent(message_id, True) for message_id, _ in batch]
+        for item in batch:
+            report(Sent.ok(item.id))
 
 
 class RecordingGateway:
-    """Keeps every message in memory; the partner test kit's fake gateway."""
+    """Keeps every message in memory; the partner test kit's fake gateway.
 
-    name = "recording"
+    ``fail`` maps a recipient to ``("retry" | "failed", reason)`` to make the gateway refuse messages to them.
+    """
+
+    id = "recording"
+    charging = True
+    rate = 0.0
 
     def __init__(self) -> None:
         self.sent: list[Outbound] = []
         self.ids: list[str] = []
+        self.fail: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
 
-    def send(self, batch: Sequence[tuple[str, Outbound]]) -> list[Sent]:
-        """Record every message; always succeeds."""
-        with self._lock:
-            for message_id, message in batch:
-                self.ids.append(message_id)
-                self.sent.append(message)
-        return [Sent(message_id, True) for message_id, _ in batch]
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
+        """Record every message (or refuse it, per ``fail``)."""
+        for item in batch:
+            refusal = self.fail.get(item.message.to)
+            if refusal is not None:
+                report(Sent(item.id, refusal[0], refusal[1]))
+                continue
+            with self._lock:
+                self.ids.append(item.id)
+                self.sent.append(item.message)
+            report(Sent.ok(item.id))
 
     def texts_to(self, address: str) -> list[str]:
         """Texts sent to ``address``, in order."""

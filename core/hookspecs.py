@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from kodeord.actions import ActionCall, ActionSpec, Veto
     from kodeord.effects import Effects
-    from kodeord.gateway import Gateway
+    from kodeord.gateway import GatewayType
     from kodeord.messages import Outbound
     from kodeord.model import Service
     from kodeord.settings import Setting
@@ -79,8 +79,13 @@ def kodeord_prepare_outgoing(message: Outbound) -> Outbound | None:
 
 
 @_hookspec
-def kodeord_register_gateways(register: Callable[[Gateway], None]) -> None:
-    """Declare gateways that send outgoing messages: ``register(gateway)``. Return nothing."""
+def kodeord_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+    """Declare kinds of SMS gateway the gateways file may configure: ``register(GatewayType(...))``.
+
+    A type has a name (``type:`` in the file), its options as a schema record, a ``build`` function
+    that makes a gateway from checked options, and its webhook endpoints, served at
+    ``/gateways/<gateway id>/<sub-path>``. Return nothing.
+    """
 
 
 @_hookspec

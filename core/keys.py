@@ -56,6 +56,23 @@ class Keys:
         """Dedupe record of one inbound message."""
         return Keys(self.scope).key_for("seen", gateway, message_id)
 
+    def status(self, message_id: str) -> str:
+        """Status record (a hash) of one outgoing message."""
+        return Keys(self.scope).key_for("msg", message_id)
+
+    @property
+    def retries(self) -> str:
+        """Sorted set of messages waiting for a retry, scored by when they are due (ms)."""
+        return Keys(self.scope).key_for("retry")
+
+    @classmethod
+    def of_stream(cls, stream: str) -> Keys:
+        """The scope whose outbox is ``stream``."""
+        start, end = stream.find("{"), stream.find("}")
+        if start < 0 or end < start:
+            raise ValueError(f"not an outbox stream: {stream!r}")
+        return cls(stream[start + 1 : end])
+
     def optout(self, address: str) -> str:
         """Set of senders who sent STOP to ``address`` (a number-scope key)."""
         return Keys(self.scope).key_for("optout", address)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from kodeord.actions import ActionCall, ActionSpec, Veto
     from kodeord.effects import Effects
-    from kodeord.gateway import Gateway
+    from kodeord.gateway import GatewayType
     from kodeord.messages import Outbound
     from kodeord.model import Service
     from kodeord.settings import Setting
@@ -33,6 +33,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "kodeord.plugins.addressbook",
     "kodeord.plugins.nix",
     "kodeord.plugins.erb",
+    "kodeord.plugins.kannel",
+    "kodeord.plugins.elks",
+    "kodeord.plugins.jsonhook",
 )
 T = TypeVar("T")
 
@@ -112,9 +115,14 @@ class Hooks:
         changed: Outbound | None = self._hook.kodeord_prepare_outgoing(message=message)
         return changed or message
 
-    def gateways(self) -> list[Gateway]:
-        """Every registered gateway."""
-        return _collect(self._hook.kodeord_register_gateways)
+    def gateway_types(self) -> dict[str, GatewayType]:
+        """Every registered gateway type by name; a name registered twice is an error."""
+        types: dict[str, GatewayType] = {}
+        for gateway_type in _collect(self._hook.kodeord_register_gateway_types):
+            if gateway_type.name in types:
+                raise PluginError(f"gateway type {gateway_type.name!r} is registered by two plugins")
+            types[gateway_type.name] = gateway_type
+        return types
 
     def routes(self) -> list[BaseRoute]:
         """Web routes contributed by plugins."""

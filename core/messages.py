@@ -110,6 +110,7 @@ class Outbound:
     kind: Kind = Kind.REPLY
     service: str = ""  # "tenant/service" that caused it; "" for platform messages
     meta: dict[str, str] = field(default_factory=dict)
+    price: str = ""  # premium: what the recipient is charged, e.g. "5.00"; "" for an ordinary message
 
     @cached_property
     def info(self) -> TextInfo:
@@ -132,6 +133,7 @@ class Outbound:
             "encoding": self.info.encoding.value,
             "segments": self.info.segments,
             **({"meta": self.meta} if self.meta else {}),
+            **({"price": self.price} if self.price else {}),
         }
 
     @classmethod
@@ -145,4 +147,5 @@ class Outbound:
             kind=Kind(data.get("kind", "reply")),
             service=data.get("service", ""),
             meta=dict(data.get("meta", {})),
+            price=data.get("price", ""),
         )

@@ -81,6 +81,7 @@ class Rule:
     params: dict[str, Any]
     reply: str | None
     loc: Loc
+    price: str | None = None  # premium: the reply is charged to the sender, e.g. "5.00"
 
 
 @dataclass(frozen=True)

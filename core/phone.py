@@ -51,6 +51,21 @@ def is_mobile(e164: str) -> bool:
     return phonenumbers.number_type(number) in _MOBILE_TYPES
 
 
+def mobile_problem(address: str) -> str | None:
+    """Why ``address`` cannot receive an SMS from a gateway (not E.164, invalid, not a mobile), or None."""
+    if not address.startswith("+"):
+        return "not an E.164 phone number"
+    try:
+        number = phonenumbers.parse(address, None)
+    except phonenumbers.NumberParseException as exc:
+        return f"not a phone number ({exc})"
+    if not phonenumbers.is_valid_number(number):
+        return "not a valid number for its country"
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        return "not a mobile number"
+    return None
+
+
 def parse_address(raw: str, regions: Sequence[str] = ("SE", "NO")) -> str:
     """Parse a recipient address: a short code (3-6 digits) stays as digits, else E.164.
 

@@ -7,25 +7,32 @@ several side by side.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Mapping
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
 
 import redis
 
+from kodeord import gatewayconfig
+from kodeord.alerts import Monitor
 from kodeord.catalog import Catalog
 from kodeord.commit import Committer
 from kodeord.engine import Engine
-from kodeord.gateway import ConsoleGateway, Gateway
+from kodeord.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
+from kodeord.gatewayconfig import GatewaysConfig
+from kodeord.keys import PREFIX
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
 from kodeord.metrics import Metrics
 from kodeord.redis_server import EmbeddedRedis, connect
 from kodeord.router import Outcome, Router
+from kodeord.routing import RoutingTable
 from kodeord.settings import Settings
 
 log = logging.getLogger(__name__)
+SECRET_KEY = f"{PREFIX}:secret-key"
 
 
 METRICS_HELP = {
@@ -33,7 +40,10 @@ METRICS_HELP = {
     "kodeord_outbox_queued_total": "Outgoing messages committed to the outbox",
     "kodeord_outbox_vetoed_total": "Queued messages a plugin vetoed at send time",
     "kodeord_sent_total": "Messages a gateway accepted",
-    "kodeord_send_failed_total": "Messages a gateway refused",
+    "kodeord_send_failed_total": "Messages that failed for good",
+    "kodeord_send_retried_total": "Messages put back for a retry after a temporary error",
+    "kodeord_delivery_reports_total": "Delivery reports applied, by status",
+    "kodeord_invalid_numbers_total": "Messages not sent because the recipient is not a valid mobile number",
     "kodeord_engine_rulesets": "Compiled rule sets held by the rules engine",
     "kodeord_services": "Services in the loaded rule files",
 }
@@ -70,15 +80,41 @@ class Platform:
             self.engine = Engine(self.settings.engine_cache)
             paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
             self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))
-            self.committer = Committer(self.redis, self.settings.dedupe_hours * 3600)
+            self.committer = Committer(
+                self.redis, self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600
+            )
             self.router = Router(self)
-            self.gateways: dict[str, Gateway] = {"console": ConsoleGateway(self.redis)}
-            for gateway in self.hooks.gateways():
-                self.gateways[gateway.name] = gateway
+            self._load_gateways()
             self.hooks.startup(self)
         except BaseException:
             self.close()
             raise
+
+    def _load_gateways(self) -> None:
+        """Gateways, routing and alerts from the gateways file (console only without one)."""
+        self.gateway_types = self.hooks.gateway_types()
+        path = self.settings.gateways
+        self.gateway_config = gatewayconfig.load(path, self.gateway_types) if path else GatewaysConfig()
+        key = self.secret_key() if self.gateway_config.gateways else ""  # a dry run writes nothing to Redis
+        context = GatewayContext(self.settings.public_url.rstrip("/"), key)
+        self.gateways: dict[str, Gateway] = {"console": ConsoleGateway(self.redis)}
+        self.endpoints: dict[str, Mapping[str, Endpoint]] = {}
+        for spec in self.gateway_config.gateways:
+            gateway_type = self.gateway_types[spec.type]
+            gateway = gateway_type.build(spec.id, spec.options, context)
+            self.gateways[spec.id] = gateway
+            self.endpoints[spec.id] = gateway_type.endpoints(gateway)
+        self.routing: RoutingTable = self.gateway_config.routing
+        alerts = self.gateway_config.alerts
+        self.monitor: Monitor | None = Monitor(self.redis, alerts) if alerts is not None else None
+
+    def secret_key(self) -> str:
+        """``KODEORD_SECRET_KEY``, or else a random key made once and kept in Redis (shared by all processes)."""
+        if self.settings.secret_key:
+            return str(self.settings.secret_key)
+        self.redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
+        stored = self.redis.get(SECRET_KEY)
+        return stored.decode() if isinstance(stored, bytes) else str(stored)
 
     def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
         """Route one inbound message (see :class:`kodeord.router.Router`)."""

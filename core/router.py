@@ -108,7 +108,7 @@ class Router:
             if text is None and service.fallback is not None:
                 text = self._render(service.fallback, context, outcome)
             if text:
-                effects.replies.insert(0, self._reply(inbound, text, service))
+                effects.replies.insert(0, self._reply(inbound, text, service, rule.price))
         return outcome, effects, scope
 
     def _keyword(self, route: Route) -> str:
@@ -155,11 +155,11 @@ class Router:
             log.warning("reply template failed: %s", exc)
             return None
 
-    def _reply(self, inbound: Inbound, text: str, service: Service | None) -> Outbound:
+    def _reply(self, inbound: Inbound, text: str, service: Service | None, price: str | None = None) -> Outbound:
         return Outbound(
             to=inbound.sender, sender=inbound.recipient, text=text, channel=inbound.channel
             if inbound.channel.value != "call" else inbound.channel.SMS, kind=Kind.REPLY,
-            service=service.key if service else "",
+            service=service.key if service else "", price=price or "",
         )  # fmt: skip
 
     def _fallback(

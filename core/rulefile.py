@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from difflib import get_close_matches
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ruamel.yaml import YAML
@@ -59,6 +60,16 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 def read(path: Path) -> tuple[Obj | None, list[Problem]]:
     """Parse and schema-check one file."""
+    data, problems = parse_yaml(path)
+    if problems:
+        return None, problems
+    checker = Checker(str(path))
+    obj = RULE_FILE.check(data, checker, Loc(str(path), 1, 1), "")
+    return (obj if not checker.problems else None), checker.problems
+
+
+def parse_yaml(path: Path) -> tuple[Any, list[Problem]]:
+    """Parse one YAML file keeping line and column of every node; problems instead of exceptions."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -74,9 +85,7 @@ def read(path: Path) -> tuple[Obj | None, list[Problem]]:
         return None, [Problem(name, line, col, f"YAML syntax error: {exc.problem or exc.context}")]
     except YAMLError as exc:
         return None, [Problem(name, 1, 1, f"YAML error: {exc}")]
-    checker = Checker(name)
-    obj = RULE_FILE.check(data, checker, Loc(name, 1, 1), "")
-    return (obj if not checker.problems else None), checker.problems
+    return data, []
 
 
 class _Builder:
@@ -233,7 +242,8 @@ class _Builder:
         if obj.get("reply") is not None and not self.template(obj, "reply", obj["reply"], provides):
             return None
         when = obj.get("when")
-        return Rule(obj["name"], self.condition(when, zone) if when else Condition(), action, params, obj.get("reply"), obj.loc)
+        condition = self.condition(when, zone) if when else Condition()
+        return Rule(obj["name"], condition, action, params, obj.get("reply"), obj.loc, obj.get("price"))
 
     def condition(self, obj: Obj, zone: str) -> Condition:
         def localise(value: datetime | None) -> datetime | None:

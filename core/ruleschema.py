@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kodeord.model import DAYS, NUMBER_TYPES, RESERVED, ROLES
@@ -14,6 +15,7 @@ WORD = Text("a single word", pattern=r"[^\s]{1,40}")
 ACTION = Text("an action name such as addressbook.join", pattern=r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_.]*")
 TEMPLATE = Text("a reply text", max_length=2000)
 CHANNELS = ("sms", "call", "email")
+MAX_PRICE = Decimal("500")  # far above any premium SMS price; stops typing mistakes
 
 
 def _zone(name: str) -> str:
@@ -29,6 +31,16 @@ def _regex(source: str) -> re.Pattern[str]:
         return re.compile(source, re.IGNORECASE)
     except re.error as exc:
         raise ValueError(f"bad pattern {source!r}: {exc}") from None
+
+
+def _price(source: str) -> str:
+    try:
+        price = Decimal(source.strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a price such as 5.00, got {source!r}") from None
+    if not price.is_finite() or price <= 0 or price > MAX_PRICE or price != price.quantize(Decimal("0.01")):
+        raise ValueError(f"a price must be above 0 and at most {MAX_PRICE}, in whole öre/øre; got {source!r}")
+    return f"{price:.2f}"
 
 
 def _hours(source: str) -> tuple[int, int]:
@@ -81,6 +93,7 @@ RULE = Record(
         "do": Field(ACTION, doc="the plugin action to run"),
         "with": Field(Anything(), default=None, doc="the action's parameters"),
         "reply": Field(TEMPLATE, doc="reply template sent back to the sender"),
+        "price": Field(Text("a price such as 5.00", convert=_price), doc="charge the reply to the sender (premium)"),
     },
 )
 

@@ -257,3 +257,46 @@ class Record(Spec):
             obj.values[name] = spec.spec.check(value[name], c, value_loc(value, name, c.file, loc), sub_path)
             ok = ok and len(c.problems) == before
         return obj if ok else None
+
+
+@dataclass
+class Number(Spec):
+    """A number within bounds; ``integer=True`` refuses fractions."""
+
+    what: str = "a number"
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+
+    def check(self, value: Any, c: Checker, loc: Loc, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and not isinstance(value, int)):
+            self.wrong(value, c, loc, path)
+            return None
+        if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
+            low = "" if self.minimum is None else f" from {self.minimum:g}"
+            high = "" if self.maximum is None else f" up to {self.maximum:g}"
+            c.problem(loc, path, f"expected {self.what}{low}{high}, got {value!r}")
+            return None
+        return value
+
+
+@dataclass
+class MapOf(Spec):
+    """A mapping whose keys match ``key`` and whose values match ``value``; keys are kept as text."""
+
+    key: Text
+    value: Spec
+    what: str = "a mapping"
+
+    def check(self, value: Any, c: Checker, loc: Loc, path: str) -> Any:
+        if not isinstance(value, Mapping):
+            self.wrong(value, c, loc, path)
+            return None
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            where = key_loc(value, key, c.file, loc)
+            name = self.key.check(key, c, where, path)
+            checked = self.value.check(item, c, value_loc(value, key, c.file, loc), f"{path}.{key}" if path else str(key))
+            if name is not None:
+                out[str(name)] = checked
+        return out

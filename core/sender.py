@@ -1,9 +1,10 @@
-"""Draining the outbox: batches of queued messages handed to a gateway.
+"""Draining the outbox: batches of queued messages, vetted, routed and handed to gateways.
 
-Each scope's outbox is a Redis stream read through the consumer group
-``senders``. A batch is acknowledged only after the gateway reported on it, so
-a sender killed mid-batch leaves its messages pending, and the next sender
-claims them after ``claim_after_ms``.
+Each scope's outbox is a Redis stream read through the consumer group ``senders``. A batch is acknowledged
+only after every message in it has a recorded fate, so a sender killed mid-batch leaves its messages pending
+and the next sender claims them after ``claim_after_ms``. The message id is the idempotency key: a message
+whose status already says sent (or delivered, or failed) is never handed to a gateway again, and the status
+is written the moment the gateway accepted the message.
 """
 
 from __future__ import annotations
@@ -11,45 +12,80 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
 import threading
+import time
+from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import redis
 
-from kodeord.gateway import Gateway
-from kodeord.keys import OUTBOXES
-from kodeord.manager import Hooks
-from kodeord.messages import Outbound
-from kodeord.metrics import Metrics
+from kodeord import phone
+from kodeord.gateway import Gateway, Outgoing, Sent, Status
+from kodeord.keys import OUTBOXES, Keys
+from kodeord.messages import Channel, Outbound
+from kodeord.ratelimit import RateLimiter
+from kodeord.status import COST_UNIT
+
+if TYPE_CHECKING:
+    from kodeord.platform import Platform
 
 log = logging.getLogger(__name__)
 GROUP = "senders"
+FINAL = {Status.SENT.value, Status.DELIVERED.value, Status.FAILED.value}
+
+# Move retries that are due back into the outbox, atomically (one scope, one slot).
+_RELEASE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, m in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'm', m)
+  redis.call('ZREM', KEYS[1], m)
+end
+return #due
+"""
+
+
+@dataclass
+class _Fate:
+    """What happened to one message in this batch."""
+
+    item: Outgoing
+    result: str = ""  # sent, retry, failed; "" while undecided
+    reason: str = ""
+    gateway: str = ""
+    operator: str = ""
+    cost: Decimal = Decimal(0)
 
 
 class Sender:
-    """Moves messages from outbox streams to one gateway."""
+    """Moves messages from outbox streams to gateways, for one platform."""
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        gateway: Gateway,
-        hooks: Hooks,
-        metrics: Metrics | None = None,
-        batch: int = 500,
-        claim_after_ms: int = 30_000,
-    ) -> None:
-        self.redis = client
-        self.gateway = gateway
-        self.hooks = hooks
-        self.metrics = metrics or Metrics()
-        self.batch = batch
-        self.claim_after_ms = claim_after_ms
-        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
+    def __init__(self, platform: Platform, *, gateway: Gateway | None = None, batch: int | None = None) -> None:
+        settings = platform.settings
+        self.platform = platform
+        self.redis: redis.Redis = platform.redis
+        self.only = gateway  # send everything through this gateway, ignoring routing (test kit, demo)
+        self.batch = batch or settings.send_batch
+        self.claim_after_ms = settings.claim_after_ms
+        self.attempts = settings.send_attempts
+        self.retry_base = settings.retry_base_seconds
+        self.retry_max = settings.retry_max_seconds
+        self.zone = ZoneInfo(settings.timezone)
+        self.limiter = RateLimiter(self.redis)
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
+        self._release = self.redis.register_script(_RELEASE)
         self._grouped: set[str] = set()
 
-    def _streams(self) -> list[str]:
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def streams(self) -> list[str]:
+        """Every outbox stream, each with its consumer group."""
         streams = sorted(s.decode() if isinstance(s, bytes) else s for s in self.redis.smembers(OUTBOXES))
         for stream in streams:
             if stream not in self._grouped:
@@ -63,15 +99,17 @@ class Sender:
 
     def run_once(self, block_ms: int | None = None) -> int:
         """Send at most one batch per stream; return how many messages were handled."""
-        handled = 0
-        for stream in self._streams():
-            entries = self._claim(stream)
-            if not entries:
-                reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch, block=block_ms)
-                entries = reply[0][1] if reply else []
-            if entries:
-                handled += self._send(stream, entries)
-        return handled
+        return sum(self.send_stream(stream, block_ms) for stream in self.streams())
+
+    def send_stream(self, stream: str, block_ms: int | None = None) -> int:
+        """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first)."""
+        scope = Keys.of_stream(stream)
+        self._release(keys=[scope.retries, stream], args=[int(time.time() * 1000), self.batch])
+        entries = self._claim(stream)
+        if not entries:
+            reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch, block=block_ms)
+            entries = reply[0][1] if reply else []
+        return self._send(stream, scope, entries) if entries else 0
 
     def _claim(self, stream: str) -> list[tuple[Any, dict[Any, Any]]]:
         """Messages another sender took but never acknowledged (it died)."""
@@ -80,29 +118,154 @@ class Sender:
         )
         return [e for e in entries if e and e[1]]
 
-    def _send(self, stream: str, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> int:
-        batch: list[tuple[str, Outbound]] = []
+    # -- sending ---------------------------------------------------------------------------------------------
+
+    def _send(self, stream: str, scope: Keys, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> int:
+        fates: dict[str, _Fate] = {}
         for _, fields in entries:
-            data = json.loads(fields[b"m"])
-            message = Outbound.from_dict(data)
-            veto = self.hooks.vet_outgoing(message, self.redis)  # again: a STOP may have arrived since
-            if veto is not None:
-                self.metrics.inc("kodeord_outbox_vetoed_total")
-                log.info("not sending %s to %s: %s", data["id"], message.to, veto.reason)
+            try:
+                data = json.loads(fields[b"m"])
+                item = Outgoing(scope.scope, data["id"], Outbound.from_dict(data), int(data.get("attempt", 1)))
+            except (KeyError, ValueError, TypeError) as exc:
+                log.error("dropping a malformed outbox entry in %s: %s", stream, exc)
                 continue
-            batch.append((data["id"], message))
-        results = self.gateway.send(batch) if batch else []
-        for result in results:
-            self.metrics.inc("kodeord_sent_total" if result.ok else "kodeord_send_failed_total", gateway=self.gateway.name)
-        ids = [entry_id for entry_id, _ in entries]
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xack(stream, GROUP, *ids)
-        pipe.xdel(stream, *ids)
-        pipe.execute()
+            fates[item.id] = _Fate(item)
+        done = self._already_final(scope, list(fates))
+        todo = [f for f in fates.values() if f.item.id not in done]
+        todo = self._vet(todo)
+        for gateway, group in self._route(todo).items():
+            self._hand_over(gateway, group)
+        self._finish(stream, scope, [e[0] for e in entries], [f for f in fates.values() if f.item.id not in done])
         return len(entries)
 
+    def _already_final(self, scope: Keys, ids: list[str]) -> set[str]:
+        """Ids whose status says the message was already sent or settled (a replayed batch)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for message_id in ids:
+            pipe.hget(scope.status(message_id), "status")
+        return {i for i, s in zip(ids, pipe.execute(), strict=True) if s is not None and s.decode() in FINAL}
+
+    def _vet(self, fates: list[_Fate]) -> list[_Fate]:
+        """Refuse vetoed messages and numbers no gateway should get; return the rest."""
+        passed = []
+        for fate in fates:
+            message = fate.item.message
+            veto = self.platform.hooks.vet_outgoing(message, self.redis)  # again: a STOP may have arrived
+            if veto is not None:
+                fate.result, fate.reason = "failed", f"vetoed by {veto.plugin}: {veto.reason}"
+                self.platform.metrics.inc("kodeord_outbox_vetoed_total")
+            elif message.channel is not Channel.SMS:
+                fate.result, fate.reason = "failed", f"no gateway sends {message.channel.value} messages"
+            elif (problem := phone.mobile_problem(message.to)) is not None:
+                fate.result, fate.reason = "failed", f"invalid recipient {message.to}: {problem}"
+                self.platform.metrics.inc("kodeord_invalid_numbers_total")
+            else:
+                passed.append(fate)
+        return passed
+
+    def _route(self, fates: list[_Fate]) -> dict[Gateway, list[_Fate]]:
+        groups: dict[Gateway, list[_Fate]] = defaultdict(list)
+        if self.only is not None:
+            for fate in fates:
+                fate.gateway = self.only.id
+                groups[self.only].append(fate)
+            return groups
+        gateways = self.platform.gateways
+        choices = self.platform.routing.route(
+            self.redis, [f.item.message.to for f in fates], charged=[bool(f.item.message.price) for f in fates],
+            can_charge=lambda g: gateways[g].charging, available=lambda g: g in gateways,
+        )  # fmt: skip
+        for fate, choice in zip(fates, choices, strict=True):
+            if choice is None:
+                fate.result, fate.reason = "failed", "no route to this number's operator" + (
+                    " that can charge" if fate.item.message.price else "")
+                continue
+            fate.gateway, fate.operator = choice.gateway, choice.operator
+            fate.cost = choice.price * fate.item.message.info.segments
+            groups[gateways[choice.gateway]].append(fate)
+        return groups
+
+    def _hand_over(self, gateway: Gateway, group: list[_Fate]) -> None:
+        """Send through one gateway within its rate; record each acceptance at once."""
+        by_id = {f.item.id: f for f in group}
+
+        def report(sent: Sent) -> None:
+            fate = by_id.get(sent.id)
+            if fate is None or fate.result:
+                return
+            fate.result, fate.reason = sent.result, sent.reason
+            if sent.result == "sent":  # now, not at the end: a crash after this must not send it again
+                self.redis.hset(Keys(fate.item.scope).status(fate.item.id), mapping={
+                    "status": Status.SENT.value, "sent_at": int(time.time() * 1000), "gateway": gateway.id,
+                    "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
+                })  # fmt: skip
+
+        start = 0
+        while start < len(group):
+            granted = self.limiter.wait(gateway.id, len(group) - start, gateway.rate)
+            chunk = group[start : start + granted]
+            start += granted
+            try:
+                gateway.send([f.item for f in chunk], report)
+            except Exception as exc:  # noqa: BLE001 - a broken gateway must not lose the batch
+                log.exception("gateway %s failed", gateway.id)
+                for fate in chunk:
+                    if not fate.result:
+                        fate.result, fate.reason = "retry", f"gateway error: {exc}"
+            for fate in chunk:
+                if not fate.result:
+                    fate.result, fate.reason = "retry", f"gateway {gateway.id} did not report on the message"
+
+    def _finish(self, stream: str, scope: Keys, entry_ids: list[Any], fates: list[_Fate]) -> None:
+        """Record failures, schedule retries, sum cost and revenue, then acknowledge: one transaction."""
+        now = time.time()
+        day = datetime.fromtimestamp(now, self.zone).date().isoformat()
+        pipe = self.redis.pipeline(transaction=True)
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for fate in fates:
+            item, status_key = fate.item, scope.status(fate.item.id)
+            counts[(fate.gateway or "-", fate.result)] += 1
+            if fate.result == "retry" and item.attempt < self.attempts:
+                delay = min(self.retry_max, self.retry_base * 2 ** (item.attempt - 1)) * random.uniform(0.8, 1.2)
+                entry = {"id": item.id, **item.message.to_dict(), "attempt": item.attempt + 1}
+                pipe.zadd(scope.retries, {json.dumps(entry, ensure_ascii=False): int((now + delay) * 1000)})
+                pipe.hset(status_key, mapping={"status": Status.QUEUED.value, "attempts": item.attempt,
+                                               "reason": fate.reason, "next_at": int((now + delay) * 1000)})  # fmt: skip
+            elif fate.result in ("retry", "failed"):
+                reason = fate.reason if fate.result == "failed" else f"gave up after {item.attempt} tries: {fate.reason}"
+                pipe.hset(status_key, mapping={"status": Status.FAILED.value, "reason": reason, "attempts": item.attempt,
+                                               "failed_at": int(now * 1000), "gateway": fate.gateway})  # fmt: skip
+                log.info("message %s to %s failed: %s", item.id, item.message.to, reason)
+            elif fate.result == "sent" and item.message.service:
+                service = Keys.for_service(item.message.service)
+                if fate.cost:
+                    pipe.hincrby(service.key_for("cost"), day, int(fate.cost / COST_UNIT))
+                if item.message.price:
+                    pipe.hincrby(service.key_for("revenue"), day, int(Decimal(item.message.price) / COST_UNIT))
+        pipe.xack(stream, GROUP, *entry_ids)
+        pipe.xdel(stream, *entry_ids)
+        pipe.execute()
+        metrics = self.platform.metrics
+        for (gateway, result), n in counts.items():
+            metrics.inc({"sent": "kodeord_sent_total", "retry": "kodeord_send_retried_total"}.get(
+                result, "kodeord_send_failed_total"), n, gateway=gateway)  # fmt: skip
+        if self.platform.monitor is not None:
+            for gateway in {g for g, _ in counts if g != "-"}:
+                self.platform.monitor.record(gateway, counts.get((gateway, "sent"), 0),
+                                             counts.get((gateway, "failed"), 0) + counts.get((gateway, "retry"), 0))
+
+    # -- loops -----------------------------------------------------------------------------------------------
+
+    def oldest_unsent_age(self) -> float | None:
+        """Seconds since the oldest message still in any outbox was queued, or None when all are empty."""
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in self.streams():
+            pipe.xrange(stream, count=1)
+        firsts = [int(r[0][0].split(b"-")[0]) for r in pipe.execute() if r]
+        return (time.time() * 1000 - min(firsts)) / 1000 if firsts else None
+
     def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
-        """Send until ``stop`` is set."""
+        """Send until ``stop`` is set (the demo's in-process sender)."""
         while not stop.is_set():
             try:
                 if self.run_once() == 0:
@@ -110,3 +273,4 @@ class Sender:
             except redis.ConnectionError as exc:
                 log.warning("sender lost Redis (%s); retrying", exc)
                 stop.wait(1.0)
+

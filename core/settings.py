@@ -23,6 +23,10 @@ def _paths(raw: str) -> tuple[Path, ...]:
     return tuple(Path(p) for p in raw.split(os.pathsep) if p)
 
 
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw) if raw.strip() else None
+
+
 def _flag(raw: str) -> bool:
     if raw.lower() in ("1", "true", "yes", "on"):
         return True
@@ -59,6 +63,14 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("engine_cache", int, 512, "Compiled rule sets kept in memory per process"),
     Setting("secret_key", str, None, "Key that signs console sessions and links"),
     Setting("log_level", str, "INFO", "Log level"),
+    Setting("gateways", _optional_path, None, "The gateways file (gateways, routing, alerts); unset: console only"),
+    Setting("public_url", str, "http://127.0.0.1:8000", "Where gateways reach Kodeord (delivery reports)"),
+    Setting("status_hours", int, 72, "How long the status of an outgoing message is kept"),
+    Setting("send_batch", int, 500, "Messages a sender takes from an outbox at a time"),
+    Setting("send_attempts", int, 8, "Tries per message before a temporary error counts as failure"),
+    Setting("retry_base_seconds", float, 2.0, "First retry delay; doubled for every further try"),
+    Setting("retry_max_seconds", float, 600.0, "Longest retry delay"),
+    Setting("claim_after_ms", int, 30_000, "Idle time after which a dead sender's messages are taken over"),
 )
 
 

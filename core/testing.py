@@ -116,7 +116,7 @@ def deliver(recording_gateway: RecordingGateway) -> Callable[[Platform], list[Ou
 
     def run(platform: Platform) -> list[Outbound]:
         before = len(recording_gateway.sent)
-        sender = Sender(platform.redis, recording_gateway, platform.hooks, platform.metrics)
+        sender = Sender(platform, gateway=recording_gateway)
         while sender.run_once():
             pass
         return recording_gateway.sent[before:]

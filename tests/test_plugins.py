@@ -19,11 +19,12 @@ from starlette.routing import BaseRoute, Route
 
 from kodeord import ActionCall, ActionSpec, Effects, Outbound, Veto, hookimpl, hookspecs
 from kodeord.errors import PluginError
-from kodeord.gateway import Gateway, Sent
+from kodeord.gateway import GatewayType, Outgoing, Report, Sent
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound, Kind
 from kodeord.model import Service
 from kodeord.platform import Platform
+from kodeord.schema import Record
 from kodeord.settings import Setting, Settings
 from kodeord.web.app import create_app
 
@@ -34,10 +35,16 @@ DOCS = Path(__file__).parents[1] / "docs" / "plugins.md"
 
 
 class NullGateway:
-    name = "null"
+    id = "null"
+    charging = False
+    rate = 0.0
 
-    def send(self, batch: Sequence[tuple[str, Outbound]]) -> list[Sent]:
-        return [Sent(i, True) for i, _ in batch]
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
+        for item in batch:
+            report(Sent.ok(item.id))
+
+
+NULL_TYPE = GatewayType("null", Record("null gateway options", {}), lambda gid, options, context: NullGateway())
 
 
 class EveryHook:
@@ -70,8 +77,8 @@ class EveryHook:
         return message.with_text(message.text + " /Every") if message.kind is Kind.REPLY else None
 
     @hookimpl
-    def kodeord_register_gateways(self, register: Callable[[Gateway], None]) -> None:
-        register(NullGateway())
+    def kodeord_register_gateway_types(self, register: Callable[[GatewayType], None]) -> None:
+        register(NULL_TYPE)
 
     @hookimpl
     def kodeord_register_routes(self, register: Callable[[BaseRoute], None]) -> None:
@@ -123,7 +130,7 @@ def test_every_hook_takes_effect(
     platform = make_platform(EVERY_RULES, plugins=[plugin], environ={"KODEORD_EVERY_LEVEL": "7"})
     assert plugin.started == [platform]  # startup
     assert platform.settings.every_level == 7  # register_settings
-    assert "null" in platform.gateways  # register_gateways
+    assert platform.gateway_types["null"] is NULL_TYPE  # register_gateway_types
     outcome = platform.handle(make_inbound("MELLO hej", sender="+46708888888"))  # sender_role
     assert (outcome.rule, outcome.action) == ("echo", "every.echo")  # register_actions + run_action
     assert [r["text"] for r in outcome.replies] == ["eko hej /Every"]  # prepare_outgoing

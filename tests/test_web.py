@@ -46,7 +46,7 @@ def test_simulator_round_trip(site: tuple[Platform, str]) -> None:
     reply = send(url, **{"from": "0701234567", "to": "72500", "text": "mello 07"}).json()
     assert (reply["service"], reply["rule"]) == ("tv/mello", "vote")
     assert [r["text"] for r in reply["replies"]] == ["Tack för rösten på 07"]
-    Sender(platform.redis, platform.gateways["console"], platform.hooks).run_once()
+    Sender(platform, gateway=platform.gateways["console"]).run_once()
     inbox = httpx.get(f"{url}/simulator/inbox", params={"phone": "+46701234567"}).json()
     assert [m["text"] for m in inbox["messages"]] == ["Tack för rösten på 07"]
 

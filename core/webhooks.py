@@ -1,0 +1,124 @@
+"""What every gateway's webhook endpoints share: authentication answers, raw query parsing, taking an
+inbound message into the router, and applying a delivery report.
+
+Endpoints run the router directly on the event loop: the router's Redis calls are short round trips to a
+nearby Redis, and a thread hand-off would cost more than they do (run several web processes instead).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+import redis
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from kodeord import status
+from kodeord.errors import KodeordError
+from kodeord.gateway import Status
+from kodeord.messages import Inbound
+
+if TYPE_CHECKING:
+    from kodeord.platform import Platform
+    from kodeord.router import Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """Stop handling a webhook with this HTTP answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def text(code: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A plain-text answer (what gateways log)."""
+    return PlainTextResponse(message + "\n", status_code=code, headers=dict(headers or {}))
+
+
+def unauthorized(request: Request, gateway_id: str, why: str) -> Refused:
+    """401, logged with the caller's address; nothing else happens."""
+    client = request.client.host if request.client else "?"
+    log.warning("gateway %s: refused %s %s from %s: %s", gateway_id, request.method, request.url.path, client, why)
+    return Refused(text(401, f"unauthorized: {why}", {"WWW-Authenticate": f'Basic realm="kodeord {gateway_id}"'}))
+
+
+def bad_request(reason: str) -> Refused:
+    """400 with the reason."""
+    return Refused(text(400, reason))
+
+
+def raw_query(request: Request) -> dict[str, bytes]:
+    """Query parameters as percent-decoded bytes (the text's charset is decided later, not guessed as UTF-8)."""
+    params: dict[str, bytes] = {}
+    for part in request.scope.get("query_string", b"").split(b"&"):
+        if not part:
+            continue
+        key, _, value = part.partition(b"=")
+        params[unquote_to_bytes(key.replace(b"+", b" ")).decode("latin-1")] = unquote_to_bytes(value.replace(b"+", b" "))
+    return params
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """User and password of HTTP basic auth, or None."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, colon, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if colon else None
+
+
+def same(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented secret."""
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def check_credentials(request: Request, gateway_id: str, options: Mapping[str, Any], secret: str | None) -> None:
+    """Accept basic auth (``inbound_user``/``inbound_password``) or a ``secret`` parameter; else raise 401."""
+    user, password = options.get("inbound_user"), options.get("inbound_password")
+    expected_secret = options.get("inbound_secret")
+    if user and password:
+        given = basic_credentials(request)
+        if given is not None and same(given[0], user) and same(given[1], password):
+            return
+    if expected_secret and same(secret, expected_secret):
+        return
+    raise unauthorized(request, gateway_id, "wrong or missing credentials")
+
+
+def receive(platform: Platform, **fields: Any) -> Outcome:
+    """Validate one inbound message and route it; 400 for bad fields, 503 while Redis is unreachable."""
+    try:
+        inbound = Inbound.create(regions=platform.settings.regions, **fields)
+    except KodeordError as exc:
+        raise bad_request(str(exc)) from None
+    try:
+        return platform.handle(inbound)
+    except redis.RedisError as exc:
+        log.warning("inbound %s not taken, Redis unavailable: %s", fields.get("message_id"), exc)
+        raise Refused(text(503, "temporarily unavailable; retry", {"Retry-After": "1"})) from None
+
+
+def report(platform: Platform, ref: str, state: Status, detail: str) -> Response:
+    """Apply a delivery report to message ``ref``: 200, 404 for an unknown message, 503 without Redis."""
+    try:
+        known = status.apply_report(platform.redis, ref, state, detail, int(time.time() * 1000))
+    except ValueError as exc:
+        return text(400, str(exc))
+    except redis.RedisError:
+        return text(503, "temporarily unavailable; retry", {"Retry-After": "1"})
+    platform.metrics.inc("kodeord_delivery_reports_total", status=state.value)
+    return text(200, "ok") if known else text(404, f"no message {ref}")

@@ -1,0 +1,1 @@
+"""Generic JSON webhook gateway, signed with HMAC-SHA256 both ways."""
