@@ -104,6 +104,32 @@ def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], 
         click.echo(f"error:   {error}")
 
 
+@cli.group()
+def routing() -> None:
+    """Operator routing: the number-portability table."""
+
+
+@routing.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def routing_import(path: Path) -> None:
+    """Replace the portability table with a CSV file of number,operator rows."""
+    from kodeord.redis_server import connect
+    from kodeord.routing import PortabilityError, import_portability
+
+    settings = _settings()
+    client, server = connect(settings.redis_url, Path(settings.data_dir))
+    try:
+        count = import_portability(client, path, tuple(settings.regions))
+    except PortabilityError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
+    click.echo(f"imported {count} number(s) from {path}")
+
+
 @cli.command()
 @click.option("--host", default=None, help="Default: KODEORD_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: KODEORD_PORT (8000).")
@@ -115,21 +141,29 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @cli.command()
-@click.option("--gateway", default="console", show_default=True, help="Gateway to send through.")
-def worker(gateway: str) -> None:
-    """Send queued messages from the outbox through a gateway until stopped."""
+@click.option("--burst", is_flag=True, help="Send what is queued, then exit.")
+def worker(burst: bool) -> None:
+    """Send queued messages through the configured gateways (an RQ worker plus its dispatcher)."""
+    from rq import SimpleWorker
+
+    from kodeord import jobs
     from kodeord.platform import Platform
-    from kodeord.sender import Sender
 
     settings = _settings()
     with Platform(settings) as platform:
-        if gateway not in platform.gateways:
-            raise click.UsageError(f"unknown gateway {gateway!r}; known: {', '.join(sorted(platform.gateways))}")
+        jobs.use_platform(platform)
+        dispatcher = jobs.Dispatcher(platform)
+        rq_worker = SimpleWorker([dispatcher.queue], connection=platform.redis)
+        click.echo(f"worker sending through {', '.join(sorted(platform.gateways))}" + ("" if burst else "; Ctrl-C stops"))
+        if burst:
+            while dispatcher.dispatch_once() or len(dispatcher.queue):
+                rq_worker.work(burst=True, logging_level=settings.log_level)
+            return
         stop = threading.Event()
-        click.echo(f"worker sending through {gateway}; Ctrl-C stops")
+        threading.Thread(target=dispatcher.run, args=(stop,), daemon=True, name="dispatcher").start()
         try:
-            Sender(platform.redis, platform.gateways[gateway], platform.hooks, platform.metrics).run(stop)
-        except KeyboardInterrupt:
+            rq_worker.work(logging_level=settings.log_level)
+        finally:
             stop.set()
 
 
@@ -175,7 +209,7 @@ def _send_forever(stop: threading.Event) -> None:
     from kodeord.sender import Sender
 
     with Platform(Settings()) as platform:
-        Sender(platform, gateway=platform.gateways["console"]).run(stop)
+        Sender(platform).run(stop)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from kodeord.errors import KodeordError
 from kodeord.platform import Platform
-from kodeord.web import simulator
+from kodeord.web import gateways, simulator
 
 
 async def healthz(request: Request) -> Response:
@@ -66,6 +66,7 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
         Route("/", home),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
+        *gateways.routes(),
     ]
     if simulator_enabled:
         routes += simulator.routes()

@@ -1,1 +1,201 @@
-"""Kannel gateway: inbound through an sms-service get-url/post-url, outbound through /cgi-bin/sendsms, delivery reports by dlr-url."""
+"""Kannel gateway: inbound through an sms-service ``get-url``/``post-url``, outbound through
+``/cgi-bin/sendsms``, delivery reports through ``dlr-url``.
+
+Kannel's side (kannel.conf) and ours (the gateways file) are shown in docs/gateways.md. Inbound:
+
+    get-url = "http://HOST:PORT/gateways/<id>/kannel?from=%p&to=%P&text=%a&id=%I&smsc=%i&coding=%c&charset=%C&secret=S"
+
+The text arrives percent-encoded in whatever charset Kannel had: UTF-8 when ``charset`` says so or nothing
+says otherwise and it decodes, UCS-2 (UTF-16BE) when ``coding=2``, else Windows-1252 (Kannel's default
+for 7-bit and 8-bit texts, a superset of Latin-1). Replies are never returned in the HTTP answer (set
+``max-messages = 0`` on the sms-service); they are sent through sendsms so they get routing, retries and
+delivery reports.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kodeord import hookimpl, signing, webhooks
+from kodeord.encoding import Encoding
+from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
+from kodeord.httpclient import HttpClient
+from kodeord.schema import Field, Flag, Number, Record, Text
+
+log = logging.getLogger(__name__)
+
+OPTIONS = Record("kannel options", {
+    "sendsms_url": Field(Text("a URL such as http://kannel:13013/cgi-bin/sendsms"), required=True),
+    "username": Field(Text(), required=True, doc="a sendsms-user's username"),
+    "password": Field(Text(), required=True, doc="its password"),
+    "smsc": Field(Text(), doc="force this smsc-id for outbound messages"),
+    "inbound_user": Field(Text(), doc="HTTP basic auth user Kannel's get-url carries"),
+    "inbound_password": Field(Text(), doc="its password"),
+    "inbound_secret": Field(Text(), doc="or: the secret= parameter of the get-url"),
+    "dlr": Field(Flag(), default=True, doc="ask for delivery reports"),
+    "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
+    "connections": Field(Number("a count", minimum=1, maximum=64, integer=True), default=4,
+                         doc="sendsms requests in flight at once per worker"),
+})  # fmt: skip
+
+DLR_MASK = 1 | 2 | 16  # delivered, failed, rejected by the SMSC
+_DLR_STATES = {1: Status.DELIVERED, 2: Status.FAILED, 16: Status.FAILED}  # 4 buffered, 8 accepted by SMSC: no change
+MAX_FIELD = 2000
+
+
+def decode_text(raw: bytes, charset: str | None, coding: str | None) -> str:
+    """The message text from Kannel's bytes, whatever charset it used (see the module docstring)."""
+    if charset:
+        name = charset.strip().lower()
+        if name in ("ucs-2", "ucs2", "utf-16be", "utf16be", "utf-16"):
+            name = "utf-16-be"
+        try:
+            return raw.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong label: fall through to the evidence of the bytes
+    if coding == "2" and len(raw) % 2 == 0:
+        try:
+            return raw.decode("utf-16-be")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
+class KannelGateway:
+    """Sends through one Kannel's sendsms interface."""
+
+    def __init__(self, gateway_id: str, options: Mapping[str, Any], context: GatewayContext) -> None:
+        self.id = gateway_id
+        self.options = options
+        self.context = context
+        self.charging = bool(options.get("charging", False))
+        self.rate = float(options.get("rate", 0))
+        self.http = HttpClient(float(options["timeout"]))
+        self.connections = int(options["connections"])
+        self._pool: ThreadPoolExecutor | None = None
+
+    def dlr_url(self, ref: str) -> str:
+        """Where Kannel reports on message ``ref`` (``%d`` is Kannel's report type)."""
+        sig = signing.token(self.context.secret_key, self.id, ref)
+        query = urlencode({"ref": ref, "sig": sig})
+        return f"{self.context.public_url}/gateways/{self.id}/kannel/dlr?{query}&type=%d"
+
+    def request_url(self, item: Outgoing) -> str:
+        """The sendsms URL for one message."""
+        message = item.message
+        params = {
+            "username": self.options["username"], "password": self.options["password"],
+            "from": message.sender, "to": message.to, "text": message.text, "charset": "UTF-8",
+            "coding": "2" if message.info.encoding is Encoding.UCS2 else "0",
+        }  # fmt: skip
+        if self.options.get("dlr"):
+            params["dlr-mask"] = str(DLR_MASK)
+            params["dlr-url"] = self.dlr_url(item.ref)
+        if self.options.get("smsc"):
+            params["smsc"] = self.options["smsc"]
+        if message.price and self.charging:
+            params["binfo"] = message.price  # billing info, passed to the SMSC
+        sep = "&" if "?" in self.options["sendsms_url"] else "?"
+        return self.options["sendsms_url"] + sep + urlencode(params)
+
+    def send_one(self, item: Outgoing) -> Sent:
+        """One sendsms request: 2xx sent, 4xx refused for good, 5xx or no answer a retry."""
+        try:
+            answer = self.http.request("GET", self.request_url(item))
+        except (OSError, http.client.HTTPException) as exc:
+            return Sent(item.id, "retry", f"kannel unreachable: {exc}")
+        if 200 <= answer.status < 300:
+            return Sent.ok(item.id)
+        reason = f"kannel {answer.status}: {answer.text[:200]}"
+        return Sent(item.id, "failed" if 400 <= answer.status < 500 else "retry", reason)
+
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
+        """Send each message with its own sendsms request, ``connections`` at a time, reporting each at once."""
+        if self.connections == 1 or len(batch) == 1:
+            for item in batch:
+                report(self.send_one(item))
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix=f"kannel-{self.id}")
+        futures = [self._pool.submit(lambda item: report(self.send_one(item)), item) for item in batch]
+        for future in futures:
+            future.result()  # re-raise a failure to report; unreported messages are retried by the sender
+
+    # -- endpoints -------------------------------------------------------------------------------------------
+
+    async def inbound(self, request: Request, platform: Any) -> Response:
+        """Kannel's get-url/post-url: take one SMS; answer with an empty 200 (replies go through sendsms)."""
+        params = webhooks.raw_query(request)
+        body = b""
+        if request.method == "POST":
+            body = await request.body()
+        secret = params.get("secret")
+        webhooks.check_credentials(request, self.id, self.options, secret.decode("latin-1") if secret is not None else None)
+        fields = {k: params[k].decode("latin-1") for k in ("from", "to", "id", "smsc", "coding", "charset") if k in params}
+        charset = fields.get("charset")
+        if "text" in params:
+            raw = params["text"]
+        elif request.method == "POST":  # post-url: the text is the body, its charset in the content type
+            raw = body
+            ctype = request.headers.get("content-type", "")
+            for part in ctype.split(";")[1:]:
+                key, _, value = part.strip().partition("=")
+                if key.lower() == "charset":
+                    charset = charset or value.strip('"')
+            fields.setdefault("from", request.headers.get("x-kannel-from", ""))
+            fields.setdefault("to", request.headers.get("x-kannel-to", ""))
+        else:
+            raw = b""
+        missing = [k for k in ("from", "to", "id") if not fields.get(k)]
+        if missing:
+            raise webhooks.bad_request(f"missing {', '.join(missing)} (get-url needs from=%p&to=%P&text=%a&id=%I)")
+        if any(len(v) > MAX_FIELD for v in fields.values()):
+            raise webhooks.bad_request("a parameter is too long")
+        outcome = webhooks.receive(
+            platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
+            text=decode_text(raw, charset, fields.get("coding")),
+        )  # fmt: skip
+        return Response(b"", status_code=200, headers={"X-Kodeord-Status": outcome.status})
+
+    async def delivery_report(self, request: Request, platform: Any) -> Response:
+        """Kannel's dlr-url: ``ref``, ``sig`` and ``type`` (1 delivered, 2 failed, 16 rejected; 4 and 8 ignored)."""
+        params = {k: v.decode("utf-8", "replace") for k, v in webhooks.raw_query(request).items()}
+        ref, sig = params.get("ref", ""), params.get("sig", "")
+        if not ref or not signing.check_token(self.context.secret_key, sig, self.id, ref):
+            raise webhooks.unauthorized(request, self.id, "delivery report without a valid signature")
+        try:
+            kind = int(params.get("type", ""))
+        except ValueError:
+            raise webhooks.bad_request("type must be Kannel's %d (a number)") from None
+        state = _DLR_STATES.get(kind)
+        if state is None:
+            return webhooks.text(200, f"ignored report type {kind}")
+        return webhooks.report(platform, ref, state, f"kannel dlr type {kind}")
+
+
+def endpoints(gateway: Any) -> Mapping[str, Callable[..., Any]]:
+    """``kannel`` (inbound) and ``kannel/dlr`` (delivery reports)."""
+    return {"kannel": gateway.inbound, "kannel/dlr": gateway.delivery_report}
+
+
+KANNEL = GatewayType(
+    name="kannel", options=OPTIONS, build=KannelGateway, endpoints=endpoints,
+    description="Kannel: sms-service get-url inbound, /cgi-bin/sendsms outbound, dlr-url reports",
+)  # fmt: skip
+
+
+@hookimpl
+def kodeord_register_gateway_types(register: Callable[[GatewayType], None]) -> None:
+    """Offer the ``kannel`` gateway type."""
+    register(KANNEL)

@@ -1,0 +1,141 @@
+"""Sending through RQ: a dispatcher enqueues one job per outbox with work, and RQ workers run them.
+
+A job (:func:`send_outbox`) drains one outbox stream in batches for up to ``max_seconds`` (one job per
+batch stream, not per message: at thousands of messages a second a job per message would cost more in RQ
+bookkeeping than the sending). A lease key per stream keeps the dispatcher from queueing a second job for
+a stream while one runs; the job renews it after every batch. Correctness never rests on the lease: the
+outbox is a consumer group, so two jobs on one stream take different messages, and a job killed mid-batch
+leaves its messages pending until another sender claims them (``claim_after_ms``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import redis
+from rq import Queue
+
+from kodeord.keys import PREFIX, Keys
+from kodeord.sender import GROUP, Sender
+
+if TYPE_CHECKING:
+    from kodeord.platform import Platform
+
+log = logging.getLogger(__name__)
+QUEUE = "kodeord-send"
+LEASE_MS = 15_000  # a job not heard from for this long is presumed dead; another may be queued
+JOB_SECONDS = 5.0  # a job hands its stream back after this long, so streams take turns
+IDLE_MS = 200  # how long a job waits on an empty stream before it ends
+
+_platform: Platform | None = None
+_sender: Sender | None = None
+_lock = threading.Lock()
+
+
+def lease_key(stream: str) -> str:
+    """The key that says a job is queued or running for ``stream``."""
+    return f"{PREFIX}:lease:{stream}"
+
+
+def _worker_sender() -> Sender:
+    """The process's platform and sender, made on first use (an RQ worker runs many jobs in one process)."""
+    global _platform, _sender
+    with _lock:
+        if _sender is None:
+            from kodeord.platform import Platform
+            from kodeord.settings import Settings
+
+            _platform = Platform(Settings())
+            _sender = Sender(_platform)
+        return _sender
+
+
+def use_platform(platform: Platform) -> None:
+    """Make jobs in this process send with ``platform`` (the worker command and tests set it)."""
+    global _platform, _sender
+    with _lock:
+        _platform, _sender = platform, Sender(platform)
+
+
+def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> int:
+    """RQ job: send batches from ``stream`` until it is empty or ``max_seconds`` passed; return the count."""
+    sender = _worker_sender()
+    client = sender.redis
+    deadline = time.monotonic() + max_seconds
+    sent = 0
+    try:
+        while time.monotonic() < deadline:
+            client.set(lease_key(stream), token, px=LEASE_MS, xx=True)
+            handled = sender.send_stream(stream, block_ms=IDLE_MS)
+            sent += handled
+            if handled == 0:
+                break
+    finally:
+        _release(client, stream, token)
+    return sent
+
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+def _release(client: redis.Redis, stream: str, token: str) -> None:
+    try:
+        client.eval(_RELEASE, 1, lease_key(stream), token)
+    except redis.RedisError as exc:  # the lease expires by itself
+        log.warning("could not release the lease of %s: %s", stream, exc)
+
+
+class Dispatcher:
+    """Queues a send job for every outbox stream with work and no job; also checks the alerts."""
+
+    def __init__(self, platform: Platform, queue: Queue | None = None) -> None:
+        self.platform = platform
+        self.redis = platform.redis
+        self.queue = queue or Queue(QUEUE, connection=platform.redis)
+        self.sender = Sender(platform)
+
+    def has_work(self, stream: str) -> bool:
+        """Messages waiting, abandoned by a sender that died, or retries due."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xlen(stream)
+        pipe.xpending_range(stream, GROUP, min="-", max="+", count=1, idle=self.sender.claim_after_ms)
+        pipe.zcount(Keys.of_stream(stream).retries, "-inf", int(time.time() * 1000))
+        length, abandoned, due = pipe.execute()
+        return bool(length) or bool(abandoned) or bool(due)
+
+    def dispatch_once(self) -> int:
+        """Queue jobs for streams that need one; return how many were queued."""
+        queued = 0
+        for stream in self.sender.streams():
+            if not self.has_work(stream):
+                continue
+            token = uuid.uuid4().hex
+            if self.redis.set(lease_key(stream), token, px=LEASE_MS, nx=True):
+                self.queue.enqueue(send_outbox, stream, token, job_timeout=int(JOB_SECONDS * 4 + 60),
+                                   result_ttl=0, failure_ttl=24 * 3600, description=f"send {stream}")  # fmt: skip
+                queued += 1
+        return queued
+
+    def check_alerts(self) -> None:
+        """Age of the oldest unsent message against the alert thresholds."""
+        if self.platform.monitor is not None:
+            age = self.sender.oldest_unsent_age()
+            self.platform.monitor.check(age or 0.0)
+
+    def run(self, stop: threading.Event, interval: float = 0.05, alert_every: float = 10.0) -> None:
+        """Dispatch until ``stop`` is set."""
+        next_alert = 0.0
+        while not stop.is_set():
+            try:
+                self.dispatch_once()
+                if time.monotonic() >= next_alert:
+                    next_alert = time.monotonic() + alert_every
+                    self.check_alerts()
+            except redis.RedisError as exc:
+                log.warning("dispatcher lost Redis (%s); retrying", exc)
+                stop.wait(1.0)
+            stop.wait(interval)

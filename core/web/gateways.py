@@ -1,0 +1,37 @@
+"""``/gateways/<gateway id>/<sub-path>``: the webhook endpoints of configured gateways.
+
+Each gateway type names its endpoints (``kannel``, ``kannel/dlr``, ...); this module finds the gateway's
+handler, runs it, and turns a :class:`kodeord.webhooks.Refused` into its answer. Anything else a handler
+raises is logged and answered with 500, without details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from kodeord.platform import Platform
+from kodeord.webhooks import Refused, text
+
+log = logging.getLogger(__name__)
+
+
+async def dispatch(request: Request) -> Response:
+    """Run the endpoint of gateway ``{gateway}`` named ``{path}``; 404 if there is none."""
+    platform: Platform = request.app.state.platform
+    gateway_id, path = request.path_params["gateway"], request.path_params["path"].strip("/")
+    handler = platform.endpoints.get(gateway_id, {}).get(path)
+    if handler is None:
+        return text(404, f"no endpoint {path!r} for gateway {gateway_id!r}")
+    try:
+        return await handler(request, platform)
+    except Refused as refused:
+        return refused.response
+
+
+def routes() -> list[BaseRoute]:
+    """The gateway endpoints' route."""
+    return [Route("/gateways/{gateway}/{path:path}", dispatch, methods=["GET", "POST"])]
