@@ -101,13 +101,19 @@ def running(fake: FakeKannel | None = None) -> Iterator[FakeKannel]:
     fake = fake or FakeKannel()
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    holder: list[asyncio.Server] = []
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        holder.append(loop.run_until_complete(fake.serve()))
+        server = loop.run_until_complete(fake.serve())
         started.set()
         loop.run_forever()
+        server.close()
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
 
     thread = threading.Thread(target=run, daemon=True, name="fake-kannel")
     thread.start()

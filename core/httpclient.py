@@ -34,6 +34,8 @@ class HttpClient:
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
         self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []  # every thread's, so close() can close them all
+        self._lock = threading.Lock()
 
     def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
         pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
@@ -45,6 +47,8 @@ class HttpClient:
             else:
                 conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
             pool[key] = conn
+            with self._lock:
+                self._all.append(conn)
         return conn
 
     def request(self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
@@ -74,7 +78,7 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
-        """Close this thread's connections."""
-        for conn in self._local.__dict__.get("pool", {}).values():
-            conn.close()
-        self._local.__dict__.get("pool", {}).clear()
+        """Close every connection (they reopen on the next request)."""
+        with self._lock:
+            for conn in self._all:
+                conn.close()

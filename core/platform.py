@@ -126,10 +126,14 @@ class Platform:
         log.info("rules reloaded: %d services", len(self.catalog.config.services))
 
     def close(self) -> None:
-        """Free the engine and stop the embedded Redis, if this platform started one."""
+        """Free the engine, close gateways (those with a ``close()``) and stop the embedded Redis if started here."""
         engine = getattr(self, "engine", None)
         if engine is not None:
             engine.close()
+        for gateway in getattr(self, "gateways", {}).values():
+            close = getattr(gateway, "close", None)
+            if close is not None:
+                close()
         if self.server is not None:
             self.redis.close()
             self.server.stop()

@@ -37,15 +37,20 @@ TV_RULES = textwrap.dedent(
 )
 
 
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
-def serve() -> Iterator[Callable[[Starlette], str]]:
-    """``serve(app)`` runs ``app`` under a real uvicorn on loopback and returns its base URL."""
+def serve() -> Iterator[Callable[..., str]]:
+    """``serve(app, port=None)`` runs ``app`` under a real uvicorn on loopback and returns its base URL."""
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(app: Starlette) -> str:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+    def start(app: Starlette, port: int | None = None) -> str:
+        port = port or free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

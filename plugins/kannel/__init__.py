@@ -132,6 +132,13 @@ class KannelGateway:
         for future in futures:
             future.result()  # re-raise a failure to report; unreported messages are retried by the sender
 
+    def close(self) -> None:
+        """Stop the sending threads and close connections."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self.http.close()
+
     # -- endpoints -------------------------------------------------------------------------------------------
 
     async def inbound(self, request: Request, platform: Any) -> Response:
@@ -166,7 +173,7 @@ class KannelGateway:
             platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
             text=decode_text(raw, charset, fields.get("coding")),
         )  # fmt: skip
-        return Response(b"", status_code=200, headers={"X-Kodeord-Status": outcome.status})
+        return Response(b"", status_code=200, headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status})
 
     async def delivery_report(self, request: Request, platform: Any) -> Response:
         """Kannel's dlr-url: ``ref``, ``sig`` and ``type`` (1 delivered, 2 failed, 16 rejected; 4 and 8 ignored)."""

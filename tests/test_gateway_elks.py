@@ -1,0 +1,415 @@
+"""The elks gateway over real HTTP and a real Redis: a fake 46elks API on one side, Kodeord's web app on the
+other, and the sender in between."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from kodeord import status, webhooks
+from kodeord.errors import RuleFileError
+from kodeord.platform import Platform
+from kodeord.sender import Sender
+from kodeord.web.app import create_app
+
+from .conftest import TV_RULES, free_port
+
+VOTER = "+46701234567"
+SCOPE = "s:tv/mello"  # the scope of the MELLO service's outbox and status records
+
+GATEWAYS = """\
+gateways:
+  elks1:
+    type: elks
+    api_url: {api}/a1
+    api_user: u1
+    api_password: p1
+    inbound_secret: s3cret
+{extra}  elks2:
+    type: elks
+    api_url: {api}/a1
+    api_user: u1
+    api_password: p1
+    inbound_user: elks
+    inbound_password: hemligt
+routing:
+  routes:
+    default:
+      - {{gateway: elks1, price: 0.35, quality: 0.99}}
+"""
+
+
+@dataclass
+class FakeElks:
+    """46elks' ``POST /a1/sms``: checks basic auth, records each accepted form, answers with 46elks' JSON.
+
+    ``refuse`` maps a recipient to the status code and body to answer instead.
+    """
+
+    user: str = "u1"
+    password: str = "p1"
+    accepted: list[dict[str, str]] = field(default_factory=list)
+    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
+    requests: int = 0
+
+    async def sms(self, request: Request) -> Response:
+        """Accept (or refuse) one message."""
+        if webhooks.basic_credentials(request) != (self.user, self.password):
+            return PlainTextResponse("API access requires Basic HTTP authentication", status_code=401)
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        self.requests += 1
+        refusal = self.refuse.get(form.get("to", ""))
+        if refusal is not None:
+            return PlainTextResponse(refusal[1], status_code=refusal[0])
+        elks_id = "s" + uuid.uuid4().hex
+        self.accepted.append({**form, "id": elks_id})
+        return JSONResponse({
+            "id": elks_id, "status": "created", "from": form["from"], "to": form["to"],
+            "message": form["message"], "direction": "outgoing", "parts": 1, "cost": 3500,
+            "created": "2024-05-11T19:02:13.224000",
+        })  # fmt: skip
+
+    def app(self) -> Starlette:
+        """The fake as a web app."""
+        return Starlette(routes=[Route("/a1/sms", self.sms, methods=["POST"])])
+
+    def texts_to(self, address: str) -> list[str]:
+        """Texts accepted for ``address``, in order."""
+        return [form["message"] for form in self.accepted if form["to"] == address]
+
+
+@dataclass
+class Site:
+    """Kodeord served over HTTP with elks gateways that send to a fake 46elks."""
+
+    platform: Platform
+    url: str
+    elks: FakeElks
+    sender: Sender
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def post(self, gateway: str = "elks1", query: str = "?secret=s3cret", **kwargs: Any) -> httpx.Response:
+        """A request from 46elks to the ``elks`` endpoint of ``gateway``."""
+        return httpx.post(f"{self.url}/gateways/{gateway}/elks{query}", **kwargs)
+
+    def sms(self, text: str, message_id: str | None = None, sender: str = VOTER, **kwargs: Any) -> httpx.Response:
+        """An inbound SMS to 72500 as 46elks posts it."""
+        form = {"id": message_id or f"s{next(self.ids)}", "from": sender, "to": "72500", "message": text,
+                "direction": "incoming", "created": "2024-05-11T19:02:13.224000"}  # fmt: skip
+        return self.post(data=form, **kwargs)
+
+    def send(self) -> int:
+        """Run the sender once; how many messages it handled."""
+        return self.sender.run_once()
+
+    def report(self, form: dict[str, str], **fields: str) -> httpx.Response:
+        """46elks reporting on an accepted message, at the ``whendelivered`` URL it was given."""
+        return httpx.post(form["whendelivered"], data={"id": form["id"], **fields})
+
+
+def ref_of(message_id: str, gateway: str = "elks1") -> str:
+    """The ref of the first reply to inbound ``message_id``."""
+    return f"{SCOPE}|{gateway}:{message_id}:0"
+
+
+@pytest.fixture
+def make_site(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path
+) -> Callable[..., Site]:
+    """``make_site(rules=TV_RULES, **elks1_options)``: a fake 46elks, then Kodeord served on a reserved port."""
+
+    def build(rules: str = TV_RULES, **options: Any) -> Site:
+        elks = FakeElks()
+        api = serve(elks.app())
+        extra = "".join(f"    {name}: {json.dumps(value)}\n" for name, value in options.items())
+        path = tmp_path / "gateways.yaml"
+        path.write_text(GATEWAYS.format(api=api, extra=extra), encoding="utf-8")
+        port = free_port()
+        platform = make_platform(rules, gateways=path, public_url=f"http://127.0.0.1:{port}",
+                                 retry_base_seconds=0.05)  # fmt: skip
+        url = serve(create_app(platform), port=port)
+        return Site(platform, url, elks, Sender(platform))
+
+    return build
+
+
+@pytest.fixture
+def site(make_site: Callable[..., Site]) -> Site:
+    return make_site()
+
+
+# -- inbound ---------------------------------------------------------------------------------------------------
+
+
+def test_an_sms_is_answered_through_the_api(site: Site) -> None:
+    answer = site.sms("mello 03", "s0b7c0ffee")
+    assert (answer.status_code, answer.content) == (200, b"")
+    assert answer.headers["x-kodeord-status"] == "handled"
+    assert site.send() == 1
+    [form] = site.elks.accepted
+    assert {k: form[k] for k in ("from", "to", "message")} == {
+        "from": "72500", "to": VOTER, "message": "Tack för rösten på 03"}  # fmt: skip
+    hook = urlsplit(form["whendelivered"])
+    assert f"{hook.scheme}://{hook.netloc}{hook.path}" == f"{site.url}/gateways/elks1/elks/dlr"
+    assert parse_qs(hook.query)["ref"] == [ref_of("s0b7c0ffee")]
+    record = status.read(site.platform.redis, ref_of("s0b7c0ffee"))
+    assert record is not None
+    assert (record["status"], record["gateway"], record["gateway_ref"]) == ("sent", "elks1", form["id"])
+
+
+def test_the_same_sms_twice_is_answered_once(site: Site) -> None:
+    assert site.sms("MELLO 05", "s-twice").status_code == 200
+    again = site.sms("MELLO 05", "s-twice")
+    assert again.status_code == 200
+    while site.send():
+        pass
+    assert site.elks.texts_to(VOTER) == ["Tack för rösten på 05"]
+
+
+def test_basic_auth_in_the_sms_url(site: Site) -> None:
+    assert site.sms("MELLO 02", "s-basic", gateway="elks2", query="", auth=("elks", "hemligt")).status_code == 200
+    assert site.sms("MELLO 02", "s-wrong", gateway="elks2", query="", auth=("elks", "fel")).status_code == 401
+    assert site.sms("MELLO 02", "s-secret", gateway="elks2").status_code == 401  # elks2 takes no secret
+    site.send()
+    assert site.elks.texts_to(VOTER) == ["Tack för rösten på 02"]
+
+
+@pytest.mark.parametrize("query", ["", "?secret=", "?secret=s3cre", "?secret=s3cret2", "?Secret=s3cret"])
+def test_wrong_credentials_are_refused_logged_and_change_nothing(
+    site: Site, kodeord_redis: redis.Redis, caplog: pytest.LogCaptureFixture, query: str
+) -> None:
+    before = sorted(kodeord_redis.keys("*"))
+    with caplog.at_level(logging.WARNING, logger="kodeord.webhooks"):
+        answer = site.sms("MELLO 03", "s-intruder", query=query)
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == 'Basic realm="kodeord elks1"'
+    assert sorted(kodeord_redis.keys("*")) == before
+    assert [r.getMessage() for r in caplog.records if r.name == "kodeord.webhooks"] == [
+        "gateway elks1: refused POST /gateways/elks1/elks from 127.0.0.1: wrong or missing credentials"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"id": "s1", "to": "72500", "message": "MELLO 03"}, "missing from (46elks posts id, from, to and message)"),
+        ({"from": VOTER, "to": "72500", "message": "MELLO 03"}, "missing id (46elks posts id, from, to and message)"),
+        ({"id": "s1", "from": VOTER, "to": "", "message": "x"}, "missing to (46elks posts id, from, to and message)"),
+        ({"id": "s1", "from": VOTER, "to": "72500"}, "missing message (46elks posts id, from, to and message)"),
+        ({"id": "s1", "from": "hello", "to": "72500", "message": "x"}, "invalid phone number 'hello': not a phone number"),
+        ({"id": "x" * 201, "from": VOTER, "to": "72500", "message": "x"}, "missing or over-long message id"),
+    ],
+)
+def test_malformed_messages_get_400_with_the_reason(site: Site, form: dict[str, str], reason: str) -> None:
+    answer = site.post(data=form)
+    assert (answer.status_code, answer.text) == (400, reason + "\n")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b'{"id": "s1", "from": "+46701234567"}', "application/json",
+         "the body must be application/x-www-form-urlencoded, not application/json"),
+        (b"id=s1&from=%2B46701234567&to=72500&message=R%F6sta", "application/x-www-form-urlencoded",
+         "the body is not UTF-8"),
+        (b"id=s1&message=R\xf6sta", "application/x-www-form-urlencoded; charset=utf-8", "the body is not UTF-8"),
+        (b"MELLO 03", "application/x-www-form-urlencoded", "the body is not form data (name=value&...)"),
+        (b"id=s1&&from=x", "application/x-www-form-urlencoded", "the body is not form data (name=value&...)"),
+    ],
+)  # fmt: skip
+def test_bodies_that_are_not_utf8_forms_get_400(site: Site, body: bytes, content_type: str, reason: str) -> None:
+    answer = site.post(content=body, headers={"Content-Type": content_type})
+    assert (answer.status_code, answer.text) == (400, reason + "\n")
+
+
+def test_an_oversized_body_gets_413(site: Site) -> None:
+    answer = site.post(data={"id": "s1", "from": VOTER, "to": "72500", "message": "ö" * 40_000})
+    assert answer.status_code == 413
+
+
+def test_only_post_is_allowed(site: Site) -> None:
+    answer = httpx.get(f"{site.url}/gateways/elks1/elks?secret=s3cret")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
+
+
+letters = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzåäöæøéüÅÄÖÆØÉÜ") + ["😀", "🎉", "👍", "🇸", "🇪", "❤️", "🦌"])
+words = st.lists(st.text(letters, min_size=1, max_size=12), min_size=1, max_size=5).map(" ".join)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=words)
+def test_nordic_letters_and_emoji_reach_the_rules_intact(site: Site, words: str) -> None:
+    site.elks.accepted.clear()
+    answer = site.sms(f"MELLO {words}")
+    assert (answer.status_code, answer.headers["x-kodeord-status"]) == (200, "fallback")
+    site.send()
+    assert site.elks.texts_to(VOTER) == [f"Okänd kod {words}"]  # the fallback repeats the text after the keyword
+
+
+# -- outbound --------------------------------------------------------------------------------------------------
+
+
+def test_a_refusal_fails_the_message_with_the_reason(site: Site) -> None:
+    site.elks.refuse[VOTER] = (403, "Not enough credits")
+    site.sms("MELLO 03", "s-poor")
+    site.send()
+    record = status.read(site.platform.redis, ref_of("s-poor"))
+    assert record is not None
+    assert (record["status"], record["reason"], record["attempts"]) == ("failed", "elks 403: Not enough credits", "1")
+    assert site.elks.accepted == []
+
+
+def test_wrong_api_credentials_fail_the_message(make_site: Callable[..., Site]) -> None:
+    site = make_site()
+    site.elks.password = "p2"
+    site.sms("MELLO 03", "s-locked")
+    site.send()
+    record = status.read(site.platform.redis, ref_of("s-locked"))
+    assert record is not None
+    assert (record["status"], record["reason"]) == ("failed", "elks 401: API access requires Basic HTTP authentication")
+
+
+def test_a_server_error_is_retried_and_sent_once(site: Site) -> None:
+    site.elks.refuse[VOTER] = (503, "Service unavailable")
+    site.sms("MELLO 07", "s-busy")
+    site.send()
+    record = status.read(site.platform.redis, ref_of("s-busy"))
+    assert record is not None
+    assert (record["status"], record["attempts"], record["reason"]) == ("queued", "1", "elks 503: Service unavailable")
+    assert int(record["next_at"]) > time.time() * 1000 - 1000
+    del site.elks.refuse[VOTER]
+    time.sleep(max(0.0, int(record["next_at"]) / 1000 - time.time()) + 0.02)
+    assert site.send() == 1
+    assert site.send() == 0
+    assert site.elks.texts_to(VOTER) == ["Tack för rösten på 07"]
+    assert site.elks.requests == 2
+    record = status.read(site.platform.redis, ref_of("s-busy"))
+    assert record is not None and record["status"] == "sent"
+
+
+def test_an_unreachable_api_is_a_retry(make_site: Callable[..., Site]) -> None:
+    site = make_site(api_url=f"http://127.0.0.1:{free_port()}/a1")
+    site.sms("MELLO 03", "s-nobody")
+    site.send()
+    record = status.read(site.platform.redis, ref_of("s-nobody"))
+    assert record is not None
+    assert (record["status"], record["attempts"]) == ("queued", "1")
+    assert record["reason"].startswith("elks unreachable: ")
+
+
+def test_without_dlr_no_report_is_asked_for(make_site: Callable[..., Site]) -> None:
+    site = make_site(dlr=False)
+    site.sms("MELLO 03")
+    site.send()
+    [form] = site.elks.accepted
+    assert "whendelivered" not in form
+
+
+PREMIUM_RULES = TV_RULES.replace('reply: "Tack för rösten på {{ args }}"', 'reply: "Tack för rösten på {{ args }}"\n        price: "5.00"')
+
+
+def test_a_charging_gateway_passes_the_price_on(make_site: Callable[..., Site]) -> None:
+    site = make_site(PREMIUM_RULES, charging=True)
+    site.sms("MELLO 03")
+    site.sms("MELLO x")  # the fallback is not charged
+    while site.send():
+        pass
+    assert [(f["message"], f.get("price")) for f in site.elks.accepted] == [
+        ("Tack för rösten på 03", "5.00"), ("Okänd kod x", None)]  # fmt: skip
+
+
+def test_a_gateway_that_does_not_charge_sends_no_premium_messages(make_site: Callable[..., Site]) -> None:
+    site = make_site(PREMIUM_RULES)
+    site.sms("MELLO 03", "s-premium")
+    site.send()
+    record = status.read(site.platform.redis, ref_of("s-premium"))
+    assert record is not None
+    assert (record["status"], record["reason"]) == ("failed", "no route to this number's operator that can charge")
+    assert site.elks.requests == 0
+
+
+# -- delivery reports ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def accepted(site: Site) -> dict[str, str]:
+    """The form 46elks accepted for the reply to inbound ``s-dlr``."""
+    site.sms("MELLO 03", "s-dlr")
+    site.send()
+    [form] = site.elks.accepted
+    return form
+
+
+@pytest.mark.parametrize("state", ["delivered", "failed"])
+def test_a_report_settles_the_message(site: Site, accepted: dict[str, str], state: str) -> None:
+    answer = site.report(accepted, status=state, delivered="2024-05-11T19:02:15.000000")
+    assert (answer.status_code, answer.text) == (200, "ok\n")
+    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    assert record is not None
+    assert (record["status"], record["report"]) == (state, f"elks {state} at 2024-05-11T19:02:15.000000 (elks id {accepted['id']})")
+
+
+def test_sent_is_ignored(site: Site, accepted: dict[str, str]) -> None:
+    answer = site.report(accepted, status="sent")
+    assert (answer.status_code, answer.text) == (200, "ignored status sent\n")
+    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    assert record is not None and record["status"] == "sent" and "report" not in record
+
+
+def test_an_unknown_status_gets_400(site: Site, accepted: dict[str, str]) -> None:
+    answer = site.report(accepted, status="lost")
+    assert (answer.status_code, answer.text) == (400, "status must be delivered, failed or sent, not 'lost'\n")
+    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    assert record is not None and record["status"] == "sent"
+
+
+@pytest.mark.parametrize("change", [{"sig": "0" * 32}, {"sig": ""}, {"ref": ref_of("s-other")}, {"ref": ""}])
+def test_a_report_without_a_valid_signature_gets_401(
+    site: Site, accepted: dict[str, str], change: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    hook = urlsplit(accepted["whendelivered"])
+    query = {k: v[0] for k, v in parse_qs(hook.query).items()} | change
+    with caplog.at_level(logging.WARNING, logger="kodeord.webhooks"):
+        answer = httpx.post(f"{site.url}{hook.path}", params=query, data={"id": accepted["id"], "status": "failed"})
+    assert answer.status_code == 401
+    assert "delivery report without a valid signature" in caplog.text
+    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    assert record is not None and record["status"] == "sent"
+
+
+def test_a_report_on_an_unknown_message_gets_404(site: Site) -> None:
+    gateway = site.platform.gateways["elks1"]
+    url = gateway.dlr_url(ref_of("s-never"))  # type: ignore[attr-defined]
+    answer = httpx.post(url, data={"id": "s123", "status": "delivered"})
+    assert (answer.status_code, answer.text) == (404, f"no message {ref_of('s-never')}\n")
+
+
+# -- configuration ---------------------------------------------------------------------------------------------
+
+
+def test_api_credentials_are_required(make_platform: Callable[..., Platform], tmp_path: Path) -> None:
+    path = tmp_path / "gateways.yaml"
+    path.write_text("gateways:\n  elks1:\n    type: elks\n    api_user: u1\n    api_url: ftp://x\n", encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        make_platform(TV_RULES, gateways=path)
+    assert str(caught.value) == (
+        f"{path}:3:5: gateways.elks1: missing required key 'api_password'\n"
+        f"{path}:5:14: gateways.elks1.api_url: expected a URL such as https://api.46elks.com/a1, got the text 'ftp://x'"
+    )
