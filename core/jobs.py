@@ -3,7 +3,8 @@
 A job (:func:`send_outbox`) drains one outbox stream in batches for up to ``max_seconds`` (one job per
 batch stream, not per message: at thousands of messages a second a job per message would cost more in RQ
 bookkeeping than the sending). A lease key per stream keeps the dispatcher from queueing a second job for
-a stream while one runs; the job renews it after every batch. Correctness never rests on the lease: the
+a stream while one runs; the job renews it after every batch, and it lapses after ``claim_after_ms``
+without renewal, the same time after which a dead sender's messages are taken over. Correctness never rests on the lease: the
 outbox is a consumer group, so two jobs on one stream take different messages, and a job killed mid-batch
 leaves its messages pending until another sender claims them (``claim_after_ms``).
 """
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 QUEUE = "kodeord-send"
-LEASE_MS = 15_000  # a job not heard from for this long is presumed dead; another may be queued
 JOB_SECONDS = 5.0  # a job hands its stream back after this long, so streams take turns
 IDLE_MS = 200  # how long a job waits on an empty stream before it ends
 
@@ -69,7 +69,7 @@ def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> in
     sent = 0
     try:
         while time.monotonic() < deadline:
-            client.set(lease_key(stream), token, px=LEASE_MS, xx=True)
+            client.set(lease_key(stream), token, px=sender.claim_after_ms, xx=True)
             handled = sender.send_stream(stream, block_ms=IDLE_MS)
             sent += handled
             if handled == 0:
@@ -114,7 +114,7 @@ class Dispatcher:
             if not self.has_work(stream):
                 continue
             token = uuid.uuid4().hex
-            if self.redis.set(lease_key(stream), token, px=LEASE_MS, nx=True):
+            if self.redis.set(lease_key(stream), token, px=self.sender.claim_after_ms, nx=True):
                 self.queue.enqueue(send_outbox, stream, token, job_timeout=int(JOB_SECONDS * 4 + 60),
                                    result_ttl=0, failure_ttl=24 * 3600, description=f"send {stream}")  # fmt: skip
                 queued += 1
