@@ -196,7 +196,7 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
         click.echo(f"Kodeord on http://{host}:{port}/" + ("  (phone simulator)" if simulator else ""))
         uvicorn.run(
             "kodeord.web.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-            log_level=settings.log_level.lower(),
+            log_level=settings.log_level.lower(), access_log=False,
         )  # fmt: skip
     finally:
         stop.set()

@@ -69,18 +69,22 @@ class Sent:
         return cls(message_id, "sent", "", gateway_ref)
 
 
-Report = Callable[[Sent], None]
+class Report(Protocol):
+    """``report(sent, ...)``: the fate of one or more messages, as soon as the gateway answered for them."""
+
+    def __call__(self, *sent: Sent) -> None: ...
 
 
 class Gateway(Protocol):
-    """Anything that can send messages. ``send`` calls ``report`` for each message as soon as its fate is known."""
+    """Anything that can send messages. ``send`` reports each message as soon as its fate is known."""
 
     id: str
     charging: bool  # can pass a price on (premium messages)
     rate: float  # messages per second across all workers; 0 means no limit
 
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
-        """Send the batch; call ``report(Sent)`` once per message, right after the gateway answered for it."""
+        """Send the batch; report each message once, right after the gateway answered for it (several at once
+        when several answers arrived together: their statuses are then written in one round trip)."""
         ...
 
 

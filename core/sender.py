@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from kodeord import phone
+from kodeord import phone, status
 from kodeord.gateway import Gateway, Outgoing, Sent, Status
 from kodeord.keys import OUTBOXES, Keys
 from kodeord.messages import Channel, Outbound
@@ -189,16 +189,19 @@ class Sender:
         """Send through one gateway within its rate; record each acceptance at once."""
         by_id = {f.item.id: f for f in group}
 
-        def report(sent: Sent) -> None:
-            fate = by_id.get(sent.id)
-            if fate is None or fate.result:
-                return
-            fate.result, fate.reason = sent.result, sent.reason
-            if sent.result == "sent":  # now, not at the end: a crash after this must not send it again
-                self.redis.hset(Keys(fate.item.scope).status(fate.item.id), mapping={
-                    "status": Status.SENT.value, "sent_at": int(time.time() * 1000), "gateway": gateway.id,
-                    "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
-                })  # fmt: skip
+        def report(*sents: Sent) -> None:
+            updates: dict[str, dict[str, Any]] = {}
+            for sent in sents:
+                fate = by_id.get(sent.id)
+                if fate is None or fate.result:
+                    continue
+                fate.result, fate.reason = sent.result, sent.reason
+                if sent.result == "sent":  # now, not at the end: a crash after this must not send it again
+                    updates[Keys(fate.item.scope).status(fate.item.id)] = {
+                        "status": Status.SENT.value, "sent_at": int(time.time() * 1000), "gateway": gateway.id,
+                        "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
+                    }  # fmt: skip
+            status.update(self.redis, updates)
 
         start = 0
         while start < len(group):
@@ -222,6 +225,8 @@ class Sender:
         day = datetime.fromtimestamp(now, self.zone).date().isoformat()
         pipe = self.redis.pipeline(transaction=True)
         counts: dict[tuple[str, str], int] = defaultdict(int)
+        sums: dict[tuple[str, str], int] = defaultdict(int)  # (service, "cost" | "revenue") -> units
+        updates: dict[str, dict[str, Any]] = {}
         for fate in fates:
             item, status_key = fate.item, scope.status(fate.item.id)
             counts[(fate.gateway or "-", fate.result)] += 1
@@ -229,19 +234,21 @@ class Sender:
                 delay = min(self.retry_max, self.retry_base * 2 ** (item.attempt - 1)) * random.uniform(0.8, 1.2)
                 entry = {"id": item.id, **item.message.to_dict(), "attempt": item.attempt + 1}
                 pipe.zadd(scope.retries, {json.dumps(entry, ensure_ascii=False): int((now + delay) * 1000)})
-                pipe.hset(status_key, mapping={"status": Status.QUEUED.value, "attempts": item.attempt,
-                                               "reason": fate.reason, "next_at": int((now + delay) * 1000)})  # fmt: skip
+                updates[status_key] = {"status": Status.QUEUED.value, "attempts": item.attempt,
+                                       "reason": fate.reason, "next_at": int((now + delay) * 1000)}  # fmt: skip
             elif fate.result in ("retry", "failed"):
                 reason = fate.reason if fate.result == "failed" else f"gave up after {item.attempt} tries: {fate.reason}"
-                pipe.hset(status_key, mapping={"status": Status.FAILED.value, "reason": reason, "attempts": item.attempt,
-                                               "failed_at": int(now * 1000), "gateway": fate.gateway})  # fmt: skip
+                updates[status_key] = {"status": Status.FAILED.value, "reason": reason, "attempts": item.attempt,
+                                       "failed_at": int(now * 1000), "gateway": fate.gateway}  # fmt: skip
                 log.info("message %s to %s failed: %s", item.id, item.message.to, reason)
             elif fate.result == "sent" and item.message.service:
-                service = Keys.for_service(item.message.service)
-                if fate.cost:
-                    pipe.hincrby(service.key_for("cost"), day, int(fate.cost / COST_UNIT))
+                sums[(item.message.service, "cost")] += int(fate.cost / COST_UNIT)
                 if item.message.price:
-                    pipe.hincrby(service.key_for("revenue"), day, int(Decimal(item.message.price) / COST_UNIT))
+                    sums[(item.message.service, "revenue")] += int(Decimal(item.message.price) / COST_UNIT)
+        status.update(pipe, updates)
+        for (service, what), amount in sums.items():
+            if amount:
+                pipe.hincrby(Keys.for_service(service).key_for(what), day, amount)
         pipe.xack(stream, GROUP, *entry_ids)
         pipe.xdel(stream, *entry_ids)
         pipe.execute()

@@ -7,8 +7,10 @@ gateway and its own id of the message, the operator and route cost, and the reas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import redis
 
@@ -25,6 +27,33 @@ if current == 'delivered' then return 1 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'reported_at', ARGV[2], 'report', ARGV[3])
 return 1
 """
+
+
+# The sender's own updates never undo what a delivery report said: "delivered" stays, and so does a
+# "failed" unless the new status is "failed" too. Other fields are written either way.
+_UPDATE = """
+for i, key in ipairs(KEYS) do
+  local fields = cjson.decode(ARGV[i])
+  local current = redis.call('HGET', key, 'status')
+  if current == 'delivered' or (current == 'failed' and fields['status'] ~= 'failed') then
+    fields['status'] = nil
+  end
+  for k, v in pairs(fields) do
+    redis.call('HSET', key, k, tostring(v))
+  end
+end
+return #KEYS
+"""
+
+
+def update(client: redis.Redis | redis.client.Pipeline, updates: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write status records (key -> fields) in one call, never undoing a delivery report's verdict.
+
+    ``client`` may be a pipeline (the call then runs when it executes, within its transaction if any).
+    """
+    if updates:
+        script = client.register_script(_UPDATE)
+        script(keys=list(updates), args=[json.dumps(fields) for fields in updates.values()], client=client)
 
 
 def split_ref(ref: str) -> tuple[Keys, str]:

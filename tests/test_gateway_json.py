@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kodeord import signing, status
 from kodeord.gateway import GatewayContext, Outgoing, Sent
@@ -122,15 +125,61 @@ class Site:
         """Run one sender pass over every outbox."""
         return Sender(self.platform).run_once()
 
-    def snapshot(self) -> dict[bytes, bytes | None]:
+    def snapshot(self) -> dict[Any, Any]:
         """Every key and its serialised value."""
-        return {key: self.redis.dump(key) for key in sorted(self.redis.keys("*"))}
+        keys: list[bytes] = self.redis.keys("*")  # type: ignore[assignment]
+        return {key: self.redis.dump(key) for key in sorted(keys)}
+
+
+class Switch:
+    """An ASGI app that hands each request to the app the current test put in ``app``."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "no app for this test"
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Host:
+    """A uvicorn server on loopback for the whole module, serving whatever its switch holds."""
+
+    switch: Switch
+    url: str
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[tuple[Host, Host]]:
+    """Kodeord's host and the provider's: started once, as a server takes a noticeable time to stop."""
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
+    made = []
+    for _ in range(2):
+        switch, port = Switch(), free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(switch, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        made.append(Host(switch, f"http://127.0.0.1:{port}"))
+    deadline = time.monotonic() + 10
+    while not all(server.started for server, _ in started):
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield made[0], made[1]
+    for server, _ in started:
+        server.should_exit = True
+    for _, thread in started:
+        thread.join(10)
 
 
 @pytest.fixture
-def site(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path) -> Iterator[Site]:
+def site(make_platform: Callable[..., Platform], hosts: tuple[Host, Host], tmp_path: Path) -> Iterator[Site]:
+    kodeord, provider_host = hosts
     provider = FakeProvider()
-    provider_url = serve(provider.app)
+    provider_host.switch.app = provider.app
     gateways = tmp_path / "gateways.yaml"
     gateways.write_text(
         textwrap.dedent(
@@ -138,7 +187,7 @@ def site(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_
             gateways:
               hook:
                 type: json
-                send_url: {provider_url}/sms
+                send_url: {provider_host.url}/sms
                 secret: {SECRET}
             routing:
               routes:
@@ -148,13 +197,13 @@ def site(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_
         ),
         encoding="utf-8",
     )
-    port = free_port()
-    platform = make_platform(
-        TV_RULES, gateways=gateways, public_url=f"http://127.0.0.1:{port}/", retry_base_seconds=0.05
-    )
-    url = serve(create_app(platform), port)
-    yield Site(platform, url, provider)
-    platform.gateways["hook"].http.close()  # type: ignore[attr-defined]
+    platform = make_platform(TV_RULES, gateways=gateways, public_url=f"{kodeord.url}/", retry_base_seconds=0.05)
+    kodeord.switch.app = create_app(platform)
+    yield Site(platform, kodeord.url, provider)
+    gateway = platform.gateways["hook"]
+    assert isinstance(gateway, jsonhook.JsonGateway)
+    gateway.close()
+    kodeord.switch.app = provider_host.switch.app = None
 
 
 def ref(message_id: str) -> str:
@@ -207,8 +256,10 @@ def body_signed_at(age_s: float, secret: str = SECRET) -> Callable[[bytes], dict
         (body_signed_at(0, secret="not-the-key"), "signature does not match the body"),
         (body_signed_at(0, secret="k3y "), "signature does not match the body"),
         (lambda raw: {}, "missing X-Kodeord-Timestamp or X-Kodeord-Signature header"),
-        (lambda raw: {signing.TIMESTAMP_HEADER: signing.sign(SECRET, raw)[signing.TIMESTAMP_HEADER]},
-         "missing X-Kodeord-Timestamp or X-Kodeord-Signature header"),
+        (
+            lambda raw: {signing.TIMESTAMP_HEADER: signing.sign(SECRET, raw)[signing.TIMESTAMP_HEADER]},
+            "missing X-Kodeord-Timestamp or X-Kodeord-Signature header",
+        ),
         (lambda raw: signing.sign(SECRET, raw + b" "), "signature does not match the body"),
         (lambda raw: {**signing.sign(SECRET, raw), signing.TIMESTAMP_HEADER: "yesterday"}, "must be Unix seconds"),
         (body_signed_at(400), "timestamp is more than 300 s away from now"),  # a replay
@@ -272,7 +323,11 @@ def test_inbound_takes_post_only(site: Site) -> None:
 
 def test_inbound_answers_are_never_server_errors(site: Site) -> None:
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
-    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=10,
+    )
     messages = st.dictionaries(
         st.sampled_from(["id", "from", "to", "text", "channel"]),
         values | st.sampled_from([VOTER, "72500", "0701234567", "MELLO 03", "sms", "call", "", "+"]), max_size=5,
@@ -298,8 +353,25 @@ def test_a_4xx_from_the_provider_fails_the_message_with_the_reason(site: Site) -
     assert site.send() == 1
     record = status.read(site.redis, ref("m1"))
     assert record is not None
-    assert (record["status"], record["reason"], record["gateway"]) == ("failed", "json gateway 422: number blocked", "hook")
+    assert (record["status"], record["reason"], record["gateway"]) == (
+        "failed",
+        "json gateway 422: number blocked",
+        "hook",
+    )
     assert site.send() == 0 and len(site.provider.received) == 1
+
+
+def test_a_batch_goes_out_in_parallel_each_message_with_its_own_fate(site: Site) -> None:
+    voters = [f"+4670123456{n}" for n in range(1, 7)]
+    site.provider.answers[voters[0]] = [422]
+    site.provider.answers[voters[1]] = [503]
+    for n, voter in enumerate(voters):
+        site.post("json", vote(f"m{n}", sender=voter))
+    assert site.send() == len(voters)  # one batch, through the gateway's pool of connections
+    assert sorted(r.body["to"] for r in site.provider.received) == voters
+    fates = [status.read(site.redis, ref(f"m{n}")) for n in range(len(voters))]
+    assert [f["status"] if f else None for f in fates] == ["failed", "queued"] + ["sent"] * (len(voters) - 2)
+    assert len({f["gateway_ref"] for f in fates[2:] if f}) == len(voters) - 2
 
 
 def test_a_5xx_is_retried_with_the_same_id_until_sent_exactly_once(site: Site) -> None:
@@ -339,7 +411,8 @@ def test_an_unreachable_provider_is_a_retry() -> None:
 
 def test_a_replayed_batch_is_not_sent_again(site: Site) -> None:
     site.post("json", vote("m1"))
-    [(_, entry)] = site.redis.xrange(SCOPE.outbox)
+    entries: list[tuple[bytes, dict[Any, Any]]] = site.redis.xrange(SCOPE.outbox)  # type: ignore[assignment]
+    [(_, entry)] = entries
     assert site.send() == 1
     site.redis.xadd(SCOPE.outbox, entry)  # as if a sender died before acknowledging the batch
     assert Sender(site.platform).run_once() == 1

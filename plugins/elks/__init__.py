@@ -39,6 +39,7 @@ from starlette.responses import Response
 from kodeord import hookimpl, signing, webhooks
 from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
 from kodeord.httpclient import Answer, HttpClient
+from kodeord.messages import MAX_TEXT
 from kodeord.schema import Field, Flag, Number, Record, Text
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ OPTIONS = Record("elks options", {
 })  # fmt: skip
 
 FORM = "application/x-www-form-urlencoded"
-MAX_BODY = 64_000  # a form with a 10,000-character message, percent-encoded, fits with room to spare
+# The longest text we take, every character 4 UTF-8 bytes and every byte percent-encoded, and the other fields.
+MAX_BODY = MAX_TEXT * 4 * 3 + 8_000
 RETRY_CODES = frozenset({408, 429})  # client errors that say "not now" rather than "never"
 _DLR_STATES = {"delivered": Status.DELIVERED, "failed": Status.FAILED}  # "sent" (to the operator): no change
 
@@ -163,6 +165,13 @@ class ElksGateway:
         for future in futures:
             future.result()  # re-raise a failure to report; unreported messages are retried by the sender
 
+    def close(self) -> None:
+        """Stop the sending threads and close the calling thread's connections (the platform calls this)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self.http.close()
+
     # -- endpoints -------------------------------------------------------------------------------------------
 
     async def inbound(self, request: Request, platform: Any) -> Response:
@@ -202,6 +211,7 @@ class ElksGateway:
         if fields.get("id"):
             detail += f" (elks id {fields['id']})"
         return webhooks.report(platform, ref, state, detail)
+
 
 def endpoints(gateway: Any) -> Mapping[str, Callable[..., Any]]:
     """``elks`` (inbound) and ``elks/dlr`` (delivery reports)."""

@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -95,8 +94,6 @@ from kodeord.schema import Field, Flag, Number, Record, Text
 if TYPE_CHECKING:
     from kodeord.platform import Platform
 
-log = logging.getLogger(__name__)
-
 OPTIONS = Record("json options", {
     "send_url": Field(Text("an http(s) URL such as https://sms.example.com/kodeord", pattern=r"https?://[^\s/?#]+\S*"),
                       required=True, doc="where Kodeord POSTs outgoing messages"),
@@ -111,12 +108,12 @@ OPTIONS = Record("json options", {
 MAX_BODY = 64 * 1024  # far above any message; stops abuse of the endpoints
 INBOUND_CHANNELS = ("sms", "call")
 REPORTED = {"delivered": Status.DELIVERED, "failed": Status.FAILED}
-RETRIED_4XX = {408, 429}  # timeouts and throttling pass; every other 4xx is about the message
+RETRIED_4XX = {408, 429}  # a timeout or throttling is temporary; any other 4xx is about the message itself
 _KEY_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")  # printable ASCII but '%'
 
 
 def idempotency_key(message_id: str) -> str:
-    """The ``Idempotency-Key`` header for ``message_id``: the id itself unless it holds other than printable ASCII."""
+    """The ``Idempotency-Key`` header: ``message_id`` with all but printable ASCII (and ``%``) percent-encoded."""
     return quote(message_id, safe=_KEY_SAFE)
 
 
@@ -231,6 +228,13 @@ class JsonGateway:
         futures = [self._pool.submit(lambda item: report(self.send_one(item)), item) for item in batch]
         for future in futures:
             future.result()  # re-raise a failure to report; unreported messages are retried by the sender
+
+    def close(self) -> None:
+        """Stop the sending threads (their connections go with them) and close this thread's connections."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self.http.close()
 
     # -- endpoints -------------------------------------------------------------------------------------------
 

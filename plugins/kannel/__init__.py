@@ -17,9 +17,8 @@ from __future__ import annotations
 import http.client
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +26,8 @@ from starlette.responses import Response
 from kodeord import hookimpl, signing, webhooks
 from kodeord.encoding import Encoding
 from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
-from kodeord.httpclient import HttpClient
+from kodeord.httpclient import Answer, HttpClient
+from kodeord.httppool import HttpPool
 from kodeord.schema import Field, Flag, Number, Record, Text
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ OPTIONS = Record("kannel options", {
     "inbound_secret": Field(Text(), doc="or: the secret= parameter of the get-url"),
     "dlr": Field(Flag(), default=True, doc="ask for delivery reports"),
     "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
-    "connections": Field(Number("a count", minimum=1, maximum=64, integer=True), default=4,
+    "connections": Field(Number("a count", minimum=1, maximum=64, integer=True), default=8,
                          doc="sendsms requests in flight at once per worker"),
 })  # fmt: skip
 
@@ -83,60 +83,64 @@ class KannelGateway:
         self.rate = float(options.get("rate", 0))
         self.http = HttpClient(float(options["timeout"]))
         self.connections = int(options["connections"])
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: HttpPool | None = None
+        fixed = {"username": options["username"], "password": options["password"], "charset": "UTF-8"}
+        if options.get("smsc"):
+            fixed["smsc"] = options["smsc"]
+        sendsms = options["sendsms_url"]
+        self._fixed = sendsms + ("&" if "?" in sendsms else "?") + urlencode(fixed)
+        self._dlr_base = f"{context.public_url}/gateways/{gateway_id}/kannel/dlr"
 
     def dlr_url(self, ref: str) -> str:
         """Where Kannel reports on message ``ref`` (``%d`` is Kannel's report type)."""
         sig = signing.token(self.context.secret_key, self.id, ref)
-        query = urlencode({"ref": ref, "sig": sig})
-        return f"{self.context.public_url}/gateways/{self.id}/kannel/dlr?{query}&type=%d"
+        return f"{self._dlr_base}?ref={quote(ref, safe='')}&sig={sig}&type=%d"
 
     def request_url(self, item: Outgoing) -> str:
-        """The sendsms URL for one message."""
+        """The sendsms URL for one message (the fixed parameters are encoded once, in ``__init__``)."""
         message = item.message
-        params = {
-            "username": self.options["username"], "password": self.options["password"],
-            "from": message.sender, "to": message.to, "text": message.text, "charset": "UTF-8",
-            "coding": "2" if message.info.encoding is Encoding.UCS2 else "0",
-        }  # fmt: skip
+        coding = "2" if message.info.encoding is Encoding.UCS2 else "0"
+        url = (f"{self._fixed}&from={quote(message.sender, safe='')}&to={quote(message.to, safe='')}"
+               f"&text={quote(message.text, safe='')}&coding={coding}")  # fmt: skip
         if self.options.get("dlr"):
-            params["dlr-mask"] = str(DLR_MASK)
-            params["dlr-url"] = self.dlr_url(item.ref)
-        if self.options.get("smsc"):
-            params["smsc"] = self.options["smsc"]
+            url += f"&dlr-mask={DLR_MASK}&dlr-url={quote(self.dlr_url(item.ref), safe='')}"
         if message.price and self.charging:
-            params["binfo"] = message.price  # billing info, passed to the SMSC
-        sep = "&" if "?" in self.options["sendsms_url"] else "?"
-        return self.options["sendsms_url"] + sep + urlencode(params)
+            url += f"&binfo={quote(message.price, safe='')}"  # billing info, passed to the SMSC
+        return url
 
-    def send_one(self, item: Outgoing) -> Sent:
-        """One sendsms request: 2xx sent, 4xx refused for good, 5xx or no answer a retry."""
-        try:
-            answer = self.http.request("GET", self.request_url(item))
-        except (OSError, http.client.HTTPException) as exc:
-            return Sent(item.id, "retry", f"kannel unreachable: {exc}")
+    def judge(self, message_id: str, answer: Answer | OSError | http.client.HTTPException) -> Sent:
+        """Kannel's answer to one sendsms request: 2xx sent, 4xx refused for good, 5xx or none a retry."""
+        if isinstance(answer, (OSError, http.client.HTTPException)):
+            return Sent(message_id, "retry", f"kannel unreachable: {answer}")
         if 200 <= answer.status < 300:
-            return Sent.ok(item.id)
+            return Sent.ok(message_id)
         reason = f"kannel {answer.status}: {answer.text[:200]}"
-        return Sent(item.id, "failed" if 400 <= answer.status < 500 else "retry", reason)
+        return Sent(message_id, "failed" if 400 <= answer.status < 500 else "retry", reason)
 
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
-        """Send each message with its own sendsms request, ``connections`` at a time, reporting each at once."""
-        if self.connections == 1 or len(batch) == 1:
+        """One sendsms request per message, ``connections`` in flight at once; each reported as answered."""
+        url = urlsplit(self.options["sendsms_url"])
+        if url.scheme != "http" or not url.hostname:  # https: the general client, one request at a time
             for item in batch:
-                report(self.send_one(item))
+                try:
+                    answer: Answer | OSError | http.client.HTTPException = self.http.request("GET", self.request_url(item))
+                except (OSError, http.client.HTTPException) as exc:
+                    answer = exc
+                report(self.judge(item.id, answer))
             return
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix=f"kannel-{self.id}")
-        futures = [self._pool.submit(lambda item: report(self.send_one(item)), item) for item in batch]
-        for future in futures:
-            future.result()  # re-raise a failure to report; unreported messages are retried by the sender
+            self._pool = HttpPool(url.hostname, url.port or 80, self.connections, float(self.options["timeout"]))
+        host = f"Host: {url.netloc}\r\n\r\n".encode()
+        requests = []
+        for item in batch:
+            target = urlsplit(self.request_url(item))
+            requests.append(f"GET {target.path}?{target.query} HTTP/1.1\r\n".encode() + host)
+        self._pool.run(requests, lambda done: report(*(self.judge(batch[i].id, answer) for i, answer in done)))
 
     def close(self) -> None:
-        """Stop the sending threads and close connections."""
+        """Close connections."""
         if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+            self._pool.close()
         self.http.close()
 
     # -- endpoints -------------------------------------------------------------------------------------------

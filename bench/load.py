@@ -1,0 +1,214 @@
+"""Live-TV load: inbound SMS through Kannel's get-url, replies out through Kannel's sendsms, end to end.
+
+Starts, all on loopback: an embedded Redis; a fake Kannel sendsms (``python -m kodeord.fakekannel``, its
+own process); ``kodeord serve --workers W`` (the web app, W processes); ``kodeord worker`` x S (RQ
+workers sending through the Kannel gateway). Then this process drives Kannel-style get-url requests from
+distinct senders ("MELLO 03" from +4670xxxxxxx, each with its own Kannel id) over ``--concurrency``
+keep-alive connections for a warm-up plus ``--seconds``, and waits until every reply has reached the
+fake Kannel (or ``--drain`` seconds pass).
+
+    .venv/bin/python bench/load.py [--seconds 60] [--concurrency 32] [--web-workers 2] [--senders 1]
+
+Figures: inbound_per_s counts requests answered 200 in the measured window; replies_delivered_per_s is
+every reply the fake Kannel accepted divided by the time from the first request to the last reply;
+p50/p99 are inbound request latencies in the window; lost is inbound messages answered 200 whose reply
+never reached the fake Kannel; duplicated is replies it received more than once.
+
+Last line: inbound_per_s=N replies_delivered_per_s=N p50_ms=N p99_ms=N lost=N duplicated=N
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, stop_process, wait_http
+
+RULES = """\
+tenant: {id: demo-tv, name: Demo-TV AB}
+numbers:
+  - number: "72500"
+    type: shared
+services:
+  - id: mello
+    number: "72500"
+    keyword: MELLO
+    aliases: [MELO, SCHLAGER]
+    fallback: "Okänd röstkod. Skicka MELLO följt av ett nummer 01-12, t.ex. MELLO 03."
+    rules:
+      - {name: vote, when: {args: '(0?[1-9]|1[0-2])'}, reply: "Tack för din röst på bidrag {{ args | int }}! /Demo-TV"}
+"""
+SECRET = "bench-secret"
+WARMUP_S = 2.0
+WORDS = ("MELLO", "mello", "Melo", "MELLO", "schlager")
+
+
+def gateways_file(sendsms: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        gateways:
+          kannel:
+            type: kannel
+            sendsms_url: {sendsms}
+            username: kodeord
+            password: bench
+            inbound_secret: {SECRET}
+            connections: 8
+        routing:
+          routes:
+            default:
+              - {{gateway: kannel, price: 0.05}}
+        """
+    )
+
+
+def request_line(n: int) -> bytes:
+    """Kannel's get-url request for the n-th vote (a distinct sender)."""
+    text = quote(f"{WORDS[n % len(WORDS)]} {n % 12 + 1:02d}")
+    query = f"from=%2B4670{n % 10_000_000:07d}&to=72500&text={text}&id=bench-{n}&smsc=telia&secret={SECRET}"
+    return f"GET /gateways/kannel/kannel?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+async def drive(port: int, args: argparse.Namespace) -> dict[str, float]:
+    """Send votes for WARMUP_S + ``--seconds``; return counts and latencies."""
+    handled = refused = 0
+    in_window = 0
+    latencies: list[float] = []
+    begin = time.perf_counter()
+    window_start, window_end = begin + WARMUP_S, begin + WARMUP_S + args.seconds
+
+    async def connection(c: int) -> None:
+        nonlocal handled, refused, in_window
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        n = c * 10_000_000 // args.concurrency
+        try:
+            while time.perf_counter() < window_end:
+                sent_at = time.perf_counter()
+                writer.write(request_line(n))
+                n += 1
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                done = time.perf_counter()
+                ok = head.startswith(b"HTTP/1.1 200 ") and b"x-kodeord-status: handled" in head.lower()
+                handled += ok
+                refused += not ok
+                if window_start <= done <= window_end:
+                    in_window += ok
+                    latencies.append(done - sent_at)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection(c) for c in range(args.concurrency)))
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+
+    return {"handled": handled, "refused": refused, "in_window": in_window, "p50": pct(0.50), "p99": pct(0.99),
+            "begin": begin}  # fmt: skip
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and all its descendants (uvicorn's worker processes, for one)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(cpu_seconds(p) for p in family)
+
+
+def stats(port: int) -> dict[str, int]:
+    return dict(httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).json())
+
+
+def _cpu(pids: object) -> float:
+    if isinstance(pids, list):
+        return sum(tree_cpu(p.pid) for p in pids)
+    return tree_cpu(int(pids)) if pids else 0.0  # type: ignore[call-overload]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
+    parser.add_argument("--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)")
+    parser.add_argument("--web-workers", type=int, default=2, help="web processes")
+    parser.add_argument("--senders", type=int, default=1, help="sender worker processes")
+    parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the last replies")
+    args = parser.parse_args()
+
+    with embedded_redis("kodeord-load-") as (server, tmp):
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
+                                    preexec_fn=die_with_parent)  # fmt: skip
+            processes.append(fake)
+            assert fake.stdout is not None
+            fake_port = int(fake.stdout.readline())
+            (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
+            (tmp / "gateways.yaml").write_text(gateways_file(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8")
+            port = free_port()
+            env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
+                   "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
+                   "KODEORD_PUBLIC_URL": f"http://127.0.0.1:{port}", "KODEORD_DATA_DIR": str(tmp / "var")}  # fmt: skip
+            kodeord = [sys.executable, "-c", "from kodeord.cli import main; main()"]
+            web = subprocess.Popen([*kodeord, "serve", "--port", str(port), "--workers", str(args.web_workers)],
+                                   env=env, preexec_fn=die_with_parent)  # fmt: skip
+            processes.append(web)
+            wait_http(f"http://127.0.0.1:{port}/healthz", web)
+            for _ in range(args.senders):
+                processes.append(subprocess.Popen([*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL,
+                                                  preexec_fn=die_with_parent))  # fmt: skip
+            named = {"web": web.pid, "senders": processes[2:], "fake-kannel": fake.pid, "redis": server.pid}
+            cpu_before = {name: _cpu(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
+            load = asyncio.run(drive(port, args))
+            elapsed = WARMUP_S + args.seconds
+            cpu = {name: (_cpu(pids) - cpu_before[name]) / elapsed for name, pids in named.items()}
+            cpu["client"] = (cpu_seconds() - cpu_before["client"]) / elapsed
+            deadline = time.monotonic() + args.drain
+            last, last_at = -1, time.perf_counter()
+            while time.monotonic() < deadline:
+                now = stats(fake_port)
+                if now["accepted"] != last:
+                    last, last_at = now["accepted"], time.perf_counter()
+                if now["distinct"] >= load["handled"]:
+                    break
+                time.sleep(0.2)
+            final = stats(fake_port)
+        finally:
+            for process in reversed(processes):
+                stop_process(process)
+    inbound_per_s = load["in_window"] / args.seconds
+    replies_per_s = final["distinct"] / max(1e-9, last_at - load["begin"])
+    lost = max(0, int(load["handled"]) - final["distinct"])
+    print(f"handled {load['handled']:.0f} inbound ({load['refused']:.0f} not handled), "
+          f"fake Kannel accepted {final['accepted']} replies ({final['distinct']} distinct)")  # fmt: skip
+    print("CPU while loaded (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    print(json.dumps({"web_workers": args.web_workers, "senders": args.senders, "concurrency": args.concurrency}))
+    print(f"inbound_per_s={inbound_per_s:.0f} replies_delivered_per_s={replies_per_s:.0f} p50_ms={load['p50']:.0f} "
+          f"p99_ms={load['p99']:.0f} lost={lost} duplicated={final['duplicated']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
