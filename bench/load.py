@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
     parser.add_argument("--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)")
-    parser.add_argument("--web-workers", type=int, default=2, help="web processes")
+    parser.add_argument("--web-workers", type=int, default=3, help="web processes")
     parser.add_argument("--senders", type=int, default=1, help="sender worker processes")
     parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the last replies")
     args = parser.parse_args()
