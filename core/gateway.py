@@ -12,11 +12,13 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 
+from kodeord.httpclient import HttpClient
 from kodeord.keys import PREFIX
 from kodeord.messages import Outbound
 
@@ -86,6 +88,42 @@ class Gateway(Protocol):
         """Send the batch; report each message once, right after the gateway answered for it (several at once
         when several answers arrived together: their statuses are then written in one round trip)."""
         ...
+
+
+class RequestPerMessage:
+    """Base of gateways that make one HTTP request per message, ``connections`` at once on threads.
+
+    A subclass sets ``id``, ``connections`` and ``http`` (a :class:`kodeord.httpclient.HttpClient`) and
+    defines ``send_one(item) -> Sent``; each message is reported the moment its answer arrives.
+    """
+
+    id: str
+    connections: int
+    http: HttpClient
+    _pool: ThreadPoolExecutor | None = None
+
+    def send_one(self, item: Outgoing) -> Sent:
+        """Send one message and say what became of it."""
+        raise NotImplementedError
+
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
+        """Send each message with its own request, ``connections`` at a time, reporting each at once."""
+        if self.connections == 1 or len(batch) == 1:
+            for item in batch:
+                report(self.send_one(item))
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix=f"gateway-{self.id}")
+        futures = [self._pool.submit(lambda item: report(self.send_one(item)), item) for item in batch]
+        for future in futures:
+            future.result()  # re-raise a failure to report; unreported messages are retried by the sender
+
+    def close(self) -> None:
+        """Stop the sending threads and close every connection (the platform calls this)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self.http.close()
 
 
 Endpoint = Callable[["Request", Any], Awaitable["Response"]]

@@ -28,8 +28,7 @@ import base64
 import http.client
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -37,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kodeord import hookimpl, signing, webhooks
-from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
+from kodeord.gateway import GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
 from kodeord.httpclient import Answer, HttpClient
 from kodeord.messages import MAX_TEXT
 from kodeord.schema import Field, Flag, Number, Record, Text
@@ -94,7 +93,7 @@ def only_post(request: Request) -> None:
         raise webhooks.Refused(webhooks.text(405, "use POST", {"Allow": "POST"}))
 
 
-class ElksGateway:
+class ElksGateway(RequestPerMessage):
     """Sends through one 46elks account's API."""
 
     def __init__(self, gateway_id: str, options: Mapping[str, Any], context: GatewayContext) -> None:
@@ -108,7 +107,6 @@ class ElksGateway:
         self.sms_url = str(options["api_url"]).rstrip("/") + "/sms"
         login = f"{options['api_user']}:{options['api_password']}".encode()
         self.headers = {"Authorization": "Basic " + base64.b64encode(login).decode("ascii"), "Content-Type": FORM}
-        self._pool: ThreadPoolExecutor | None = None
 
     def dlr_url(self, ref: str) -> str:
         """The ``whendelivered`` URL of message ``ref``: 46elks posts its reports there."""
@@ -152,25 +150,6 @@ class ElksGateway:
         # Accepted all the same: sending it again would send it twice.
         log.warning("gateway %s: accepted without a message id: %.200s", self.id, answer.text)
         return ""
-
-    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
-        """Send each message with its own API request, ``connections`` at a time, reporting each at once."""
-        if self.connections == 1 or len(batch) == 1:
-            for item in batch:
-                report(self.send_one(item))
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix=f"elks-{self.id}")
-        futures = [self._pool.submit(lambda item: report(self.send_one(item)), item) for item in batch]
-        for future in futures:
-            future.result()  # re-raise a failure to report; unreported messages are retried by the sender
-
-    def close(self) -> None:
-        """Stop the sending threads and close the calling thread's connections (the platform calls this)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        self.http.close()
 
     # -- endpoints -------------------------------------------------------------------------------------------
 

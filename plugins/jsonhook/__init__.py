@@ -78,7 +78,6 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -87,7 +86,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kodeord import hookimpl, signing, status, webhooks
-from kodeord.gateway import Endpoint, GatewayContext, GatewayType, Outgoing, Report, Sent, Status
+from kodeord.gateway import Endpoint, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
 from kodeord.httpclient import Answer, HttpClient
 from kodeord.schema import Field, Flag, Number, Record, Text
 
@@ -170,7 +169,7 @@ def strings(data: Mapping[str, Any], required: Sequence[str], optional: Sequence
     return found
 
 
-class JsonGateway:
+class JsonGateway(RequestPerMessage):
     """Sends through any provider that speaks the signed JSON webhook format of this module."""
 
     def __init__(self, gateway_id: str, options: Mapping[str, Any], context: GatewayContext) -> None:
@@ -183,7 +182,6 @@ class JsonGateway:
         self.callback_url = f"{context.public_url}/gateways/{gateway_id}/json/dlr"
         self.http = HttpClient(float(options["timeout"]))
         self.connections = int(options["connections"])
-        self._pool: ThreadPoolExecutor | None = None
 
     # -- sending ---------------------------------------------------------------------------------------------
 
@@ -216,25 +214,6 @@ class JsonGateway:
         reason = f"json gateway {answer.status}: {answer.text[:200]}"
         refused = 400 <= answer.status < 500 and answer.status not in RETRIED_4XX
         return Sent(item.id, "failed" if refused else "retry", reason)
-
-    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
-        """POST each message on its own, ``connections`` at a time, reporting each as soon as it is answered."""
-        if self.connections == 1 or len(batch) == 1:
-            for item in batch:
-                report(self.send_one(item))
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.connections, thread_name_prefix=f"json-{self.id}")
-        futures = [self._pool.submit(lambda item: report(self.send_one(item)), item) for item in batch]
-        for future in futures:
-            future.result()  # re-raise a failure to report; unreported messages are retried by the sender
-
-    def close(self) -> None:
-        """Stop the sending threads (their connections go with them) and close this thread's connections."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        self.http.close()
 
     # -- endpoints -------------------------------------------------------------------------------------------
 
