@@ -10,6 +10,7 @@ before answering is sent once more on a new connection.
 
 from __future__ import annotations
 
+import re
 import selectors
 import socket
 import time
@@ -36,6 +37,24 @@ class _Conn:
     deadline: float = 0.0
 
 
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_STATUS = re.compile(r"HTTP/1\.[01] ([0-9]{3})(?: .*)?")
+
+
+def _head(raw: bytes) -> tuple[int, dict[str, str]]:
+    """Status and headers (names lower-cased) of a response head; ProtocolError if it is not one."""
+    lines = raw.decode("latin-1").split("\r\n")
+    found = _STATUS.fullmatch(lines[0])
+    if found is None:
+        raise ProtocolError(f"not an HTTP response: {lines[0][:80]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(found.group(1)), headers
+
+
 def _parse(buffer: bytearray) -> tuple[Answer, int, bool] | None:
     """(answer, bytes used, keep alive) once ``buffer`` holds a whole response, else None."""
     end = buffer.find(b"\r\n\r\n")
@@ -43,35 +62,35 @@ def _parse(buffer: bytearray) -> tuple[Answer, int, bool] | None:
         if len(buffer) > MAX_HEAD:
             raise ProtocolError("response head too long")
         return None
-    lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise ProtocolError(f"not an HTTP response: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    keep = parts[0] == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+    status, headers = _head(bytes(buffer[:end]))
+    keep = bytes(buffer[:9]) == b"HTTP/1.1 " and headers.get("connection", "").lower() != "close"
     start = end + 4
+    if 100 <= status < 200 or status in (204, 304):  # these end with their head (RFC 9112, 6.3)
+        return Answer(status, b"", headers), start, keep
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body, pos = bytearray(), start
         while True:
             line_end = buffer.find(b"\r\n", pos)
             if line_end < 0:
                 return None
-            size = int(bytes(buffer[pos:line_end]).split(b";")[0] or b"0", 16)
+            digits = bytes(buffer[pos:line_end]).split(b";")[0].strip()
+            if not _HEX.fullmatch(digits):
+                raise ProtocolError(f"bad chunk size {digits[:20]!r}")
+            size = int(digits, 16)
             if size == 0:
                 trailer_end = buffer.find(b"\r\n\r\n", line_end)
-                return (Answer(int(parts[1]), bytes(body), headers), trailer_end + 4, keep) if trailer_end >= 0 else None
+                return (Answer(status, bytes(body), headers), trailer_end + 4, keep) if trailer_end >= 0 else None
             if len(buffer) < line_end + 2 + size + 2:
                 return None
             body += buffer[line_end + 2 : line_end + 2 + size]
             pos = line_end + 2 + size + 2
     if "content-length" in headers:
+        if not _DIGITS.fullmatch(headers["content-length"]):
+            raise ProtocolError(f"bad Content-Length {headers['content-length'][:20]!r}")
         length = int(headers["content-length"])
         if len(buffer) < start + length:
             return None
-        return Answer(int(parts[1]), bytes(buffer[start : start + length]), headers), start + length, keep
+        return Answer(status, bytes(buffer[start : start + length]), headers), start + length, keep
     return None  # body until close: complete only when the server closes (see HttpPool._at_close)
 
 
@@ -193,12 +212,13 @@ class HttpPool:
         end = conn.buffer.find(b"\r\n\r\n")
         if end < 0:
             return ConnectionResetError("server closed the connection without an answer"), False, bool(conn.buffer)
-        head = bytes(conn.buffer[:end]).decode("latin-1").split("\r\n")
-        parts = head[0].split(" ", 2)
-        if len(parts) < 2 or not parts[1].isdigit():
-            return ProtocolError(f"not an HTTP response: {head[0][:80]!r}"), False, True
-        headers = {n.strip().lower(): v.strip() for n, _, v in (line.partition(":") for line in head[1:])}
-        return Answer(int(parts[1]), bytes(conn.buffer[end + 4 :]), headers), False, True
+        try:
+            status, headers = _head(bytes(conn.buffer[:end]))
+        except ProtocolError as exc:
+            return exc, False, True
+        if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
+            return ProtocolError("answer cut short by the server closing the connection"), False, True
+        return Answer(status, bytes(conn.buffer[end + 4 :]), headers), False, True
 
     def close(self) -> None:
         """Close every connection."""
