@@ -32,6 +32,7 @@ class FakeKannel:
     counts: Counter[str] = field(default_factory=Counter)  # (to, text) key -> times accepted
     keep: bool = True  # keep every accepted message's parameters (off for long benchmarks)
     held: asyncio.Event | None = None  # set once the held request arrived
+    _held: list[asyncio.Future[None]] = field(default_factory=list)
 
     def respond(self, target: str) -> tuple[int, bytes] | None:
         """The answer to one request, or None to hold it."""
@@ -72,8 +73,10 @@ class FakeKannel:
                 if length:
                     await reader.readexactly(length)
                 answer = self.respond(target) if method in ("GET", "POST") else (405, b"method not allowed")
-                if answer is None:
-                    await asyncio.Event().wait()  # held: never answer
+                if answer is None:  # held: never answer (kept referenced, or the task could be collected)
+                    never = asyncio.get_running_loop().create_future()
+                    self._held.append(never)
+                    await never
                     return
                 status, body = answer
                 writer.write(b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body))
@@ -108,10 +111,11 @@ def running(fake: FakeKannel | None = None) -> Iterator[FakeKannel]:
         started.set()
         loop.run_forever()
         server.close()
-        tasks = asyncio.all_tasks(loop)
-        for task in tasks:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        while tasks := asyncio.all_tasks(loop):  # handlers of connections accepted up to the end included
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(asyncio.sleep(0.01))  # let closed transports finish closing
         loop.run_until_complete(server.wait_closed())
         loop.close()
 

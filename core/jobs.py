@@ -1,12 +1,12 @@
 """Sending through RQ: a dispatcher enqueues one job per outbox with work, and RQ workers run them.
 
 A job (:func:`send_outbox`) drains one outbox stream in batches for up to ``max_seconds`` (one job per
-batch stream, not per message: at thousands of messages a second a job per message would cost more in RQ
+stream, not per message: at thousands of messages a second a job per message would cost more in RQ
 bookkeeping than the sending). A lease key per stream keeps the dispatcher from queueing a second job for
 a stream while one runs; the job renews it after every batch, and it lapses after ``claim_after_ms``
-without renewal, the same time after which a dead sender's messages are taken over. Correctness never rests on the lease: the
-outbox is a consumer group, so two jobs on one stream take different messages, and a job killed mid-batch
-leaves its messages pending until another sender claims them (``claim_after_ms``).
+without renewal, the same time after which a dead sender's messages are taken over. Correctness never
+rests on the lease: the outbox is a consumer group, so two jobs on one stream take different messages, and
+a job killed mid-batch leaves its messages pending until another sender claims them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ QUEUE = "kodeord-send"
 JOB_SECONDS = 5.0  # a job hands its stream back after this long, so streams take turns
 IDLE_MS = 200  # how long a job waits on an empty stream before it ends
 
-_platform: Platform | None = None
 _sender: Sender | None = None
 _lock = threading.Lock()
 
@@ -43,22 +42,21 @@ def lease_key(stream: str) -> str:
 
 def _worker_sender() -> Sender:
     """The process's platform and sender, made on first use (an RQ worker runs many jobs in one process)."""
-    global _platform, _sender
+    global _sender
     with _lock:
         if _sender is None:
             from kodeord.platform import Platform
             from kodeord.settings import Settings
 
-            _platform = Platform(Settings())
-            _sender = Sender(_platform)
+            _sender = Sender(Platform(Settings()))
         return _sender
 
 
 def use_platform(platform: Platform) -> None:
     """Make jobs in this process send with ``platform`` (the worker command and tests set it)."""
-    global _platform, _sender
+    global _sender
     with _lock:
-        _platform, _sender = platform, Sender(platform)
+        _sender = Sender(platform)
 
 
 def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> int:

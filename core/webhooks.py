@@ -45,16 +45,36 @@ def text(code: int, message: str, headers: Mapping[str, str] | None = None) -> R
     return PlainTextResponse(message + "\n", status_code=code, headers=dict(headers or {}))
 
 
-def unauthorized(request: Request, gateway_id: str, why: str) -> Refused:
-    """401, logged with the caller's address; nothing else happens."""
+def unauthorized(request: Request, gateway_id: str, why: str, *, basic: bool = False) -> Refused:
+    """401, logged with the caller's address; nothing else happens. ``basic``: invite HTTP basic auth."""
     client = request.client.host if request.client else "?"
     log.warning("gateway %s: refused %s %s from %s: %s", gateway_id, request.method, request.url.path, client, why)
-    return Refused(text(401, f"unauthorized: {why}", {"WWW-Authenticate": f'Basic realm="kodeord {gateway_id}"'}))
+    challenge = {"WWW-Authenticate": f'Basic realm="kodeord {gateway_id}"'} if basic else {}
+    return Refused(text(401, f"unauthorized: {why}", challenge))
 
 
 def bad_request(reason: str) -> Refused:
     """400 with the reason."""
     return Refused(text(400, reason))
+
+
+def only_post(request: Request) -> None:
+    """405 unless the request is a POST."""
+    if request.method != "POST":
+        raise Refused(text(405, "use POST", {"Allow": "POST"}))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body; 413 as soon as it is declared or grows longer than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Refused(text(413, f"the body is longer than {limit} bytes"))
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refused(text(413, f"the body is longer than {limit} bytes"))
+    return bytes(body)
 
 
 def raw_query(request: Request) -> dict[str, bytes]:
@@ -96,7 +116,7 @@ def check_credentials(request: Request, gateway_id: str, options: Mapping[str, A
             return
     if expected_secret and same(secret, expected_secret):
         return
-    raise unauthorized(request, gateway_id, "wrong or missing credentials")
+    raise unauthorized(request, gateway_id, "wrong or missing credentials", basic=bool(user and password))
 
 
 def receive(platform: Platform, **fields: Any) -> Outcome:

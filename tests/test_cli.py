@@ -76,3 +76,19 @@ def test_help_lists_core_and_plugin_commands() -> None:
     for command in ("demo", "serve", "worker", "rules", "coupon-count"):
         assert command in listed
     assert "coupon-count" not in run("--help", env={"KODEORD_DISABLE_PLUGINS": "coupon"}).stdout
+
+
+def test_routing_import_replaces_the_portability_table_all_or_nothing(
+    cli_env: dict[str, str], kodeord_redis: redis.Redis, tmp_path: Path
+) -> None:
+    good = tmp_path / "ported.csv"
+    good.write_text("number,operator\n070-123 45 67,tele2\n+4790000000,telia-no\n", encoding="utf-8")
+    result = run("routing", "import", str(good), env=cli_env)
+    assert (result.returncode, result.stdout) == (0, f"imported 2 number(s) from {good}\n"), result.stderr
+    assert kodeord_redis.hgetall("kodeord:portability") == {b"+46701234567": b"tele2", b"+4790000000": b"telia-no"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("+46701234568,telia\n0701,tele2\n", encoding="utf-8")
+    result = run("routing", "import", str(bad), env=cli_env)
+    assert result.returncode == 1
+    assert f"{bad}:2:" in result.stderr
+    assert kodeord_redis.hgetall("kodeord:portability")[b"+46701234567"] == b"tele2"  # the old table stays

@@ -303,7 +303,7 @@ def test_unsigned_inbound_is_refused_logged_and_changes_nothing(
         (vote("x" * 201), 400, "missing or over-long message id"),
         (vote("m1", text="x" * 10_001), 400, "text longer than 10000 characters"),
         (b'{"id": "m1", "from": "+46701234567", "to": "72500", "text": "\\ud800"}', 400, "text is not valid Unicode"),
-        (b"{" + b" " * 70_000 + b"}", 413, "body larger than 65536 bytes"),
+        (b"{" + b" " * 70_000 + b"}", 413, "the body is longer than 65536 bytes"),
     ],
 )
 def test_malformed_inbound_gets_4xx_with_the_reason(site: Site, body: Any, code: int, reason: str) -> None:

@@ -69,13 +69,9 @@ async def read_form(request: Request) -> dict[str, str]:
     media_type = request.headers.get("content-type", FORM).partition(";")[0].strip().lower()
     if media_type != FORM:
         raise webhooks.bad_request(f"the body must be {FORM}, not {media_type or 'untyped'}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise webhooks.Refused(webhooks.text(413, f"the body is longer than {MAX_BODY} bytes"))
+    body = await webhooks.read_body(request, MAX_BODY)
     try:
-        pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, strict_parsing=True,
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
                           encoding="utf-8", errors="strict")  # fmt: skip
     except UnicodeDecodeError:
         raise webhooks.bad_request("the body is not UTF-8") from None
@@ -85,12 +81,6 @@ async def read_form(request: Request) -> dict[str, str]:
     for name, value in pairs:
         fields.setdefault(name, value)
     return fields
-
-
-def only_post(request: Request) -> None:
-    """405 unless the request is a POST (46elks posts both messages and reports)."""
-    if request.method != "POST":
-        raise webhooks.Refused(webhooks.text(405, "use POST", {"Allow": "POST"}))
 
 
 class ElksGateway(RequestPerMessage):
@@ -155,7 +145,7 @@ class ElksGateway(RequestPerMessage):
 
     async def inbound(self, request: Request, platform: Any) -> Response:
         """The number's ``sms_url``: take one SMS; answer with an empty 200 (replies go through the API)."""
-        only_post(request)
+        webhooks.only_post(request)
         webhooks.check_credentials(request, self.id, self.options, request.query_params.get("secret"))
         fields = await read_form(request)
         missing = [k for k in ("id", "from", "to", "message") if k not in fields or (k != "message" and not fields[k])]
@@ -173,7 +163,7 @@ class ElksGateway(RequestPerMessage):
         46elks posts ``id``, ``status`` and ``delivered`` (the time); a status of ``delivered`` or ``failed``
         settles the message, ``sent`` (handed to the operator) changes nothing.
         """
-        only_post(request)
+        webhooks.only_post(request)
         ref, sig = request.query_params.get("ref", ""), request.query_params.get("sig", "")
         if not ref or not signing.check_token(self.context.secret_key, sig, self.id, ref):
             raise webhooks.unauthorized(request, self.id, "delivery report without a valid signature")

@@ -126,19 +126,6 @@ def provider_ref(answer: Answer) -> str:
     return str(ref)[:200] if isinstance(ref, (str, int)) and not isinstance(ref, bool) else ""
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body, refused with 413 once it grows past :data:`MAX_BODY`."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise webhooks.Refused(webhooks.text(413, f"body larger than {MAX_BODY} bytes"))
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise webhooks.Refused(webhooks.text(413, f"body larger than {MAX_BODY} bytes"))
-    return bytes(body)
-
-
 def parse_object(body: bytes) -> dict[str, Any]:
     """The JSON object in ``body``; 400 with the reason for anything else."""
     try:
@@ -219,9 +206,8 @@ class JsonGateway(RequestPerMessage):
 
     async def signed_object(self, request: Request) -> dict[str, Any]:
         """The JSON object of a signed POST; 405, 413, 401 (logged) or 400 otherwise."""
-        if request.method != "POST":
-            raise webhooks.Refused(webhooks.text(405, "use POST", {"Allow": "POST"}))
-        body = await read_body(request)
+        webhooks.only_post(request)
+        body = await webhooks.read_body(request, MAX_BODY)
         try:
             signing.verify(
                 self.secret, body, request.headers.get(signing.TIMESTAMP_HEADER),

@@ -28,6 +28,7 @@ from kodeord.encoding import Encoding
 from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
 from kodeord.httpclient import Answer, HttpClient
 from kodeord.httppool import HttpPool
+from kodeord.messages import MAX_TEXT
 from kodeord.schema import Field, Flag, Number, Record, Text
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ OPTIONS = Record("kannel options", {
 DLR_MASK = 1 | 2 | 16  # delivered, failed, rejected by the SMSC
 _DLR_STATES = {1: Status.DELIVERED, 2: Status.FAILED, 16: Status.FAILED}  # 4 buffered, 8 accepted by SMSC: no change
 MAX_FIELD = 2000
+MAX_BODY = MAX_TEXT * 4  # a post-url body: the longest text we take, in 4-byte UTF-8 characters
 
 
 def decode_text(raw: bytes, charset: str | None, coding: str | None) -> str:
@@ -87,8 +89,9 @@ class KannelGateway:
         fixed = {"username": options["username"], "password": options["password"], "charset": "UTF-8"}
         if options.get("smsc"):
             fixed["smsc"] = options["smsc"]
-        sendsms = options["sendsms_url"]
-        self._fixed = sendsms + ("&" if "?" in sendsms else "?") + urlencode(fixed)
+        self._sendsms = urlsplit(options["sendsms_url"])
+        path, query = self._sendsms.path or "/", self._sendsms.query
+        self._fixed = f"{path}?{query + '&' if query else ''}{urlencode(fixed)}"  # the request target's fixed part
         self._dlr_base = f"{context.public_url}/gateways/{gateway_id}/kannel/dlr"
 
     def dlr_url(self, ref: str) -> str:
@@ -97,7 +100,11 @@ class KannelGateway:
         return f"{self._dlr_base}?ref={quote(ref, safe='')}&sig={sig}&type=%d"
 
     def request_url(self, item: Outgoing) -> str:
-        """The sendsms URL for one message (the fixed parameters are encoded once, in ``__init__``)."""
+        """The sendsms URL for one message."""
+        return f"{self._sendsms.scheme}://{self._sendsms.netloc}{self.request_target(item)}"
+
+    def request_target(self, item: Outgoing) -> str:
+        """Path and query of the sendsms request for one message (the fixed parameters are encoded once)."""
         message = item.message
         coding = "2" if message.info.encoding is Encoding.UCS2 else "0"
         url = (f"{self._fixed}&from={quote(message.sender, safe='')}&to={quote(message.to, safe='')}"
@@ -119,7 +126,7 @@ class KannelGateway:
 
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
         """One sendsms request per message, ``connections`` in flight at once; each reported as answered."""
-        url = urlsplit(self.options["sendsms_url"])
+        url = self._sendsms
         if url.scheme != "http" or not url.hostname:  # https: the general client, one request at a time
             for item in batch:
                 try:
@@ -131,10 +138,7 @@ class KannelGateway:
         if self._pool is None:
             self._pool = HttpPool(url.hostname, url.port or 80, self.connections, float(self.options["timeout"]))
         host = f"Host: {url.netloc}\r\n\r\n".encode()
-        requests = []
-        for item in batch:
-            target = urlsplit(self.request_url(item))
-            requests.append(f"GET {target.path}?{target.query} HTTP/1.1\r\n".encode() + host)
+        requests = [f"GET {self.request_target(item)} HTTP/1.1\r\n".encode() + host for item in batch]
         self._pool.run(requests, lambda done: report(*(self.judge(batch[i].id, answer) for i, answer in done)))
 
     def close(self) -> None:
@@ -148,11 +152,9 @@ class KannelGateway:
     async def inbound(self, request: Request, platform: Any) -> Response:
         """Kannel's get-url/post-url: take one SMS; answer with an empty 200 (replies go through sendsms)."""
         params = webhooks.raw_query(request)
-        body = b""
-        if request.method == "POST":
-            body = await request.body()
         secret = params.get("secret")
         webhooks.check_credentials(request, self.id, self.options, secret.decode("latin-1") if secret is not None else None)
+        body = await webhooks.read_body(request, MAX_BODY) if request.method == "POST" else b""
         fields = {k: params[k].decode("latin-1") for k in ("from", "to", "id", "smsc", "coding", "charset") if k in params}
         charset = fields.get("charset")
         if "text" in params:
