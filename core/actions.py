@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ from kodeord.messages import Inbound
 if TYPE_CHECKING:
     import redis
 
+    from kodeord.links import Links
     from kodeord.model import Rule, Service
 
 _TYPE_NAMES: dict[type, str] = {
@@ -34,15 +35,17 @@ class Param:
     required: bool = False
     default: Any = None
     doc: str = ""
+    validate: Callable[[Any], str | None] | None = None  # a further check of a value of the right type
 
     def check(self, value: Any) -> str | None:
         """The problem with ``value``, or None when it fits."""
         ok = isinstance(value, self.type) and not (self.type is not bool and isinstance(value, bool))
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
-        if ok:
-            return None
-        return f"parameter {self.name!r} must be {_TYPE_NAMES.get(self.type, self.type.__name__)}"
+        if not ok:
+            return f"parameter {self.name!r} must be {_TYPE_NAMES.get(self.type, self.type.__name__)}"
+        problem = self.validate(value) if self.validate is not None else None
+        return f"parameter {self.name!r}: {problem}" if problem else None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class ActionSpec:
     description: str
     params: tuple[Param, ...] = ()
     provides: tuple[str, ...] = ()  # variables the action adds for the rule's reply template
+    # The action answers START/STOP/HELP itself: its rules get them too unless they say `reserved:`.
+    takes_reserved: bool = False
 
     def check_params(self, given: Mapping[str, Any]) -> list[str]:
         """Problems with a rule's ``with:`` mapping for this action."""
@@ -93,6 +98,7 @@ class ActionCall:
     keys: Keys
     dry_run: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    links: Links | None = None  # signed links (re-join, leave) under the platform's public URL
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from kodeord.actions import ActionCall, ActionSpec, Veto
 from kodeord.effects import Effects
 from kodeord.hookspecs import hookimpl
 from kodeord.keys import Keys
-from kodeord.messages import Kind, Outbound
+from kodeord.messages import Channel, Kind, Outbound
 
 if TYPE_CHECKING:
     import redis
@@ -46,12 +47,22 @@ def kodeord_sender_role(service: Service, sender: str, redis: redis.Redis) -> st
     return "stranger"
 
 
-@hookimpl(trylast=True)
-def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
-    """Never text someone who sent STOP to this number, except a direct reply to them."""
-    if message.kind is Kind.REPLY:
+@hookimpl
+def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> dict[int, Veto] | None:
+    """Never text someone who sent STOP to a number, except a direct reply to them: one call per sending number."""
+    by_number: dict[str, list[int]] = defaultdict(list)
+    for index, message in enumerate(messages):
+        if message.kind is not Kind.REPLY and message.channel is not Channel.EMAIL:
+            by_number[message.sender].append(index)
+    if not by_number:
         return None
-    if redis.sismember(Keys.for_number(message.sender).optout(message.sender), message.to):
-        return Veto("recipient sent STOP to this number", "core")
-    return None
+    pipe = redis.pipeline(transaction=False)
+    for number, indexes in by_number.items():
+        pipe.smismember(Keys.for_number(number).optout(number), [messages[i].to for i in indexes])
+    vetoes = {}
+    for indexes, stopped in zip(by_number.values(), pipe.execute(), strict=True):
+        for index, is_stopped in zip(indexes, stopped, strict=True):
+            if is_stopped:
+                vetoes[index] = Veto("recipient sent STOP to this number", "core")
+    return vetoes
 

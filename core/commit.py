@@ -92,9 +92,8 @@ class Committer:
     ) -> dict[str, Any] | None:
         """Commit; return None if committed, or the earlier outcome of a duplicate."""
         outbox = keys.outbox
-        if outgoing and outbox not in self._registered:
-            self.redis.sadd(OUTBOXES, outbox)  # idempotent; before the stream can hold anything
-            self._registered.add(outbox)
+        if outgoing:
+            self.register(outbox)  # before the stream can hold anything
         argv: list[Any] = [self.dedupe_seconds, json.dumps(outcome, ensure_ascii=False), len(writes)]
         for write in writes:
             argv += [write.command.upper(), len(write.args), *write.args]
@@ -107,6 +106,12 @@ class Committer:
             return None
         earlier: dict[str, Any] = json.loads(stored)
         return earlier
+
+    def register(self, stream: str) -> None:
+        """Make senders read ``stream`` (once per process; idempotent in Redis)."""
+        if stream not in self._registered:
+            self.redis.sadd(OUTBOXES, stream)
+            self._registered.add(stream)
 
     def forget_registrations(self) -> None:
         """Register outboxes again (after Redis was flushed)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kodeord.fanout import Fanout
 from kodeord.messages import Outbound
 
 # Writes a plugin may ask for; each touches exactly one key (its first argument).
@@ -36,10 +37,12 @@ class Effects:
     - ``writes``: state changes, committed atomically with the replies;
     - ``replies``: messages to send besides the rule's own ``reply`` template;
     - ``vars``: values the rule's reply template may use (``{{ name }}``);
-    - ``silent``: suppress the rule's reply template (the plugin answered itself).
+    - ``silent``: suppress the rule's reply template (the plugin answered itself);
+    - ``fanouts``: broadcasts to start, committed with the rest (see :mod:`kodeord.fanout`).
     """
 
     writes: list[Write] = field(default_factory=list)
     replies: list[Outbound] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     silent: bool = False
+    fanouts: list[Fanout] = field(default_factory=list)

@@ -7,7 +7,7 @@ decide or veto are ``firstresult``: the first non-``None`` answer wins.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
     from kodeord.actions import ActionCall, ActionSpec, Veto
     from kodeord.effects import Effects
+    from kodeord.fanout import Fanout, FanoutPage
     from kodeord.gateway import GatewayType
+    from kodeord.links import Links
     from kodeord.messages import Outbound
     from kodeord.model import Service
     from kodeord.settings import Setting
@@ -66,6 +68,30 @@ def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
 
     Return ``Veto(reason)`` to stop it (it is recorded, not sent). Return
     ``None`` to let it pass to the next plugin's check.
+    """
+
+
+@_hookspec
+def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
+    """Refuse some of ``messages`` at once, checked when they are queued and again when they are sent.
+
+    The batch form of ``kodeord_vet_outgoing``, for checks that read Redis: one pipelined round trip for a
+    whole batch of a broadcast instead of one per message. Return ``{index: Veto(reason)}`` for the messages
+    you refuse (indexes into ``messages``), or ``None``/``{}`` to let them all pass. Every plugin is asked;
+    a message is stopped by the first veto.
+    """
+
+
+@_hookspec(firstresult=True)
+def kodeord_fanout_page(
+    fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
+) -> FanoutPage | None:
+    """The next recipients of a broadcast you started (``fanout.source`` is your plugin's name).
+
+    ``links`` makes signed links (e.g. a leave link for each recipient's message).
+    Return ``FanoutPage(recipients, after)``: at most ``limit`` recipients that come after the cursor
+    ``after`` ("" at the start) in a stable order, and the cursor to continue from, or ``None`` as cursor
+    when this was the last page. Return ``None`` (no page) when the fan-out is not yours.
     """
 
 

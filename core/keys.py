@@ -52,6 +52,11 @@ class Keys:
         """The stream of outgoing messages of this scope."""
         return Keys(self.scope).key_for("outbox")
 
+    @property
+    def bulk(self) -> str:
+        """The stream of broadcasts (fan-outs) of this scope, apart from replies so they never wait behind one."""
+        return Keys(self.scope).key_for("outbox", "bulk")
+
     def seen(self, gateway: str, message_id: str) -> str:
         """Dedupe record of one inbound message."""
         return Keys(self.scope).key_for("seen", gateway, message_id)

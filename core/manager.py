@@ -5,7 +5,7 @@ A new plugin manager per platform (and so per test); never a process-global one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
     from kodeord.actions import ActionCall, ActionSpec, Veto
     from kodeord.effects import Effects
+    from kodeord.fanout import Fanout, FanoutPage
     from kodeord.gateway import GatewayType
+    from kodeord.links import Links
     from kodeord.messages import Outbound
     from kodeord.model import Service
     from kodeord.settings import Setting
@@ -105,10 +107,27 @@ class Hooks:
         role: str | None = self._hook.kodeord_sender_role(service=service, sender=sender, redis=redis)
         return role or "stranger"
 
-    def vet_outgoing(self, message: Outbound, redis: redis.Redis) -> Veto | None:
-        """The first veto of ``message``, if any."""
-        veto: Veto | None = self._hook.kodeord_vet_outgoing(message=message, redis=redis)
-        return veto
+    def vet_many(self, messages: Sequence[Outbound], redis: redis.Redis) -> list[Veto | None]:
+        """The first veto of each message (batch checks first, then the per-message hook), or None."""
+        vetoes: list[Veto | None] = [None] * len(messages)
+        for found in self._hook.kodeord_vet_outgoing_batch(messages=messages, redis=redis):
+            for index, veto in (found or {}).items():
+                if vetoes[index] is None:
+                    vetoes[index] = veto
+        if self._hook.kodeord_vet_outgoing.get_hookimpls():
+            for index, message in enumerate(messages):
+                if vetoes[index] is None:
+                    vetoes[index] = self._hook.kodeord_vet_outgoing(message=message, redis=redis)
+        return vetoes
+
+    def fanout_page(
+        self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
+    ) -> FanoutPage | None:
+        """The owning plugin's next page of recipients, or None if no plugin owns the fan-out."""
+        page: FanoutPage | None = self._hook.kodeord_fanout_page(
+            fanout=fanout, after=after, limit=limit, redis=redis, links=links
+        )
+        return page
 
     def prepare_outgoing(self, message: Outbound) -> Outbound:
         """``message`` as the first plugin that changes it leaves it."""

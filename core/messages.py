@@ -33,7 +33,8 @@ class Kind(enum.StrEnum):
     NOTICE = "notice"  # to functionaries and officials
 
 
-def _check_email(raw: str) -> str:
+def check_email(raw: str) -> str:
+    """``raw`` as a lower-case email address; InvalidMessage if it is not one."""
     local, at, domain = raw.strip().rpartition("@")
     if not at or not local or "." not in domain or " " in raw.strip():
         raise InvalidMessage(f"invalid email address {raw!r}")
@@ -77,7 +78,7 @@ class Inbound:
         if len(text) > MAX_TEXT:
             raise InvalidMessage(f"text longer than {MAX_TEXT} characters")
         if chan is Channel.EMAIL:
-            sender_n, recipient_n = _check_email(sender), _check_email(recipient)
+            sender_n, recipient_n = check_email(sender), check_email(recipient)
         else:
             sender_n = phone.parse(sender, regions)
             recipient_n = phone.parse_address(recipient, regions)

@@ -15,7 +15,7 @@ from types import TracebackType
 
 import redis
 
-from kodeord import gatewayconfig
+from kodeord import gatewayconfig, mailer
 from kodeord.alerts import Monitor
 from kodeord.catalog import Catalog
 from kodeord.commit import Committer
@@ -23,6 +23,7 @@ from kodeord.engine import Engine
 from kodeord.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
 from kodeord.gatewayconfig import GatewaysConfig
 from kodeord.keys import PREFIX
+from kodeord.links import Links
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
 from kodeord.metrics import Metrics
@@ -83,6 +84,7 @@ class Platform:
             self.committer = Committer(
                 self.redis, self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600
             )
+            self.links = Links(self.settings.public_url, self.secret_key)
             self.router = Router(self)
             self._load_gateways()
             self.hooks.startup(self)
@@ -104,6 +106,7 @@ class Platform:
             gateway = gateway_type.build(spec.id, spec.options, context)
             self.gateways[spec.id] = gateway
             self.endpoints[spec.id] = gateway_type.endpoints(gateway)
+        self.mailer: Gateway | None = mailer.from_settings(self.settings)
         self.routing: RoutingTable = self.gateway_config.routing
         alerts = self.gateway_config.alerts
         self.monitor: Monitor | None = Monitor(self.redis, alerts) if alerts is not None else None

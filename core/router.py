@@ -7,7 +7,7 @@ dedupe -> number -> keyword -> service -> rule (engine) -> action (plugin)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ class Outcome:
     action: str | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     vetoed: list[dict[str, Any]] = field(default_factory=list)
+    fanouts: list[dict[str, Any]] = field(default_factory=list)  # broadcasts started: id, source, text
     errors: list[str] = field(default_factory=list)
     duplicate: bool = False
 
@@ -67,13 +68,16 @@ class Router:
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
         outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
         outgoing = self._outgoing(inbound, outcome, effects.replies)
+        writes = effects.writes + self._fanouts(scope, outcome, effects)
         if dry_run:
             return outcome
+        if effects.fanouts:
+            self.platform.committer.register(scope.bulk)
         # No separate duplicate check first: the commit script checks and sets the seen key atomically, and a
         # duplicate (rare) costs one decision, where a check would cost every message a round trip.
         stored = outcome.to_dict()
         earlier = self.platform.committer.commit(
-            scope, scope.seen(inbound.gateway, inbound.message_id), stored, effects.writes, outgoing,
+            scope, scope.seen(inbound.gateway, inbound.message_id), stored, writes, outgoing,
             {"in": inbound.to_dict(), "out": stored},
         )  # fmt: skip
         if earlier is not None:
@@ -123,6 +127,7 @@ class Router:
         call = ActionCall(
             action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
             keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
+            links=self.platform.links,
         )  # fmt: skip
         effects = self.hooks.run_action(call)
         if effects is None:
@@ -194,12 +199,21 @@ class Router:
                 effects.replies.append(self._reply(inbound, text, None))
         return outcome, effects, scope
 
+    def _fanouts(self, scope: Keys, outcome: Outcome, effects: Effects) -> list[Write]:
+        """Broadcasts an action started: each becomes the first entry of the scope's bulk stream."""
+        writes = []
+        for fanout in effects.fanouts:
+            fanout = replace(fanout, message=self.hooks.prepare_outgoing(fanout.message))
+            outcome.fanouts.append({"id": fanout.id, "source": fanout.source, "text": fanout.message.text})
+            writes.append(Write("XADD", scope.bulk, ("*", "m", fanout.start_entry())))
+        return writes
+
     def _outgoing(self, inbound: Inbound, outcome: Outcome, replies: list[Outbound]) -> list[dict[str, Any]]:
         """Prepare and vet each reply; give each an id that is stable across retries."""
         queued: list[dict[str, Any]] = []
-        for n, message in enumerate(replies):
-            message = self.hooks.prepare_outgoing(message)
-            veto = self.hooks.vet_outgoing(message, self.redis)
+        replies = [self.hooks.prepare_outgoing(message) for message in replies]
+        vetoes = self.hooks.vet_many(replies, self.redis) if replies else []
+        for n, (message, veto) in enumerate(zip(replies, vetoes, strict=True)):
             if veto is not None:
                 outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from difflib import get_close_matches
 from pathlib import Path
@@ -19,6 +20,7 @@ from kodeord.messages import Channel
 from kodeord.model import (
     DAYS,
     MAX_RULES_PER_SERVICE,
+    RESERVED,
     Condition,
     Config,
     Number,
@@ -243,6 +245,8 @@ class _Builder:
             return None
         when = obj.get("when")
         condition = self.condition(when, zone) if when else Condition()
+        if action is not None and self.actions[action].takes_reserved and condition.reserved is None:
+            condition = replace(condition, reserved=frozenset((*RESERVED, "")))
         return Rule(obj["name"], condition, action, params, obj.get("reply"), obj.loc, obj.get("price"))
 
     def condition(self, obj: Obj, zone: str) -> Condition:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from kodeord import phone, status
+from kodeord import fanout, phone, status
 from kodeord.gateway import Gateway, Outgoing, Sent, Status
 from kodeord.keys import OUTBOXES, Keys
 from kodeord.messages import Channel, Outbound
@@ -77,6 +77,8 @@ class Sender:
         self.retry_base = settings.retry_base_seconds
         self.retry_max = settings.retry_max_seconds
         self.zone = ZoneInfo(settings.timezone)
+        self.page = settings.fanout_page
+        self.status_ttl = settings.status_hours * 3600
         self.limiter = RateLimiter(self.redis)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
@@ -104,17 +106,19 @@ class Sender:
     def send_stream(self, stream: str, block_ms: int | None = None) -> int:
         """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first)."""
         scope = Keys.of_stream(stream)
+        # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
+        count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
         self._release(keys=[scope.retries, stream], args=[int(time.time() * 1000), self.batch])
-        entries = self._claim(stream)
+        entries = self._claim(stream, count)
         if not entries:
-            reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=self.batch, block=block_ms)
+            reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=count, block=block_ms)
             entries = reply[0][1] if reply else []
         return self._send(stream, scope, entries) if entries else 0
 
-    def _claim(self, stream: str) -> list[tuple[Any, dict[Any, Any]]]:
+    def _claim(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
         """Messages another sender took but never acknowledged (it died)."""
         _, entries, *_ = self.redis.xautoclaim(
-            stream, GROUP, self.consumer, min_idle_time=self.claim_after_ms, start_id="0-0", count=self.batch
+            stream, GROUP, self.consumer, min_idle_time=self.claim_after_ms, start_id="0-0", count=count
         )
         return [e for e in entries if e and e[1]]
 
@@ -122,21 +126,56 @@ class Sender:
 
     def _send(self, stream: str, scope: Keys, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> int:
         fates: dict[str, _Fate] = {}
-        for _, fields in entries:
+        cursors: list[tuple[Any, dict[str, Any]]] = []
+        acked: list[Any] = []
+        for entry_id, fields in entries:
             try:
                 data = json.loads(fields[b"m"])
-                item = Outgoing(scope.scope, data["id"], Outbound.from_dict(data), int(data.get("attempt", 1)))
+                if "fanout" in data:  # a broadcast's next page is due
+                    cursors.append((entry_id, data))
+                    continue
+                if "batch" in data:
+                    found = fanout.items(scope.scope, data)
+                else:
+                    found = [Outgoing(scope.scope, data["id"], Outbound.from_dict(data), int(data.get("attempt", 1)))]
             except (KeyError, ValueError, TypeError) as exc:
                 log.error("dropping a malformed outbox entry in %s: %s", stream, exc)
-                continue
-            fates[item.id] = _Fate(item)
+                found = []
+            acked.append(entry_id)
+            for item in found:
+                fates[item.id] = _Fate(item)
+        for entry_id, data in cursors:
+            self._expand(stream, scope, entry_id, data)
+        if not acked:
+            return len(entries)
         done = self._already_final(scope, list(fates))
         todo = [f for f in fates.values() if f.item.id not in done]
         todo = self._vet(todo)
         for gateway, group in self._route(todo).items():
             self._hand_over(gateway, group)
-        self._finish(stream, scope, [e[0] for e in entries], [f for f in fates.values() if f.item.id not in done])
+        self._finish(stream, scope, acked, [f for f in fates.values() if f.item.id not in done])
         return len(entries)
+
+    def _expand(self, stream: str, scope: Keys, entry_id: Any, entry: dict[str, Any]) -> None:
+        """One page of a broadcast: its recipients become a batch entry, and the cursor moves on, atomically."""
+        pipe = self.redis.pipeline(transaction=True)
+        try:
+            spec = fanout.Fanout.from_dict(entry["fanout"])
+            after = str(entry.get("after", ""))
+            page = self.platform.hooks.fanout_page(spec, after, self.page, self.redis, self.platform.links)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.error("dropping a malformed broadcast entry in %s: %s", stream, exc)
+            page = None
+        else:
+            if page is None:
+                log.error("broadcast %s: no plugin lists the recipients of %r (is it disabled?)", spec.id, spec.source)
+        if page is not None:
+            receipt = fanout.step(pipe, stream, scope, entry, page, self.status_ttl)
+            if receipt is not None:
+                self.platform.committer.register(scope.outbox)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        pipe.execute()
 
     def _already_final(self, scope: Keys, ids: list[str]) -> set[str]:
         """Ids whose status says the message was already sent or settled (a replayed batch)."""
@@ -148,12 +187,14 @@ class Sender:
     def _vet(self, fates: list[_Fate]) -> list[_Fate]:
         """Refuse vetoed messages and numbers no gateway should get; return the rest."""
         passed = []
-        for fate in fates:
+        vetoes = self.platform.hooks.vet_many([f.item.message for f in fates], self.redis) if fates else []
+        for fate, veto in zip(fates, vetoes, strict=True):  # again: a STOP may have arrived since it was queued
             message = fate.item.message
-            veto = self.platform.hooks.vet_outgoing(message, self.redis)  # again: a STOP may have arrived
             if veto is not None:
                 fate.result, fate.reason = "failed", f"vetoed by {veto.plugin}: {veto.reason}"
                 self.platform.metrics.inc("kodeord_outbox_vetoed_total")
+            elif message.channel is Channel.EMAIL:
+                passed.append(fate)
             elif message.channel is not Channel.SMS:
                 fate.result, fate.reason = "failed", f"no gateway sends {message.channel.value} messages"
             elif (problem := phone.mobile_problem(message.to)) is not None:
@@ -165,6 +206,16 @@ class Sender:
 
     def _route(self, fates: list[_Fate]) -> dict[Gateway, list[_Fate]]:
         groups: dict[Gateway, list[_Fate]] = defaultdict(list)
+        mails = [f for f in fates if f.item.message.channel is Channel.EMAIL]
+        if mails:
+            fates = [f for f in fates if f.item.message.channel is not Channel.EMAIL]
+            mailer = self.platform.mailer or self.only
+            for fate in mails:
+                if mailer is None:
+                    fate.result, fate.reason = "failed", "no SMTP relay is configured for email (KODEORD_SMTP_URL)"
+                else:
+                    fate.gateway = mailer.id
+                    groups[mailer].append(fate)
         if self.only is not None:
             for fate in fates:
                 fate.gateway = self.only.id
@@ -201,7 +252,7 @@ class Sender:
                         "status": Status.SENT.value, "sent_at": int(time.time() * 1000), "gateway": gateway.id,
                         "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
                     }  # fmt: skip
-            status.update(self.redis, updates)
+            status.update(self.redis, updates, self.status_ttl)
 
         start = 0
         while start < len(group):
@@ -245,7 +296,7 @@ class Sender:
                 sums[(item.message.service, "cost")] += int(fate.cost / COST_UNIT)
                 if item.message.price:
                     sums[(item.message.service, "revenue")] += int(Decimal(item.message.price) / COST_UNIT)
-        status.update(pipe, updates)
+        status.update(pipe, updates, self.status_ttl)
         for (service, what), amount in sums.items():
             if amount:
                 pipe.hincrby(Keys.for_service(service).key_for(what), day, amount)

@@ -71,6 +71,10 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("retry_base_seconds", float, 2.0, "First retry delay; doubled for every further try"),
     Setting("retry_max_seconds", float, 600.0, "Longest retry delay"),
     Setting("claim_after_ms", int, 30_000, "Idle time after which a dead sender's messages are taken over"),
+    Setting("fanout_page", int, 1000, "Recipients a broadcast adds to its outbox at a time"),
+    Setting("smtp_url", str, None, "SMTP relay for email messages: smtp://user:password@host:587 (smtps:// for TLS)"),
+    Setting("mail_from", str, "Kodeord <noreply@localhost>", "From address of email messages"),
+    Setting("smtp_timeout", float, 30.0, "Seconds to wait for the SMTP relay"),
 )
 
 

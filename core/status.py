@@ -30,8 +30,10 @@ return 1
 
 
 # The sender's own updates never undo what a delivery report said: "delivered" stays, and so does a
-# "failed" unless the new status is "failed" too. Other fields are written either way.
+# "failed" unless the new status is "failed" too. Other fields are written either way. A record made here
+# (a broadcast's messages have none before they are sent) is given the time to live in the last argument.
 _UPDATE = """
+local ttl = tonumber(ARGV[#KEYS + 1])
 for i, key in ipairs(KEYS) do
   local fields = cjson.decode(ARGV[i])
   local current = redis.call('HGET', key, 'status')
@@ -41,19 +43,24 @@ for i, key in ipairs(KEYS) do
   for k, v in pairs(fields) do
     redis.call('HSET', key, k, tostring(v))
   end
+  if ttl > 0 and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ttl) end
 end
 return #KEYS
 """
 
 
-def update(client: redis.Redis | redis.client.Pipeline, updates: Mapping[str, Mapping[str, Any]]) -> None:
+def update(
+    client: redis.Redis | redis.client.Pipeline, updates: Mapping[str, Mapping[str, Any]], ttl: int = 0
+) -> None:
     """Write status records (key -> fields) in one call, never undoing a delivery report's verdict.
 
     ``client`` may be a pipeline (the call then runs when it executes, within its transaction if any).
+    ``ttl``: seconds to keep a record that has no expiry yet (one this call creates); 0 leaves it.
     """
     if updates:
         script = client.register_script(_UPDATE)
-        script(keys=list(updates), args=[json.dumps(fields) for fields in updates.values()], client=client)
+        args = [json.dumps(fields) for fields in updates.values()] + [ttl]
+        script(keys=list(updates), args=args, client=client)
 
 
 def split_ref(ref: str) -> tuple[Keys, str]:

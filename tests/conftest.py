@@ -65,3 +65,6 @@ def serve() -> Iterator[Callable[..., str]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(10)
+
+
+from .addressbook_rig import book  # noqa: E402, F401 - the address-book rig fixture, for every test module

@@ -61,7 +61,8 @@ def test_try_human_output(cli_env: dict[str, str]) -> None:
     result = run("rules", "try", "--to", "+46766861004", "--from", "+46701234567", "START", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert "service: demo-forening/adressbok" in result.stdout
-    assert "rule:    join" in result.stdout
+    assert "rule:    list" in result.stdout
+    assert "action:  addressbook.inbox" in result.stdout
     assert "reply to +46701234567 (1 SMS, gsm7): Välkommen till Demoföreningen!" in result.stdout
 
 

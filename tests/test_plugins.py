@@ -19,11 +19,14 @@ from starlette.routing import BaseRoute, Route
 
 from kodeord import ActionCall, ActionSpec, Effects, Outbound, Veto, hookimpl, hookspecs
 from kodeord.errors import PluginError
-from kodeord.gateway import GatewayType, Outgoing, Report, Sent
+from kodeord.fanout import Fanout, FanoutPage, Recipient
+from kodeord.gateway import GatewayType, Outgoing, RecordingGateway, Report, Sent
+from kodeord.links import Links
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound, Kind
 from kodeord.model import Service
 from kodeord.platform import Platform
+from kodeord.sender import Sender
 from kodeord.schema import Record
 from kodeord.settings import Setting, Settings
 from kodeord.web.app import create_app
@@ -62,7 +65,9 @@ class EveryHook:
         if call.action != "every.echo":
             return None
         extra = Outbound(to="+46709999999", sender=call.inbound.recipient, text="secret", kind=Kind.NOTICE)
-        return Effects(vars={"echo": call.args}, replies=[extra])
+        to_all = Outbound(to="", sender=call.inbound.recipient, text="to all", kind=Kind.BROADCAST)
+        fanout = Fanout(f"every:{call.inbound.message_id}", "every", {"who": "friends"}, to_all)
+        return Effects(vars={"echo": call.args}, replies=[extra], fanouts=[fanout])
 
     @hookimpl
     def kodeord_sender_role(self, service: Service, sender: str, redis: redis.Redis) -> str | None:
@@ -71,6 +76,21 @@ class EveryHook:
     @hookimpl
     def kodeord_vet_outgoing(self, message: Outbound, redis: redis.Redis) -> Veto | None:
         return Veto("no secrets", "every") if message.text == "secret" else None
+
+    @hookimpl
+    def kodeord_vet_outgoing_batch(self, messages: Sequence[Outbound], redis: redis.Redis) -> dict[int, Veto] | None:
+        return {i: Veto("not to foes", "every") for i, m in enumerate(messages) if m.to == "+46707777777"}
+
+    @hookimpl
+    def kodeord_fanout_page(
+        self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
+    ) -> FanoutPage | None:
+        if fanout.source != "every":
+            return None
+        everyone = ["+46701111111", "+46707777777", "+46702222222"]
+        start = everyone.index(after) + 1 if after else 0
+        page = everyone[start : start + limit]
+        return FanoutPage([Recipient(n) for n in page], page[-1] if start + limit < len(everyone) else None)
 
     @hookimpl
     def kodeord_prepare_outgoing(self, message: Outbound) -> Outbound | None:
@@ -135,6 +155,13 @@ def test_every_hook_takes_effect(
     assert (outcome.rule, outcome.action) == ("echo", "every.echo")  # register_actions + run_action
     assert [r["text"] for r in outcome.replies] == ["eko hej /Every"]  # prepare_outgoing
     assert outcome.vetoed == [{"to": "+46709999999", "reason": "no secrets", "plugin": "every"}]  # vet_outgoing
+    gateway = RecordingGateway()
+    sender = Sender(platform, gateway=gateway)
+    sender.page = 2  # two pages of friends
+    while sender.run_once():
+        pass
+    to_all = sorted(m.to for m in gateway.sent if m.text == "to all")  # fanout_page
+    assert to_all == ["+46701111111", "+46702222222"]  # vet_outgoing_batch stopped the foe
     url = serve(create_app(platform))
     assert httpx.get(f"{url}/every/hello").text == "hello from every"  # register_routes
     cli = click.Group()

@@ -133,12 +133,12 @@ def test_stop_blocks_everything_but_replies_until_start(
     phone = "+46701111111"
     assert tv.handle(make_inbound("STOPP", sender=phone)).status == "reserved"
     broadcast = Outbound(to=phone, sender="72500", text="Nyhet!", kind=Outbound.__dataclass_fields__["kind"].default.BROADCAST)
-    veto = tv.hooks.vet_outgoing(broadcast, tv.redis)
-    assert veto is not None and "STOP" in veto.reason
     reply = Outbound(to=phone, sender="72500", text="Svar")
-    assert tv.hooks.vet_outgoing(reply, tv.redis) is None
+    veto, passed = tv.hooks.vet_many([broadcast, reply], tv.redis)
+    assert veto is not None and "STOP" in veto.reason
+    assert passed is None
     tv.handle(make_inbound("start", sender=phone))
-    assert tv.hooks.vet_outgoing(broadcast, tv.redis) is None
+    assert tv.hooks.vet_many([broadcast], tv.redis) == [None]
     texts = [m.text for m in deliver(tv)]
     assert texts[0].startswith("Du är avanmäld")
     assert texts[1].startswith("Du är anmäld igen")

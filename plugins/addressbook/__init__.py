@@ -1,7 +1,107 @@
-"""Opt-in address books on a virtual number (AB-1 to AB-10).
+"""Opt-in address books on a virtual number (AB-1 to AB-8).
 
-People join by sending START and leave with STOPP; administrators add members
-by hand; writers broadcast to every member by SMS, email or the web toolbox;
-everything else goes to the list's functionaries. Consent is recorded for every
-join and leave. The features arrive with the address-book issue.
+People join by sending START and leave with STOPP; administrators add members by hand (mobile numbers and
+email addresses) and approve joiners where the list asks for it; writers broadcast to every member by
+texting the number; everything else goes to the list's functionaries. Consent is recorded for every join,
+leave, approval and manual add. See docs/addressbook.md.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from kodeord.actions import ActionCall, ActionSpec, Param, Veto
+from kodeord.effects import Effects
+from kodeord.fanout import Fanout, FanoutPage
+from kodeord.hookspecs import hookimpl
+from kodeord.links import Links
+from kodeord.messages import Outbound
+
+from . import broadcast, store
+from .admin import ACTION
+from .inbox import Inbox
+from .options import CHECKS
+
+if TYPE_CHECKING:
+    import click
+    import redis
+    from starlette.routing import BaseRoute
+
+    from kodeord.model import Service
+
+PARAMS = (
+    Param("name", str, doc="the list's name in replies (default: the service id)", validate=CHECKS["name"]),
+    Param("approval", str, doc="auto: joiners become members at once; manual: an administrator approves them",
+          validate=CHECKS["approval"]),  # fmt: skip
+    Param("senders", str, doc="writers: only named writers broadcast; members: every member may",
+          validate=CHECKS["senders"]),  # fmt: skip
+    Param("language", str, doc="sv, no or en: the default replies' language", validate=CHECKS["language"]),
+    Param("join_words", list, doc="words that join (default START)", validate=CHECKS["join_words"]),
+    Param("leave_words", list, doc="words that unsubscribe (default STOPP, STOP)", validate=CHECKS["leave_words"]),
+    Param("footer", str, doc="a line added to every broadcast SMS", validate=CHECKS["footer"]),
+    Param("replies", dict, doc="texts by name, replacing the defaults", validate=CHECKS["replies"]),
+)
+
+
+@hookimpl
+def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    """``addressbook.inbox``: the list behind a number."""
+    register(ActionSpec(ACTION, "An opt-in list: START joins, STOPP leaves, writers broadcast", PARAMS,
+                        takes_reserved=True))  # fmt: skip
+
+
+@hookimpl
+def kodeord_run_action(call: ActionCall) -> Effects | None:
+    """Run ``addressbook.inbox``."""
+    if call.action != ACTION:
+        return None
+    return Inbox(call).run()
+
+
+def _is_list(service: Service) -> bool:
+    return any(rule.action == ACTION for rule in service.rules)
+
+
+@hookimpl
+def kodeord_sender_role(service: Service, sender: str, redis: redis.Redis) -> str | None:
+    """writer, functionary, member or stranger on a list; None for other services."""
+    if not _is_list(service):
+        return None
+    standing, _ = store.standing(redis, store.ListKeys(service.key), sender)
+    if standing.writer:
+        return "writer"
+    if standing.functionary:
+        return "functionary"
+    return "member" if standing.state == "members" else "stranger"
+
+
+@hookimpl
+def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
+    """A broadcast message to someone who left the list in the meantime is not sent."""
+    return broadcast.vet(messages, redis)
+
+
+@hookimpl
+def kodeord_fanout_page(fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links) -> FanoutPage | None:
+    """The next page of a list's members for a broadcast."""
+    if fanout.source != store.PLUGIN:
+        return None
+    return broadcast.page(fanout, after, limit, redis, links)
+
+
+@hookimpl
+def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
+    """The JSON API under /api/addressbook/ and the re-join and leave pages under /addressbook/."""
+    from . import api, pages
+
+    for route in (*api.routes(), *pages.routes()):
+        register(route)
+
+
+@hookimpl
+def kodeord_register_commands(cli: click.Group) -> None:
+    """``kodeord lists ...``."""
+    from .cli import lists
+
+    cli.add_command(lists)

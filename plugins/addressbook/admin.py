@@ -1,0 +1,331 @@
+"""What administrators do to lists, shared by the JSON API and the CLI.
+
+Every change that depends on a person's standing runs as one Lua script, so it cannot race a STOPP arriving
+by SMS: no administrator action can put an unsubscribed person back on a list. Each change is recorded in
+the person's consent records, and notices to the person (approved, rejected) are queued in the same step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kodeord import phone, templating
+from kodeord.errors import InvalidMessage, InvalidNumber, KodeordError
+from kodeord.fanout import Fanout
+from kodeord.messages import Kind, Outbound, check_email
+
+from . import options as opts
+from . import store
+from .store import CONSENT_KEEP, ListKeys
+
+if TYPE_CHECKING:
+    from kodeord.model import Service
+    from kodeord.platform import Platform
+
+ACTION = "addressbook.inbox"
+
+
+class ListError(KodeordError):
+    """A list operation that cannot be done; ``http_status`` says why."""
+
+    def __init__(self, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+# KEYS: members, pending, unsubscribed, contacts, consent, outbox, status
+# ARGV: op, id, consent record, contact JSON ("" for none), outbox entry ("" for none), status ttl, now ms
+_CHANGE = """
+local op, id = ARGV[1], ARGV[2]
+if op ~= 'remove' and redis.call('ZSCORE', KEYS[3], id) then return 'unsubscribed' end
+if op == 'add' then
+  redis.call('ZADD', KEYS[1], 0, id)
+  redis.call('ZREM', KEYS[2], id)
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], id, ARGV[4]) end
+elseif op == 'approve' or op == 'reject' then
+  if not redis.call('ZSCORE', KEYS[2], id) then return 'not-pending' end
+  redis.call('ZREM', KEYS[2], id)
+  if op == 'approve' then redis.call('ZADD', KEYS[1], 0, id) end
+elseif op == 'remove' then
+  local was = redis.call('ZREM', KEYS[1], id) + redis.call('ZREM', KEYS[2], id)
+  if was == 0 then return 'not-member' end
+  redis.call('HDEL', KEYS[4], id)
+end
+redis.call('RPUSH', KEYS[5], ARGV[3])
+redis.call('LTRIM', KEYS[5], -tonumber(ARGV[8]), -1)
+if ARGV[5] ~= '' then
+  redis.call('XADD', KEYS[6], '*', 'm', ARGV[5])
+  redis.call('HSET', KEYS[7], 'status', 'queued', 'queued_at', ARGV[7])
+  redis.call('EXPIRE', KEYS[7], ARGV[6])
+end
+return 'ok'
+"""
+
+# Many manual adds at once. KEYS: members, pending, unsubscribed, contacts, then each member's consent list.
+# ARGV: records to keep, the consent record, then (id, contact JSON or "") per member. Returns skipped ids.
+_IMPORT = """
+local skipped = {}
+for i = 5, #KEYS do
+  local id, contact = ARGV[2 * (i - 4) + 1], ARGV[2 * (i - 4) + 2]
+  if redis.call('ZSCORE', KEYS[3], id) then
+    skipped[#skipped + 1] = id
+  else
+    redis.call('ZADD', KEYS[1], 0, id)
+    redis.call('ZREM', KEYS[2], id)
+    if contact ~= '' then redis.call('HSET', KEYS[4], id, contact) end
+    redis.call('RPUSH', KEYS[i], ARGV[2])
+    redis.call('LTRIM', KEYS[i], -tonumber(ARGV[1]), -1)
+  end
+end
+return skipped
+"""
+IMPORT_BATCH = 1000
+
+
+def parse_address(raw: str, regions: tuple[str, ...]) -> str:
+    """A phone number as E.164 or an email address in lower case; ListError saying what is wrong."""
+    try:
+        return check_email(raw) if "@" in raw else phone.parse(raw, regions)
+    except (InvalidNumber, InvalidMessage) as exc:
+        raise ListError(str(exc)) from None
+
+
+@dataclass
+class ListAdmin:
+    """The lists of one tenant, as its administrators see them."""
+
+    platform: Platform
+    tenant: str
+    by: str  # who acts, for the consent records: "api:<key name>", "cli"
+    channel: str = "api"
+
+    @property
+    def redis(self) -> Any:
+        return self.platform.redis
+
+    # -- lists -----------------------------------------------------------------------------------------------
+
+    def _services(self) -> dict[str, Service]:
+        """The tenant's rule-file services that are lists, by id."""
+        found = {}
+        for service in self.platform.catalog.config.services.values():
+            if service.tenant == self.tenant and any(r.action == ACTION for r in service.rules):
+                found[service.id] = service
+        return found
+
+    def ids(self) -> list[str]:
+        """Every list of the tenant: from the rule files and created through the API or CLI."""
+        created = {m.decode() for m in self.redis.smembers(store.registry(self.tenant))}
+        return sorted(created | set(self._services()))
+
+    def keys(self, list_id: str) -> ListKeys:
+        """The keys of an existing list; 404 if the tenant has no such list."""
+        if list_id not in self.ids():
+            raise ListError(f"no list {list_id!r} for tenant {self.tenant!r}", 404)
+        return ListKeys(f"{self.tenant}/{list_id}")
+
+    def options(self, list_id: str) -> opts.ListOptions:
+        """The effective options of a list."""
+        lk = self.keys(list_id)
+        service = self._services().get(list_id)
+        params: dict[str, Any] = {}
+        language = "sv"
+        if service is not None:
+            rule = next(r for r in service.rules if r.action == ACTION)
+            params = dict(rule.params)
+            language = "no" if service.number.startswith("+47") else "sv"
+        return opts.effective(list_id, language, params, store.overrides(self.redis, lk))
+
+    def show(self, list_id: str) -> dict[str, Any]:
+        """A list: its number (if a rule file gives it one), options, counts, writers and functionaries."""
+        lk = self.keys(list_id)
+        service = self._services().get(list_id)
+        return {
+            "id": list_id, "number": service.number if service else None, "options": self.options(list_id).to_dict(),
+            "counts": store.counts(self.redis, lk),
+            "writers": sorted(m.decode() for m in self.redis.smembers(lk.writers)),
+            "functionaries": sorted(m.decode() for m in self.redis.smembers(lk.functionaries)),
+        }  # fmt: skip
+
+    def create(self, list_id: str, options: dict[str, Any]) -> dict[str, Any]:
+        """A new list (without a number until a rule file gives it one); 409 if the id is taken."""
+        if not store.LIST_ID.fullmatch(list_id):
+            raise ListError(f"list id {list_id!r} must be letters, digits, '-' and '_' (at most 64)")
+        if list_id in self.ids():
+            raise ListError(f"list {list_id!r} already exists", 409)
+        self._check(options)
+        lk = ListKeys(f"{self.tenant}/{list_id}")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.sadd(store.registry(self.tenant), list_id)
+        if options:
+            pipe.hset(lk.options, mapping={k: json.dumps(v, ensure_ascii=False) for k, v in options.items()})
+        pipe.execute()
+        return self.show(list_id)
+
+    def set_options(self, list_id: str, options: dict[str, Any]) -> dict[str, Any]:
+        """Override options (``null`` removes an override, so the rule file's value or the default applies)."""
+        lk = self.keys(list_id)
+        self._check({k: v for k, v in options.items() if v is not None})
+        pipe = self.redis.pipeline(transaction=True)
+        for name, value in options.items():
+            if value is None:
+                pipe.hdel(lk.options, name)
+            else:
+                pipe.hset(lk.options, name, json.dumps(value, ensure_ascii=False))
+        pipe.execute()
+        return self.show(list_id)
+
+    def _check(self, options: dict[str, Any]) -> None:
+        problems = opts.problems(options)
+        if problems:
+            raise ListError("; ".join(problems), 422)
+
+    # -- writers and functionaries ---------------------------------------------------------------------------
+
+    def set_role(self, list_id: str, role: str, address: str, present: bool) -> list[str]:
+        """Add or remove a writer or functionary; return the role's addresses."""
+        if role not in ("writers", "functionaries"):
+            raise ListError(f"unknown role {role!r}; use writers or functionaries", 404)
+        lk = self.keys(list_id)
+        key = getattr(lk, role)
+        parsed = parse_address(address, tuple(self.platform.settings.regions))
+        if present:
+            self.redis.sadd(key, parsed)
+        elif not self.redis.srem(key, parsed):
+            raise ListError(f"{parsed} is not one of the list's {role}", 404)
+        return sorted(m.decode() for m in self.redis.smembers(key))
+
+    # -- members ---------------------------------------------------------------------------------------------
+
+    def add_member(self, list_id: str, phone_raw: str = "", email_raw: str = "", name: str = "",
+                   note: str = "") -> dict[str, Any]:  # fmt: skip
+        """Add a member by hand (AB-6); 409 if the person unsubscribed (only they can come back)."""
+        member, extra = self.member_row(phone_raw, email_raw, name)
+        self._change(list_id, "add", member, note or "added by an administrator", extra)
+        contact = json.loads(extra) if extra else {("email" if "@" in member else "phone"): member}
+        return {"id": member, **contact}
+
+    def import_members(self, list_id: str, rows: list[tuple[str, str]], note: str) -> list[str]:
+        """Add checked (member id, contact JSON or "") rows in batches; return the ids skipped as unsubscribed."""
+        lk = self.keys(list_id)
+        record = store.consent_record("added", self.channel, note, self.by)
+        script = self.redis.register_script(_IMPORT)
+        skipped: list[str] = []
+        for start in range(0, len(rows), IMPORT_BATCH):
+            chunk = rows[start : start + IMPORT_BATCH]
+            args: list[str | int] = [CONSENT_KEEP, record]
+            for member, contact in chunk:
+                args += [member, contact]
+            keys = [lk.members, lk.pending, lk.unsubscribed, lk.contacts, *(lk.consent(m) for m, _ in chunk)]
+            skipped += [s.decode() for s in script(keys=keys, args=args)]
+        return skipped
+
+    def member_row(self, phone_raw: str, email_raw: str, name: str) -> tuple[str, str]:
+        """A checked (member id, contact JSON or "") for :meth:`import_members`; ListError if invalid."""
+        regions = tuple(self.platform.settings.regions)
+        number = parse_address(phone_raw, regions) if phone_raw else ""
+        if number and ("@" in number or (problem := phone.mobile_problem(number)) is not None):
+            raise ListError(f"phone {phone_raw!r}: " + ("not a phone number" if "@" in number else str(problem)))
+        email = parse_address(email_raw, regions) if email_raw else ""
+        if email_raw and "@" not in email:
+            raise ListError(f"email {email_raw!r} is not an email address")
+        if len(name) > 100:
+            raise ListError("name must be at most 100 characters")
+        try:
+            member = store.member_id(number, email)
+        except ValueError as exc:
+            raise ListError(str(exc)) from None
+        contact = {k: v for k, v in (("phone", number), ("email", email), ("name", name)) if v}
+        return member, json.dumps(contact, ensure_ascii=False) if (email and number) or name else ""
+
+    def remove_member(self, list_id: str, member: str) -> None:
+        """Take a member (or a pending joiner) off the list; not an unsubscription: they may join again."""
+        self._change(list_id, "remove", member, "removed by an administrator")
+
+    def decide(self, list_id: str, member: str, approve: bool) -> None:
+        """Approve or reject a pending joiner (AB-4); the person is told."""
+        op, reply = ("approve", "approved") if approve else ("reject", "rejected")
+        self._change(list_id, op, member, f"{op}d by an administrator", notify=reply)
+
+    def _change(self, list_id: str, op: str, member: str, text: str, contact: str = "", notify: str = "") -> None:
+        lk = self.keys(list_id)
+        entry = ""
+        if notify and member.startswith("+"):
+            entry = self._notice(list_id, lk, member, notify)
+        record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
+        now = int(time.time() * 1000)
+        status_key = lk.scope.status(json.loads(entry)["id"]) if entry else lk.scope.status("-")
+        if entry:
+            self.platform.committer.register(lk.scope.outbox)
+        result = self.redis.eval(
+            _CHANGE, 7, lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member), lk.scope.outbox,
+            status_key, op, member, record, contact, entry, self.platform.settings.status_hours * 3600, now,
+            CONSENT_KEEP,
+        )  # fmt: skip
+        result = result.decode() if isinstance(result, bytes) else result
+        if result == "unsubscribed":
+            raise ListError(f"{member} unsubscribed from {list_id}; only they can join again (START or their link)",
+                            409)  # fmt: skip
+        if result == "not-pending":
+            raise ListError(f"{member} is not waiting for approval on {list_id}", 404)
+        if result == "not-member":
+            raise ListError(f"{member} is not on {list_id}", 404)
+
+    def _notice(self, list_id: str, lk: ListKeys, member: str, reply: str) -> str:
+        service = self._services().get(list_id)
+        if service is None:  # a list without a number cannot text anyone
+            return ""
+        options = self.options(list_id)
+        text = templating.render(options.reply(reply), {"list": options.name, "number": service.number,
+                                                        "sender": member})  # fmt: skip
+        message = Outbound(to=member, sender=service.number, text=text, kind=Kind.REPLY, service=lk.key)
+        return json.dumps({"id": f"admin:{reply}:{member}:{time.time_ns()}", **message.to_dict()}, ensure_ascii=False)
+
+    def members(self, list_id: str, state: str = "members", after: str = "", limit: int = 100) -> dict[str, Any]:
+        """A page of Members, Pending or Unsubscribed, with the cursor of the next page."""
+        if state not in store.STATES:
+            raise ListError(f"unknown state {state!r}; use one of {', '.join(store.STATES)}")
+        if not 1 <= limit <= 1000:
+            raise ListError("limit must be 1-1000")
+        lk = self.keys(list_id)
+        ids = store.page(self.redis, lk, state, after, limit)
+        details = store.contacts(self.redis, lk, ids)
+        rows = [{"id": i, **({"phone": i} if i.startswith("+") else {"email": i}), **d} for i, d in zip(ids, details, strict=True)]
+        following = None
+        if len(ids) == limit:
+            following = ids[-1] if state == "members" else str((int(after) if after.isdigit() else 0) + limit)
+        return {"state": state, "items": rows, "next": following}
+
+    def consent(self, list_id: str, member: str) -> list[dict[str, str]]:
+        """A member's consent records, oldest first (404 if there are none)."""
+        records = store.consent(self.redis, self.keys(list_id), member)
+        if not records:
+            raise ListError(f"no consent records for {member} on {list_id}", 404)
+        return records
+
+    # -- broadcasts ------------------------------------------------------------------------------------------
+
+    def broadcast(self, list_id: str, text: str) -> dict[str, Any]:
+        """Start a broadcast to every member from the API (the list needs a number to send SMS from)."""
+        lk = self.keys(list_id)
+        service = self._services().get(list_id)
+        if service is None:
+            raise ListError(f"list {list_id!r} has no number: give it one in a rule file first", 409)
+        if not text.strip() or len(text) > 1600:
+            raise ListError("text must be 1-1600 characters")
+        options = self.options(list_id)
+        variables = {"list": options.name, "number": service.number, "sender": self.by}
+        body = f"{text.strip()}\n{options.footer}" if options.footer else text.strip()
+        fanout_id = f"api:{time.time_ns()}"
+        message = Outbound(
+            to="", sender=service.number, text=body, kind=Kind.BROADCAST, service=lk.key,
+            meta={"list": lk.key, "subject": templating.render(options.reply("email_subject"), variables),
+                  "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"})},
+        )  # fmt: skip
+        fanout = Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, self.platform.hooks.prepare_outgoing(message))
+        self.platform.committer.register(lk.scope.bulk)
+        self.redis.xadd(lk.scope.bulk, {"m": fanout.start_entry()})
+        return {"id": fanout_id, "list": list_id}

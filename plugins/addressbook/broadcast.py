@@ -1,0 +1,70 @@
+"""Broadcasts to a list: its members page by page, and the check at send time that each still is one.
+
+A broadcast is a core fan-out (:mod:`kodeord.fanout`) whose source is this plugin. Members are paged in
+lexical order of their ids, so the cursor is simply the last id sent; someone who joins during a broadcast
+gets it if their id sorts after the cursor. A member who leaves during a broadcast is removed from
+``members`` at once, and every message is checked against ``members`` again just before it is sent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from kodeord.actions import Veto
+from kodeord.fanout import Fanout, FanoutPage, Recipient
+from kodeord.links import Links
+from kodeord.messages import Channel, Kind, Outbound
+
+from . import store
+from .store import ListKeys
+
+if TYPE_CHECKING:
+    import redis
+
+LEAVE_PATH = "/addressbook/leave"
+
+
+def leave_link(links: Links | None, list_key: str, member: str) -> str:
+    """The signed one-click link that unsubscribes ``member`` (email footers and List-Unsubscribe)."""
+    return links.url(LEAVE_PATH, "addressbook-leave", [list_key, member]) if links is not None else ""
+
+
+def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Links | None) -> FanoutPage:
+    """The next ``limit`` members after ``after``, each as SMS and/or email recipient."""
+    lk = ListKeys(fanout.params["list"])
+    ids = store.page(client, lk, "members", after, limit)
+    details = store.contacts(client, lk, ids)
+    exclude = fanout.params.get("exclude", "")
+    recipients = []
+    for member, contact in zip(ids, details, strict=True):
+        phone = member if member.startswith("+") else contact.get("phone", "")
+        email = contact.get("email", "") if "@" not in member else member
+        meta = {"member": member}
+        if phone and phone != exclude:
+            recipients.append(Recipient(phone, Channel.SMS, meta))
+        if email and email != exclude and member != exclude:
+            link = leave_link(links, lk.key, member)
+            footer = fanout.message.meta.get("email_footer", "").replace("{link}", link)
+            recipients.append(Recipient(email, Channel.EMAIL, {**meta, "list_unsubscribe": link, "footer": footer}))
+    return FanoutPage(recipients, ids[-1] if len(ids) == limit else None)
+
+
+def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto] | None:
+    """Veto broadcast messages to anyone no longer a member of the list (one pipelined round trip)."""
+    by_list: dict[str, list[int]] = defaultdict(list)
+    for index, message in enumerate(messages):
+        if message.kind is Kind.BROADCAST and "list" in message.meta and "member" in message.meta:
+            by_list[message.meta["list"]].append(index)
+    if not by_list:
+        return None
+    pipe = client.pipeline(transaction=False)
+    for list_key, indexes in by_list.items():
+        pipe.zmscore(ListKeys(list_key).members, [messages[i].meta["member"] for i in indexes])
+    vetoes = {}
+    for indexes, scores in zip(by_list.values(), pipe.execute(), strict=True):
+        for index, score in zip(indexes, scores, strict=True):
+            if score is None:
+                vetoes[index] = Veto("no longer a member of the list", store.PLUGIN)
+    return vetoes

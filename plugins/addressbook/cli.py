@@ -1,0 +1,233 @@
+"""``kodeord lists ...``: address books from the command line (the same operations as the API).
+
+Lists are named ``TENANT/LIST``. Consent records of changes made here say ``cli`` as who and how.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kodeord.errors import KodeordError
+from kodeord.settings import Settings
+
+from .admin import ListAdmin, ListError
+from .store import CONSENT_FIELDS
+
+T = TypeVar("T")
+
+
+@contextmanager
+def _admin(name: str) -> Iterator[tuple[ListAdmin, str]]:
+    """A platform's admin view of TENANT and the list id, from ``TENANT/LIST``; errors end the command."""
+    from kodeord.platform import Platform
+
+    tenant, slash, list_id = name.partition("/")
+    if not slash or not tenant:
+        click.echo(f"error: name a list as TENANT/LIST, not {name!r}", err=True)
+        sys.exit(2)
+    try:
+        with Platform(Settings()) as platform:
+            yield ListAdmin(platform, tenant, by="cli", channel="cli"), list_id
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _show(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _option(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``name=value`` pairs; a value that parses as JSON is taken as JSON (lists, objects, null)."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        name, eq, raw = pair.partition("=")
+        if not eq:
+            raise ListError(f"expected name=value, got {pair!r}")
+        try:
+            found[name] = json.loads(raw)
+        except ValueError:
+            found[name] = raw
+    return found
+
+
+@click.group()
+def lists() -> None:
+    """Address books: lists, options, writers, functionaries, members and consent."""
+
+
+@lists.command("ls")
+@click.argument("tenant")
+def list_all(tenant: str) -> None:
+    """Every list of TENANT with its counts."""
+    with _admin(f"{tenant}/-") as (admin, _):
+        for list_id in admin.ids():
+            counts = admin.show(list_id)["counts"]
+            click.echo(f"{list_id}\t" + "\t".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@lists.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """A list's number, effective options, counts, writers and functionaries (JSON)."""
+    with _admin(name) as (admin, list_id):
+        _show(admin.show(list_id))
+
+
+@lists.command("create")
+@click.argument("name")
+@click.argument("options", nargs=-1)
+def create(name: str, options: tuple[str, ...]) -> None:
+    """Create TENANT/LIST with options such as approval=manual senders=members."""
+    with _admin(name) as (admin, list_id):
+        _show(admin.create(list_id, _option(options)))
+
+
+@lists.command("set")
+@click.argument("name")
+@click.argument("options", nargs=-1, required=True)
+def set_options(name: str, options: tuple[str, ...]) -> None:
+    """Override options (name=value; name=null removes the override)."""
+    with _admin(name) as (admin, list_id):
+        _show(admin.set_options(list_id, _option(options))["options"])
+
+
+def _role_group(role: str) -> click.Group:
+    group = click.Group(role, help=f"Add or remove {role} (phone numbers or email addresses).")
+
+    @group.command("add")
+    @click.argument("name")
+    @click.argument("address")
+    def add(name: str, address: str) -> None:
+        with _admin(name) as (admin, list_id):
+            click.echo("\n".join(admin.set_role(list_id, role, address, True)))
+
+    @group.command("remove")
+    @click.argument("name")
+    @click.argument("address")
+    def remove(name: str, address: str) -> None:
+        with _admin(name) as (admin, list_id):
+            click.echo("\n".join(admin.set_role(list_id, role, address, False)))
+
+    return group
+
+
+lists.add_command(_role_group("writers"))
+lists.add_command(_role_group("functionaries"))
+
+
+@lists.command("members")
+@click.argument("name")
+@click.option("--state", default="members", type=click.Choice(["members", "pending", "unsubscribed"]))
+def members(name: str, state: str) -> None:
+    """Print every member (or pending joiner, or unsubscribed number), one per line."""
+    with _admin(name) as (admin, list_id):
+        after = ""
+        while True:
+            page = admin.members(list_id, state, after, 1000)
+            for row in page["items"]:
+                click.echo("\t".join(str(row.get(k, "")) for k in ("id", "email", "name")).rstrip())
+            if not page["next"]:
+                break
+            after = page["next"]
+
+
+@lists.command("add")
+@click.argument("name")
+@click.option("--phone", default="", help="Mobile number.")
+@click.option("--email", default="", help="Email address.")
+@click.option("--member-name", "member_name", default="", help="The member's name.")
+@click.option("--note", default="", help="Why (kept in the consent record), e.g. 'signed form 2026-11-01'.")
+def add(name: str, phone: str, email: str, member_name: str, note: str) -> None:
+    """Add a member by hand (refused if the person unsubscribed)."""
+    with _admin(name) as (admin, list_id):
+        _show(admin.add_member(list_id, phone, email, member_name, note))
+
+
+@lists.command("import")
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--note", default="", help="Kept in every consent record (default: the file name).")
+def import_members(name: str, path: Path, note: str) -> None:
+    """Add members from a CSV file with a header row of phone, email and (optional) name columns.
+
+    Every row is checked first: one bad row stops the import with FILE:LINE and adds nobody.
+    """
+    with _admin(name) as (admin, list_id):
+        rows = []
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not {"phone", "email"} & set(reader.fieldnames):
+                raise ListError(f"{path}:1: the header row needs a phone or an email column")
+            for row in reader:
+                try:
+                    rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
+                except ListError as exc:
+                    raise ListError(f"{path}:{reader.line_num}: {exc}") from None
+        skipped = admin.import_members(list_id, rows, note or f"imported from {path.name}")
+        for member in skipped:
+            click.echo(f"skipped {member}: unsubscribed (only they can join again)", err=True)
+        click.echo(f"imported {len(rows) - len(skipped)} member(s) into {name}")
+
+
+def _each(name: str, action: Callable[[ListAdmin, str], T]) -> T:
+    with _admin(name) as (admin, list_id):
+        return action(admin, list_id)
+
+
+@lists.command("remove")
+@click.argument("name")
+@click.argument("member")
+def remove(name: str, member: str) -> None:
+    """Take a member or pending joiner off the list (they may join again)."""
+    _each(name, lambda admin, list_id: admin.remove_member(list_id, member))
+    click.echo(f"removed {member}")
+
+
+@lists.command("approve")
+@click.argument("name")
+@click.argument("member")
+def approve(name: str, member: str) -> None:
+    """Approve a pending joiner; they are told by SMS."""
+    _each(name, lambda admin, list_id: admin.decide(list_id, member, True))
+    click.echo(f"approved {member}")
+
+
+@lists.command("reject")
+@click.argument("name")
+@click.argument("member")
+def reject(name: str, member: str) -> None:
+    """Reject a pending joiner; they are told by SMS."""
+    _each(name, lambda admin, list_id: admin.decide(list_id, member, False))
+    click.echo(f"rejected {member}")
+
+
+@lists.command("consent")
+@click.argument("name")
+@click.argument("member")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV instead of JSON.")
+def consent(name: str, member: str, as_csv: bool) -> None:
+    """A member's consent records: every join, leave, approval and manual add, oldest first."""
+    records = _each(name, lambda admin, list_id: admin.consent(list_id, member))
+    if not as_csv:
+        _show(records)
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=CONSENT_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(records)
+
+
+@lists.command("broadcast")
+@click.argument("name")
+@click.argument("text")
+def start_broadcast(name: str, text: str) -> None:
+    """Send TEXT to every member (by SMS, and by email to members with an address)."""
+    _show(_each(name, lambda admin, list_id: admin.broadcast(list_id, text)))

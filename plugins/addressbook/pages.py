@@ -1,0 +1,114 @@
+"""The pages behind the signed links in a list's messages: join again, and leave.
+
+A link names one person on one list and is signed with the platform's key, so only the person who got it
+can use it. Opening a link only shows a page; the change happens when the person presses the button (a
+POST), so mail scanners that follow links change nothing. The leave link also answers one-click
+unsubscribe (RFC 8058: ``List-Unsubscribe-Post``) from mail programs.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from . import store
+from .admin import ListAdmin, ListError
+from .broadcast import LEAVE_PATH
+from .inbox import JOIN_PATH
+from .store import CONSENT_KEEP, ListKeys
+
+PAGE = """<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto; padding: 0 1em">
+<h1>{title}</h1><p>{text}</p>{form}</body></html>"""
+FORM = '<form method="post"><button type="submit">{label}</button></form>'
+
+
+def _page(title: str, text: str, label: str = "", status: int = 200) -> HTMLResponse:
+    form = FORM.format(label=html.escape(label)) if label else ""
+    return HTMLResponse(PAGE.format(title=html.escape(title), text=html.escape(text), form=form), status_code=status)
+
+
+def _target(request: Request, purpose: str) -> tuple[ListAdmin, str, str] | None:
+    """(the list's admin view, list id, member) of a genuine link, or None."""
+    payload: Any = request.app.state.platform.links.load(purpose, request.path_params["token"])
+    if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)):
+        return None
+    list_key, member = payload
+    tenant, _, list_id = list_key.partition("/")
+    admin = ListAdmin(request.app.state.platform, tenant, by=member, channel="link")
+    try:
+        admin.keys(list_id)
+    except ListError:
+        return None
+    return admin, list_id, member
+
+
+def _rejoin(admin: ListAdmin, list_id: str, member: str) -> str:
+    """Join again as the person themselves; returns members or pending."""
+    lk = admin.keys(list_id)
+    manual = admin.options(list_id).approval == "manual"
+    pipe = admin.redis.pipeline(transaction=True)
+    pipe.zrem(lk.unsubscribed, member)
+    if manual:
+        pipe.zadd(lk.pending, {member: int(time.time() * 1000)})
+    else:
+        pipe.zrem(lk.pending, member)
+        pipe.zadd(lk.members, {member: 0})
+    pipe.rpush(lk.consent(member), store.consent_record("request" if manual else "join", "link",
+                                                        "joined again through the signed link", member))  # fmt: skip
+    pipe.ltrim(lk.consent(member), -CONSENT_KEEP, -1)
+    pipe.execute()
+    return "pending" if manual else "members"
+
+
+def _leave(admin: ListAdmin, list_id: str, member: str) -> None:
+    lk: ListKeys = admin.keys(list_id)
+    pipe = admin.redis.pipeline(transaction=True)
+    pipe.zrem(lk.members, member)
+    pipe.zrem(lk.pending, member)
+    pipe.zadd(lk.unsubscribed, {member: int(time.time() * 1000)})
+    pipe.rpush(lk.consent(member), store.consent_record("leave", "link", "left through the signed link", member))
+    pipe.ltrim(lk.consent(member), -CONSENT_KEEP, -1)
+    pipe.execute()
+
+
+async def join(request: Request) -> Response:
+    found = _target(request, "addressbook-join")
+    if found is None:
+        return _page("Länken fungerar inte", "Länken är felaktig eller listan finns inte längre.", status=404)
+    admin, list_id, member = found
+    name = admin.options(list_id).name
+    if request.method == "GET":
+        return _page(f"Gå med i {name} igen", f"Vill du att {member} ska få utskick från {name} igen?", "Gå med")
+    state = await run_in_threadpool(_rejoin, admin, list_id, member)
+    if state == "pending":
+        return _page("Tack!", f"Din anmälan till {name} väntar på att en administratör godkänner den.")
+    return _page("Välkommen tillbaka!", f"{member} får nu utskick från {name} igen.")
+
+
+async def leave(request: Request) -> Response:
+    found = _target(request, "addressbook-leave")
+    if found is None:
+        return _page("Länken fungerar inte", "Länken är felaktig eller listan finns inte längre.", status=404)
+    admin, list_id, member = found
+    name = admin.options(list_id).name
+    if request.method == "GET":
+        return _page(f"Lämna {name}", f"Vill du att {member} inte längre ska få utskick från {name}?", "Avanmäl")
+    await run_in_threadpool(_leave, admin, list_id, member)
+    return _page("Du är avanmäld", f"{member} får inga fler utskick från {name}.")
+
+
+def routes() -> list[Route]:
+    """The two link pages."""
+    return [
+        Route(JOIN_PATH + "/{token}", join, methods=["GET", "POST"]),
+        Route(LEAVE_PATH + "/{token}", leave, methods=["GET", "POST"]),
+    ]

@@ -1,0 +1,151 @@
+"""Where a list keeps its state in Redis, and reading it.
+
+A list is the service ``tenant/list`` that names the ``addressbook.inbox`` action (or one created through
+the API); every key carries that service's hash tag, so a message's effects and the list change together.
+
+- ``members``: sorted set of member ids, all with score 0 so they page in a stable (lexical) order;
+- ``pending``, ``unsubscribed``: sorted sets scored by the time (ms) the person asked;
+- ``contacts``: hash member id -> JSON ``{"phone", "email", "name"}`` for members with more than a number;
+- ``writers``, ``functionaries``: sets of phone numbers and email addresses;
+- ``consent:<member id>``: list of JSON records, oldest first: every join, leave, approval and manual add;
+- ``options``: hash of option name -> JSON value, the administrators' overrides.
+
+A member's id is their mobile number (E.164) or, for members with only an email address, that address.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from kodeord.keys import PREFIX, Keys
+
+if TYPE_CHECKING:
+    import redis
+
+PLUGIN = "addressbook"
+STATES = ("members", "pending", "unsubscribed")
+LIST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # as a service id in a rule file
+CONSENT_FIELDS = ("at", "event", "channel", "text", "by", "ref")  # a consent record, in order
+CONSENT_KEEP = 1000  # records kept per member; enough for years of joining and leaving
+
+
+def registry(tenant: str) -> str:
+    """Set of list ids a tenant created through the API or CLI."""
+    return f"{PREFIX}:{PLUGIN}:lists:{tenant}"
+
+
+@dataclass(frozen=True)
+class ListKeys:
+    """Key names of one list."""
+
+    key: str  # tenant/list
+
+    @property
+    def keys(self) -> Keys:
+        """The list's plugin keys."""
+        return Keys.for_service(self.key).plugin(PLUGIN)
+
+    @property
+    def scope(self) -> Keys:
+        """The list's service scope (outbox, statuses)."""
+        return Keys.for_service(self.key)
+
+    def __getattr__(self, name: str) -> str:
+        if name in (*STATES, "contacts", "writers", "functionaries", "options", "info"):
+            return self.keys.key_for(name)
+        raise AttributeError(name)
+
+    def consent(self, member: str) -> str:
+        """A member's consent records."""
+        return self.keys.key_for("consent", member)
+
+
+def consent_record(event: str, channel: str, text: str, by: str, ref: str = "", at: datetime | None = None) -> str:
+    """One consent record as stored: JSON with time, event, channel, the text that caused it, who and a reference."""
+    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    return json.dumps(
+        {"at": when, "event": event, "channel": channel, "text": text, "by": by, "ref": ref}, ensure_ascii=False
+    )
+
+
+def member_id(phone: str | None, email: str | None) -> str:
+    """The id of a member: the phone number if there is one, else the email address."""
+    if phone:
+        return phone
+    if email:
+        return email
+    raise ValueError("a member needs a mobile number or an email address")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one address is to a list."""
+
+    state: str | None  # members, pending, unsubscribed or None
+    writer: bool
+    functionary: bool
+
+
+def standing(client: redis.Redis, lk: ListKeys, address: str) -> tuple[Standing, dict[str, Any]]:
+    """The address's standing and the administrators' option overrides, in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    for state in STATES:
+        pipe.zscore(getattr(lk, state), address)
+    pipe.sismember(lk.writers, address)
+    pipe.sismember(lk.functionaries, address)
+    pipe.hgetall(lk.options)
+    *scores, writer, functionary, raw = pipe.execute()
+    found = next((name for name, score in zip(STATES, scores, strict=True) if score is not None), None)
+    return Standing(found, bool(writer), bool(functionary)), decode_options(raw)
+
+
+def decode_options(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """The overrides hash as option name -> value."""
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+def overrides(client: redis.Redis, lk: ListKeys) -> dict[str, Any]:
+    """The administrators' option overrides."""
+    raw: dict[bytes, bytes] = client.hgetall(lk.options)  # type: ignore[assignment]
+    return decode_options(raw)
+
+
+def contacts(client: redis.Redis, lk: ListKeys, ids: Sequence[str]) -> list[dict[str, str]]:
+    """Contact details of members (an empty dict for members known only by their number)."""
+    if not ids:
+        return []
+    raw: list[bytes | None] = client.hmget(lk.contacts, list(ids))  # type: ignore[assignment]
+    return [json.loads(r) if r else {} for r in raw]
+
+
+def page(client: redis.Redis, lk: ListKeys, state: str, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` ids in ``state`` after ``after`` (lexical order for members; by time for the others)."""
+    key = getattr(lk, state)
+    if state == "members":
+        start = f"({after}" if after else "-"
+        raw: list[bytes] = client.zrangebylex(key, start, "+", start=0, num=limit)  # type: ignore[assignment]
+    else:
+        offset = int(after) if after.isdigit() else 0
+        raw = client.zrange(key, offset, offset + limit - 1)  # type: ignore[assignment]
+    return [r.decode() for r in raw]
+
+
+def counts(client: redis.Redis, lk: ListKeys) -> dict[str, int]:
+    """How many members, pending, unsubscribed, writers and functionaries."""
+    pipe = client.pipeline(transaction=False)
+    for state in STATES:
+        pipe.zcard(getattr(lk, state))
+    pipe.scard(lk.writers)
+    pipe.scard(lk.functionaries)
+    return dict(zip((*STATES, "writers", "functionaries"), pipe.execute(), strict=True))
+
+
+def consent(client: redis.Redis, lk: ListKeys, member: str) -> list[dict[str, str]]:
+    """A member's consent records, oldest first."""
+    raw: list[bytes] = client.lrange(lk.consent(member), 0, -1)  # type: ignore[assignment]
+    return [json.loads(r) for r in raw]
