@@ -56,7 +56,8 @@ class ActionSpec:
     description: str
     params: tuple[Param, ...] = ()
     provides: tuple[str, ...] = ()  # variables the action adds for the rule's reply template
-    # The action answers START/STOP/HELP itself: its rules get them too unless they say `reserved:`.
+    # The action answers START and STOP itself: its rules get them too unless they say `reserved:`
+    # (HELP still gets the number's help reply).
     takes_reserved: bool = False
 
     def check_params(self, given: Mapping[str, Any]) -> list[str]:

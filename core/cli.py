@@ -8,7 +8,10 @@ import os
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +20,9 @@ from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
 from kodeord.settings import Settings
 
+if TYPE_CHECKING:
+    import redis
+
 log = logging.getLogger("kodeord")
 
 
@@ -24,6 +30,20 @@ def _settings() -> Settings:
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return settings
+
+
+@contextmanager
+def _redis(settings: Settings) -> Iterator[redis.Redis]:
+    """A client for the settings' Redis (the embedded one started if need be, and stopped after)."""
+    from kodeord.redis_server import connect
+
+    client, server = connect(settings.redis_url, Path(settings.data_dir))
+    try:
+        yield client
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
 
 
 @click.group()
@@ -113,21 +133,89 @@ def routing() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def routing_import(path: Path) -> None:
     """Replace the portability table with a CSV file of number,operator rows."""
-    from kodeord.redis_server import connect
     from kodeord.routing import PortabilityError, import_portability
 
     settings = _settings()
-    client, server = connect(settings.redis_url, Path(settings.data_dir))
     try:
-        count = import_portability(client, path, tuple(settings.regions))
+        with _redis(settings) as client:
+            count = import_portability(client, path, tuple(settings.regions))
     except PortabilityError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    finally:
-        client.close()
-        if server is not None:
-            server.stop()
     click.echo(f"imported {count} number(s) from {path}")
+
+
+@cli.group()
+def apikey() -> None:
+    """API keys of the JSON API: each belongs to one tenant (see docs/api.md)."""
+
+
+@apikey.command("create")
+@click.argument("tenant")
+@click.option("--name", default="", help="Tells the tenant's keys apart (default: key-1, key-2, ...).")
+def apikey_create(tenant: str, name: str) -> None:
+    """Make a key for TENANT (a tenant of the rule files) and print it; it is shown only this once."""
+    from kodeord import apikeys
+    from kodeord.platform import Platform
+
+    try:
+        with Platform(_settings()) as platform:
+            known = sorted(platform.catalog.config.tenants)
+            if tenant not in known:
+                listed = ", ".join(known) or "none"
+                click.echo(f"error: no tenant {tenant!r} in the rule files; known tenants: {listed}", err=True)
+                sys.exit(1)
+            key = apikeys.create(platform.redis, tenant, name)
+    except RuleFileError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    click.echo(key)
+    click.echo(f"API key for tenant {tenant!r}; it is shown only this once, so store it now.", err=True)
+
+
+@apikey.command("list")
+@click.argument("tenant")
+def apikey_list(tenant: str) -> None:
+    """Show TENANT's keys: prefix, name, when made and last used (never the keys themselves)."""
+    from kodeord import apikeys
+
+    try:
+        with _redis(_settings()) as client:
+            rows = apikeys.list_keys(client, tenant)
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if not rows:
+        click.echo(f"no API keys for tenant {tenant!r}", err=True)
+        return
+    table = [("PREFIX", "NAME", "CREATED", "LAST USED")]
+    table += [(r["prefix"], r["name"], r["created"], r["last_used"] or "never") for r in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@apikey.command("revoke")
+@click.argument("tenant")
+@click.argument("prefix_or_name")
+def apikey_revoke(tenant: str, prefix_or_name: str) -> None:
+    """Revoke TENANT's key with this prefix or name (see `kodeord apikey list`), at once."""
+    from kodeord import apikeys
+
+    try:
+        with _redis(_settings()) as client:
+            revoked = apikeys.revoke(client, tenant, prefix_or_name)
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    if not revoked:
+        click.echo(f"error: tenant {tenant!r} has no API key with prefix or name {prefix_or_name!r}"
+                   f" (see: kodeord apikey list {tenant})", err=True)  # fmt: skip
+        sys.exit(1)
+    click.echo(f"revoked API key {prefix_or_name!r} of tenant {tenant!r}")
 
 
 @cli.command()

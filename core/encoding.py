@@ -8,6 +8,7 @@ surrogate pair are never split across two parts, which can cost an extra part.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -100,10 +101,12 @@ def _count_segments(costs: Iterable[int], per_segment: int) -> int:
     return segments
 
 
+@functools.lru_cache(maxsize=4096)
 def analyse(text: str) -> TextInfo:
     """Choose the encoding for ``text`` and count its units and SMS segments.
 
-    Empty text is one segment of zero units (an empty SMS is still one SMS).
+    Empty text is one segment of zero units (an empty SMS is still one SMS). Cached: a broadcast sends one
+    text to every member, and replies repeat.
     """
     if is_gsm7(text):
         encoding, costs = Encoding.GSM7, _gsm7_costs(text)

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import durable_rules_engine
 from durable.engine import MessageNotHandledException, Ruleset
 
-from kodeord.model import RESERVED, Condition, Rule, Service
+from kodeord.model import Condition, Rule, Service
 
 _ALWAYS = {"$gte": {"ts": 0}}
 
@@ -39,9 +39,7 @@ def _any_of(field: str, values: Any) -> dict[str, Any]:
 def condition_to_durable(index: int, when: Condition) -> dict[str, Any]:
     """The durable_rules expression of rule ``index``'s condition."""
     terms: list[dict[str, Any]] = []
-    if when.reserved is not None and when.reserved >= {*RESERVED, ""}:
-        pass  # every message, START/STOP/HELP or not (an action that handles them itself)
-    elif when.reserved is not None:
+    if when.reserved is not None:
         terms.append(_any_of("reserved", when.reserved))
     else:
         terms.append({"reserved": ""})  # START/STOP/HELP only reach rules that ask for them

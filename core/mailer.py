@@ -1,19 +1,20 @@
 """The email gateway: sends outgoing messages of channel email through an SMTP relay.
 
-The relay is named by one URL (the ``smtp_url`` setting):
+The relay is named by one URL, the ``smtp_url`` setting; user and password are percent-decoded
+(``p%40ss`` is ``p@ss``) and never appear in an error or a log:
 
-- ``smtp://[user:password@]host[:port]``: plain SMTP, port 25 by default. The connection is upgraded with
-  STARTTLS whenever the relay offers it, and the gateway logs in only when the URL carries a user.
+- ``smtp://[user:password@]host[:port]``: port 25 by default; STARTTLS whenever the relay offers it, and a
+  login only when the URL carries a user.
 - ``smtps://[user:password@]host[:port]``: TLS from the first byte, port 465 by default.
 
-User and password are percent-decoded (``p%40ss`` is ``p@ss``); neither ever appears in an error or a log.
+A batch shares one connection. Each message is reported ``sent`` (its Message-ID, derived from its ref and so
+the same on every attempt, is the gateway reference), ``retry`` (relay out of reach, time-out, hang-up, 4xx)
+or ``failed`` (a 5xx answer for it, a malformed address, a header that would smuggle in a line break). A
+refused login is ``retry``: the configuration is at fault, not the messages, which go once it is fixed.
 
-A batch shares one connection. Each message is reported ``sent`` (with its Message-ID as the gateway's
-reference), ``retry`` (the relay is out of reach, timed out, hung up or answered 4xx) or ``failed`` (a 5xx
-answer for that message, or a header that would smuggle in a line break). A refused login is a ``retry``: it
-is a fault of the configuration, not of the messages, and they should go once the operator has fixed it.
-The Message-ID is derived from the message's ref, so a retried message keeps it and the recipient's mail
-system can recognise a duplicate.
+What the message's ``meta`` may add: ``subject``; ``footer`` (a signature block under the text, after the
+standard ``-- `` line); ``list_unsubscribe`` (an http(s) or mailto URL: ``List-Unsubscribe`` headers with
+one-click ``List-Unsubscribe-Post``); ``reply_to``.
 """
 
 from __future__ import annotations
@@ -59,10 +60,7 @@ class SmtpGateway:
     def __init__(
         self, url: str, mail_from: str, timeout: float = 30.0, *, context: ssl.SSLContext | None = None
     ) -> None:
-        """Raise :class:`~kodeord.settings.SettingsError` for a malformed URL or From address.
-
-        ``context`` decides which relay certificates to trust; the default trusts the system's authorities.
-        """
+        """Raise ``SettingsError`` for a malformed URL or From address; ``context`` picks the trusted CAs."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -85,13 +83,9 @@ class SmtpGateway:
         self._password = unquote(parts.password or "")
         if not (self.user + self._password).isascii():  # smtplib sends credentials as ASCII
             raise SettingsError("smtp_url: user and password must be ASCII once percent-decoded")
-        self.envelope_from = parseaddr(mail_from)[1]
+        self.envelope_from = parseaddr(self.mail_from)[1]
         self.timeout = timeout
         self.context = context or ssl.create_default_context()
-
-    def __repr__(self) -> str:
-        scheme = "smtps" if self.tls else "smtp"
-        return f"SmtpGateway({scheme}://{self.host}:{self.port}, user={self.user!r})"
 
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
         """Send the batch over one connection; after it drops, reconnect once, then retry the rest later."""
@@ -143,11 +137,11 @@ class SmtpGateway:
 
     def _connect(self) -> smtplib.SMTP:
         """An open connection, upgraded to TLS when possible and logged in when the URL has a user."""
-        conn: smtplib.SMTP
-        if self.tls:
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.context)
-        else:
-            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        conn = (
+            smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.context)
+            if self.tls
+            else smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        )
         try:
             conn.ehlo()
             if not self.tls and conn.has_extn("starttls"):
@@ -193,7 +187,8 @@ class SmtpGateway:
             for name, value in headers.items():
                 email[name] = value
             # quoted-printable keeps non-ASCII text 7-bit clean for relays without 8BITMIME
-            email.set_content(message.text, cte=None if message.text.isascii() else "quoted-printable")
+            body = f"{message.text}\n\n-- \n{footer}" if (footer := message.meta.get("footer")) else message.text
+            email.set_content(body, cte=None if body.isascii() else "quoted-printable")
         except (ValueError, MessageError) as exc:
             raise _Refused(f"cannot build the email: {exc}") from None
         return email, message.to
@@ -223,17 +218,16 @@ def _mailbox(raw: str, what: str) -> str:
 
 def _answer(item: Outgoing, code: int, text: bytes | str) -> Sent:
     """``failed`` for a 5xx answer about the message, ``retry`` for anything else (4xx: try again later)."""
-    reason = f"{code} {_text(text)}"
-    return Sent(item.id, "failed" if 500 <= code < 600 else "retry", reason)
+    return Sent(item.id, "failed" if 500 <= code < 600 else "retry", _reply(code, text))
 
 
-def _text(text: bytes | str) -> str:
-    return text.decode(errors="replace") if isinstance(text, bytes) else text
+def _reply(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
 
 
 def _describe(exc: OSError) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):  # str() would give a tuple's repr
-        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+        return _reply(exc.smtp_code, exc.smtp_error)
     return str(exc) or type(exc).__name__
 
 

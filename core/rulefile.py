@@ -20,7 +20,6 @@ from kodeord.messages import Channel
 from kodeord.model import (
     DAYS,
     MAX_RULES_PER_SERVICE,
-    RESERVED,
     Condition,
     Config,
     Number,
@@ -246,7 +245,7 @@ class _Builder:
         when = obj.get("when")
         condition = self.condition(when, zone) if when else Condition()
         if action is not None and self.actions[action].takes_reserved and condition.reserved is None:
-            condition = replace(condition, reserved=frozenset((*RESERVED, "")))
+            condition = replace(condition, reserved=frozenset(("start", "stop", "")))  # "": any other text
         return Rule(obj["name"], condition, action, params, obj.get("reply"), obj.loc, obj.get("price"))
 
     def condition(self, obj: Obj, zone: str) -> Condition:

@@ -26,8 +26,8 @@ from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound, Kind
 from kodeord.model import Service
 from kodeord.platform import Platform
-from kodeord.sender import Sender
 from kodeord.schema import Record
+from kodeord.sender import Sender
 from kodeord.settings import Setting, Settings
 from kodeord.web.app import create_app
 

@@ -1,7 +1,8 @@
-"""The JSON API's door: which tenant an API key belongs to, and reading a JSON body safely.
+"""The JSON API's door: the tenant of a request's API key, and its JSON body read with limits.
 
-Every API route starts with ``tenant = await tenant_of(request)`` and then only ever looks up that tenant's
-data, so a key can never reach another customer's.
+Both are coroutines, for Starlette endpoints. An API route starts with ``tenant = await tenant_of(request)``
+and then looks up only that tenant's data, so a key never reaches another customer's (docs/api.md). Their
+errors are ``HTTPException``s, which the app answers as JSON ``{"error": detail}``.
 """
 
 from __future__ import annotations
@@ -18,32 +19,52 @@ from kodeord import apikeys
 MAX_BODY = 65536
 
 
+def _key(request: Request) -> str:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    return request.headers.get("x-api-key", "").strip()
+
+
 async def tenant_of(request: Request) -> str:
-    """The tenant of the request's API key (``Authorization: Bearer <key>`` or ``X-Api-Key``); else 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer":
-        key = request.headers.get("x-api-key", "")
-    tenant = await run_in_threadpool(apikeys.tenant_for, request.app.state.platform.redis, key.strip())
+    """The tenant of the request's key (``Authorization: Bearer <key>``, else ``X-Api-Key: <key>``); else 401."""
+    tenant = await run_in_threadpool(apikeys.tenant_for, request.app.state.platform.redis, _key(request))
     if tenant is None:
         raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
     return tenant
 
 
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON, and a response echoing them back could not be written.
+    raise ValueError(f"{name} is not allowed")
+
+
 async def json_body(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
-    """The request's JSON object; 415 for another content type, 413 when too large, 400 when not an object."""
-    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    """The request's JSON object (``{}`` for an empty body).
+
+    415 when a Content-Type other than application/json is given, 413 when the body is over ``limit`` bytes,
+    400 when it is not valid JSON or not an object.
+    """
+    kind = request.headers.get("content-type", "application/json").partition(";")[0].strip().lower()
     if kind != "application/json":
-        raise HTTPException(415, f"expected Content-Type: application/json, got {kind!r}")
-    body = b""
+        raise HTTPException(415, f"expected Content-Type application/json, got {kind!r}")
+    too_large = HTTPException(413, f"body larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(413, f"body larger than {limit} bytes")
+            raise too_large
+    if not body.strip():
+        return {}
     try:
-        data = json.loads(body or b"{}")
-    except ValueError as exc:
+        data = json.loads(body, parse_constant=_no_constants)
+    except ValueError as exc:  # also bad UTF-8
         raise HTTPException(400, f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HTTPException(400, "body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "expected a JSON object")
     return data

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from kodeord.errors import KodeordError
 from kodeord.platform import Platform
 from kodeord.web import gateways, simulator
+from kodeord.web.apiauth import tenant_of
 
 
 async def healthz(request: Request) -> Response:
@@ -41,6 +42,11 @@ async def metrics(request: Request) -> Response:
     return PlainTextResponse(platform.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+async def whoami(request: Request) -> Response:
+    """The tenant of the request's API key, so a customer can try a key (docs/api.md); 401 without one."""
+    return JSONResponse({"tenant": await tenant_of(request)})
+
+
 async def home(request: Request) -> Response:
     """The demo's start page is the phone simulator."""
     if request.app.state.simulator:
@@ -66,6 +72,7 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
         Route("/", home),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
+        Route("/api/whoami", whoami),
         *gateways.routes(),
     ]
     if simulator_enabled:
