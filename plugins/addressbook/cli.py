@@ -192,22 +192,21 @@ def remove(name: str, member: str) -> None:
     click.echo(f"removed {member}")
 
 
-@lists.command("approve")
-@click.argument("name")
-@click.argument("member")
-def approve(name: str, member: str) -> None:
-    """Approve a pending joiner; they are told by SMS."""
-    _each(name, lambda admin, list_id: admin.decide(list_id, member, True))
-    click.echo(f"approved {member}")
+def _decision(approve: bool) -> click.Command:
+    verb = "approve" if approve else "reject"
+
+    @click.command(verb, help=f"{verb.capitalize()} a pending joiner; they are told by SMS.")
+    @click.argument("name")
+    @click.argument("member")
+    def decide(name: str, member: str) -> None:
+        _each(name, lambda admin, list_id: admin.decide(list_id, member, approve))
+        click.echo(f"{verb}d {member}")
+
+    return decide
 
 
-@lists.command("reject")
-@click.argument("name")
-@click.argument("member")
-def reject(name: str, member: str) -> None:
-    """Reject a pending joiner; they are told by SMS."""
-    _each(name, lambda admin, list_id: admin.decide(list_id, member, False))
-    click.echo(f"rejected {member}")
+lists.add_command(_decision(True))
+lists.add_command(_decision(False))
 
 
 @lists.command("consent")

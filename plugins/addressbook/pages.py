@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -80,30 +81,33 @@ def _leave(admin: ListAdmin, list_id: str, member: str) -> None:
     pipe.execute()
 
 
-async def join(request: Request) -> Response:
-    found = _target(request, "addressbook-join")
+async def _link(request: Request, purpose: str, ask: tuple[str, str, str],
+                change: Callable[[ListAdmin, str, str], str | None], done: dict[str | None, tuple[str, str]]) -> Response:  # fmt: skip
+    """A link's page: GET asks (title, question, button), POST makes the change and shows what it did."""
+    found = _target(request, purpose)
     if found is None:
         return _page("Länken fungerar inte", "Länken är felaktig eller listan finns inte längre.", status=404)
     admin, list_id, member = found
-    name = admin.options(list_id).name
+    names = {"name": admin.options(list_id).name, "member": member}
     if request.method == "GET":
-        return _page(f"Gå med i {name} igen", f"Vill du att {member} ska få utskick från {name} igen?", "Gå med")
-    state = await run_in_threadpool(_rejoin, admin, list_id, member)
-    if state == "pending":
-        return _page("Tack!", f"Din anmälan till {name} väntar på att en administratör godkänner den.")
-    return _page("Välkommen tillbaka!", f"{member} får nu utskick från {name} igen.")
+        title, question, button = ask
+        return _page(title.format(**names), question.format(**names), button)
+    title, text = done[await run_in_threadpool(change, admin, list_id, member)]
+    return _page(title.format(**names), text.format(**names))
+
+
+async def join(request: Request) -> Response:
+    return await _link(request, "addressbook-join",
+                       ("Gå med i {name} igen", "Vill du att {member} ska få utskick från {name} igen?", "Gå med"),
+                       _rejoin, {"pending": ("Tack!", "Din anmälan till {name} väntar på att en administratör "
+                                                      "godkänner den."),
+                                 "members": ("Välkommen tillbaka!", "{member} får nu utskick från {name} igen.")})  # fmt: skip
 
 
 async def leave(request: Request) -> Response:
-    found = _target(request, "addressbook-leave")
-    if found is None:
-        return _page("Länken fungerar inte", "Länken är felaktig eller listan finns inte längre.", status=404)
-    admin, list_id, member = found
-    name = admin.options(list_id).name
-    if request.method == "GET":
-        return _page(f"Lämna {name}", f"Vill du att {member} inte längre ska få utskick från {name}?", "Avanmäl")
-    await run_in_threadpool(_leave, admin, list_id, member)
-    return _page("Du är avanmäld", f"{member} får inga fler utskick från {name}.")
+    return await _link(request, "addressbook-leave",
+                       ("Lämna {name}", "Vill du att {member} inte längre ska få utskick från {name}?", "Avanmäl"),
+                       _leave, {None: ("Du är avanmäld", "{member} får inga fler utskick från {name}.")})  # fmt: skip
 
 
 def routes() -> list[Route]:
