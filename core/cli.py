@@ -109,7 +109,7 @@ def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], 
     if as_json:
         click.echo(json.dumps({
             "service": outcome.service, "rule": outcome.rule, "action": outcome.action, "replies": replies,
-            "status": outcome.status, "vetoed": outcome.vetoed, "errors": outcome.errors,
+            "status": outcome.status, "vetoed": outcome.vetoed, "errors": outcome.errors, "broadcasts": outcome.fanouts,
         }, ensure_ascii=False))  # fmt: skip
         return
     click.echo(f"status:  {outcome.status}")
@@ -118,6 +118,8 @@ def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], 
     click.echo(f"action:  {outcome.action or '-'}")
     for reply in outcome.replies:
         click.echo(f"reply to {reply['to']} ({reply['segments']} SMS, {reply['encoding']}): {reply['text']}")
+    for fanout in outcome.fanouts:
+        click.echo(f"broadcast ({fanout['source']}): {fanout['text']}")
     for veto in outcome.vetoed:
         click.echo(f"vetoed to {veto['to']}: {veto['reason']}")
     for error in outcome.errors:

@@ -18,6 +18,7 @@ from kodeord.effects import Effects, Write
 from kodeord.errors import PluginError, TemplateError
 from kodeord.keys import Keys
 from kodeord.keywords import fold
+from kodeord.links import Links
 from kodeord.messages import Inbound, Kind, Outbound
 from kodeord.model import Number, Rule, Service
 
@@ -58,6 +59,8 @@ class Router:
         self.platform = platform
         self.redis = platform.redis
         self.hooks = platform.hooks
+        # A dry run shows links as they would look, signed with a throwaway key: it must not store the real one.
+        self._dry_links = Links(platform.settings.public_url, lambda: "dry-run")
 
     def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
         """Route, decide, act and commit one message (``dry_run``: decide only, change nothing)."""
@@ -127,7 +130,7 @@ class Router:
         call = ActionCall(
             action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
             keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
-            links=self.platform.links,
+            links=self.platform.links if not dry_run else self._dry_links,
         )  # fmt: skip
         effects = self.hooks.run_action(call)
         if effects is None:

@@ -66,6 +66,17 @@ def test_try_human_output(cli_env: dict[str, str]) -> None:
     assert "reply to +46701234567 (1 SMS, gsm7): Välkommen till Demoföreningen!" in result.stdout
 
 
+def test_try_on_an_address_book_writes_nothing_not_even_the_signing_key(
+    cli_env: dict[str, str], kodeord_redis: redis.Redis
+) -> None:
+    result = run("rules", "try", "--to", "+46766861004", "--from", "+46701234567", "--json", "STOPP", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["action"] == "addressbook.inbox" and data["broadcasts"] == []
+    assert "/addressbook/join/" in data["replies"][0]["text"]
+    assert kodeord_redis.dbsize() == 0
+
+
 def test_try_refuses_an_invalid_number(cli_env: dict[str, str]) -> None:
     result = run("rules", "try", "--to", "72500", "--from", "hello", "MELLO", env=cli_env)
     assert result.returncode == 2
