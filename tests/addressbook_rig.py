@@ -20,7 +20,7 @@ from kodeord.plugins.addressbook.admin import ListAdmin
 from kodeord.sender import Sender
 from kodeord.web.app import create_app
 
-from .conftest import free_port
+from .conftest import free_port, kannel_gateways
 
 OPEN = "+46766861004"  # auto approval, only writers broadcast
 CLOSED = "+46766861005"  # manual approval, every member may broadcast
@@ -71,24 +71,6 @@ OTHER_RULES = textwrap.dedent(
 )
 
 
-def gateways_yaml(sendsms: str) -> str:
-    return textwrap.dedent(
-        f"""\
-        gateways:
-          k1:
-            type: kannel
-            sendsms_url: {sendsms}
-            username: kodeord
-            password: pw
-            inbound_secret: s3cret
-        routing:
-          routes:
-            default:
-              - {{gateway: k1, price: 0.05}}
-        """
-    )
-
-
 @dataclass
 class Book:
     """The rig: ``sms`` texts the number through the webhook, ``send`` runs the sender, ``inbox`` reads phones."""
@@ -127,7 +109,7 @@ def book(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_
     """A platform with two tenants' lists, served over HTTP, sending to a fake Kannel."""
     with running() as kannel:
         gateways = tmp_path / "gateways.yaml"
-        gateways.write_text(gateways_yaml(kannel.url), encoding="utf-8")
+        gateways.write_text(kannel_gateways(kannel.url), encoding="utf-8")
         rules, other = tmp_path / "forening.yaml", tmp_path / "klubben.yaml"
         rules.write_text(RULES, encoding="utf-8")
         other.write_text(OTHER_RULES, encoding="utf-8")

@@ -37,6 +37,15 @@ TV_RULES = textwrap.dedent(
 )
 
 
+def kannel_gateways(sendsms: str, connections: int = 8) -> str:
+    """A gateways file with one Kannel gateway ``k1`` (inbound secret ``s3cret``) routing every number."""
+    return (
+        f"gateways:\n  k1:\n    type: kannel\n    sendsms_url: {sendsms}\n    username: kodeord\n"
+        f"    password: pw\n    inbound_secret: s3cret\n    connections: {connections}\n"
+        "routing:\n  routes:\n    default:\n      - {gateway: k1, price: 0.05}\n"
+    )
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as sock:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from kodeord.sender import Sender
 from kodeord.settings import Settings
 from kodeord.web.app import create_app
 
-from .conftest import TV_RULES, free_port
+from .conftest import TV_RULES, free_port, kannel_gateways
 
 KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
 
@@ -32,22 +31,7 @@ def write_config(tmp_path: Path, sendsms: str) -> tuple[Path, Path]:
     rules = tmp_path / "rules.yaml"
     rules.write_text(TV_RULES, encoding="utf-8")
     gateways = tmp_path / "gateways.yaml"
-    gateways.write_text(textwrap.dedent(
-        f"""\
-        gateways:
-          k1:
-            type: kannel
-            sendsms_url: {sendsms}
-            username: kodeord
-            password: pw
-            inbound_secret: s3cret
-            connections: 1
-        routing:
-          routes:
-            default:
-              - {{gateway: k1, price: 0.05}}
-        """
-    ), encoding="utf-8")  # fmt: skip
+    gateways.write_text(kannel_gateways(sendsms, connections=1), encoding="utf-8")
     return rules, gateways
 
 

@@ -136,7 +136,7 @@ class ListAdmin:
         if service is not None:
             rule = next(r for r in service.rules if r.action == ACTION)
             params = dict(rule.params)
-            language = "no" if service.number.startswith("+47") else "sv"
+            language = opts.default_language(service.number)
         return opts.effective(list_id, language, params, store.overrides(self.redis, lk))
 
     def show(self, list_id: str) -> dict[str, Any]:

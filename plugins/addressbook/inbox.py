@@ -29,8 +29,7 @@ JOIN_PATH = "/addressbook/join"
 
 def list_options(call: ActionCall, overrides: dict[str, Any]) -> opts.ListOptions:
     """The effective options of the call's list."""
-    language = "no" if call.service.number.startswith("+47") else "sv"
-    return opts.effective(call.service.id, language, dict(call.params), overrides)
+    return opts.effective(call.service.id, opts.default_language(call.service.number), dict(call.params), overrides)
 
 
 def rejoin_link(call: ActionCall, member: str) -> str:

@@ -186,6 +186,11 @@ def problems(given: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def default_language(number: str) -> str:
+    """The default replies' language for a list on ``number``: Norwegian on a +47 number, else Swedish."""
+    return "no" if number.startswith("+47") else "sv"
+
+
 def effective(name: str, language: str, *layers: Mapping[str, Any]) -> ListOptions:
     """The options from the defaults and each layer in turn (later layers win; replies merge by name)."""
     merged: dict[str, Any] = {"name": name, "language": language}
