@@ -33,6 +33,9 @@ from kodeord.signing import sign
 log = logging.getLogger(__name__)
 ALERTS_PREFIX = f"{PREFIX}:alerts"
 GATEWAYS = f"{ALERTS_PREFIX}:gateways"  # set of gateways that recorded anything
+RAISED = f"{ALERTS_PREFIX}:raised"  # alerts raised while handling messages, waiting for a worker to send them
+RAISED_MAX = 1000  # kept at most; a flood of causes beyond this is in the log anyway
+DEFAULT_INTERVAL_S = 900.0
 BUCKET_S = 10  # width of one counting bucket
 OLDEST_UNSENT = "oldest-unsent"
 TIMEOUT_S = 10.0  # for the mail server and the webhook receiver
@@ -174,7 +177,23 @@ class Monitor:
             if self._claim(alert.cause):
                 self._notify(alert)
                 sent.append(alert)
+        for alert in self._raised():
+            self._notify(alert)
+            sent.append(alert)
         return sent
+
+    def _raised(self) -> list[Alert]:
+        """Alerts raised by :func:`raise_alert` since the last check (already claimed there)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lrange(RAISED, 0, -1)
+        pipe.delete(RAISED)
+        items, _ = pipe.execute()
+        raised = []
+        for item in items:
+            data = json.loads(item)
+            raised.append(Alert(data["cause"], data["message"], data["value"], data["threshold"],
+                                datetime.fromisoformat(data["at"])))  # fmt: skip
+        return raised
 
     def _gateway_alerts(self, now: float, at: datetime) -> list[Alert]:
         gateways = sorted(g.decode() if isinstance(g, bytes) else g for g in self.redis.smembers(GATEWAYS))
@@ -214,6 +233,24 @@ class Monitor:
                 notifier(alert)
             except Exception:
                 log.exception("alert %s: notifier %s failed", alert.cause, _name(notifier))
+
+
+def raise_alert(client: redis.Redis, alert: Alert, interval_s: float = DEFAULT_INTERVAL_S) -> bool:
+    """Raise ``alert`` from where messages are handled (a burst of votes, say), without waiting on a mail server.
+
+    The cause is claimed in Redis as :class:`Monitor` claims its own, so it goes out at most once per
+    ``interval_s`` however many web processes see it; the alert is logged at WARNING and queued for the
+    sender workers' monitor to send. Return whether it was queued (False: already raised in the interval).
+    """
+    expiry_ms = max(1, round(interval_s * 1000))
+    if not client.set(key_for("sent", alert.cause), 1, nx=True, px=expiry_ms):
+        return False
+    log.warning("alert %s: %s", alert.cause, alert.message)
+    pipe = client.pipeline(transaction=True)
+    pipe.rpush(RAISED, json.dumps(alert.to_dict()))
+    pipe.ltrim(RAISED, -RAISED_MAX, -1)
+    pipe.execute()
+    return True
 
 
 def send_email(config: AlertConfig, alert: Alert) -> None:

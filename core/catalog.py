@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kodeord import keywords
@@ -39,6 +39,7 @@ class Index:
         self.folded: dict[tuple[str, str], Service] = {}
         self.exact: dict[tuple[str, str], Service] = {}
         self.catch_all: dict[str, Service] = {}
+        self.calls: dict[str, tuple[Service, str]] = {}  # voice number -> service and the words a call means
         self.problems: list[Problem] = []
         for service in config.services.values():
             self._add(service)
@@ -54,6 +55,10 @@ class Index:
         )  # fmt: skip
 
     def _add(self, service: Service) -> None:
+        for address, words in service.calls.items():
+            other, _ = self.calls.setdefault(address, (service, words))
+            if other is not service:
+                self._conflict(replace(service, number=address), other, "calls")
         if service.catch_all:
             other = self.catch_all.setdefault(service.number, service)
             if other is not service:
@@ -75,6 +80,14 @@ class Index:
     def keyword(self, number: str, word: str) -> Service | None:
         """The service a first word selects on ``number``, if any."""
         return self.exact.get((number, keywords.casefold(word))) or self.folded.get((number, keywords.fold(word)))
+
+    def call_route(self, number: Number) -> Route:
+        """Where a call to ``number`` goes: the service whose ``calls:`` name it, else the number's catch-all."""
+        target = self.calls.get(number.address)
+        if target is not None:
+            service, words = target
+            return Route(number, service, service.keyword or "", words, None)
+        return Route(number, self.catch_all.get(number.address), "", "", None)
 
     def route(self, recipient: str, text: str) -> Route:
         """Number, reserved word, keyword and service for a message."""

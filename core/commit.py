@@ -4,6 +4,10 @@ A Lua script runs atomically in Redis: either the dedupe record, every state
 write, every outgoing message and the log entry are stored, or none are. If
 the dedupe record already exists (a gateway retry raced us), nothing is
 written and the stored outcome is returned instead.
+
+Guards (caps, "not closed" marks) are checked inside the same script, so a
+limit holds exactly however many messages race for it: the script picks the
+branch to commit, the normal one or the one its first failing guard names.
 """
 
 from __future__ import annotations
@@ -11,64 +15,115 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
-from kodeord.effects import Write
+from kodeord.effects import Guard, Write
 from kodeord.keys import OUTBOXES, Keys
 
 LOG_MAXLEN = 100_000  # entries kept in each scope's message log
 
 # Redis does not roll back a script that fails half-way, so every write is
 # checked (key type, integer values for increments) before the first one runs.
+#
+# KEYS: seen, outbox, log, one per guard, then per branch its write keys and its status keys.
+# ARGV: dedupe ttl, status ttl, now (ms), log maxlen, guard count, per guard (field, most, by),
+#       then per branch (one more than there are guards): outcome, write count, per write
+#       (command, arg count, args...), message count, messages..., log entry.
 _SCRIPT = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return stored end
+local ttl, status_ttl, now, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local nguards = tonumber(ARGV[5])
+local pos, kpos = 6, 4
+local chosen = 0
+local bumps = {}
+for g = 1, nguards do
+  local key, field, most, by = KEYS[kpos], ARGV[pos], ARGV[pos + 1], tonumber(ARGV[pos + 2])
+  kpos, pos = kpos + 1, pos + 3
+  if chosen == 0 then
+    if most == '' then
+      if redis.call('EXISTS', key) == 1 then chosen = g end
+    else
+      local v
+      if field == '' then v = redis.call('GET', key) else v = redis.call('HGET', key, field) end
+      if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key .. ' ' .. field) end
+      if tonumber(v or '0') + by > tonumber(most) then chosen = g else bumps[#bumps + 1] = {key, field, by} end
+    end
+  end
+end
 local expect = {HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set', ZADD='zset',
   ZINCRBY='zset', ZREM='zset', RPUSH='list', LPUSH='list', LTRIM='list', XADD='stream',
   INCRBY='string', PFADD='string'}
-local writes, pos = {}, 4
-for i = 1, tonumber(ARGV[3]) do
-  local cmd, nargs = ARGV[pos], tonumber(ARGV[pos + 1])
-  local args = {}
-  for j = 1, nargs do args[j] = ARGV[pos + 1 + j] end
-  pos = pos + 2 + nargs
-  local key = KEYS[3 + i]
-  local want = expect[cmd]
-  if want then
-    local have = redis.call('TYPE', key)['ok']
-    if have ~= 'none' and have ~= want then
-      return redis.error_reply('WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which holds a ' .. have)
+local outcome, writes, messages, statuses, entry
+for b = 0, nguards do
+  local mine = b == chosen
+  local nwrites = tonumber(ARGV[pos + 1])
+  if mine then outcome, writes = ARGV[pos], {} end
+  pos = pos + 2
+  for i = 1, nwrites do
+    local cmd, nargs = ARGV[pos], tonumber(ARGV[pos + 1])
+    if mine then
+      local args = {}
+      for j = 1, nargs do args[j] = ARGV[pos + 1 + j] end
+      local key = KEYS[kpos]
+      local want = expect[cmd]
+      if want then
+        local have = redis.call('TYPE', key)['ok']
+        if have ~= 'none' and have ~= want then
+          return redis.error_reply('WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which holds a ' .. have)
+        end
+      end
+      if cmd == 'INCRBY' then
+        local v = redis.call('GET', key)
+        if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key) end
+      elseif cmd == 'HINCRBY' then
+        local v = redis.call('HGET', key, args[1])
+        if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key .. ' ' .. args[1]) end
+      end
+      writes[i] = {cmd, key, args}
     end
+    pos, kpos = pos + 2 + nargs, kpos + 1
   end
-  if cmd == 'INCRBY' then
-    local v = redis.call('GET', key)
-    if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key) end
-  elseif cmd == 'HINCRBY' then
-    local v = redis.call('HGET', key, args[1])
-    if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key .. ' ' .. args[1]) end
+  local m = tonumber(ARGV[pos])
+  pos = pos + 1
+  if mine then messages, statuses = {}, {} end
+  for i = 1, m do
+    if mine then messages[i], statuses[i] = ARGV[pos], KEYS[kpos] end
+    pos, kpos = pos + 1, kpos + 1
   end
-  writes[i] = {cmd, key, args}
+  if mine then entry = ARGV[pos] end
+  pos = pos + 1
 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[1])
+redis.call('SET', KEYS[1], outcome, 'EX', ttl)
+for i = 1, #bumps do
+  local bump = bumps[i]
+  if bump[2] == '' then redis.call('INCRBY', bump[1], bump[3]) else redis.call('HINCRBY', bump[1], bump[2], bump[3]) end
+end
 for i = 1, #writes do
   local w = writes[i]
   redis.call(w[1], w[2], unpack(w[3]))
 end
-local m = tonumber(ARGV[pos])
-local status_ttl, now = ARGV[pos + 1], ARGV[pos + 2]
-pos = pos + 3
-for i = 1, m do
-  redis.call('XADD', KEYS[2], '*', 'm', ARGV[pos])
-  local status = KEYS[3 + #writes + i]
-  redis.call('HSET', status, 'status', 'queued', 'queued_at', now)
-  redis.call('EXPIRE', status, status_ttl)
-  pos = pos + 1
+for i = 1, #messages do
+  redis.call('XADD', KEYS[2], '*', 'm', messages[i])
+  redis.call('HSET', statuses[i], 'status', 'queued', 'queued_at', now)
+  redis.call('EXPIRE', statuses[i], status_ttl)
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[pos], '*', 'e', ARGV[pos + 1])
-return false
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 'e', entry)
+return chosen
 """
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One possible result of a message: its outcome record, writes, outgoing messages and log entry."""
+
+    outcome: dict[str, Any]
+    writes: Sequence[Write] = ()
+    outgoing: Sequence[dict[str, Any]] = ()
+    log_entry: dict[str, Any] = field(default_factory=dict)
 
 
 class Committer:
@@ -82,28 +137,32 @@ class Committer:
         self._registered: set[str] = set()
 
     def commit(
-        self,
-        keys: Keys,
-        seen_key: str,
-        outcome: dict[str, Any],
-        writes: Sequence[Write],
-        outgoing: Sequence[dict[str, Any]],
-        log_entry: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        """Commit; return None if committed, or the earlier outcome of a duplicate."""
+        self, keys: Keys, seen_key: str, branches: Sequence[Branch], guards: Sequence[Guard] = ()
+    ) -> int | dict[str, Any]:
+        """Commit one of ``branches``: the first when every guard holds, else the one after the first
+        failing guard. Return the committed branch's index, or the earlier outcome of a duplicate."""
+        if len(branches) != len(guards) + 1:
+            raise ValueError(f"{len(guards)} guards need {len(guards) + 1} branches, got {len(branches)}")
         outbox = keys.outbox
-        if outgoing:
+        if any(branch.outgoing for branch in branches):
             self.register(outbox)  # before the stream can hold anything
-        argv: list[Any] = [self.dedupe_seconds, json.dumps(outcome, ensure_ascii=False), len(writes)]
-        for write in writes:
-            argv += [write.command.upper(), len(write.args), *write.args]
-        argv += [len(outgoing), self.status_seconds, int(time.time() * 1000)]
-        argv += [json.dumps(m, ensure_ascii=False) for m in outgoing]
-        argv += [LOG_MAXLEN, json.dumps(log_entry, ensure_ascii=False)]
-        statuses = [keys.status(m["id"]) for m in outgoing]
-        stored = self._script(keys=[seen_key, outbox, keys.key_for("log"), *(w.key for w in writes), *statuses], args=argv)
-        if stored is None:
-            return None
+        argv: list[Any] = [self.dedupe_seconds, self.status_seconds, int(time.time() * 1000), LOG_MAXLEN, len(guards)]
+        script_keys = [seen_key, outbox, keys.key_for("log")]
+        for guard in guards:
+            argv += [guard.field, "" if guard.most is None else guard.most, guard.by]
+            script_keys.append(guard.key)
+        for branch in branches:
+            argv += [json.dumps(branch.outcome, ensure_ascii=False), len(branch.writes)]
+            for write in branch.writes:
+                argv += [write.command.upper(), len(write.args), *write.args]
+                script_keys.append(write.key)
+            argv.append(len(branch.outgoing))
+            argv += [json.dumps(m, ensure_ascii=False) for m in branch.outgoing]
+            script_keys += [keys.status(m["id"]) for m in branch.outgoing]
+            argv.append(json.dumps(branch.log_entry, ensure_ascii=False))
+        stored = self._script(keys=script_keys, args=argv)
+        if isinstance(stored, int):
+            return stored
         earlier: dict[str, Any] = json.loads(stored)
         return earlier
 

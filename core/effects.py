@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,11 @@ class Effects:
     - ``replies``: messages to send besides the rule's own ``reply`` template;
     - ``vars``: values the rule's reply template may use (``{{ name }}``);
     - ``silent``: suppress the rule's reply template (the plugin answered itself);
-    - ``fanouts``: broadcasts to start, committed with the rest (see :mod:`kodeord.fanout`).
+    - ``fanouts``: broadcasts to start, committed with the rest (see :mod:`kodeord.fanout`);
+    - ``guards``: conditions checked inside the commit (see :class:`Guard`); when one fails, its
+      ``otherwise`` effects are committed instead of these;
+    - ``call``: the answer to a call (channel ``call``), as 46elks-style call actions, e.g.
+      ``{"play": "https://.../thanks.mp3"}`` or ``{"connect": "+46..."}``; ``None`` hangs up.
     """
 
     writes: list[Write] = field(default_factory=list)
@@ -46,3 +51,38 @@ class Effects:
     vars: dict[str, Any] = field(default_factory=dict)
     silent: bool = False
     fanouts: list[Fanout] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    call: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A condition checked atomically when the effects are committed, for limits that must hold exactly.
+
+    - ``Guard.cap(name, key, field, most)``: add ``by`` to a counter (a hash field, or the string ``key``
+      when ``field`` is ""), unless it would then exceed ``most``;
+    - ``Guard.unset(name, key)``: ``key`` must not exist (e.g. a poll's "closed" mark).
+
+    Guards are checked in order before anything is written. If every one holds, the counters are
+    increased and the effects are committed; if one fails, nothing of the effects is, and its
+    ``otherwise`` effects (writes, replies, call answer; no guards or broadcasts) are committed
+    instead, under the outcome's ``guard`` name. Two messages racing for the last place under a cap
+    therefore never both get it.
+    """
+
+    name: str
+    key: str
+    field: str = ""
+    most: int | None = None  # None: the key must not exist
+    by: int = 1
+    otherwise: Effects = dataclasses.field(default_factory=Effects)  # `field` is taken above
+
+    @classmethod
+    def cap(cls, name: str, key: str, field: str, most: int, otherwise: Effects, by: int = 1) -> Guard:
+        """``key``/``field`` plus ``by`` must stay at most ``most``; the increase is part of the commit."""
+        return cls(name, key, field, most, by, otherwise)
+
+    @classmethod
+    def unset(cls, name: str, key: str, otherwise: Effects) -> Guard:
+        """``key`` must not exist."""
+        return cls(name, key, "", None, 0, otherwise)

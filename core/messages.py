@@ -52,6 +52,7 @@ class Inbound:
     gateway: str
     message_id: str
     received_at: datetime
+    operator: str = ""  # the mobile operator's network it came through, where the gateway says (Kannel's smsc-id)
 
     @classmethod
     def create(
@@ -65,6 +66,7 @@ class Inbound:
         message_id: str,
         received_at: datetime | None = None,
         regions: Sequence[str] = ("SE", "NO"),
+        operator: str = "",
     ) -> Inbound:
         """Validate and normalise raw fields; raise ``InvalidMessage``/``InvalidNumber``."""
         try:
@@ -85,7 +87,9 @@ class Inbound:
         when = received_at or datetime.now(UTC)
         if when.tzinfo is None:
             raise InvalidMessage("received_at must carry a time zone")
-        return cls(sender_n, recipient_n, text, chan, gateway, message_id, when)
+        if len(operator) > 100:
+            raise InvalidMessage("over-long operator name")
+        return cls(sender_n, recipient_n, text, chan, gateway, message_id, when, operator)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (for logs, the simulator and ``rules try --json``)."""
@@ -97,6 +101,7 @@ class Inbound:
             "gateway": self.gateway,
             "message_id": self.message_id,
             "received_at": self.received_at.isoformat(),
+            **({"operator": self.operator} if self.operator else {}),
         }
 
 

@@ -100,6 +100,7 @@ class Service:
     timezone: str
     settings: dict[str, Any]
     loc: Loc
+    calls: dict[str, str] = field(default_factory=dict)  # voice number -> the words a call to it stands for
 
     @property
     def key(self) -> str:

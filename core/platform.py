@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +17,7 @@ from types import TracebackType
 import redis
 
 from kodeord import gatewayconfig, mailer
-from kodeord.alerts import Monitor
+from kodeord.alerts import Alert, Monitor, raise_alert
 from kodeord.catalog import Catalog
 from kodeord.commit import Committer
 from kodeord.engine import Engine
@@ -118,6 +119,14 @@ class Platform:
         self.redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
         stored = self.redis.get(SECRET_KEY)
         return stored.decode() if isinstance(stored, bytes) else str(stored)
+
+    def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> None:
+        """Alert the operators (see :func:`kodeord.alerts.raise_alert`); logged only without an alerts section."""
+        alert = Alert(cause, message, value, threshold, datetime.now(UTC))
+        if self.monitor is None:
+            log.warning("alert %s (no alerts configured): %s", cause, message)
+            return
+        raise_alert(self.redis, alert, self.monitor.config.interval_s)
 
     def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
         """Route one inbound message (see :class:`kodeord.router.Router`)."""

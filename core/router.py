@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from kodeord import engine, templating
 from kodeord.actions import ActionCall
 from kodeord.catalog import Route
+from kodeord.commit import Branch
 from kodeord.effects import Effects, Write
 from kodeord.errors import PluginError, TemplateError
 from kodeord.keys import Keys
@@ -41,6 +42,8 @@ class Outcome:
     fanouts: list[dict[str, Any]] = field(default_factory=list)  # broadcasts started: id, source, text
     errors: list[str] = field(default_factory=list)
     duplicate: bool = False
+    guard: str | None = None  # the guard that failed, when its "otherwise" effects were committed instead
+    call: dict[str, Any] | None = None  # the answer to a call (46elks-style call actions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the lists are shared, not copied)."""
@@ -67,27 +70,36 @@ class Router:
         index = self.platform.catalog.index
         route = index.route(inbound.recipient, inbound.text)
         if inbound.channel.value == "call" and route.number is not None:
-            route = Route(route.number, index.catch_all.get(inbound.recipient), "", "", None)
+            route = index.call_route(route.number)
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
         outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
+        outcome.call = effects.call
         outgoing = self._outgoing(inbound, outcome, effects.replies)
         writes = effects.writes + self._fanouts(scope, outcome, effects)
         if dry_run:
             return outcome
         if effects.fanouts:
             self.platform.committer.register(scope.bulk)
+        log_in = inbound.to_dict()
+        outcomes = [outcome]
+        branches = [Branch(outcome.to_dict(), writes, outgoing, {"in": log_in, "out": outcome.to_dict()})]
+        for guard in effects.guards:
+            other = Outcome(outcome.status, outcome.service, outcome.rule, outcome.action, guard=guard.name,
+                            call=guard.otherwise.call)  # fmt: skip
+            queued = self._outgoing(inbound, other, guard.otherwise.replies)
+            outcomes.append(other)
+            branches.append(Branch(other.to_dict(), guard.otherwise.writes, queued, {"in": log_in, "out": other.to_dict()}))
         # No separate duplicate check first: the commit script checks and sets the seen key atomically, and a
         # duplicate (rare) costs one decision, where a check would cost every message a round trip.
-        stored = outcome.to_dict()
-        earlier = self.platform.committer.commit(
-            scope, scope.seen(inbound.gateway, inbound.message_id), stored, writes, outgoing,
-            {"in": inbound.to_dict(), "out": stored},
-        )  # fmt: skip
-        if earlier is not None:
+        committed = self.platform.committer.commit(
+            scope, scope.seen(inbound.gateway, inbound.message_id), branches, effects.guards
+        )
+        if isinstance(committed, dict):
             self.platform.metrics.inc("kodeord_inbound_total", status="duplicate")
-            return Outcome.from_dict({**earlier, "duplicate": True})
+            return Outcome.from_dict({**committed, "duplicate": True})
+        outcome = outcomes[committed]
         self.platform.metrics.inc("kodeord_inbound_total", status=outcome.status)
-        self.platform.metrics.inc("kodeord_outbox_queued_total", len(outgoing))
+        self.platform.metrics.inc("kodeord_outbox_queued_total", len(branches[committed].outgoing))
         return outcome
 
     def _decide(self, inbound: Inbound, route: Route, scope: Keys, dry_run: bool) -> tuple[Outcome, Effects, Keys]:
@@ -131,13 +143,16 @@ class Router:
             action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
             keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
             links=self.platform.links if not dry_run else self._dry_links,
+            alert=None if dry_run else self.platform.raise_alert,
         )  # fmt: skip
         effects = self.hooks.run_action(call)
         if effects is None:
             raise PluginError(f"no plugin runs action {rule.action!r} (is its plugin blocked?)")
-        for write in effects.writes:
-            if not write.key.startswith(scope.key_for("")[:-1]):
-                raise PluginError(f"action {rule.action!r} wrote outside its service's keys: {write.key}")
+        own = scope.key_for("")[:-1]
+        touched = [w.key for w in effects.writes] + [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]
+        for key in touched:
+            if not key.startswith(own):
+                raise PluginError(f"action {rule.action!r} wrote outside its service's keys: {key}")
         return effects
 
     def _context(self, inbound: Inbound, service: Service | None, route: Route, keyword: str, role: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from kodeord.ruleschema import RULE_FILE
 from kodeord.schema import Checker, Loc, Obj
 
 DEFAULT_WORDS = {"start": ("START",), "stop": ("STOPP", "STOP"), "help": ("HJÄLP", "HJELP", "HELP")}
+# Premium prices a rule may charge, per country of its number: Sweden's premium SMS and 099 calls are priced
+# from 0.80 to 9.90 SEK (MA-7).
+PRICE_RANGES = {"se": (Decimal("0.80"), Decimal("9.90"), "SEK")}
 DEFAULT_REPLIES = {
     "se": {
         "start": "Du är anmäld igen och kan få meddelanden från {{ number }}.",
@@ -207,18 +211,48 @@ class _Builder:
             catch_all=bool(obj["catch_all"]) or number.type in ("voice", "email"),
             accent_sensitive=bool(obj["accent_sensitive"]),
             fallback=fallback,
-            rules=tuple(r for r in (self.rule(rule, obj, zone) for rule in rules) if r is not None),
+            rules=tuple(r for r in (self.rule(rule, obj, zone, number.country) for rule in rules) if r is not None),
             timezone=zone,
             settings=obj.get("settings", {}),
             loc=obj.loc,
+            calls=self.calls(obj, tenant, number.country),
         )
         known = self.services.get(service.key)
         if known is not None:
             self.problem(obj, "id", f"service {service.key!r} is already declared in {known.loc.file}")
             return
+        for rule in service.rules:
+            spec = self.actions.get(rule.action) if rule.action else None
+            if spec is not None and spec.check_rule is not None:
+                for message in spec.check_rule(rule, service.rules):
+                    self.problems.append(Problem(rule.loc.file, rule.loc.line, rule.loc.column, message))
         self.services[service.key] = service
 
-    def rule(self, obj: Obj, service: Obj, zone: str) -> Rule | None:
+    def calls(self, obj: Obj, tenant: Tenant, country: str) -> dict[str, str]:
+        """A service's ``calls:``: each voice number (declared here as type voice unless it is already) -> words."""
+        calls: dict[str, str] = {}
+        for raw, words in obj["calls"].items():
+            try:
+                address = phone.parse_address(raw, self.regions)
+            except (InvalidNumber, InvalidMessage) as exc:
+                self.problem(obj, "calls", f"{raw!r}: {exc}")
+                continue
+            known = self.numbers.get(address)
+            if known is None:
+                replies = dict(DEFAULT_REPLIES[country])
+                folded = {k: frozenset(keywords.fold(w) for w in v) for k, v in DEFAULT_WORDS.items()}
+                self.numbers[address] = Number(address, "voice", country, Words(**folded), replies, obj.loc)
+                self.owners[address] = tenant.id
+            elif known.type != "voice":
+                self.problem(obj, "calls", f"{raw!r} is declared as a {known.type} number; calls need a voice number")
+                continue
+            elif self.owners.get(address, tenant.id) != tenant.id:
+                self.problem(obj, "calls", f"number {address} belongs to tenant {self.owners[address]!r}")
+                continue
+            calls[address] = words.strip()
+        return calls
+
+    def rule(self, obj: Obj, service: Obj, zone: str, country: str) -> Rule | None:
         names = [r["name"] for r in service["rules"]]
         if names.count(obj["name"]) > 1 and names.index(obj["name"]) != service["rules"].index(obj):
             self.problem(obj, "name", f"rule name {obj['name']!r} is used twice in service {service['id']!r}")
@@ -242,6 +276,14 @@ class _Builder:
         provides = self.actions[action].provides if action is not None else ()
         if obj.get("reply") is not None and not self.template(obj, "reply", obj["reply"], provides):
             return None
+        price = obj.get("price")
+        if price is not None and country in PRICE_RANGES:
+            low, high, currency = PRICE_RANGES[country]
+            if not low <= Decimal(price) <= high:
+                self.problem(
+                    obj, "price",
+                    f"a premium price on a {country.upper()} number must be from {low} to {high} {currency}, got {price}",
+                )  # fmt: skip
         when = obj.get("when")
         condition = self.condition(when, zone) if when else Condition()
         if action is not None and self.actions[action].takes_reserved and condition.reserved is None:

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kodeord.model import DAYS, NUMBER_TYPES, RESERVED, ROLES
-from kodeord.schema import Anything, Checker, Choice, Field, Flag, ListOf, Loc, Record, Spec, Text
+from kodeord.schema import Anything, Checker, Choice, Field, Flag, ListOf, Loc, MapOf, Record, Spec, Text
 
 ID = Text("a name of letters, digits, '-' and '_'", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 WORD = Text("a single word", pattern=r"[^\s]{1,40}")
@@ -126,6 +126,9 @@ SERVICE = Record(
         "keyword": Field(WORD, doc="the code word that selects this service on the number"),
         "aliases": Field(ListOf(WORD, single=True), default=[], doc="other words for the same service"),
         "catch_all": Field(Flag(), default=False, doc="take every message to the number not claimed by a keyword"),
+        "calls": Field(MapOf(Text("a voice number"), Text("the words a call stands for", max_length=160)), default={},
+                       doc="voice numbers whose calls come to this service, each as if the caller had texted "
+                       "the keyword and these words"),
         "accent_sensitive": Field(Flag(), default=False, doc="treat ö and o as different letters"),
         "fallback": Field(TEMPLATE, doc="reply when no rule matches"),
         "settings": Field(Anything(), default=None, doc="plugin settings for this service"),

@@ -42,7 +42,7 @@ RULES = TV_RULES + (
     "    rules:\n"
     "      - name: give\n"
     '        reply: "Tack för gåvan!"\n'
-    '        price: "50.00"\n'
+    '        price: "9.90"\n'
 )
 
 
@@ -455,10 +455,10 @@ def test_premium_replies_pass_the_price_on_and_revenue_is_summed_per_service_and
     r.inbound(vote(text="GIVA", message_id="g1"))
     r.inbound(vote(text="GIVA", message_id="g2", sender="+46701234568"))
     r.send()
-    assert [m["binfo"] for m in r.kannel.accepted] == ["50.00", "50.00"]
+    assert [m["binfo"] for m in r.kannel.accepted] == ["9.90", "9.90"]
     assert [m["username"] for m in r.kannel.accepted] == ["kodeord", "kodeord"]  # k2 cannot charge
     day = datetime.now(ZoneInfo("Europe/Stockholm")).date().isoformat()
-    assert status.revenue(r.redis, "tv/gift") == {day: Decimal("100.00")}
+    assert status.revenue(r.redis, "tv/gift") == {day: Decimal("19.80")}
     assert status.revenue(r.redis, "tv/mello") == {}
 
 

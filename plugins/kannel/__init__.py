@@ -177,7 +177,7 @@ class KannelGateway:
             raise webhooks.bad_request("a parameter is too long")
         outcome = webhooks.receive(
             platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
-            text=decode_text(raw, charset, fields.get("coding")),
+            text=decode_text(raw, charset, fields.get("coding")), operator=fields.get("smsc", ""),
         )  # fmt: skip
         return Response(b"", status_code=200, headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status})
 
