@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -59,8 +59,8 @@ class ActionSpec:
     # The action answers START and STOP itself: its rules get them too unless they say `reserved:`
     # (HELP still gets the number's help reply).
     takes_reserved: bool = False
-    # Problems with a rule naming this action, seen with every rule of its service (e.g. "needs a price").
-    check_rule: Callable[[Rule, Sequence[Rule]], list[str]] | None = None
+    # Problems with a rule naming this action, seen with its whole service (e.g. "needs a price").
+    check_rule: Callable[[Rule, Service], list[str]] | None = None
 
     def check_params(self, given: Mapping[str, Any]) -> list[str]:
         """Problems with a rule's ``with:`` mapping for this action."""
@@ -102,9 +102,9 @@ class ActionCall:
     dry_run: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
     links: Links | None = None  # signed links (re-join, leave) under the platform's public URL
-    # Raise an operator alert (cause, message, value, threshold), sent at most once per cause per alert
-    # interval; None in dry runs.
-    alert: Callable[[str, str, float, float], None] | None = None
+    # Raise an operator alert (cause, message, value, threshold); it goes out at most once per cause per alert
+    # interval, and the call returns whether this one was new. None in dry runs.
+    alert: Callable[[str, str, float, float], bool] | None = None
 
 
 @dataclass(frozen=True)

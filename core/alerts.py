@@ -76,7 +76,7 @@ class AlertConfig:
     smtp_starttls: bool = False
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
-    interval_s: float = 900.0  # at most one alert per cause this often
+    interval_s: float = DEFAULT_INTERVAL_S  # at most one alert per cause this often
     failure_rate: float = 0.2  # share of failed messages that is too many
     min_attempts: int = 20  # fewer messages in the window say nothing about a gateway
     window_s: float = 300.0
@@ -235,17 +235,20 @@ class Monitor:
                 log.exception("alert %s: notifier %s failed", alert.cause, _name(notifier))
 
 
-def raise_alert(client: redis.Redis, alert: Alert, interval_s: float = DEFAULT_INTERVAL_S) -> bool:
+def raise_alert(client: redis.Redis, alert: Alert, interval_s: float = DEFAULT_INTERVAL_S, send: bool = True) -> bool:
     """Raise ``alert`` from where messages are handled (a burst of votes, say), without waiting on a mail server.
 
-    The cause is claimed in Redis as :class:`Monitor` claims its own, so it goes out at most once per
-    ``interval_s`` however many web processes see it; the alert is logged at WARNING and queued for the
-    sender workers' monitor to send. Return whether it was queued (False: already raised in the interval).
+    The cause is claimed in Redis as :class:`Monitor` claims its own, so it is raised at most once per
+    ``interval_s`` however many web processes see it; the alert is logged at WARNING and, with ``send``,
+    queued for the sender workers' monitor to send. Return whether it was new (False: already raised in
+    the interval).
     """
     expiry_ms = max(1, round(interval_s * 1000))
     if not client.set(key_for("sent", alert.cause), 1, nx=True, px=expiry_ms):
         return False
     log.warning("alert %s: %s", alert.cause, alert.message)
+    if not send:
+        return True
     pipe = client.pipeline(transaction=True)
     pipe.rpush(RAISED, json.dumps(alert.to_dict()))
     pipe.ltrim(RAISED, -RAISED_MAX, -1)

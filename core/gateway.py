@@ -14,10 +14,11 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import redis
 
+from kodeord.errors import KodeordError
 from kodeord.httpclient import HttpClient
 from kodeord.keys import PREFIX
 from kodeord.messages import Outbound
@@ -87,6 +88,24 @@ class Gateway(Protocol):
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
         """Send the batch; report each message once, right after the gateway answered for it (several at once
         when several answers arrived together: their statuses are then written in one round trip)."""
+        ...
+
+
+class CallFailed(KodeordError):
+    """A gateway could not place a call; the message says why."""
+
+    http_status = 502
+
+
+@runtime_checkable
+class Caller(Protocol):
+    """A gateway that can also place calls (46elks' ``POST /a1/calls``): the voice gateway of a poll."""
+
+    id: str
+
+    def place_call(self, caller_id: str, to: str, actions: Mapping[str, Any]) -> str:
+        """Call ``to`` from ``caller_id``; when answered, run ``actions`` (46elks-style call actions, e.g.
+        ``{"connect": "+468..."}``). Return the gateway's call id; raise :class:`CallFailed` if refused."""
         ...
 
 

@@ -17,7 +17,7 @@ from types import TracebackType
 import redis
 
 from kodeord import gatewayconfig, mailer
-from kodeord.alerts import Alert, Monitor, raise_alert
+from kodeord.alerts import Alert, AlertConfig, Monitor, raise_alert
 from kodeord.catalog import Catalog
 from kodeord.commit import Committer
 from kodeord.engine import Engine
@@ -120,13 +120,14 @@ class Platform:
         stored = self.redis.get(SECRET_KEY)
         return stored.decode() if isinstance(stored, bytes) else str(stored)
 
-    def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> None:
-        """Alert the operators (see :func:`kodeord.alerts.raise_alert`); logged only without an alerts section."""
+    def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> bool:
+        """Alert the operators, at most once per cause per alert interval; return whether this one was new.
+
+        See :func:`kodeord.alerts.raise_alert`. Without an ``alerts`` section it is only logged.
+        """
         alert = Alert(cause, message, value, threshold, datetime.now(UTC))
-        if self.monitor is None:
-            log.warning("alert %s (no alerts configured): %s", cause, message)
-            return
-        raise_alert(self.redis, alert, self.monitor.config.interval_s)
+        config = self.monitor.config if self.monitor is not None else AlertConfig()
+        return raise_alert(self.redis, alert, config.interval_s, send=self.monitor is not None)
 
     def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
         """Route one inbound message (see :class:`kodeord.router.Router`)."""

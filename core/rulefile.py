@@ -224,7 +224,7 @@ class _Builder:
         for rule in service.rules:
             spec = self.actions.get(rule.action) if rule.action else None
             if spec is not None and spec.check_rule is not None:
-                for message in spec.check_rule(rule, service.rules):
+                for message in spec.check_rule(rule, service):
                     self.problems.append(Problem(rule.loc.file, rule.loc.line, rule.loc.column, message))
         self.services[service.key] = service
 

@@ -77,3 +77,4 @@ def serve() -> Iterator[Callable[..., str]]:
 
 
 from .addressbook_rig import book  # noqa: E402, F401 - the address-book rig fixture, for every test module
+from .televote_rig import make_tv  # noqa: E402, F401 - the televote rig fixture

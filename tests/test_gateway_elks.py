@@ -7,7 +7,6 @@ import itertools
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,8 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
-from kodeord import status, webhooks
+from kodeord import status
 from kodeord.errors import RuleFileError
 from kodeord.messages import MAX_TEXT
 from kodeord.platform import Platform
@@ -32,6 +27,7 @@ from kodeord.sender import Sender
 from kodeord.web.app import create_app
 
 from .conftest import TV_RULES, free_port
+from .fake_elks import FakeElks
 
 VOTER = "+46701234567"
 SCOPE = "s:tv/mello"  # the scope of the MELLO service's outbox and status records
@@ -51,45 +47,6 @@ routing:
     default:
       - {{gateway: elks1, price: 0.35, quality: 0.99}}
 """
-
-
-@dataclass
-class FakeElks:
-    """46elks' ``POST /a1/sms``: checks basic auth, records each accepted form, answers with 46elks' JSON.
-
-    ``refuse`` maps a recipient to the status code and body to answer instead.
-    """
-
-    user: str = "u1"
-    password: str = "p1"
-    accepted: list[dict[str, str]] = field(default_factory=list)
-    refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
-    requests: int = 0
-
-    async def sms(self, request: Request) -> Response:
-        """Accept (or refuse) one message."""
-        if webhooks.basic_credentials(request) != (self.user, self.password):
-            return PlainTextResponse("API access requires Basic HTTP authentication", 401)
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        self.requests += 1
-        refusal = self.refuse.get(form.get("to", ""))
-        if refusal is not None:
-            return PlainTextResponse(refusal[1], refusal[0])
-        elks_id = "s" + uuid.uuid4().hex
-        self.accepted.append({**form, "id": elks_id})
-        return JSONResponse({
-            "id": elks_id, "status": "created", "from": form["from"], "to": form["to"],
-            "message": form["message"], "direction": "outgoing", "parts": 1, "cost": 3500,
-            "created": "2024-05-11T19:02:13.224000",
-        })  # fmt: skip
-
-    def app(self) -> Starlette:
-        """The fake as a web app."""
-        return Starlette(routes=[Route("/a1/sms", self.sms, methods=["POST"])])
-
-    def texts_to(self, address: str) -> list[str]:
-        """Texts accepted for ``address``, in order."""
-        return [form["message"] for form in self.accepted if form["to"] == address]
 
 
 @dataclass

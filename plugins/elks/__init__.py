@@ -7,6 +7,11 @@ query string or with basic auth in the URL (46elks sends the user and password a
     sms_url = https://HOST/gateways/<id>/elks?secret=S
     sms_url = https://USER:PASSWORD@HOST/gateways/<id>/elks
 
+Calls: point a voice number's ``voice_start`` at ``https://HOST/gateways/<id>/elks/voice?secret=S``. Each
+call is an inbound event of channel ``call`` (its ``callid`` the message id, so a retried webhook is the same
+call); the answer is the JSON call actions the service decided, e.g. ``{"play": "https://.../thanks.mp3"}``.
+Calls placed by Kodeord (the hot button) go out through ``POST {api_url}/calls``.
+
 On ours, in the gateways file:
 
     gateways:
@@ -36,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kodeord import hookimpl, signing, webhooks
-from kodeord.gateway import GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
+from kodeord.gateway import CallFailed, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
 from kodeord.httpclient import Answer, HttpClient
 from kodeord.messages import MAX_TEXT
 from kodeord.schema import Field, Flag, Number, Record, Text
@@ -95,6 +100,7 @@ class ElksGateway(RequestPerMessage):
         self.http = HttpClient(float(options["timeout"]))
         self.connections = int(options["connections"])
         self.sms_url = str(options["api_url"]).rstrip("/") + "/sms"
+        self.calls_url = str(options["api_url"]).rstrip("/") + "/calls"
         login = f"{options['api_user']}:{options['api_password']}".encode()
         self.headers = {"Authorization": "Basic " + base64.b64encode(login).decode("ascii"), "Content-Type": FORM}
 
@@ -157,6 +163,37 @@ class ElksGateway(RequestPerMessage):
         )  # fmt: skip
         return Response(b"", status_code=200, headers={"X-Kodeord-Status": outcome.status})
 
+    async def voice(self, request: Request, platform: Any) -> Response:
+        """A voice number's ``voice_start``: the call is an inbound event; answer with its call actions.
+
+        46elks posts ``callid``, ``from``, ``to``, ``direction`` and ``created``. A call nobody's rules take is
+        answered ``{"hangup": "busy"}``.
+        """
+        webhooks.only_post(request)
+        webhooks.check_credentials(request, self.id, self.options, request.query_params.get("secret"))
+        fields = await read_form(request)
+        missing = [k for k in ("callid", "from", "to") if not fields.get(k)]
+        if missing:
+            raise webhooks.bad_request(f"missing {', '.join(missing)} (46elks posts callid, from and to)")
+        outcome = webhooks.receive(
+            platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["callid"],
+            channel="call",
+        )  # fmt: skip
+        answer = outcome.call or {"hangup": "busy"}
+        return Response(json.dumps(answer), media_type="application/json",
+                        headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status})  # fmt: skip
+
+    def place_call(self, caller_id: str, to: str, actions: Mapping[str, Any]) -> str:
+        """``POST {api_url}/calls``: call ``to`` from ``caller_id`` and run ``actions`` when answered."""
+        body = urlencode({"from": caller_id, "to": to, "voice_start": json.dumps(actions)}).encode("ascii")
+        try:
+            answer = self.http.request("POST", self.calls_url, body, self.headers)
+        except (OSError, http.client.HTTPException) as exc:
+            raise CallFailed(f"elks unreachable: {exc}") from None
+        if not 200 <= answer.status < 300:
+            raise CallFailed(f"elks {answer.status}: {answer.text[:200]}")
+        return self.message_id(answer)
+
     async def delivery_report(self, request: Request, platform: Any) -> Response:
         """A message's ``whendelivered`` URL: ``ref`` and ``sig`` in the query, the report in the form.
 
@@ -183,13 +220,14 @@ class ElksGateway(RequestPerMessage):
 
 
 def endpoints(gateway: Any) -> Mapping[str, Callable[..., Any]]:
-    """``elks`` (inbound) and ``elks/dlr`` (delivery reports)."""
-    return {"elks": gateway.inbound, "elks/dlr": gateway.delivery_report}
+    """``elks`` (inbound SMS), ``elks/voice`` (inbound calls) and ``elks/dlr`` (delivery reports)."""
+    return {"elks": gateway.inbound, "elks/voice": gateway.voice, "elks/dlr": gateway.delivery_report}
 
 
 ELKS = GatewayType(
     name="elks", options=OPTIONS, build=ElksGateway, endpoints=endpoints,
-    description="46elks: form POST inbound to sms_url, POST /a1/sms outbound, whendelivered reports",
+    description="46elks: form POST inbound to sms_url and voice_start, POST /a1/sms and /a1/calls outbound, "
+    "whendelivered reports",
 )  # fmt: skip
 
 

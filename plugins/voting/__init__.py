@@ -1,9 +1,59 @@
 """Televoting and competitions (MA-1 to MA-6).
 
-Polls with options reachable by vote code on a shared short code or by their
-own premium voice number, opening and closing times, per-sender caps, live
-counts per option and minute, traffic distribution of calls to a studio, the
-"hot button", and fair, verifiable winner draws. The features arrive with the
-televoting issue; the package is registered now so rule files and partners can
-rely on its name.
+Polls with options reachable by vote code on a shared short code or by their own premium voice number,
+opening and closing times, per-sender caps that hold exactly under concurrency, live counts per option and
+minute, traffic distribution of calls to a studio, the "hot button", burst alerts, and competitions with
+fair, verifiable winner draws. See docs/televoting.md.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kodeord.actions import ActionCall, ActionSpec
+from kodeord.effects import Effects
+from kodeord.hookspecs import hookimpl
+
+from . import poll
+from .vote import Vote
+
+if TYPE_CHECKING:
+    import click
+    from starlette.routing import BaseRoute
+
+VOTE = ActionSpec(
+    poll.ACTION, "A vote in a poll: the text after the keyword (or the call's number) names the option",
+    poll.PARAMS, provides=tuple(sorted(poll.VARIABLES)), check_rule=poll.check_rule,
+)  # fmt: skip
+
+
+@hookimpl
+def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    """``voting.vote``."""
+    register(VOTE)
+
+
+@hookimpl
+def kodeord_run_action(call: ActionCall) -> Effects | None:
+    """Run ``voting.vote``."""
+    if call.action == poll.ACTION:
+        return Vote(call).run()
+    return None
+
+
+@hookimpl
+def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
+    """The JSON API under /api/voting/."""
+    from . import api
+
+    for route in api.routes():
+        register(route)
+
+
+@hookimpl
+def kodeord_register_commands(cli: click.Group) -> None:
+    """``kodeord polls ...``."""
+    from .cli import polls
+
+    cli.add_command(polls)

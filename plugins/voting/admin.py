@@ -1,0 +1,38 @@
+"""Finding a tenant's polls and competitions in the loaded rule files (for the API and the CLI).
+
+Only the tenant's own services are looked at, so an id can never reach another customer's poll.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kodeord.model import Rule, Service
+
+from . import poll as polls
+from .poll import Poll, PollError
+
+
+def services(platform: Any, tenant: str, action: str) -> dict[str, tuple[Service, Rule]]:
+    """The tenant's services with a rule naming ``action``, by service id, with that rule."""
+    found = {}
+    for service in platform.catalog.config.services.values():
+        if service.tenant != tenant:
+            continue
+        rule = next((r for r in service.rules if r.action == action), None)
+        if rule is not None:
+            found[service.id] = (service, rule)
+    return found
+
+
+def all_polls(platform: Any, tenant: str) -> dict[str, Poll]:
+    """Every poll of ``tenant`` by id (the service id)."""
+    return {sid: polls.of(service, rule) for sid, (service, rule) in services(platform, tenant, polls.ACTION).items()}
+
+
+def find_poll(platform: Any, tenant: str, poll_id: str) -> Poll:
+    """The tenant's poll ``poll_id``; 404 if it has none by that id."""
+    found = all_polls(platform, tenant).get(poll_id)
+    if found is None:
+        raise PollError(f"no poll {poll_id!r} for tenant {tenant!r}", 404)
+    return found

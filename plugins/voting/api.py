@@ -1,0 +1,96 @@
+"""The voting JSON API under ``/api/voting/`` (an API key per tenant; see docs/televoting.md).
+
+The key decides the tenant; polls and competitions are looked up only among that tenant's services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kodeord.web.apiauth import json_body, tenant_of
+
+from . import hotbutton, store
+from .admin import all_polls, find_poll
+from .poll import PollError
+
+PREFIX = "/api/voting"
+
+Handler = Callable[[Request, Any, str], Awaitable[Any]]
+
+
+def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+    """A route: the tenant from the API key, then ``handler(request, platform, tenant)`` as JSON."""
+
+    async def run(request: Request) -> Response:
+        tenant = await tenant_of(request)
+        result = await handler(request, request.app.state.platform, tenant)
+        return result if isinstance(result, Response) else JSONResponse(result, status_code=status)
+
+    return run
+
+
+def whole_number(body: dict[str, Any], name: str, default: int) -> int:
+    """``body[name]`` as a whole number (``default`` when absent); 400 otherwise."""
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PollError(f"{name} must be a whole number")
+    return value
+
+
+async def list_polls(request: Request, platform: Any, tenant: str) -> Any:
+    def read() -> Any:
+        results = [store.result(platform.redis, poll) for poll in all_polls(platform, tenant).values()]
+        return {"polls": [{k: r[k] for k in ("poll", "title", "state", "opens", "closes", "total")} for r in results]}
+
+    return await run_in_threadpool(read)
+
+
+async def show_poll(request: Request, platform: Any, tenant: str) -> Any:
+    poll = find_poll(platform, tenant, request.path_params["poll"])
+    return await run_in_threadpool(store.result, platform.redis, poll)
+
+
+async def close_poll(request: Request, platform: Any, tenant: str) -> Any:
+    poll = find_poll(platform, tenant, request.path_params["poll"])
+
+    def close() -> Any:
+        newly = store.close(platform.redis, poll, "api")
+        return {"closed_now": newly, **store.result(platform.redis, poll)}
+
+    return await run_in_threadpool(close)
+
+
+async def press_hot_button(request: Request, platform: Any, tenant: str) -> Any:
+    poll = find_poll(platform, tenant, request.path_params["poll"])
+    body = await json_body(request)
+    seconds = whole_number(body, "seconds", 60)
+    return await run_in_threadpool(hotbutton.press, platform, poll, seconds, "api")
+
+
+def log_reader(rows: str) -> Handler:
+    """A handler listing the newest entries of one of a poll's logs."""
+
+    async def read(request: Request, platform: Any, tenant: str) -> Any:
+        poll = find_poll(platform, tenant, request.path_params["poll"])
+        return {rows: await run_in_threadpool(store.recent, platform.redis, poll, rows)}
+
+    return read
+
+
+def routes() -> list[Route]:
+    """Every poll route (competitions and donations add their own)."""
+    one = PREFIX + "/polls/{poll}"
+    return [
+        Route(PREFIX + "/polls", endpoint(list_polls), methods=["GET"]),
+        Route(one, endpoint(show_poll), methods=["GET"]),
+        Route(one + "/close", endpoint(close_poll), methods=["POST"]),
+        Route(one + "/hot-button", endpoint(press_hot_button), methods=["POST"]),
+        Route(one + "/hot-button", endpoint(log_reader("hot_button")), methods=["GET"]),
+        Route(one + "/alerts", endpoint(log_reader("alerts")), methods=["GET"]),
+    ]

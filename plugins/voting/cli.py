@@ -1,0 +1,102 @@
+"""``kodeord polls ...``: results, closing and the hot button from the command line (as the API does).
+
+Polls are named ``TENANT/POLL`` (the poll's service id).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from kodeord.errors import KodeordError
+from kodeord.settings import Settings
+
+
+@contextmanager
+def platform_for(name: str) -> Iterator[tuple[Any, str, str]]:
+    """A platform, the tenant and the id from ``TENANT/ID``; errors end the command with a message."""
+    from kodeord.platform import Platform
+
+    tenant, slash, item = name.partition("/")
+    if not slash or not tenant or not item:
+        click.echo(f"error: name it as TENANT/ID, not {name!r}", err=True)
+        sys.exit(2)
+    try:
+        with Platform(Settings()) as platform:
+            yield platform, tenant, item
+    except KodeordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def show(value: Any) -> None:
+    """Print ``value`` as indented JSON."""
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.group()
+def polls() -> None:
+    """Polls: live results, closing (freezes the result) and the hot button."""
+
+
+@polls.command("ls")
+@click.argument("tenant")
+def list_polls(tenant: str) -> None:
+    """Every poll of TENANT with its state and total."""
+    from . import store
+    from .admin import all_polls
+
+    with platform_for(f"{tenant}/-") as (platform, _, _):
+        for poll_id, poll in all_polls(platform, tenant).items():
+            result = store.result(platform.redis, poll)
+            click.echo(f"{poll_id}\t{result['state']}\ttotal={result['total']}\t{poll.title}")
+
+
+@polls.command("result")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="the whole result, with votes per minute, as JSON")
+def result(name: str, as_json: bool) -> None:
+    """Votes per option of TENANT/POLL (frozen once the poll is closed)."""
+    from . import store
+    from .admin import find_poll
+
+    with platform_for(name) as (platform, tenant, poll_id):
+        found = store.result(platform.redis, find_poll(platform, tenant, poll_id))
+    if as_json:
+        show(found)
+        return
+    click.echo(f"{found['title']} ({found['state']}), {found['total']} votes")
+    for option in sorted(found["options"], key=lambda o: -o["votes"]):
+        click.echo(f"{option['code']:>6}  {option['votes']:>9}  (sms {option['sms']}, calls {option['calls']})  "
+                   f"{option['name']}")  # fmt: skip
+
+
+@polls.command("close")
+@click.argument("name")
+def close(name: str) -> None:
+    """Close TENANT/POLL now: no vote counts after this and the result is frozen."""
+    from . import store
+    from .admin import find_poll
+
+    with platform_for(name) as (platform, tenant, poll_id):
+        poll = find_poll(platform, tenant, poll_id)
+        newly = store.close(platform.redis, poll, "cli")
+        found = store.result(platform.redis, poll)
+    click.echo(f"{'closed' if newly else 'already closed'} at {found['closed_at']}; {found['total']} votes")
+
+
+@polls.command("hot-button")
+@click.argument("name")
+@click.option("--seconds", default=60, show_default=True, help="pick among callers of the last N seconds")
+def hot_button(name: str, seconds: int) -> None:
+    """Connect a random recent caller of TENANT/POLL to the studio."""
+    from . import hotbutton
+    from .admin import find_poll
+
+    with platform_for(name) as (platform, tenant, poll_id):
+        show(hotbutton.press(platform, find_poll(platform, tenant, poll_id), seconds, "cli"))

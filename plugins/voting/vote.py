@@ -1,0 +1,150 @@
+"""``voting.vote``: one vote by SMS (the text after the keyword is the vote code) or by call.
+
+A vote counts only inside the poll's window, for a known code, while the poll is not closed, and within
+the number's caps. The "not closed" mark and the caps are guards checked inside the commit, so they hold
+exactly when the same number votes over many connections at once. A vote that does not count gets the
+poll's reply for why, without a price: only counted votes are charged.
+
+A call is answered in 46elks' call-action style: the thanks recording, or, for the poll's share of calls,
+a connection to the studio (falling back to the recording when the studio is busy or does not answer).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from kodeord import templating
+from kodeord.actions import ActionCall
+from kodeord.effects import Effects, Guard, Write
+from kodeord.errors import TemplateError
+from kodeord.messages import Channel, Kind, Outbound
+
+from . import poll as polls
+from .poll import Option, Poll
+from .store import CALLERS_TTL_S, RATE_TTL_S, PollKeys, minute_of
+
+STUDIO_FIELD = ":studio"  # calls connected to the studio, in the counts hash (codes cannot start with ':')
+
+
+class Vote:
+    """One vote: decide, and describe every way the commit may go."""
+
+    def __init__(self, call: ActionCall) -> None:
+        self.call = call
+        self.poll: Poll = polls.of(call.service, call.rule)
+        self.keys = PollKeys(call.service.key)
+        self.is_call = call.inbound.channel is Channel.CALL
+        self.minute = minute_of(call.now)
+        code = call.args.split(maxsplit=1)[0] if call.args.strip() else ""
+        self.option: Option | None = self.poll.option(code)
+        self.vars: dict[str, Any] = {
+            "title": self.poll.title,
+            "code": self.option.code if self.option else code,
+            "option": self.option.name if self.option else code,
+            "opens": self.poll.opens,
+            "closes": self.poll.closes,
+        }
+
+    def run(self) -> Effects:
+        """The effects of the vote, with the guards that decide whether it counts."""
+        shared = self._traffic()
+        if self.option is None:
+            return self._refused("unknown", shared)
+        state = self.poll.state(self.call.now)
+        if state != "open":
+            return self._refused("not_open" if state == "not-open" else "closed", shared)
+        code, sender = self.option.code, self.call.inbound.sender
+        writes = [
+            Write("HINCRBY", self.keys.counts, (code, 1)),
+            Write("HINCRBY", self.keys.counts, (f"{code}:{self.call.inbound.channel.value}", 1)),
+            Write("HINCRBY", self.keys.minutes, (f"{self.minute}:{code}", 1)),
+            *shared,
+        ]
+        guards = [Guard.unset("closed", self.keys.closed, self._refused("closed", shared))]
+        if self.poll.max_votes is not None:
+            guards.append(Guard.cap("capped", self.keys.voters, sender, self.poll.max_votes,
+                                    self._refused("capped", shared)))  # fmt: skip
+        if self.poll.max_per_option is not None:
+            guards.append(Guard.cap("capped_option", self.keys.voter_options, f"{sender}|{code}",
+                                    self.poll.max_per_option, self._refused("capped_option", shared)))  # fmt: skip
+        effects = Effects(writes=writes, vars=dict(self.vars), guards=guards)
+        if self.is_call:
+            effects.silent = True  # the recording thanks the caller; no SMS
+            effects.call = self._answer()
+            if "connect" in effects.call:
+                writes.append(Write("HINCRBY", self.keys.counts, (STUDIO_FIELD, 1)))
+        return effects
+
+    def _answer(self) -> dict[str, Any]:
+        """Thanks, or the studio for the poll's share of calls (0-10 %)."""
+        thanks = {"play": self.poll.thanks} if self.poll.thanks else {"hangup": "busy"}
+        share = round(self.poll.studio_share * 100)  # in hundredths of a percent
+        if self.poll.studio and share and secrets.randbelow(10_000) < share:
+            return {"connect": self.poll.studio, "busy": thanks, "failed": thanks}
+        return thanks
+
+    def _refused(self, why: str, shared: list[Write]) -> Effects:
+        """A vote that does not count: the poll's reply for ``why`` (free), or the recording for a caller."""
+        effects = Effects(writes=list(shared), vars=dict(self.vars), silent=True)
+        if self.is_call:
+            recording = self.poll.closed_recording if why in ("closed", "not_open") else None
+            recording = recording or self.poll.thanks
+            effects.call = {"play": recording} if recording else {"hangup": "busy"}
+            return effects
+        context = self._context()
+        try:
+            text = templating.render(self.poll.replies[why], context)
+        except TemplateError:
+            text = templating.render(polls.DEFAULT_REPLIES[why], context)
+        if text:
+            inbound = self.call.inbound
+            effects.replies.append(Outbound(to=inbound.sender, sender=inbound.recipient, text=text, kind=Kind.REPLY,
+                                            service=self.call.service.key))  # fmt: skip
+        return effects
+
+    def _context(self) -> dict[str, Any]:
+        inbound, service = self.call.inbound, self.call.service
+        return {
+            "sender": inbound.sender, "number": inbound.recipient, "text": inbound.text, "keyword": self.call.keyword,
+            "args": self.call.args, "role": self.call.role, "channel": inbound.channel.value, "service": service.id,
+            "tenant": service.tenant, "now": self.call.now, **self.vars,
+        }  # fmt: skip
+
+    def _traffic(self) -> list[Write]:
+        """Writes every branch makes: the caller for the hot button, rates and alerts for bursts."""
+        inbound = self.call.inbound
+        writes: list[Write] = []
+        if self.is_call:
+            callers = self.keys.callers(self.minute)
+            writes += [Write("ZADD", callers, (int(self.call.now.timestamp() * 1000), inbound.sender)),
+                       Write("EXPIRE", callers, (CALLERS_TTL_S,))]  # fmt: skip
+        if not inbound.sender.startswith("+"):
+            return writes
+        prefix = inbound.sender[1 : 1 + self.poll.burst_prefix]
+        rate = self.keys.rate(self.minute)
+        writes += [Write("HINCRBY", rate, (f"n:{inbound.sender}", 1)), Write("HINCRBY", rate, (f"p:{prefix}", 1)),
+                   Write("EXPIRE", rate, (RATE_TTL_S,))]  # fmt: skip
+        if self.call.alert is not None:
+            writes += self._bursts(rate, prefix)
+        return writes
+
+    def _bursts(self, rate: str, prefix: str) -> list[Write]:
+        """Alerts for a number or prefix over its votes a minute (each at most once per alert interval)."""
+        assert self.call.alert is not None
+        sender = self.call.inbound.sender
+        by_number, by_prefix = self.call.redis.hmget(rate, f"n:{sender}", f"p:{prefix}")
+        checks = (("number", sender, int(by_number or 0) + 1, self.poll.burst_per_number),
+                  ("prefix", f"+{prefix}", int(by_prefix or 0) + 1, self.poll.burst_per_prefix))  # fmt: skip
+        writes = []
+        for kind, who, count, limit in checks:
+            if count <= limit:
+                continue
+            cause = f"burst:{self.call.service.key}:{kind}:{who}"
+            message = (f"poll {self.call.service.key}: {count} votes this minute from {kind} {who}; "
+                       f"the limit is {limit} a minute")  # fmt: skip
+            if self.call.alert(cause, message, count, limit):
+                record = {"at": self.call.now.isoformat(), "kind": kind, "who": who, "count": count, "limit": limit}
+                writes.append(Write("XADD", self.keys.alerts, ("MAXLEN", "~", 1000, "*", "e", json.dumps(record))))
+        return writes
