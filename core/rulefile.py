@@ -199,6 +199,7 @@ class _Builder:
             )  # fmt: skip
             return
         zone = tenant.timezone
+        problems_before = len(self.problems)
         fallback = obj.get("fallback")
         if fallback is not None:
             self.template(obj, "fallback", fallback)
@@ -221,7 +222,7 @@ class _Builder:
         if known is not None:
             self.problem(obj, "id", f"service {service.key!r} is already declared in {known.loc.file}")
             return
-        for rule in service.rules:
+        for rule in service.rules if len(self.problems) == problems_before else ():  # checks need sound rules
             spec = self.actions.get(rule.action) if rule.action else None
             if spec is not None and spec.check_rule is not None:
                 for message in spec.check_rule(rule, service):

@@ -31,7 +31,7 @@ STUDIO = "+4686001000"
 VOICE = {"01": "+469912345", "02": "+469912346", "03": "+469912347"}  # 099-123 45 ... as E.164
 
 
-def poll_rules(opens: datetime, closes: datetime, **extra: Any) -> str:
+def poll_rules(opens: datetime, closes: datetime, extra_services: str = "", **extra: Any) -> str:
     """The TV tenant's rule file: poll ``mello`` on 72500 and three 099 numbers, and a poll not yet open."""
     options = {
         "title": "Melodifestivalen",
@@ -63,7 +63,7 @@ services:
         do: voting.vote
         with: {{options: [{{code: A}}, {{code: B}}], opens: "{later}"}}
         reply: "Tack!"
-"""
+""" + extra_services
 
 
 OTHER_RULES = textwrap.dedent(
@@ -151,13 +151,13 @@ def make_tv(make_platform: Callable[..., Platform], serve: Callable[..., str], t
     with running() as kannel:
 
         def build(opens: datetime | None = None, closes: datetime | None = None, alerts: str = "",
-                  **extra: Any) -> TV:  # fmt: skip
+                  extra_services: str = "", **extra: Any) -> TV:  # fmt: skip
             now = datetime.now(UTC)
             elks = FakeElks()
             api = serve(elks.app())
             rules, other = tmp_path / "tv.yaml", tmp_path / "radio.yaml"
-            rules.write_text(poll_rules(opens or now - timedelta(hours=1), closes or now + timedelta(hours=1), **extra),
-                             encoding="utf-8")  # fmt: skip
+            rules.write_text(poll_rules(opens or now - timedelta(hours=1), closes or now + timedelta(hours=1),
+                                        extra_services, **extra), encoding="utf-8")  # fmt: skip
             other.write_text(OTHER_RULES, encoding="utf-8")
             gateways = tmp_path / "gateways.yaml"
             gateways.write_text(GATEWAYS.format(sendsms=kannel.url, api=api, alerts=alerts), encoding="utf-8")

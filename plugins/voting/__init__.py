@@ -15,7 +15,7 @@ from kodeord.actions import ActionCall, ActionSpec
 from kodeord.effects import Effects
 from kodeord.hookspecs import hookimpl
 
-from . import poll
+from . import competition, poll
 from .vote import Vote
 
 if TYPE_CHECKING:
@@ -27,18 +27,26 @@ VOTE = ActionSpec(
     poll.PARAMS, provides=tuple(sorted(poll.VARIABLES)), check_rule=poll.check_rule,
 )  # fmt: skip
 
+ENTER = ActionSpec(
+    competition.ACTION, "A competition answer: the first answer of each number is its entry",
+    competition.PARAMS, provides=tuple(sorted(competition.VARIABLES)), check_rule=competition.check_rule,
+)  # fmt: skip
+
 
 @hookimpl
 def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
-    """``voting.vote``."""
+    """``voting.vote`` and ``voting.enter``."""
     register(VOTE)
+    register(ENTER)
 
 
 @hookimpl
 def kodeord_run_action(call: ActionCall) -> Effects | None:
-    """Run ``voting.vote``."""
+    """Run ``voting.vote`` or ``voting.enter``."""
     if call.action == poll.ACTION:
         return Vote(call).run()
+    if call.action == competition.ACTION:
+        return competition.enter(call)
     return None
 
 
@@ -53,7 +61,8 @@ def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
 
 @hookimpl
 def kodeord_register_commands(cli: click.Group) -> None:
-    """``kodeord polls ...``."""
-    from .cli import polls
+    """``kodeord polls ...`` and ``kodeord competitions ...``."""
+    from .cli import competitions, polls
 
     cli.add_command(polls)
+    cli.add_command(competitions)

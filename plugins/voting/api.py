@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from kodeord.web.apiauth import json_body, tenant_of
 
-from . import hotbutton, store
-from .admin import all_polls, find_poll
+from . import competition, draw, hotbutton, store
+from .admin import all_polls, find_poll, services
 from .poll import PollError
 
 PREFIX = "/api/voting"
@@ -83,10 +83,48 @@ def log_reader(rows: str) -> Handler:
     return read
 
 
+async def list_competitions(request: Request, platform: Any, tenant: str) -> Any:
+    def read() -> Any:
+        found = services(platform, tenant, competition.ACTION)
+        return {"competitions": [draw.summary(platform.redis, competition.find(platform, tenant, sid)) for sid in found]}
+
+    return await run_in_threadpool(read)
+
+
+async def show_competition(request: Request, platform: Any, tenant: str) -> Any:
+    found = competition.find(platform, tenant, request.path_params["competition"])
+    return await run_in_threadpool(draw.summary, platform.redis, found)
+
+
+async def make_draw(request: Request, platform: Any, tenant: str) -> Any:
+    found = competition.find(platform, tenant, request.path_params["competition"])
+    body = await json_body(request)
+    return await run_in_threadpool(draw.draw, platform.redis, found, whole_number(body, "winners", 1), "api")
+
+
+async def list_draws(request: Request, platform: Any, tenant: str) -> Any:
+    found = competition.find(platform, tenant, request.path_params["competition"])
+    return {"draws": await run_in_threadpool(draw.draws, platform.redis, found)}
+
+
+async def draw_entries(request: Request, platform: Any, tenant: str) -> Any:
+    found = competition.find(platform, tenant, request.path_params["competition"])
+    n = request.path_params["draw"]
+    body = await run_in_threadpool(draw.listing, platform.redis, found, n)
+    return Response(body, media_type="text/plain; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="draw-{n}-entries.txt"'})  # fmt: skip
+
+
 def routes() -> list[Route]:
-    """Every poll route (competitions and donations add their own)."""
+    """Every poll and competition route."""
     one = PREFIX + "/polls/{poll}"
+    contest = PREFIX + "/competitions/{competition}"
     return [
+        Route(PREFIX + "/competitions", endpoint(list_competitions), methods=["GET"]),
+        Route(contest, endpoint(show_competition), methods=["GET"]),
+        Route(contest + "/draws", endpoint(make_draw, 201), methods=["POST"]),
+        Route(contest + "/draws", endpoint(list_draws), methods=["GET"]),
+        Route(contest + "/draws/{draw:int}/entries", endpoint(draw_entries), methods=["GET"]),
         Route(PREFIX + "/polls", endpoint(list_polls), methods=["GET"]),
         Route(one, endpoint(show_poll), methods=["GET"]),
         Route(one + "/close", endpoint(close_poll), methods=["POST"]),

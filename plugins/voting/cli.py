@@ -100,3 +100,51 @@ def hot_button(name: str, seconds: int) -> None:
 
     with platform_for(name) as (platform, tenant, poll_id):
         show(hotbutton.press(platform, find_poll(platform, tenant, poll_id), seconds, "cli"))
+
+
+@click.group()
+def competitions() -> None:
+    """Competitions: entries, winner draws and the entry lists draws were made from."""
+
+
+@competitions.command("show")
+@click.argument("name")
+def show_competition(name: str) -> None:
+    """Entries, right answers, winners and draws of TENANT/COMPETITION (JSON)."""
+    from . import competition, draw
+
+    with platform_for(name) as (platform, tenant, item):
+        show(draw.summary(platform.redis, competition.find(platform, tenant, item)))
+
+
+@competitions.command("draw")
+@click.argument("name")
+@click.option("--winners", default=1, show_default=True, help="how many winners to draw")
+def make_draw(name: str, winners: int) -> None:
+    """Draw winners of TENANT/COMPETITION among the right answers, never an earlier winner (JSON record)."""
+    from . import competition, draw
+
+    with platform_for(name) as (platform, tenant, item):
+        show(draw.draw(platform.redis, competition.find(platform, tenant, item), winners, "cli"))
+
+
+@competitions.command("draws")
+@click.argument("name")
+def list_draws(name: str) -> None:
+    """Every draw record of TENANT/COMPETITION (JSON)."""
+    from . import competition, draw
+
+    with platform_for(name) as (platform, tenant, item):
+        show(draw.draws(platform.redis, competition.find(platform, tenant, item)))
+
+
+@competitions.command("entries")
+@click.argument("name")
+@click.argument("draw_number", type=int)
+def entries(name: str, draw_number: int) -> None:
+    """Print the entry list draw DRAW_NUMBER was made from: its SHA-256 is the record's sha256."""
+    from . import competition, draw
+
+    with platform_for(name) as (platform, tenant, item):
+        listing = draw.listing(platform.redis, competition.find(platform, tenant, item), draw_number)
+    click.echo(listing.decode(), nl=False)

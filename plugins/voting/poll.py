@@ -8,7 +8,7 @@ in the tenant's time zone.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +51,7 @@ def normalise_code(raw: str) -> str:
     return str(int(raw)) if raw.isascii() and raw.isdigit() else fold(raw)
 
 
-def _moment(value: Any) -> str | None:
+def moment_problem(value: Any) -> str | None:
     if isinstance(value, datetime):
         return None
     if isinstance(value, str):
@@ -91,7 +91,7 @@ def _share(value: float) -> str | None:
     return None if 0 <= value <= 10 else f"the share of calls sent to the studio is 0 to 10 (percent), got {value:g}"
 
 
-def _url(value: str) -> str | None:
+def url_problem(value: str) -> str | None:
     return None if URL.fullmatch(value) else f"expected the recording's http(s) URL, got {value!r}"
 
 
@@ -103,17 +103,22 @@ def _number(value: str) -> str | None:
     return None
 
 
-def _replies(value: dict[str, Any]) -> str | None:
-    for name, text in value.items():
-        if name not in REPLY_NAMES:
-            return f"unknown reply {name!r}; the poll's replies are {', '.join(REPLY_NAMES)}"
-        if not isinstance(text, str):
-            return f"reply {name!r} must be a text"
-        try:
-            templating.check(text, templating.BASE_VARIABLES | VARIABLES)
-        except TemplateError as exc:
-            return f"reply {name!r}: {exc}"
-    return None
+def reply_checker(names: tuple[str, ...], variables: frozenset[str]) -> Callable[[dict[str, Any]], str | None]:
+    """A check of ``replies:``: known names only, each a template using the base variables and ``variables``."""
+
+    def check(value: dict[str, Any]) -> str | None:
+        for name, text in value.items():
+            if name not in names:
+                return f"unknown reply {name!r}; the replies are {', '.join(names)}"
+            if not isinstance(text, str):
+                return f"reply {name!r} must be a text"
+            try:
+                templating.check(text, templating.BASE_VARIABLES | variables)
+            except TemplateError as exc:
+                return f"reply {name!r}: {exc}"
+        return None
+
+    return check
 
 
 def _prefix(value: int) -> str | None:
@@ -123,14 +128,15 @@ def _prefix(value: int) -> str | None:
 PARAMS = (
     Param("title", str, doc="the poll's name in replies and results (default: the service id)"),
     Param("options", list, required=True, doc="each with a code (the vote code) and a name", validate=_options),
-    Param("opens", object, doc="when votes start to count (default: always open)", validate=_moment),
-    Param("closes", object, doc="when votes stop counting; the result is frozen from then", validate=_moment),
+    Param("opens", object, doc="when votes start to count (default: always open)", validate=moment_problem),
+    Param("closes", object, doc="when votes stop counting; the result is frozen from then", validate=moment_problem),
     Param("max_votes", int, doc="most votes counted per number in the poll", validate=_positive),
     Param("max_per_option", int, doc="most votes counted per number for one option", validate=_positive),
-    Param("replies", dict, doc="texts for not_open, closed, capped, capped_option and unknown", validate=_replies),
-    Param("thanks", str, doc="URL of the recording played to callers", validate=_url),
+    Param("replies", dict, doc="texts for not_open, closed, capped, capped_option and unknown",
+          validate=reply_checker(REPLY_NAMES, VARIABLES)),  # fmt: skip
+    Param("thanks", str, doc="URL of the recording played to callers", validate=url_problem),
     Param("closed_recording", str, doc="URL played to callers outside the voting window (default: thanks)",
-          validate=_url),  # fmt: skip
+          validate=url_problem),  # fmt: skip
     Param("studio", str, doc="the studio's number: calls connected there by share or by the hot button",
           validate=_number),  # fmt: skip
     Param("studio_share", float, default=0, doc="percent of calls (0-10) connected to the studio", validate=_share),
@@ -190,7 +196,7 @@ class Poll:
         return "open"
 
 
-def _when(value: Any, zone: str) -> datetime | None:
+def localise(value: Any, zone: str) -> datetime | None:
     if value is None:
         return None
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
@@ -205,8 +211,8 @@ def build(service: Service, params: Mapping[str, Any]) -> Poll:
         title=params.get("title") or service.id,
         options=options,
         by_code={normalise_code(o.code): o for o in options},
-        opens=_when(params.get("opens"), service.timezone),
-        closes=_when(params.get("closes"), service.timezone),
+        opens=localise(params.get("opens"), service.timezone),
+        closes=localise(params.get("closes"), service.timezone),
         max_votes=params.get("max_votes"),
         max_per_option=params.get("max_per_option"),
         replies=DEFAULT_REPLIES | dict(params.get("replies") or {}),
@@ -249,10 +255,7 @@ def check_rule(rule: Rule, service: Service) -> list[str]:
     if first is not None and first.name != rule.name:
         problems.append(f"service {service.id!r} has two voting.vote rules; a service holds one poll")
         return problems
-    try:
-        poll = build(service, rule.params)
-    except (KodeordError, ValueError) as exc:
-        return [f"poll {service.id!r}: {exc}"]
+    poll = build(service, rule.params)
     if poll.opens and poll.closes and poll.closes <= poll.opens:
         problems.append("the poll's closes must be later than opens")
     if poll.studio_share and not poll.studio:

@@ -15,12 +15,11 @@ import json
 import secrets
 from typing import Any
 
-from kodeord import templating
 from kodeord.actions import ActionCall
 from kodeord.effects import Effects, Guard, Write
-from kodeord.errors import TemplateError
-from kodeord.messages import Channel, Kind, Outbound
+from kodeord.messages import Channel
 
+from . import answers
 from . import poll as polls
 from .poll import Option, Poll
 from .store import CALLERS_TTL_S, RATE_TTL_S, PollKeys, minute_of
@@ -79,7 +78,7 @@ class Vote:
 
     def _answer(self) -> dict[str, Any]:
         """Thanks, or the studio for the poll's share of calls (0-10 %)."""
-        thanks = {"play": self.poll.thanks} if self.poll.thanks else {"hangup": "busy"}
+        thanks = answers.recording(self.poll.thanks)
         share = round(self.poll.studio_share * 100)  # in hundredths of a percent
         if self.poll.studio and share and secrets.randbelow(10_000) < share:
             return {"connect": self.poll.studio, "busy": thanks, "failed": thanks}
@@ -87,30 +86,9 @@ class Vote:
 
     def _refused(self, why: str, shared: list[Write]) -> Effects:
         """A vote that does not count: the poll's reply for ``why`` (free), or the recording for a caller."""
-        effects = Effects(writes=list(shared), vars=dict(self.vars), silent=True)
-        if self.is_call:
-            recording = self.poll.closed_recording if why in ("closed", "not_open") else None
-            recording = recording or self.poll.thanks
-            effects.call = {"play": recording} if recording else {"hangup": "busy"}
-            return effects
-        context = self._context()
-        try:
-            text = templating.render(self.poll.replies[why], context)
-        except TemplateError:
-            text = templating.render(polls.DEFAULT_REPLIES[why], context)
-        if text:
-            inbound = self.call.inbound
-            effects.replies.append(Outbound(to=inbound.sender, sender=inbound.recipient, text=text, kind=Kind.REPLY,
-                                            service=self.call.service.key))  # fmt: skip
-        return effects
-
-    def _context(self) -> dict[str, Any]:
-        inbound, service = self.call.inbound, self.call.service
-        return {
-            "sender": inbound.sender, "number": inbound.recipient, "text": inbound.text, "keyword": self.call.keyword,
-            "args": self.call.args, "role": self.call.role, "channel": inbound.channel.value, "service": service.id,
-            "tenant": service.tenant, "now": self.call.now, **self.vars,
-        }  # fmt: skip
+        record = self.poll.closed_recording if why in ("closed", "not_open") else None
+        return answers.refusal(self.call, self.poll.replies[why], polls.DEFAULT_REPLIES[why], dict(self.vars),
+                               record or self.poll.thanks, shared)  # fmt: skip
 
     def _traffic(self) -> list[Write]:
         """Writes every branch makes: the caller for the hot button, rates and alerts for bursts."""

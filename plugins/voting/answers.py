@@ -1,0 +1,47 @@
+"""Answers a poll or competition gives itself (a vote or entry that does not count): an SMS reply rendered
+from the customer's template, free of charge, or for a caller a recording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kodeord import templating
+from kodeord.actions import ActionCall
+from kodeord.effects import Effects, Write
+from kodeord.errors import TemplateError
+from kodeord.messages import Channel, Kind, Outbound
+
+
+def context(call: ActionCall, variables: dict[str, Any]) -> dict[str, Any]:
+    """What a reply template sees: the base variables and the action's own."""
+    inbound, service = call.inbound, call.service
+    return {
+        "sender": inbound.sender, "number": inbound.recipient, "text": inbound.text, "keyword": call.keyword,
+        "args": call.args, "role": call.role, "channel": inbound.channel.value, "service": service.id,
+        "tenant": service.tenant, "now": call.now, **variables,
+    }  # fmt: skip
+
+
+def recording(url: str | None) -> dict[str, Any]:
+    """Play ``url`` and hang up (or just hang up, busy, when there is no recording)."""
+    return {"play": url} if url else {"hangup": "busy"}
+
+
+def refusal(call: ActionCall, template: str, fallback: str, variables: dict[str, Any], record: str | None,
+            writes: list[Write] | None = None) -> Effects:  # fmt: skip
+    """Effects that answer without counting: the reply ``template`` (``fallback`` if it fails to render),
+    without a price; for a call, the recording ``record``."""
+    effects = Effects(writes=list(writes or ()), vars=variables, silent=True)
+    if call.inbound.channel is Channel.CALL:
+        effects.call = recording(record)
+        return effects
+    values = context(call, variables)
+    try:
+        text = templating.render(template, values)
+    except TemplateError:
+        text = templating.render(fallback, values)
+    if text:
+        inbound = call.inbound
+        effects.replies.append(Outbound(to=inbound.sender, sender=inbound.recipient, text=text, kind=Kind.REPLY,
+                                        service=call.service.key))  # fmt: skip
+    return effects
