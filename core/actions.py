@@ -102,9 +102,6 @@ class ActionCall:
     dry_run: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
     links: Links | None = None  # signed links (re-join, leave) under the platform's public URL
-    # Raise an operator alert (cause, message, value, threshold); it goes out at most once per cause per alert
-    # interval, and the call returns whether this one was new. None in dry runs.
-    alert: Callable[[str, str, float, float], bool] | None = None
 
 
 @dataclass(frozen=True)

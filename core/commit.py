@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -28,16 +28,18 @@ LOG_MAXLEN = 100_000  # entries kept in each scope's message log
 # Redis does not roll back a script that fails half-way, so every write is
 # checked (key type, integer values for increments) before the first one runs.
 #
-# KEYS: seen, outbox, log, one per guard, then per branch its write keys and its status keys.
-# ARGV: dedupe ttl, status ttl, now (ms), log maxlen, guard count, per guard (field, most, by),
-#       then per branch (one more than there are guards): outcome, write count, per write
-#       (command, arg count, args...), message count, messages..., log entry.
+# KEYS: seen, outbox, log, one per guard, the common writes' keys, then per branch its write keys and its
+#       status keys.
+# ARGV: dedupe ttl, status ttl, now (ms), log maxlen, the inbound message (JSON), guard count, per guard
+#       (field, most, by), the common writes (count, then per write: command, arg count, args...), then per
+#       branch (one more than there are guards): outcome, its writes (as the common ones), message count,
+#       messages.... The log entry is {"in": inbound, "out": the committed outcome}.
 _SCRIPT = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return stored end
-local ttl, status_ttl, now, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local nguards = tonumber(ARGV[5])
-local pos, kpos = 6, 4
+local ttl, status_ttl, now, maxlen, inbound = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local nguards = tonumber(ARGV[6])
+local pos, kpos = 7, 4
 local chosen = 0
 local bumps = {}
 for g = 1, nguards do
@@ -57,12 +59,10 @@ end
 local expect = {HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set', ZADD='zset',
   ZINCRBY='zset', ZREM='zset', RPUSH='list', LPUSH='list', LTRIM='list', XADD='stream',
   INCRBY='string', PFADD='string'}
-local outcome, writes, messages, statuses, entry
-for b = 0, nguards do
-  local mine = b == chosen
-  local nwrites = tonumber(ARGV[pos + 1])
-  if mine then outcome, writes = ARGV[pos], {} end
-  pos = pos + 2
+local writes = {}
+local function take_writes(mine)
+  local nwrites = tonumber(ARGV[pos])
+  pos = pos + 1
   for i = 1, nwrites do
     local cmd, nargs = ARGV[pos], tonumber(ARGV[pos + 1])
     if mine then
@@ -73,20 +73,30 @@ for b = 0, nguards do
       if want then
         local have = redis.call('TYPE', key)['ok']
         if have ~= 'none' and have ~= want then
-          return redis.error_reply('WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which holds a ' .. have)
+          return 'WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which holds a ' .. have
         end
       end
       if cmd == 'INCRBY' then
         local v = redis.call('GET', key)
-        if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key) end
+        if v and not tonumber(v) then return 'NOTINT ' .. key end
       elseif cmd == 'HINCRBY' then
         local v = redis.call('HGET', key, args[1])
-        if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key .. ' ' .. args[1]) end
+        if v and not tonumber(v) then return 'NOTINT ' .. key .. ' ' .. args[1] end
       end
-      writes[i] = {cmd, key, args}
+      writes[#writes + 1] = {cmd, key, args}
     end
     pos, kpos = pos + 2 + nargs, kpos + 1
   end
+end
+local problem = take_writes(true)
+if problem then return redis.error_reply(problem) end
+local outcome, messages, statuses
+for b = 0, nguards do
+  local mine = b == chosen
+  if mine then outcome = ARGV[pos] end
+  pos = pos + 1
+  problem = take_writes(mine)
+  if problem then return redis.error_reply(problem) end
   local m = tonumber(ARGV[pos])
   pos = pos + 1
   if mine then messages, statuses = {}, {} end
@@ -94,11 +104,9 @@ for b = 0, nguards do
     if mine then messages[i], statuses[i] = ARGV[pos], KEYS[kpos] end
     pos, kpos = pos + 1, kpos + 1
   end
-  if mine then entry = ARGV[pos] end
-  pos = pos + 1
 end
 redis.call('SET', KEYS[1], outcome, 'EX', ttl)
-for i = 1, #bumps do
+for i = 1, (chosen == 0 and #bumps or 0) do  -- a failed guard: no counter moves
   local bump = bumps[i]
   if bump[2] == '' then redis.call('INCRBY', bump[1], bump[3]) else redis.call('HINCRBY', bump[1], bump[2], bump[3]) end
 end
@@ -111,19 +119,18 @@ for i = 1, #messages do
   redis.call('HSET', statuses[i], 'status', 'queued', 'queued_at', now)
   redis.call('EXPIRE', statuses[i], status_ttl)
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 'e', entry)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', 'e', '{"in":' .. inbound .. ',"out":' .. outcome .. '}')
 return chosen
 """
 
 
 @dataclass(frozen=True)
 class Branch:
-    """One possible result of a message: its outcome record, writes, outgoing messages and log entry."""
+    """One possible result of a message: its outcome record, writes and outgoing messages."""
 
     outcome: dict[str, Any]
     writes: Sequence[Write] = ()
     outgoing: Sequence[dict[str, Any]] = ()
-    log_entry: dict[str, Any] = field(default_factory=dict)
 
 
 class Committer:
@@ -137,29 +144,30 @@ class Committer:
         self._registered: set[str] = set()
 
     def commit(
-        self, keys: Keys, seen_key: str, branches: Sequence[Branch], guards: Sequence[Guard] = ()
+        self, keys: Keys, seen_key: str, inbound: dict[str, Any], branches: Sequence[Branch],
+        guards: Sequence[Guard] = (), common: Sequence[Write] = (),
     ) -> int | dict[str, Any]:
-        """Commit one of ``branches``: the first when every guard holds, else the one after the first
-        failing guard. Return the committed branch's index, or the earlier outcome of a duplicate."""
+        """Commit ``common`` and one of ``branches``: the first when every guard holds, else the one after
+        the first failing guard; log it with ``inbound``. Return the committed branch's index, or the
+        earlier outcome of a duplicate."""
         if len(branches) != len(guards) + 1:
             raise ValueError(f"{len(guards)} guards need {len(guards) + 1} branches, got {len(branches)}")
         outbox = keys.outbox
         if any(branch.outgoing for branch in branches):
             self.register(outbox)  # before the stream can hold anything
-        argv: list[Any] = [self.dedupe_seconds, self.status_seconds, int(time.time() * 1000), LOG_MAXLEN, len(guards)]
+        argv: list[Any] = [self.dedupe_seconds, self.status_seconds, int(time.time() * 1000), LOG_MAXLEN,
+                           json.dumps(inbound, ensure_ascii=False), len(guards)]  # fmt: skip
         script_keys = [seen_key, outbox, keys.key_for("log")]
         for guard in guards:
             argv += [guard.field, "" if guard.most is None else guard.most, guard.by]
             script_keys.append(guard.key)
+        _add_writes(argv, script_keys, common)
         for branch in branches:
-            argv += [json.dumps(branch.outcome, ensure_ascii=False), len(branch.writes)]
-            for write in branch.writes:
-                argv += [write.command.upper(), len(write.args), *write.args]
-                script_keys.append(write.key)
+            argv.append(json.dumps(branch.outcome, ensure_ascii=False))
+            _add_writes(argv, script_keys, branch.writes)
             argv.append(len(branch.outgoing))
             argv += [json.dumps(m, ensure_ascii=False) for m in branch.outgoing]
             script_keys += [keys.status(m["id"]) for m in branch.outgoing]
-            argv.append(json.dumps(branch.log_entry, ensure_ascii=False))
         stored = self._script(keys=script_keys, args=argv)
         if isinstance(stored, int):
             return stored
@@ -175,3 +183,10 @@ class Committer:
     def forget_registrations(self) -> None:
         """Register outboxes again (after Redis was flushed)."""
         self._registered.clear()
+
+
+def _add_writes(argv: list[Any], script_keys: list[str], writes: Sequence[Write]) -> None:
+    argv.append(len(writes))
+    for write in writes:
+        argv += [write.command.upper(), len(write.args), *write.args]
+        script_keys.append(write.key)

@@ -43,7 +43,8 @@ class Effects:
     - ``guards``: conditions checked inside the commit (see :class:`Guard`); when one fails, its
       ``otherwise`` effects are committed instead of these;
     - ``call``: the answer to a call (channel ``call``), as 46elks-style call actions, e.g.
-      ``{"play": "https://.../thanks.mp3"}`` or ``{"connect": "+46..."}``; ``None`` hangs up.
+      ``{"play": "https://.../thanks.mp3"}`` or ``{"connect": "+46..."}``; ``None`` hangs up;
+    - ``always``: writes committed whichever way the guards go (traffic counts, say), given once.
     """
 
     writes: list[Write] = field(default_factory=list)
@@ -53,6 +54,7 @@ class Effects:
     fanouts: list[Fanout] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
     call: dict[str, Any] | None = None
+    always: list[Write] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

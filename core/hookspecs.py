@@ -140,3 +140,14 @@ def kodeord_register_settings(register: Callable[[Setting], None]) -> None:
 @_hookspec
 def kodeord_startup(platform: Any) -> None:
     """Called once when a platform has loaded its plugins and rules. Return nothing."""
+
+
+@_hookspec
+def kodeord_housekeeping(platform: Any) -> None:
+    """Periodic checks over recent state, such as a poll's burst alerts; return nothing.
+
+    Called by every sender worker's dispatcher about every 10 seconds (so several workers may run it at
+    once: make it idempotent, e.g. raise alerts through ``platform.raise_alert``, which sends each cause
+    at most once per interval), and by ``Platform.housekeeping()``. Keep it to a few round trips: it runs
+    beside the sending.
+    """

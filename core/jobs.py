@@ -119,7 +119,8 @@ class Dispatcher:
         return queued
 
     def check_alerts(self) -> None:
-        """Age of the oldest unsent message against the alert thresholds."""
+        """The plugins' periodic checks, then the age of the oldest unsent message against the thresholds."""
+        self.platform.housekeeping()
         if self.platform.monitor is not None:
             age = self.sender.oldest_unsent_age()
             self.platform.monitor.check(age or 0.0)

@@ -158,3 +158,7 @@ class Hooks:
     def startup(self, platform: Any) -> None:
         """Tell plugins the platform is ready."""
         self._hook.kodeord_startup(platform=platform)
+
+    def housekeeping(self, platform: Any) -> None:
+        """Let plugins run their periodic checks."""
+        self._hook.kodeord_housekeeping(platform=platform)

@@ -129,6 +129,10 @@ class Platform:
         config = self.monitor.config if self.monitor is not None else AlertConfig()
         return raise_alert(self.redis, alert, config.interval_s, send=self.monitor is not None)
 
+    def housekeeping(self) -> None:
+        """Run the plugins' periodic checks (``kodeord_housekeeping``); sender workers do, every few seconds."""
+        self.hooks.housekeeping(self)
+
     def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
         """Route one inbound message (see :class:`kodeord.router.Router`)."""
         return self.router.handle(inbound, dry_run=dry_run)

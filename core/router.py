@@ -74,26 +74,25 @@ class Router:
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
         outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
         outcome.call = effects.call
-        outgoing = self._outgoing(inbound, outcome, effects.replies)
+        others = [Outcome(outcome.status, outcome.service, outcome.rule, outcome.action, guard=guard.name,
+                          call=guard.otherwise.call) for guard in effects.guards]  # fmt: skip
+        queued = self._outgoing(inbound, [(outcome, effects.replies)] +
+                                [(other, g.otherwise.replies) for other, g in zip(others, effects.guards, strict=True)])
         writes = effects.writes + self._fanouts(scope, outcome, effects)
         if dry_run:
             return outcome
         if effects.fanouts:
             self.platform.committer.register(scope.bulk)
-        log_in = inbound.to_dict()
-        outcomes = [outcome]
-        branches = [Branch(outcome.to_dict(), writes, outgoing, {"in": log_in, "out": outcome.to_dict()})]
-        for guard in effects.guards:
-            other = Outcome(outcome.status, outcome.service, outcome.rule, outcome.action, guard=guard.name,
-                            call=guard.otherwise.call)  # fmt: skip
-            queued = self._outgoing(inbound, other, guard.otherwise.replies)
-            outcomes.append(other)
-            branches.append(Branch(other.to_dict(), guard.otherwise.writes, queued, {"in": log_in, "out": other.to_dict()}))
+        outcomes = [outcome, *others]
+        branches = [Branch(outcome.to_dict(), writes, queued[0])]
+        branches += [Branch(other.to_dict(), g.otherwise.writes, out)
+                     for other, g, out in zip(others, effects.guards, queued[1:], strict=True)]  # fmt: skip
         # No separate duplicate check first: the commit script checks and sets the seen key atomically, and a
         # duplicate (rare) costs one decision, where a check would cost every message a round trip.
         committed = self.platform.committer.commit(
-            scope, scope.seen(inbound.gateway, inbound.message_id), branches, effects.guards
-        )
+            scope, scope.seen(inbound.gateway, inbound.message_id), inbound.to_dict(), branches, effects.guards,
+            effects.always,
+        )  # fmt: skip
         if isinstance(committed, dict):
             self.platform.metrics.inc("kodeord_inbound_total", status="duplicate")
             return Outcome.from_dict({**committed, "duplicate": True})
@@ -143,13 +142,13 @@ class Router:
             action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
             keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
             links=self.platform.links if not dry_run else self._dry_links,
-            alert=None if dry_run else self.platform.raise_alert,
         )  # fmt: skip
         effects = self.hooks.run_action(call)
         if effects is None:
             raise PluginError(f"no plugin runs action {rule.action!r} (is its plugin blocked?)")
         own = scope.key_for("")[:-1]
-        touched = [w.key for w in effects.writes] + [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]
+        touched = [w.key for w in effects.writes + effects.always]
+        touched += [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]
         for key in touched:
             if not key.startswith(own):
                 raise PluginError(f"action {rule.action!r} wrote outside its service's keys: {key}")
@@ -226,17 +225,23 @@ class Router:
             writes.append(Write("XADD", scope.bulk, ("*", "m", fanout.start_entry())))
         return writes
 
-    def _outgoing(self, inbound: Inbound, outcome: Outcome, replies: list[Outbound]) -> list[dict[str, Any]]:
-        """Prepare and vet each reply; give each an id that is stable across retries."""
-        queued: list[dict[str, Any]] = []
-        replies = [self.hooks.prepare_outgoing(message) for message in replies]
-        vetoes = self.hooks.vet_many(replies, self.redis) if replies else []
-        for n, (message, veto) in enumerate(zip(replies, vetoes, strict=True)):
-            if veto is not None:
-                outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
-                continue
-            entry = {"id": f"{inbound.gateway}:{inbound.message_id}:{n}", **message.to_dict()}
-            queued.append(entry)
-        outcome.replies = queued
-        return queued
-
+    def _outgoing(
+        self, inbound: Inbound, branches: list[tuple[Outcome, list[Outbound]]]
+    ) -> list[list[dict[str, Any]]]:
+        """Prepare and vet the replies of every way the message may end (one batch check for all of them);
+        give each reply an id that is stable across retries."""
+        prepared = [[self.hooks.prepare_outgoing(message) for message in replies] for _, replies in branches]
+        flat = [message for replies in prepared for message in replies]
+        vetoes = iter(self.hooks.vet_many(flat, self.redis) if flat else [])
+        result = []
+        for (outcome, _), replies in zip(branches, prepared, strict=True):
+            queued: list[dict[str, Any]] = []
+            for n, message in enumerate(replies):
+                veto = next(vetoes)
+                if veto is not None:
+                    outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
+                    continue
+                queued.append({"id": f"{inbound.gateway}:{inbound.message_id}:{n}", **message.to_dict()})
+            outcome.replies = queued
+            result.append(queued)
+        return result

@@ -51,8 +51,8 @@ def test_try_json_shows_the_decision_and_changes_nothing(cli_env: dict[str, str]
     assert {k: data[k] for k in ("service", "rule", "action", "replies")} == {
         "service": "demo-tv/mello",
         "rule": "vote",
-        "action": None,
-        "replies": [{"to": "+46701234567", "text": "Tack för din röst på bidrag 3! /Demo-TV"}],
+        "action": "voting.vote",
+        "replies": [{"to": "+46701234567", "text": "Tack för din röst på Cilla Carlsson! /Demo-TV"}],
     }
     assert kodeord_redis.dbsize() == 0
 

@@ -9,7 +9,7 @@ fair, verifiable winner draws. See docs/televoting.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kodeord.actions import ActionCall, ActionSpec
 from kodeord.effects import Effects
@@ -48,6 +48,14 @@ def kodeord_run_action(call: ActionCall) -> Effects | None:
     if call.action == competition.ACTION:
         return competition.enter(call)
     return None
+
+
+@hookimpl
+def kodeord_housekeeping(platform: Any) -> None:
+    """Burst alerts of every poll."""
+    from . import burst
+
+    burst.check(platform)
 
 
 @hookimpl

@@ -7,7 +7,7 @@ from typing import Any
 
 from kodeord import templating
 from kodeord.actions import ActionCall
-from kodeord.effects import Effects, Write
+from kodeord.effects import Effects
 from kodeord.errors import TemplateError
 from kodeord.messages import Channel, Kind, Outbound
 
@@ -27,11 +27,10 @@ def recording(url: str | None) -> dict[str, Any]:
     return {"play": url} if url else {"hangup": "busy"}
 
 
-def refusal(call: ActionCall, template: str, fallback: str, variables: dict[str, Any], record: str | None,
-            writes: list[Write] | None = None) -> Effects:  # fmt: skip
+def refusal(call: ActionCall, template: str, fallback: str, variables: dict[str, Any], record: str | None) -> Effects:
     """Effects that answer without counting: the reply ``template`` (``fallback`` if it fails to render),
     without a price; for a call, the recording ``record``."""
-    effects = Effects(writes=list(writes or ()), vars=variables, silent=True)
+    effects = Effects(vars=variables, silent=True)
     if call.inbound.channel is Channel.CALL:
         effects.call = recording(record)
         return effects

@@ -12,7 +12,8 @@ committed together:
   from then on no vote can count, so the result is frozen;
 - ``callers:<minute>``: sorted set of numbers that called in that minute, scored by the time in ms (for the
   hot button; expires after two hours);
-- ``rate:<minute>``: hash, ``n:<number>`` and ``p:<prefix>`` -> votes in that minute (burst alerts);
+- ``rate:<minute>:number`` and ``rate:<minute>:prefix``: sorted sets, number or prefix -> votes in that
+  minute (burst alerts, see :mod:`.burst`);
 - ``alerts``: stream of burst alerts; ``hot-button``: stream of hot-button picks.
 """
 
@@ -79,9 +80,9 @@ class PollKeys:
         """Numbers that called in ``minute``."""
         return self.key("callers", str(minute))
 
-    def rate(self, minute: int) -> str:
-        """Votes per number and prefix in ``minute``."""
-        return self.key("rate", str(minute))
+    def rate(self, minute: int, kind: str) -> str:
+        """Votes per number (``kind`` number) or per prefix (``kind`` prefix) in ``minute``."""
+        return self.key("rate", str(minute), kind)
 
     @property
     def alerts(self) -> str:

@@ -11,7 +11,6 @@ a connection to the studio (falling back to the recording when the studio is bus
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -19,10 +18,10 @@ from kodeord.actions import ActionCall
 from kodeord.effects import Effects, Guard, Write
 from kodeord.messages import Channel
 
-from . import answers
+from . import answers, burst
 from . import poll as polls
 from .poll import Option, Poll
-from .store import CALLERS_TTL_S, RATE_TTL_S, PollKeys, minute_of
+from .store import CALLERS_TTL_S, PollKeys, minute_of
 
 STUDIO_FIELD = ":studio"  # calls connected to the studio, in the counts hash (codes cannot start with ':')
 
@@ -48,26 +47,29 @@ class Vote:
 
     def run(self) -> Effects:
         """The effects of the vote, with the guards that decide whether it counts."""
-        shared = self._traffic()
+        effects = self._decide()
+        effects.always = self._traffic()
+        return effects
+
+    def _decide(self) -> Effects:
         if self.option is None:
-            return self._refused("unknown", shared)
+            return self._refused("unknown")
         state = self.poll.state(self.call.now)
         if state != "open":
-            return self._refused("not_open" if state == "not-open" else "closed", shared)
+            return self._refused("not_open" if state == "not-open" else "closed")
         code, sender = self.option.code, self.call.inbound.sender
         writes = [
             Write("HINCRBY", self.keys.counts, (code, 1)),
             Write("HINCRBY", self.keys.counts, (f"{code}:{self.call.inbound.channel.value}", 1)),
             Write("HINCRBY", self.keys.minutes, (f"{self.minute}:{code}", 1)),
-            *shared,
         ]
-        guards = [Guard.unset("closed", self.keys.closed, self._refused("closed", shared))]
+        guards = [Guard.unset("closed", self.keys.closed, self._refused("closed"))]
         if self.poll.max_votes is not None:
             guards.append(Guard.cap("capped", self.keys.voters, sender, self.poll.max_votes,
-                                    self._refused("capped", shared)))  # fmt: skip
+                                    self._refused("capped")))  # fmt: skip
         if self.poll.max_per_option is not None:
             guards.append(Guard.cap("capped_option", self.keys.voter_options, f"{sender}|{code}",
-                                    self.poll.max_per_option, self._refused("capped_option", shared)))  # fmt: skip
+                                    self.poll.max_per_option, self._refused("capped_option")))  # fmt: skip
         effects = Effects(writes=writes, vars=dict(self.vars), guards=guards)
         if self.is_call:
             effects.silent = True  # the recording thanks the caller; no SMS
@@ -84,45 +86,18 @@ class Vote:
             return {"connect": self.poll.studio, "busy": thanks, "failed": thanks}
         return thanks
 
-    def _refused(self, why: str, shared: list[Write]) -> Effects:
+    def _refused(self, why: str) -> Effects:
         """A vote that does not count: the poll's reply for ``why`` (free), or the recording for a caller."""
         record = self.poll.closed_recording if why in ("closed", "not_open") else None
         return answers.refusal(self.call, self.poll.replies[why], polls.DEFAULT_REPLIES[why], dict(self.vars),
-                               record or self.poll.thanks, shared)  # fmt: skip
+                               record or self.poll.thanks)  # fmt: skip
 
     def _traffic(self) -> list[Write]:
-        """Writes every branch makes: the caller for the hot button, rates and alerts for bursts."""
+        """Writes made whether the vote counts or not: the caller for the hot button, the rates for bursts."""
         inbound = self.call.inbound
         writes: list[Write] = []
         if self.is_call:
             callers = self.keys.callers(self.minute)
             writes += [Write("ZADD", callers, (int(self.call.now.timestamp() * 1000), inbound.sender)),
                        Write("EXPIRE", callers, (CALLERS_TTL_S,))]  # fmt: skip
-        if not inbound.sender.startswith("+"):
-            return writes
-        prefix = inbound.sender[1 : 1 + self.poll.burst_prefix]
-        rate = self.keys.rate(self.minute)
-        writes += [Write("HINCRBY", rate, (f"n:{inbound.sender}", 1)), Write("HINCRBY", rate, (f"p:{prefix}", 1)),
-                   Write("EXPIRE", rate, (RATE_TTL_S,))]  # fmt: skip
-        if self.call.alert is not None:
-            writes += self._bursts(rate, prefix)
-        return writes
-
-    def _bursts(self, rate: str, prefix: str) -> list[Write]:
-        """Alerts for a number or prefix over its votes a minute (each at most once per alert interval)."""
-        assert self.call.alert is not None
-        sender = self.call.inbound.sender
-        by_number, by_prefix = self.call.redis.hmget(rate, f"n:{sender}", f"p:{prefix}")
-        checks = (("number", sender, int(by_number or 0) + 1, self.poll.burst_per_number),
-                  ("prefix", f"+{prefix}", int(by_prefix or 0) + 1, self.poll.burst_per_prefix))  # fmt: skip
-        writes = []
-        for kind, who, count, limit in checks:
-            if count <= limit:
-                continue
-            cause = f"burst:{self.call.service.key}:{kind}:{who}"
-            message = (f"poll {self.call.service.key}: {count} votes this minute from {kind} {who}; "
-                       f"the limit is {limit} a minute")  # fmt: skip
-            if self.call.alert(cause, message, count, limit):
-                record = {"at": self.call.now.isoformat(), "kind": kind, "who": who, "count": count, "limit": limit}
-                writes.append(Write("XADD", self.keys.alerts, ("MAXLEN", "~", 1000, "*", "e", json.dumps(record))))
-        return writes
+        return writes + burst.writes(self.poll, inbound.sender, self.minute)

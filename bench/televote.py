@@ -1,0 +1,267 @@
+"""Televote: SMS votes into a real poll through Kannel's get-url, every one counted once, replies out through sendsms.
+
+The process layout is that of ``load.py``: an embedded Redis; a fake Kannel sendsms (``python -m
+kodeord.fakekannel``, its own process); ``kodeord serve --workers W`` (the web app, W processes); ``kodeord
+worker`` x S (RQ workers sending the replies through a Kannel gateway with ``charging: true``). The rule file
+holds one poll, ``bench/mello`` (``voting.vote``, 12 options ``01``..``12``, opened an hour ago, closing in
+two hours, replies priced 4.90). This process drives Kannel-style get-url requests over ``--concurrency``
+keep-alive connections for a warm-up plus ``--seconds``: each request is a vote "MELLO NN" from its own
+sender with its own Kannel id, except that 1 % of the requests (request number n with n % 100 == 99) are a
+gateway retry, the exact request (same Kannel id) of request n - 37 on the same connection, which must
+answer ``duplicate`` and not count again. Then it waits until the fake Kannel has a reply for every vote
+(or ``--drain`` seconds pass) and reads the poll's counts straight from Redis.
+
+    .venv/bin/python bench/televote.py [--seconds 60] [--concurrency 32] [--web-workers 3] [--senders 1]
+
+Figures:
+
+- sent: distinct votes answered 200 with ``X-Kodeord-Status: handled`` (retries answered ``duplicate`` are
+  not votes; a retry answered ``handled`` counts only if its original was not handled);
+- counted: the sum of the option counts in Redis (``kodeord:{s:bench/mello}:voting:counts``);
+- lost: votes answered handled that did not count (sent - counted, if positive) plus votes whose reply never
+  reached the fake Kannel (also printed on their own as replies_missing);
+- double: votes counted more than once (counted - sent, if positive) plus replies the fake Kannel got more
+  than once;
+- votes_per_s: votes answered handled in the measured window (after the warm-up; as in ``load.py``) divided
+  by the window's seconds.
+
+Also printed: request outcomes, retries, CPU per process (1.0 = one core), p50/p99 request latency in the
+window, replies delivered, and the counts per option against the votes sent for each.
+
+Last line: votes_per_s=N counted=N sent=N lost=N double=N
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import redis
+from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, stop_process, wait_http
+from load import WARMUP_S, stats, tree_cpu
+
+from kodeord.plugins.voting.store import PollKeys
+
+TENANT, SERVICE = "bench", "mello"
+CODES = tuple(f"{n:02d}" for n in range(1, 13))
+SECRET = "bench-secret"
+RETRY_EVERY, RETRY_LAG = 100, 37  # request n with n % 100 == 99 retries request n - 37
+
+
+def rules_file(now: datetime) -> str:
+    options = ", ".join(f'{{code: "{code}", name: Bidrag {code}}}' for code in CODES)
+    opens = (now - timedelta(hours=1)).isoformat(timespec="seconds")
+    closes = (now + timedelta(hours=2)).isoformat(timespec="seconds")
+    return textwrap.dedent(
+        f"""\
+        tenant: {{id: {TENANT}, name: Bench-TV AB, timezone: Europe/Stockholm}}
+        numbers:
+          - {{number: "72500", type: shared}}
+        services:
+          - id: {SERVICE}
+            number: "72500"
+            keyword: MELLO
+            rules:
+              - name: vote
+                do: voting.vote
+                with:
+                  title: Melodifestivalen
+                  options: [{options}]
+                  opens: "{opens}"
+                  closes: "{closes}"
+                reply: "Tack för din röst på {{{{ option }}}}!"
+                price: "4.90"
+        """
+    )
+
+
+def gateways_file(sendsms: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        gateways:
+          kannel:
+            type: kannel
+            sendsms_url: {sendsms}
+            username: kodeord
+            password: bench
+            inbound_secret: {SECRET}
+            charging: true
+            connections: 8
+        routing:
+          routes:
+            default:
+              - {{gateway: kannel, price: 0.05}}
+        """
+    )
+
+
+def code_of(n: int) -> str:
+    return CODES[n % len(CODES)]
+
+
+def request_line(n: int) -> bytes:
+    """Kannel's get-url request for the n-th vote: a distinct sender, its own Kannel id.
+
+    Senders are spread over the number range (n times a number prime to 10^7), as a real audience is, so
+    no number prefix sends more than a poll's burst limit.
+    """
+    text = quote(f"MELLO {code_of(n)}")
+    query = f"from=%2B4670{n * 7_654_321 % 10_000_000:07d}&to=72500&text={text}&id=bench-{n}&smsc=telia&secret={SECRET}"
+    return f"GET /gateways/kannel/kannel?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+async def drive(port: int, args: argparse.Namespace) -> dict[str, object]:
+    """Send votes (and retries) for WARMUP_S + ``--seconds``; return what was answered, and latencies."""
+    sent = in_window = 0
+    per_code: Counter[str] = Counter()  # votes answered handled, by option
+    outcomes: Counter[str] = Counter()  # "vote <status>" / "retry <status>" -> requests
+    latencies: list[float] = []
+    begin = time.perf_counter()
+    window_start, window_end = begin + WARMUP_S, begin + WARMUP_S + args.seconds
+
+    async def connection(c: int) -> None:
+        nonlocal sent, in_window
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        base = n = c * 10_000_000 // args.concurrency
+        handled: set[int] = set()  # this connection's requests that were counted as votes
+        try:
+            while time.perf_counter() < window_end:
+                retry = n % RETRY_EVERY == RETRY_EVERY - 1 and n - RETRY_LAG >= base
+                vote = n - RETRY_LAG if retry else n  # the request whose Kannel id this one carries
+                sent_at = time.perf_counter()
+                writer.write(request_line(vote))
+                n += 1
+                head = await reader.readuntil(b"\r\n\r\n")
+                length, status = 0, "-"
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"x-kodeord-status":
+                        status = value.strip().decode()
+                if length:
+                    await reader.readexactly(length)
+                done = time.perf_counter()
+                code = head.split(b" ", 2)[1].decode()
+                outcomes[f"{'retry' if retry else 'vote'} {code} {status}"] += 1
+                counts = code == "200" and status == "handled" and vote not in handled
+                if counts:  # a fresh vote, or a retry of one that was not taken the first time
+                    handled.add(vote)
+                    sent += 1
+                    per_code[code_of(vote)] += 1
+                if window_start <= done <= window_end:
+                    in_window += counts
+                    latencies.append(done - sent_at)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection(c) for c in range(args.concurrency)))
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
+
+    return {"sent": sent, "in_window": in_window, "per_code": per_code, "outcomes": outcomes, "p50": pct(0.50),
+            "p99": pct(0.99), "begin": begin}  # fmt: skip
+
+
+def cpu_of(pids: int | list[int]) -> float:
+    return sum(tree_cpu(p) for p in pids) if isinstance(pids, list) else tree_cpu(pids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)"
+    )
+    parser.add_argument("--web-workers", type=int, default=3, help="web processes")
+    parser.add_argument("--senders", type=int, default=1, help="sender worker processes")
+    parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the last replies")
+    args = parser.parse_args()
+
+    with embedded_redis("kodeord-televote-") as (server, tmp):
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
+                                    preexec_fn=die_with_parent)  # fmt: skip
+            processes.append(fake)
+            assert fake.stdout is not None
+            fake_port = int(fake.stdout.readline())
+            (tmp / "rules.yaml").write_text(rules_file(datetime.now(UTC)), encoding="utf-8")
+            (tmp / "gateways.yaml").write_text(
+                gateways_file(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8"
+            )
+            port = free_port()
+            env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
+                   "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
+                   "KODEORD_PUBLIC_URL": f"http://127.0.0.1:{port}", "KODEORD_DATA_DIR": str(tmp / "var")}  # fmt: skip
+            kodeord = [sys.executable, "-c", "from kodeord.cli import main; main()"]
+            web = subprocess.Popen([*kodeord, "serve", "--port", str(port), "--workers", str(args.web_workers)],
+                                   env=env, preexec_fn=die_with_parent)  # fmt: skip
+            processes.append(web)
+            wait_http(f"http://127.0.0.1:{port}/healthz", web)
+            for _ in range(args.senders):
+                processes.append(subprocess.Popen([*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL,
+                                                  preexec_fn=die_with_parent))  # fmt: skip
+            named: dict[str, int | list[int]] = {"web": web.pid, "senders": [p.pid for p in processes[2:]],
+                                                 "fake-kannel": fake.pid, "redis": server.pid}  # fmt: skip
+            cpu_before = {name: cpu_of(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
+            load = asyncio.run(drive(port, args))
+            elapsed = WARMUP_S + args.seconds
+            cpu = {name: (cpu_of(pids) - cpu_before[name]) / elapsed for name, pids in named.items()}
+            cpu["client"] = (cpu_seconds() - cpu_before["client"]) / elapsed
+            sent = int(load["sent"])  # type: ignore[call-overload]
+            deadline = time.monotonic() + args.drain
+            last, last_at = -1, time.perf_counter()
+            while time.monotonic() < deadline:
+                now = stats(fake_port)
+                if now["accepted"] != last:
+                    last, last_at = now["accepted"], time.perf_counter()
+                if now["distinct"] >= sent:
+                    break
+                time.sleep(0.2)
+            final = stats(fake_port)
+            client = redis.Redis.from_url(server.url, decode_responses=True)
+            raw = client.hgetall(PollKeys(f"{TENANT}/{SERVICE}").counts)
+            client.close()
+        finally:
+            for process in reversed(processes):
+                stop_process(process)
+    counts = {code: int(raw.get(code, 0)) for code in CODES}
+    by_sms = sum(int(raw.get(f"{code}:sms", 0)) for code in CODES)
+    counted = sum(counts.values())
+    per_code: Counter[str] = load["per_code"]  # type: ignore[assignment]
+    outcomes: Counter[str] = load["outcomes"]  # type: ignore[assignment]
+    replies_missing = max(0, sent - final["distinct"])
+    lost = max(0, sent - counted) + replies_missing
+    double = max(0, counted - sent) + final["duplicated"]
+    votes_per_s = int(load["in_window"]) / args.seconds  # type: ignore[call-overload]
+    replies_per_s = final["distinct"] / max(1e-9, last_at - float(load["begin"]))  # type: ignore[arg-type]
+    print("requests: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items())))
+    print(f"sent {sent} votes; counted {counted} in Redis ({by_sms} by sms); fake Kannel accepted "
+          f"{final['accepted']} replies ({final['distinct']} distinct, {final['duplicated']} duplicated, "
+          f"{replies_missing} missing)")  # fmt: skip
+    print("per option counted/sent: " + ", ".join(f"{c} {counts[c]}/{per_code[c]}" for c in CODES))
+    mismatched = [c for c in CODES if counts[c] != per_code[c]]
+    if mismatched:
+        print(f"options whose count differs from the votes sent: {', '.join(mismatched)}")
+    print("CPU while loaded (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    print(f"p50_ms={load['p50']:.0f} p99_ms={load['p99']:.0f} replies_delivered_per_s={replies_per_s:.0f}")
+    print(json.dumps({"web_workers": args.web_workers, "senders": args.senders, "concurrency": args.concurrency,
+                      "seconds": args.seconds}))  # fmt: skip
+    print(f"votes_per_s={votes_per_s:.0f} counted={counted} sent={sent} lost={lost} double={double}")
+
+
+if __name__ == "__main__":
+    main()

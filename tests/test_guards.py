@@ -1,0 +1,86 @@
+"""Guards inside the commit script, on a real Redis: the branch committed, counters moved only when every
+guard holds, common writes in every branch, and a model check of caps over random sequences."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kodeord.commit import Branch, Committer
+from kodeord.effects import Effects, Guard, Write
+from kodeord.keys import Keys
+
+SCOPE = Keys.for_service("t/poll")
+IDS = itertools.count()
+
+
+def commit(committer: Committer, guards: list[Guard], common: Sequence[Write] = ()) -> int | dict[str, object]:
+    n = next(IDS)
+    branches = [Branch({"branch": b}, [Write("HINCRBY", SCOPE.key_for("branches"), (str(b), 1))])
+                for b in range(len(guards) + 1)]  # fmt: skip
+    return committer.commit(SCOPE, SCOPE.seen("g", f"m{n}"), {"n": n}, branches, guards, common)
+
+
+def counts(client: redis.Redis, key: str) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in client.hgetall(key).items()}
+
+
+def test_a_failing_guard_commits_its_branch_and_moves_no_counter(kodeord_redis: redis.Redis) -> None:
+    committer = Committer(kodeord_redis, 3600)
+    voters, options = SCOPE.key_for("voters"), SCOPE.key_for("options")
+    guards = [Guard.cap("capped", voters, "+461", 3, Effects()), Guard.cap("capped_option", options, "+461|01", 1, Effects())]
+    assert commit(committer, guards) == 0
+    assert commit(committer, guards) == 2  # the second guard fails ...
+    assert counts(kodeord_redis, voters) == {"+461": 1}  # ... so the first one's counter did not move
+    assert counts(kodeord_redis, options) == {"+461|01": 1}
+    assert counts(kodeord_redis, SCOPE.key_for("branches")) == {"0": 1, "2": 1}
+
+
+def test_an_unset_guard_and_common_writes(kodeord_redis: redis.Redis) -> None:
+    committer = Committer(kodeord_redis, 3600)
+    closed = SCOPE.key_for("closed")
+    common = [Write("ZINCRBY", SCOPE.key_for("rate"), (1, "+461"))]
+    assert commit(committer, [Guard.unset("closed", closed, Effects())], common) == 0
+    kodeord_redis.set(closed, "1")
+    assert commit(committer, [Guard.unset("closed", closed, Effects())], common) == 1
+    assert kodeord_redis.zscore(SCOPE.key_for("rate"), "+461") == 2  # written whichever way it went
+
+
+def test_a_duplicate_returns_the_earlier_outcome_and_writes_nothing(kodeord_redis: redis.Redis) -> None:
+    committer = Committer(kodeord_redis, 3600)
+    voters = SCOPE.key_for("voters")
+    guards = [Guard.cap("capped", voters, "+461", 1, Effects())]
+    seen = SCOPE.seen("g", "same")
+    branches = [Branch({"branch": 0}), Branch({"branch": 1})]
+    assert committer.commit(SCOPE, seen, {}, branches, guards) == 0
+    assert committer.commit(SCOPE, seen, {}, branches, guards) == {"branch": 0}
+    assert counts(kodeord_redis, voters) == {"+461": 1}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(most=st.integers(1, 4), per_option=st.integers(1, 3),
+       votes=st.lists(st.tuples(st.sampled_from(["+461", "+462"]), st.sampled_from(["01", "02"])), max_size=25))
+def test_caps_match_a_model_over_any_sequence(kodeord_redis: redis.Redis, most: int, per_option: int,
+                                              votes: list[tuple[str, str]]) -> None:  # fmt: skip
+    kodeord_redis.flushdb()
+    committer = Committer(kodeord_redis, 3600)
+    voters, options = SCOPE.key_for("voters"), SCOPE.key_for("options")
+    model: dict[str, int] = {}
+    for sender, code in votes:
+        guards = [Guard.cap("capped", voters, sender, most, Effects()),
+                  Guard.cap("capped_option", options, f"{sender}|{code}", per_option, Effects())]  # fmt: skip
+        total = sum(v for k, v in model.items() if k.startswith(sender + "|"))
+        expected = 0 if total < most and model.get(f"{sender}|{code}", 0) < per_option else (
+            1 if total >= most else 2)  # fmt: skip
+        assert commit(committer, guards) == expected
+        if expected == 0:
+            model[f"{sender}|{code}"] = model.get(f"{sender}|{code}", 0) + 1
+    assert counts(kodeord_redis, options) == {k: v for k, v in model.items() if v}
+    per_sender: dict[str, int] = {}
+    for key, value in model.items():
+        per_sender[key.split("|")[0]] = per_sender.get(key.split("|")[0], 0) + value
+    assert counts(kodeord_redis, voters) == per_sender
