@@ -30,21 +30,22 @@ LOG_MAXLEN = 100_000  # entries kept in each scope's message log
 #
 # KEYS: seen, outbox, log, one per guard, the common writes' keys, then per branch its write keys and its
 #       status keys.
-# ARGV: dedupe ttl, status ttl, now (ms), log maxlen, the inbound message (JSON), guard count, per guard
-#       (field, most, by), the common writes (count, then per write: command, arg count, args...), then per
-#       branch (one more than there are guards): outcome, its writes (as the common ones), message count,
-#       messages.... The log entry is {"in": inbound, "out": the committed outcome}.
+# ARGV[1]: one JSON array, so a message with many writes costs one argument to send, not dozens:
+#   [dedupe ttl, status ttl, now (ms), log maxlen, inbound (JSON text), guards, common, branches]
+#   guards: [[field, most ("" for "must not exist"), by], ...]; common and each branch's writes:
+#   [[command, [args...]], ...] (args as text); branches: [[outcome (JSON text), writes, [message (JSON
+#   text), ...]], ...], one more than there are guards. The log entry is {"in": inbound, "out": outcome}.
 _SCRIPT = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return stored end
-local ttl, status_ttl, now, maxlen, inbound = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local nguards = tonumber(ARGV[6])
-local pos, kpos = 7, 4
+local a = cjson.decode(ARGV[1])
+local ttl, status_ttl, now, maxlen, inbound = a[1], a[2], a[3], a[4], a[5]
+local guards, kpos = a[6], 4
 local chosen = 0
 local bumps = {}
-for g = 1, nguards do
-  local key, field, most, by = KEYS[kpos], ARGV[pos], ARGV[pos + 1], tonumber(ARGV[pos + 2])
-  kpos, pos = kpos + 1, pos + 3
+for g = 1, #guards do
+  local key, field, most, by = KEYS[kpos], guards[g][1], guards[g][2], tonumber(guards[g][3])
+  kpos = kpos + 1
   if chosen == 0 then
     if most == '' then
       if redis.call('EXISTS', key) == 1 then chosen = g end
@@ -60,15 +61,11 @@ local expect = {HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set'
   ZINCRBY='zset', ZREM='zset', RPUSH='list', LPUSH='list', LTRIM='list', XADD='stream',
   INCRBY='string', PFADD='string'}
 local writes = {}
-local function take_writes(mine)
-  local nwrites = tonumber(ARGV[pos])
-  pos = pos + 1
-  for i = 1, nwrites do
-    local cmd, nargs = ARGV[pos], tonumber(ARGV[pos + 1])
+local function take_writes(list, mine)
+  for i = 1, #list do
+    local cmd, args, key = list[i][1], list[i][2], KEYS[kpos]
+    kpos = kpos + 1
     if mine then
-      local args = {}
-      for j = 1, nargs do args[j] = ARGV[pos + 1 + j] end
-      local key = KEYS[kpos]
       local want = expect[cmd]
       if want then
         local have = redis.call('TYPE', key)['ok']
@@ -85,24 +82,21 @@ local function take_writes(mine)
       end
       writes[#writes + 1] = {cmd, key, args}
     end
-    pos, kpos = pos + 2 + nargs, kpos + 1
   end
 end
-local problem = take_writes(true)
+local problem = take_writes(a[7], true)
 if problem then return redis.error_reply(problem) end
+local branches = a[8]
 local outcome, messages, statuses
-for b = 0, nguards do
-  local mine = b == chosen
-  if mine then outcome = ARGV[pos] end
-  pos = pos + 1
-  problem = take_writes(mine)
+for b = 1, #branches do
+  local mine = b - 1 == chosen
+  problem = take_writes(branches[b][2], mine)
   if problem then return redis.error_reply(problem) end
-  local m = tonumber(ARGV[pos])
-  pos = pos + 1
-  if mine then messages, statuses = {}, {} end
-  for i = 1, m do
-    if mine then messages[i], statuses[i] = ARGV[pos], KEYS[kpos] end
-    pos, kpos = pos + 1, kpos + 1
+  local m = branches[b][3]
+  if mine then outcome, messages, statuses = branches[b][1], m, {} end
+  for i = 1, #m do
+    if mine then statuses[i] = KEYS[kpos] end
+    kpos = kpos + 1
   end
 end
 redis.call('SET', KEYS[1], outcome, 'EX', ttl)
@@ -155,19 +149,21 @@ class Committer:
         outbox = keys.outbox
         if any(branch.outgoing for branch in branches):
             self.register(outbox)  # before the stream can hold anything
-        argv: list[Any] = [self.dedupe_seconds, self.status_seconds, int(time.time() * 1000), LOG_MAXLEN,
-                           json.dumps(inbound, ensure_ascii=False), len(guards)]  # fmt: skip
-        script_keys = [seen_key, outbox, keys.key_for("log")]
-        for guard in guards:
-            argv += [guard.field, "" if guard.most is None else guard.most, guard.by]
-            script_keys.append(guard.key)
-        _add_writes(argv, script_keys, common)
+        script_keys = [seen_key, outbox, keys.key_for("log"), *(guard.key for guard in guards)]
+        payload: list[Any] = [
+            self.dedupe_seconds, self.status_seconds, str(int(time.time() * 1000)), LOG_MAXLEN,
+            json.dumps(inbound, ensure_ascii=False),
+            [[guard.field, "" if guard.most is None else str(guard.most), str(guard.by)] for guard in guards],
+            _writes(script_keys, common),
+        ]  # fmt: skip
+        packed = []
         for branch in branches:
-            argv.append(json.dumps(branch.outcome, ensure_ascii=False))
-            _add_writes(argv, script_keys, branch.writes)
-            argv.append(len(branch.outgoing))
-            argv += [json.dumps(m, ensure_ascii=False) for m in branch.outgoing]
+            branch_writes = _writes(script_keys, branch.writes)
             script_keys += [keys.status(m["id"]) for m in branch.outgoing]
+            packed.append([json.dumps(branch.outcome, ensure_ascii=False), branch_writes,
+                           [json.dumps(m, ensure_ascii=False) for m in branch.outgoing]])  # fmt: skip
+        payload.append(packed)
+        argv = [json.dumps(payload, ensure_ascii=False)]
         stored = self._script(keys=script_keys, args=argv)
         if isinstance(stored, int):
             return stored
@@ -185,8 +181,7 @@ class Committer:
         self._registered.clear()
 
 
-def _add_writes(argv: list[Any], script_keys: list[str], writes: Sequence[Write]) -> None:
-    argv.append(len(writes))
-    for write in writes:
-        argv += [write.command.upper(), len(write.args), *write.args]
-        script_keys.append(write.key)
+def _writes(script_keys: list[str], writes: Sequence[Write]) -> list[list[Any]]:
+    """``writes`` as the script takes them (arguments as text), their keys added to ``script_keys``."""
+    script_keys += [write.key for write in writes]
+    return [[write.command.upper(), [str(arg) for arg in write.args]] for write in writes]

@@ -144,7 +144,7 @@ def kodeord_startup(platform: Any) -> None:
 
 @_hookspec
 def kodeord_housekeeping(platform: Any) -> None:
-    """Periodic checks over recent state, such as a poll's burst alerts; return nothing.
+    """Periodic checks over recent state, such as a poll's burst alerts. Return nothing.
 
     Called by every sender worker's dispatcher about every 10 seconds (so several workers may run it at
     once: make it idempotent, e.g. raise alerts through ``platform.raise_alert``, which sends each cause

@@ -21,6 +21,7 @@ from kodeord import ActionCall, ActionSpec, Effects, Outbound, Veto, hookimpl, h
 from kodeord.errors import PluginError
 from kodeord.fanout import Fanout, FanoutPage, Recipient
 from kodeord.gateway import GatewayType, Outgoing, RecordingGateway, Report, Sent
+from kodeord.jobs import Dispatcher
 from kodeord.links import Links
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound, Kind
@@ -55,6 +56,7 @@ class EveryHook:
 
     def __init__(self) -> None:
         self.started: list[Platform] = []
+        self.housekept: list[Platform] = []
 
     @hookimpl
     def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
@@ -121,6 +123,10 @@ class EveryHook:
     def kodeord_startup(self, platform: Any) -> None:
         self.started.append(platform)
 
+    @hookimpl
+    def kodeord_housekeeping(self, platform: Any) -> None:
+        self.housekept.append(platform)
+
 
 EVERY_RULES = TV_RULES.replace(
     "      - name: writers\n        when: {role: writer}",
@@ -167,6 +173,8 @@ def test_every_hook_takes_effect(
     cli = click.Group()
     platform.hooks.register_commands(cli)  # register_commands
     assert CliRunner().invoke(cli, ["every-hello"]).output == "hello from every\n"
+    Dispatcher(platform).check_alerts()  # what each sender worker does every 10 seconds
+    assert plugin.housekept == [platform]  # housekeeping
 
 
 def test_action_named_by_two_plugins_is_an_error() -> None:

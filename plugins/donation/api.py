@@ -1,0 +1,66 @@
+"""The donation JSON API under ``/api/donation/`` (an API key per tenant; see docs/televoting.md).
+
+The key decides the tenant; only that tenant's donation services are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kodeord.web.apiauth import tenant_of
+
+from . import report
+from .campaign import DonationError
+
+PREFIX = "/api/donation"
+
+Handler = Callable[[Request, Any, str], Awaitable[Any]]
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A route: the tenant from the API key, then ``handler(request, platform, tenant)`` as JSON."""
+
+    async def run(request: Request) -> Response:
+        tenant = await tenant_of(request)
+        result = await handler(request, request.app.state.platform, tenant)
+        return result if isinstance(result, Response) else JSONResponse(result)
+
+    return run
+
+
+def _period(request: Request) -> tuple[date | None, date | None]:
+    query = request.query_params
+    return report.parse_day("from", query.get("from")), report.parse_day("until", query.get("until"))
+
+
+async def totals(request: Request, platform: Any, tenant: str) -> Any:
+    start, until = _period(request)
+    return await run_in_threadpool(report.report, platform, tenant, start, until, False)
+
+
+async def settlement(request: Request, platform: Any, tenant: str) -> Any:
+    start, until = _period(request)
+    kind = request.query_params.get("format", "json")
+    if kind not in ("json", "csv"):
+        raise DonationError(f"format must be csv or json, got {kind!r}")
+    result = await run_in_threadpool(report.report, platform, tenant, start, until)
+    if kind == "json":
+        return result
+    name = "-".join(["donations", tenant, *(part for part in (result["from"], result["until"]) if part)])
+    return Response(report.to_csv(result), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
+
+
+def routes() -> list[Route]:
+    """Every donation route."""
+    return [
+        Route(PREFIX + "/totals", endpoint(totals), methods=["GET"]),
+        Route(PREFIX + "/settlement", endpoint(settlement), methods=["GET"]),
+    ]
