@@ -60,18 +60,19 @@ end
 local expect = {HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set', ZADD='zset',
   ZINCRBY='zset', ZREM='zset', RPUSH='list', LPUSH='list', LTRIM='list', XADD='stream',
   INCRBY='string', PFADD='string'}
-local writes = {}
+local writes, typed = {}, {}
 local function take_writes(list, mine)
   for i = 1, #list do
     local cmd, args, key = list[i][1], list[i][2], KEYS[kpos]
     kpos = kpos + 1
     if mine then
       local want = expect[cmd]
-      if want then
+      if want and typed[key] ~= want then
         local have = redis.call('TYPE', key)['ok']
         if have ~= 'none' and have ~= want then
           return 'WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which holds a ' .. have
         end
+        typed[key] = want
       end
       if cmd == 'INCRBY' then
         local v = redis.call('GET', key)

@@ -22,7 +22,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def test_check_accepts_the_shipped_rules() -> None:
     result = run("rules", "check", *sorted(str(p) for p in (ROOT / "rules").glob("*.yaml")))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("ok: 2 file(s), 2 tenant(s), 3 service(s)")
+    assert result.stdout.startswith("ok: 2 file(s), 2 tenant(s), 4 service(s)")
 
 
 def test_check_reports_yaml_and_schema_errors_with_location(tmp_path: Path) -> None:

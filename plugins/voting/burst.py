@@ -17,14 +17,14 @@ from kodeord.effects import Write
 from .admin import services
 from .poll import ACTION, Poll
 from .poll import of as poll_of
-from .store import RATE_TTL_S, PollKeys, minute_of
+from .store import RATE_TTL_S, PollKeys, keys_of, minute_of
 
 
 def writes(poll: Poll, sender: str, minute: int) -> list[Write]:
     """The rate counts of one vote from ``sender``."""
     if not sender.startswith("+"):
         return []
-    keys = PollKeys(poll.service)
+    keys = keys_of(poll.service)
     numbers, prefixes = keys.rate(minute, "number"), keys.rate(minute, "prefix")
     return [
         Write("ZINCRBY", numbers, (1, sender)), Write("EXPIRE", numbers, (RATE_TTL_S,)),

@@ -23,6 +23,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property, lru_cache
 from typing import Any
 
 import redis
@@ -51,27 +52,27 @@ class PollKeys:
         """A key of this poll."""
         return self.base.key_for(*parts)
 
-    @property
+    @cached_property
     def counts(self) -> str:
         """Votes per option and per option and channel."""
         return self.key("counts")
 
-    @property
+    @cached_property
     def minutes(self) -> str:
         """Votes per minute and option."""
         return self.key("minutes")
 
-    @property
+    @cached_property
     def voters(self) -> str:
         """Votes counted per number."""
         return self.key("voters")
 
-    @property
+    @cached_property
     def voter_options(self) -> str:
         """Votes counted per number and option."""
         return self.key("voter-options")
 
-    @property
+    @cached_property
     def closed(self) -> str:
         """The closing mark: its value is when (ms), and who closed."""
         return self.key("closed")
@@ -84,15 +85,21 @@ class PollKeys:
         """Votes per number (``kind`` number) or per prefix (``kind`` prefix) in ``minute``."""
         return self.key("rate", str(minute), kind)
 
-    @property
+    @cached_property
     def alerts(self) -> str:
         """Burst alerts raised on this poll."""
         return self.key("alerts")
 
-    @property
+    @cached_property
     def hot_button(self) -> str:
         """The hot button's picks."""
         return self.key("hot-button")
+
+
+@lru_cache(maxsize=4096)
+def keys_of(service: str) -> PollKeys:
+    """The (shared) key names of poll ``service``; each name is worked out once."""
+    return PollKeys(service)
 
 
 def minute_of(moment: datetime) -> int:

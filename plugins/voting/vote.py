@@ -21,7 +21,7 @@ from kodeord.messages import Channel
 from . import answers, burst
 from . import poll as polls
 from .poll import Option, Poll
-from .store import CALLERS_TTL_S, PollKeys, minute_of
+from .store import CALLERS_TTL_S, keys_of, minute_of
 
 STUDIO_FIELD = ":studio"  # calls connected to the studio, in the counts hash (codes cannot start with ':')
 
@@ -32,7 +32,7 @@ class Vote:
     def __init__(self, call: ActionCall) -> None:
         self.call = call
         self.poll: Poll = polls.of(call.service, call.rule)
-        self.keys = PollKeys(call.service.key)
+        self.keys = keys_of(call.service.key)
         self.is_call = call.inbound.channel is Channel.CALL
         self.minute = minute_of(call.now)
         code = call.args.split(maxsplit=1)[0] if call.args.strip() else ""
