@@ -131,6 +131,8 @@ class Hooks:
 
     def prepare_outgoing(self, message: Outbound) -> Outbound:
         """``message`` as the first plugin that changes it leaves it."""
+        if not self._hook.kodeord_prepare_outgoing.get_hookimpls():  # the usual case: spare the hook call
+            return message
         changed: Outbound | None = self._hook.kodeord_prepare_outgoing(message=message)
         return changed or message
 

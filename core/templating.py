@@ -36,11 +36,16 @@ BASE_VARIABLES = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
+def variables(source: str) -> frozenset[str]:
+    """The variables ``source`` uses (it must compile)."""
+    compile_template(source)
+    return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
+
+
 def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
     """Raise :class:`TemplateError` if ``source`` does not compile or uses a variable not in ``known``."""
-    compile_template(source)
-    used = meta.find_undeclared_variables(_ENV.parse(source))
-    unknown = sorted(used - known)
+    unknown = sorted(variables(source) - known)
     if unknown:
         raise TemplateError(
             f"template uses unknown variable {unknown[0]!r}; known are: {', '.join(sorted(known))}"

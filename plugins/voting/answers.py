@@ -3,6 +3,7 @@ from the customer's template, free of charge, or for a caller a recording."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from kodeord import templating
@@ -22,6 +23,20 @@ def context(call: ActionCall, variables: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def render(template: str, call: ActionCall, variables: dict[str, Any]) -> str:
+    """``template`` rendered for this message. One that uses only the action's own variables (the poll's
+    title, the option's name...) is rendered once per set of their values, not once per message."""
+    used = templating.variables(template)
+    if used <= variables.keys():
+        return _cached(template, tuple((name, variables[name]) for name in sorted(used)))
+    return templating.render(template, context(call, variables))
+
+
+@lru_cache(maxsize=4096)
+def _cached(template: str, values: tuple[tuple[str, Any], ...]) -> str:
+    return templating.render(template, dict(values))
+
+
 def recording(url: str | None) -> dict[str, Any]:
     """Play ``url`` and hang up (or just hang up, busy, when there is no recording)."""
     return {"play": url} if url else {"hangup": "busy"}
@@ -34,11 +49,10 @@ def refusal(call: ActionCall, template: str, fallback: str, variables: dict[str,
     if call.inbound.channel is Channel.CALL:
         effects.call = recording(record)
         return effects
-    values = context(call, variables)
     try:
-        text = templating.render(template, values)
+        text = render(template, call, variables)
     except TemplateError:
-        text = templating.render(fallback, values)
+        text = render(fallback, call, variables)
     if text:
         inbound = call.inbound
         effects.replies.append(Outbound(to=inbound.sender, sender=inbound.recipient, text=text, kind=Kind.REPLY,
