@@ -38,6 +38,7 @@ LOG_MAXLEN = 100_000  # entries kept in each scope's message log
 _SCRIPT = """
 local stored = redis.call('GET', KEYS[1])
 if stored then return stored end
+local function is_int(v) return string.len(v) < 20 and string.match(v, '^-?%d+$') ~= nil end
 local a = cjson.decode(ARGV[1])
 local ttl, status_ttl, now, maxlen, inbound = a[1], a[2], a[3], a[4], a[5]
 local guards, kpos = a[6], 4
@@ -52,7 +53,7 @@ for g = 1, #guards do
     else
       local v
       if field == '' then v = redis.call('GET', key) else v = redis.call('HGET', key, field) end
-      if v and not tonumber(v) then return redis.error_reply('NOTINT ' .. key .. ' ' .. field) end
+      if v and not is_int(v) then return redis.error_reply('NOTINT ' .. key .. ' ' .. field) end
       if tonumber(v or '0') + by > tonumber(most) then chosen = g else bumps[#bumps + 1] = {key, field, by} end
     end
   end
@@ -67,7 +68,9 @@ local function take_writes(list, mine)
     kpos = kpos + 1
     if mine then
       local want = expect[cmd]
-      if want and typed[key] ~= want then
+      if want and typed[key] and typed[key] ~= want then
+        return 'WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which this message also writes as a ' .. typed[key]
+      elseif want and typed[key] ~= want then
         local have = redis.call('TYPE', key)['ok']
         if have ~= 'none' and have ~= want then
           return 'WRONGTYPE ' .. cmd .. ' on ' .. key .. ' which holds a ' .. have
@@ -76,10 +79,10 @@ local function take_writes(list, mine)
       end
       if cmd == 'INCRBY' then
         local v = redis.call('GET', key)
-        if v and not tonumber(v) then return 'NOTINT ' .. key end
+        if v and not is_int(v) then return 'NOTINT ' .. key end
       elseif cmd == 'HINCRBY' then
         local v = redis.call('HGET', key, args[1])
-        if v and not tonumber(v) then return 'NOTINT ' .. key .. ' ' .. args[1] end
+        if v and not is_int(v) then return 'NOTINT ' .. key .. ' ' .. args[1] end
       end
       writes[#writes + 1] = {cmd, key, args}
     end

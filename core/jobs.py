@@ -119,11 +119,19 @@ class Dispatcher:
         return queued
 
     def check_alerts(self) -> None:
-        """The plugins' periodic checks, then the age of the oldest unsent message against the thresholds."""
-        self.platform.housekeeping()
+        """The age of the oldest unsent message against the thresholds, then the plugins' periodic checks.
+
+        A plugin's failure is logged and does not stop the dispatcher.
+        """
         if self.platform.monitor is not None:
             age = self.sender.oldest_unsent_age()
             self.platform.monitor.check(age or 0.0)
+        try:
+            self.platform.housekeeping()
+        except redis.RedisError:
+            raise
+        except Exception:
+            log.exception("a plugin's housekeeping failed")
 
     def run(self, stop: threading.Event, interval: float = 0.05, alert_every: float = 10.0) -> None:
         """Dispatch until ``stop`` is set."""

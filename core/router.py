@@ -146,6 +146,10 @@ class Router:
         effects = self.hooks.run_action(call)
         if effects is None:
             raise PluginError(f"no plugin runs action {rule.action!r} (is its plugin blocked?)")
+        for guard in effects.guards:
+            if guard.otherwise.guards or guard.otherwise.fanouts or guard.otherwise.always:
+                raise PluginError(f"action {rule.action!r}: a guard's otherwise effects cannot have guards, "
+                                  "broadcasts or always-writes")  # fmt: skip
         own = scope.key_for("")[:-1]
         touched = [w.key for w in effects.writes + effects.always]
         touched += [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]

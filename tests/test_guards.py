@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -84,3 +85,24 @@ def test_caps_match_a_model_over_any_sequence(kodeord_redis: redis.Redis, most: 
     for key, value in model.items():
         per_sender[key.split("|")[0]] = per_sender.get(key.split("|")[0], 0) + value
     assert counts(kodeord_redis, voters) == per_sender
+
+
+def test_a_counter_that_is_not_an_integer_stops_the_commit_before_anything_is_written(kodeord_redis: redis.Redis) -> None:
+    committer = Committer(kodeord_redis, 3600)
+    counts = SCOPE.key_for("counts")
+    for bad in ("1.5", " 7", "0x10", "1e3"):
+        kodeord_redis.hset(counts, "01", bad)
+        seen = SCOPE.seen("g", f"bad-{bad}")
+        branch = Branch({"branch": 0}, [Write("SADD", SCOPE.key_for("s"), ("x",)), Write("HINCRBY", counts, ("01", 1))])
+        with pytest.raises(redis.ResponseError, match="NOTINT"):
+            committer.commit(SCOPE, seen, {}, [branch])
+        assert not kodeord_redis.exists(seen) and not kodeord_redis.exists(SCOPE.key_for("s"))
+
+
+def test_one_key_written_as_two_types_stops_the_commit(kodeord_redis: redis.Redis) -> None:
+    committer = Committer(kodeord_redis, 3600)
+    key, seen = SCOPE.key_for("k"), SCOPE.seen("g", "two-types")
+    branch = Branch({"branch": 0}, [Write("HSET", key, ("a", "1")), Write("SADD", key, ("b",))])
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        committer.commit(SCOPE, seen, {}, [branch])
+    assert not kodeord_redis.exists(seen) and not kodeord_redis.exists(key)

@@ -238,3 +238,17 @@ def test_partner_action_with_missing_parameter_is_refused_at_load(make_platform:
     rules = TV_RULES.replace("reply: \"Tack för rösten på {{ args }}\"", "do: coupon.claim")
     with pytest.raises(Exception, match=re.escape("action 'coupon.claim' needs parameter 'prefix'")):
         make_platform(rules)
+
+
+class BrokenHousekeeping:
+    @hookimpl
+    def kodeord_housekeeping(self, platform: Any) -> None:
+        raise RuntimeError("broken plugin")
+
+
+def test_a_failing_housekeeping_is_logged_and_does_not_stop_the_dispatcher(
+    make_platform: Callable[..., Platform], caplog: pytest.LogCaptureFixture
+) -> None:
+    platform = make_platform(TV_RULES, plugins=[BrokenHousekeeping()])
+    Dispatcher(platform).check_alerts()
+    assert "a plugin's housekeeping failed" in caplog.text and "broken plugin" in caplog.text

@@ -284,6 +284,32 @@ def test_the_cli_shows_and_closes_a_poll(make_tv: MakeTV, tmp_path: Path, kodeor
     assert polls("result", "mello").returncode == 2
 
 
+def test_two_presses_at_once_never_pick_the_same_caller(make_tv: MakeTV) -> None:
+    tv = make_tv()
+    callers = [f"+4670400000{n}" for n in range(6)]
+    for caller in callers:
+        tv.ring(caller, VOICE["01"])
+
+    def press(_: int) -> str:
+        with httpx.Client() as client:
+            answer = client.post(f"{tv.url}/api/voting/polls/mello/hot-button", json={"seconds": 60},
+                                 headers={"Authorization": f"Bearer {tv.key}"})  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["picked"])
+
+    with ThreadPoolExecutor(6) as pool:
+        picked = list(pool.map(press, range(6)))
+    assert sorted(picked) == sorted(callers)  # six presses, six different callers
+    assert sorted(c["to"] for c in tv.elks.calls) == sorted(callers)
+
+
+def test_a_very_long_vote_code_is_just_unknown(make_tv: MakeTV) -> None:
+    tv = make_tv()
+    tv.sms(VOTER, "MELLO " + "1" * 5000)
+    tv.sms(VOTER, "MELLO " + "0" * 5000 + "2")  # leading zeros, however many
+    assert tv.votes() == {"01": 0, "02": 1, "03": 0}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=40))
 def test_any_text_after_the_keyword_counts_only_as_a_known_code(
@@ -309,6 +335,7 @@ def test_poll_mistakes_are_refused_at_load_with_their_place(make_platform: Calla
         "thanks: ftp://x": "expected the recording's http(s) URL",
         "replies: {closed: '{{ nope }}'}": "template uses unknown variable 'nope'",
         "options: []": "a poll needs at least one option",
+        'caller_id: "+46812345678"': "caller_id +46812345678 is not one of this service's calls: numbers",
     }
     for extra, message in cases.items():
         name, _, value = extra.partition(": ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kodeord import templating
 from kodeord.actions import ActionCall
@@ -19,7 +20,7 @@ def context(call: ActionCall, variables: dict[str, Any]) -> dict[str, Any]:
     return {
         "sender": inbound.sender, "number": inbound.recipient, "text": inbound.text, "keyword": call.keyword,
         "args": call.args, "role": call.role, "channel": inbound.channel.value, "service": service.id,
-        "tenant": service.tenant, "now": call.now, **variables,
+        "tenant": service.tenant, "now": call.now.astimezone(ZoneInfo(service.timezone)), **variables,
     }  # fmt: skip
 
 

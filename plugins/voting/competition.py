@@ -123,7 +123,7 @@ def enter(call: ActionCall) -> Effects:
     """Register one answer."""
     competition = build(call.service, call.rule.params)
     keys = CompetitionKeys(call.service.key)
-    answer = call.args.split(maxsplit=1)[0] if call.args.strip() else ""
+    answer = call.args.split(maxsplit=1)[0][:40] if call.args.strip() else ""  # one word, as the key is
     variables = {"title": competition.title, "answer": answer}
     state = competition.state(call.now)
     if not answer or state != "open":

@@ -17,7 +17,7 @@ from typing import Any
 from kodeord.gateway import Caller, CallFailed
 
 from .poll import Poll, PollError
-from .store import CALLERS_TTL_S, PollKeys, now_ms
+from .store import PollKeys, now_ms
 
 MAX_SECONDS = 3600
 LOG_MAXLEN = 10_000
@@ -63,26 +63,27 @@ def press(platform: Any, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
     if not caller_id:
         raise PollError("the poll has no caller_id and no voice number to call from", 409)
     gateway = voice_gateway(platform, poll)
-    now = now_ms()
-    candidates = eligible(platform, poll, seconds, now)
     keys = PollKeys(poll.service)
-    record: dict[str, Any] = {
-        "at": datetime.fromtimestamp(now / 1000, UTC).isoformat(), "by": by, "seconds": seconds,
-        "eligible": len(candidates), "picked": None, "studio": poll.studio, "gateway": gateway.id,
-    }  # fmt: skip
-    if candidates:
+    now = now_ms()
+    while True:
+        candidates = eligible(platform, poll, seconds, now)
+        record: dict[str, Any] = {
+            "at": datetime.fromtimestamp(now / 1000, UTC).isoformat(), "by": by, "seconds": seconds,
+            "eligible": len(candidates), "picked": None, "studio": poll.studio, "gateway": gateway.id,
+        }  # fmt: skip
+        if not candidates:
+            break
         picked = candidates[secrets.randbelow(len(candidates))]
-        record["picked"] = picked
+        if platform.redis.sadd(keys.key("picked"), picked):  # claimed: a press at the same moment picks another
+            record["picked"] = picked
+            break
+    if record["picked"] is not None:
         try:
-            record["call_id"] = gateway.place_call(caller_id, picked, {"connect": poll.studio})
+            record["call_id"] = gateway.place_call(caller_id, record["picked"], {"connect": poll.studio})
         except CallFailed as exc:
             record["error"] = str(exc)
-    pipe = platform.redis.pipeline(transaction=True)
-    if record["picked"] and "error" not in record:
-        pipe.sadd(keys.key("picked"), record["picked"])
-        pipe.expire(keys.key("picked"), max(CALLERS_TTL_S, 7 * 86400))
-    pipe.xadd(keys.hot_button, {"e": json.dumps(record)}, maxlen=LOG_MAXLEN, approximate=True)
-    pipe.execute()
+            platform.redis.srem(keys.key("picked"), record["picked"])  # not reached: still eligible
+    platform.redis.xadd(keys.hot_button, {"e": json.dumps(record)}, maxlen=LOG_MAXLEN, approximate=True)
     if record["picked"] is None:
         raise PollError(f"nobody called in the last {seconds} s who has not been picked already", 404)
     if "error" in record:

@@ -48,7 +48,7 @@ class PollError(KodeordError):
 def normalise_code(raw: str) -> str:
     """The form codes are compared in: digits without leading zeros, other codes folded."""
     raw = raw.strip()
-    return str(int(raw)) if raw.isascii() and raw.isdigit() else fold(raw)
+    return (raw.lstrip("0") or "0") if raw.isascii() and raw.isdigit() else fold(raw)
 
 
 def moment_problem(value: Any) -> str | None:
@@ -141,11 +141,11 @@ PARAMS = (
           validate=_number),  # fmt: skip
     Param("studio_share", float, default=0, doc="percent of calls (0-10) connected to the studio", validate=_share),
     Param("voice_gateway", str, doc="the gateway that places hot-button calls (default: the only one that can)"),
-    Param("caller_id", str, doc="the number hot-button calls come from (default: the poll's first voice number)",
+    Param("caller_id", str, doc="which of the poll's voice numbers hot-button calls come from (default: the first)",
           validate=_number),  # fmt: skip
-    Param("burst_per_number", int, default=30, doc="votes a minute from one number that raise an alert",
+    Param("burst_per_number", int, default=30, doc="an alert when one number votes more than this a minute",
           validate=_positive),  # fmt: skip
-    Param("burst_per_prefix", int, default=1000, doc="votes a minute from one number prefix that raise an alert",
+    Param("burst_per_prefix", int, default=1000, doc="an alert when one prefix votes more than this a minute",
           validate=_positive),  # fmt: skip
     Param("burst_prefix", int, default=8, doc="digits of the number (country code first) that make a prefix",
           validate=_prefix),  # fmt: skip
@@ -258,6 +258,8 @@ def check_rule(rule: Rule, service: Service) -> list[str]:
     poll = build(service, rule.params)
     if poll.opens and poll.closes and poll.closes <= poll.opens:
         problems.append("the poll's closes must be later than opens")
+    if poll.caller_id and poll.caller_id not in service.calls:
+        problems.append(f"caller_id {poll.caller_id} is not one of this service's calls: numbers")
     if poll.studio_share and not poll.studio:
         problems.append("studio_share needs a studio number")
     if service.calls and not poll.thanks:
