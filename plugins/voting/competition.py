@@ -20,7 +20,7 @@ from kodeord.messages import Channel
 from kodeord.model import Rule, Service
 
 from . import answers
-from .poll import PollError, localise, moment_problem, normalise_code, reply_checker, url_problem
+from .poll import PollError, localise, moment_problem, normalise_code, reply_checker, url_problem, window_state
 
 ACTION = "voting.enter"
 VARIABLES = frozenset({"answer", "title"})
@@ -66,11 +66,7 @@ class Competition:
 
     def state(self, now: datetime) -> str:
         """``not-open``, ``open`` or ``closed``."""
-        if self.opens is not None and now < self.opens:
-            return "not-open"
-        if self.closes is not None and now >= self.closes:
-            return "closed"
-        return "open"
+        return window_state(self.opens, self.closes, now)
 
 
 def build(service: Service, params: Mapping[str, Any]) -> Competition:

@@ -189,11 +189,16 @@ class Poll:
 
     def state(self, now: datetime) -> str:
         """``not-open``, ``open`` or ``closed`` by the clock (an early close by hand is kept in Redis)."""
-        if self.opens is not None and now < self.opens:
-            return "not-open"
-        if self.closes is not None and now >= self.closes:
-            return "closed"
-        return "open"
+        return window_state(self.opens, self.closes, now)
+
+
+def window_state(opens: datetime | None, closes: datetime | None, now: datetime) -> str:
+    """``not-open`` before ``opens``, ``closed`` from ``closes`` on, else ``open``."""
+    if opens is not None and now < opens:
+        return "not-open"
+    if closes is not None and now >= closes:
+        return "closed"
+    return "open"
 
 
 def localise(value: Any, zone: str) -> datetime | None:
