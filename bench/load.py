@@ -27,7 +27,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -78,7 +82,7 @@ def request_line(n: int) -> bytes:
     return f"GET /gateways/kannel/kannel?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
 
 
-async def drive(port: int, args: argparse.Namespace) -> dict[str, float]:
+async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
     """Send votes for WARMUP_S + ``--seconds``; return counts and latencies."""
     handled = refused = 0
     in_window = 0
@@ -143,22 +147,42 @@ def stats(port: int) -> dict[str, int]:
     return dict(httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).json())
 
 
-def _cpu(pids: object) -> float:
-    if isinstance(pids, list):
-        return sum(tree_cpu(p.pid) for p in pids)
-    return tree_cpu(int(pids)) if pids else 0.0  # type: ignore[call-overload]
+def cpu_of(pids: int | list[int]) -> float:
+    """CPU seconds of a process (and its children) or of a list of them."""
+    return sum(tree_cpu(p) for p in pids) if isinstance(pids, list) else tree_cpu(pids)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str | None) -> argparse.Namespace:
+    """The options of the live-TV harnesses (this one and televote.py)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
     parser.add_argument("--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)")
     parser.add_argument("--web-workers", type=int, default=3, help="web processes")
     parser.add_argument("--senders", type=int, default=1, help="sender worker processes")
     parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the last replies")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    with embedded_redis("kodeord-load-") as (server, tmp):
+
+@dataclass
+class Run:
+    """What one harness run measured: the client's figures, CPU per process, the fake Kannel's final stats,
+    when its last reply arrived, and the Redis the run used (still running)."""
+
+    load: dict[str, Any]
+    cpu: dict[str, float]
+    final: dict[str, int]
+    last_at: float
+    redis_url: str
+
+
+@contextmanager
+def live_tv(args: argparse.Namespace, prefix: str, rules: str, gateways: Callable[[str], str],
+            drive: Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+            expected: Callable[[dict[str, Any]], int]) -> Iterator[Run]:  # fmt: skip
+    """Start Redis, the fake Kannel, ``kodeord serve`` and the senders; run ``drive(port, args)``; wait until
+    the fake Kannel has ``expected(load)`` distinct replies (or ``--drain`` passes); yield the figures while
+    Redis still runs; stop everything."""
+    with embedded_redis(prefix) as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
             fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
@@ -166,8 +190,8 @@ def main() -> None:
             processes.append(fake)
             assert fake.stdout is not None
             fake_port = int(fake.stdout.readline())
-            (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
-            (tmp / "gateways.yaml").write_text(gateways_file(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8")
+            (tmp / "rules.yaml").write_text(rules, encoding="utf-8")
+            (tmp / "gateways.yaml").write_text(gateways(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8")
             port = free_port()
             env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
                    "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
@@ -180,11 +204,12 @@ def main() -> None:
             for _ in range(args.senders):
                 processes.append(subprocess.Popen([*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL,
                                                   preexec_fn=die_with_parent))  # fmt: skip
-            named = {"web": web.pid, "senders": processes[2:], "fake-kannel": fake.pid, "redis": server.pid}
-            cpu_before = {name: _cpu(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
+            named: dict[str, int | list[int]] = {"web": web.pid, "senders": [p.pid for p in processes[2:]],
+                                                 "fake-kannel": fake.pid, "redis": server.pid}  # fmt: skip
+            cpu_before = {name: cpu_of(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
             load = asyncio.run(drive(port, args))
             elapsed = WARMUP_S + args.seconds
-            cpu = {name: (_cpu(pids) - cpu_before[name]) / elapsed for name, pids in named.items()}
+            cpu = {name: (cpu_of(pids) - cpu_before[name]) / elapsed for name, pids in named.items()}
             cpu["client"] = (cpu_seconds() - cpu_before["client"]) / elapsed
             deadline = time.monotonic() + args.drain
             last, last_at = -1, time.perf_counter()
@@ -192,13 +217,19 @@ def main() -> None:
                 now = stats(fake_port)
                 if now["accepted"] != last:
                     last, last_at = now["accepted"], time.perf_counter()
-                if now["distinct"] >= load["handled"]:
+                if now["distinct"] >= expected(load):
                     break
                 time.sleep(0.2)
-            final = stats(fake_port)
+            yield Run(load, cpu, stats(fake_port), last_at, server.url)
         finally:
             for process in reversed(processes):
                 stop_process(process)
+
+
+def main() -> None:
+    args = arguments(__doc__)
+    with live_tv(args, "kodeord-load-", RULES, gateways_file, drive, lambda load: int(load["handled"])) as run:
+        load, cpu, final, last_at = run.load, run.cpu, run.final, run.last_at
     inbound_per_s = load["in_window"] / args.seconds
     replies_per_s = final["distinct"] / max(1e-9, last_at - load["begin"])
     lost = max(0, int(load["handled"]) - final["distinct"])

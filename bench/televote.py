@@ -36,18 +36,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 import redis
-from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, stop_process, wait_http
-from load import WARMUP_S, stats, tree_cpu
+from load import WARMUP_S, arguments, live_tv
 
 from kodeord.plugins.voting.store import PollKeys
 
@@ -119,7 +116,7 @@ def request_line(n: int) -> bytes:
     return f"GET /gateways/kannel/kannel?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
 
 
-async def drive(port: int, args: argparse.Namespace) -> dict[str, object]:
+async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
     """Send votes (and retries) for WARMUP_S + ``--seconds``; return what was answered, and latencies."""
     sent = in_window = 0
     per_code: Counter[str] = Counter()  # votes answered handled, by option
@@ -175,79 +172,25 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, object]:
             "p99": pct(0.99), "begin": begin}  # fmt: skip
 
 
-def cpu_of(pids: int | list[int]) -> float:
-    return sum(tree_cpu(p) for p in pids) if isinstance(pids, list) else tree_cpu(pids)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
-    parser.add_argument(
-        "--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)"
-    )
-    parser.add_argument("--web-workers", type=int, default=3, help="web processes")
-    parser.add_argument("--senders", type=int, default=1, help="sender worker processes")
-    parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the last replies")
-    args = parser.parse_args()
-
-    with embedded_redis("kodeord-televote-") as (server, tmp):
-        processes: list[subprocess.Popen[bytes]] = []
-        try:
-            fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
-                                    preexec_fn=die_with_parent)  # fmt: skip
-            processes.append(fake)
-            assert fake.stdout is not None
-            fake_port = int(fake.stdout.readline())
-            (tmp / "rules.yaml").write_text(rules_file(datetime.now(UTC)), encoding="utf-8")
-            (tmp / "gateways.yaml").write_text(
-                gateways_file(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8"
-            )
-            port = free_port()
-            env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
-                   "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
-                   "KODEORD_PUBLIC_URL": f"http://127.0.0.1:{port}", "KODEORD_DATA_DIR": str(tmp / "var")}  # fmt: skip
-            kodeord = [sys.executable, "-c", "from kodeord.cli import main; main()"]
-            web = subprocess.Popen([*kodeord, "serve", "--port", str(port), "--workers", str(args.web_workers)],
-                                   env=env, preexec_fn=die_with_parent)  # fmt: skip
-            processes.append(web)
-            wait_http(f"http://127.0.0.1:{port}/healthz", web)
-            for _ in range(args.senders):
-                processes.append(subprocess.Popen([*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                                  preexec_fn=die_with_parent))  # fmt: skip
-            named: dict[str, int | list[int]] = {"web": web.pid, "senders": [p.pid for p in processes[2:]],
-                                                 "fake-kannel": fake.pid, "redis": server.pid}  # fmt: skip
-            cpu_before = {name: cpu_of(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
-            load = asyncio.run(drive(port, args))
-            elapsed = WARMUP_S + args.seconds
-            cpu = {name: (cpu_of(pids) - cpu_before[name]) / elapsed for name, pids in named.items()}
-            cpu["client"] = (cpu_seconds() - cpu_before["client"]) / elapsed
-            sent = int(load["sent"])  # type: ignore[call-overload]
-            deadline = time.monotonic() + args.drain
-            last, last_at = -1, time.perf_counter()
-            while time.monotonic() < deadline:
-                now = stats(fake_port)
-                if now["accepted"] != last:
-                    last, last_at = now["accepted"], time.perf_counter()
-                if now["distinct"] >= sent:
-                    break
-                time.sleep(0.2)
-            final = stats(fake_port)
-            client = redis.Redis.from_url(server.url, decode_responses=True)
-            raw = client.hgetall(PollKeys(f"{TENANT}/{SERVICE}").counts)
-            client.close()
-        finally:
-            for process in reversed(processes):
-                stop_process(process)
+    args = arguments(__doc__)
+    rules = rules_file(datetime.now(UTC))
+    with live_tv(args, "kodeord-televote-", rules, gateways_file, drive, lambda load: int(load["sent"])) as run:
+        client = redis.Redis.from_url(run.redis_url, decode_responses=True)
+        raw = client.hgetall(PollKeys(f"{TENANT}/{SERVICE}").counts)
+        client.close()
+    load, cpu, final, last_at = run.load, run.cpu, run.final, run.last_at
+    sent = int(load["sent"])
     counts = {code: int(raw.get(code, 0)) for code in CODES}
     by_sms = sum(int(raw.get(f"{code}:sms", 0)) for code in CODES)
     counted = sum(counts.values())
-    per_code: Counter[str] = load["per_code"]  # type: ignore[assignment]
-    outcomes: Counter[str] = load["outcomes"]  # type: ignore[assignment]
+    per_code: Counter[str] = load["per_code"]
+    outcomes: Counter[str] = load["outcomes"]
     replies_missing = max(0, sent - final["distinct"])
     lost = max(0, sent - counted) + replies_missing
     double = max(0, counted - sent) + final["duplicated"]
-    votes_per_s = int(load["in_window"]) / args.seconds  # type: ignore[call-overload]
-    replies_per_s = final["distinct"] / max(1e-9, last_at - float(load["begin"]))  # type: ignore[arg-type]
+    votes_per_s = int(load["in_window"]) / args.seconds
+    replies_per_s = final["distinct"] / max(1e-9, last_at - float(load["begin"]))
     print("requests: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items())))
     print(f"sent {sent} votes; counted {counted} in Redis ({by_sms} by sms); fake Kannel accepted "
           f"{final['accepted']} replies ({final['distinct']} distinct, {final['duplicated']} duplicated, "

@@ -12,6 +12,14 @@ class KodeordError(Exception):
     exit_code = 1
 
 
+class RequestError(KodeordError):
+    """Something asked of the API or a command that cannot be done; ``http_status`` says how the API answers."""
+
+    def __init__(self, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
 class InvalidNumber(KodeordError):
     """A phone number that cannot be parsed or is not valid."""
 

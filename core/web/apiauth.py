@@ -8,15 +8,32 @@ errors are ``HTTPException``s, which the app answers as JSON ``{"error": detail}
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from kodeord import apikeys
 
 MAX_BODY = 65536
+
+
+TenantHandler = Callable[[Request, Any, str], Awaitable[Any]]
+
+
+def tenant_endpoint(handler: TenantHandler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
+    """A route for ``handler(request, platform, tenant)``: the tenant comes from the API key (401 without
+    one), and a result that is not already a ``Response`` is answered as JSON with ``status``."""
+
+    async def run(request: Request) -> Response:
+        tenant = await tenant_of(request)
+        result = await handler(request, request.app.state.platform, tenant)
+        return result if isinstance(result, Response) else JSONResponse(result, status_code=status)
+
+    return run
 
 
 def _key(request: Request) -> str:

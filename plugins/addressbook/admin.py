@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kodeord import phone, templating
-from kodeord.errors import InvalidMessage, InvalidNumber, KodeordError
+from kodeord.errors import InvalidMessage, InvalidNumber, RequestError
 from kodeord.fanout import Fanout
 from kodeord.messages import Kind, Outbound, check_email
 
@@ -28,12 +28,8 @@ if TYPE_CHECKING:
 ACTION = "addressbook.inbox"
 
 
-class ListError(KodeordError):
+class ListError(RequestError):
     """A list operation that cannot be done; ``http_status`` says why."""
-
-    def __init__(self, message: str, http_status: int = 400) -> None:
-        super().__init__(message)
-        self.http_status = http_status
 
 
 # KEYS: members, pending, unsubscribed, contacts, consent, outbox, status

@@ -5,34 +5,20 @@ The key decides the tenant; only that tenant's donation services are read.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from kodeord.web.apiauth import tenant_of
+from kodeord.web.apiauth import tenant_endpoint
 
 from . import report
 from .campaign import DonationError
 
 PREFIX = "/api/donation"
-
-Handler = Callable[[Request, Any, str], Awaitable[Any]]
-
-
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A route: the tenant from the API key, then ``handler(request, platform, tenant)`` as JSON."""
-
-    async def run(request: Request) -> Response:
-        tenant = await tenant_of(request)
-        result = await handler(request, request.app.state.platform, tenant)
-        return result if isinstance(result, Response) else JSONResponse(result)
-
-    return run
 
 
 def _period(request: Request) -> tuple[date | None, date | None]:
@@ -61,6 +47,6 @@ async def settlement(request: Request, platform: Any, tenant: str) -> Any:
 def routes() -> list[Route]:
     """Every donation route."""
     return [
-        Route(PREFIX + "/totals", endpoint(totals), methods=["GET"]),
-        Route(PREFIX + "/settlement", endpoint(settlement), methods=["GET"]),
+        Route(PREFIX + "/totals", tenant_endpoint(totals), methods=["GET"]),
+        Route(PREFIX + "/settlement", tenant_endpoint(settlement), methods=["GET"]),
     ]

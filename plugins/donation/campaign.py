@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from kodeord.actions import Param
-from kodeord.errors import KodeordError
+from kodeord.errors import RequestError
 from kodeord.model import Rule, Service
 
 ACTION = "donation.give"
@@ -23,12 +23,8 @@ VARIABLES = frozenset({"amount", "campaign"})
 HUNDREDTH = Decimal("0.01")
 
 
-class DonationError(KodeordError):
+class DonationError(RequestError):
     """A report that cannot be made as asked (a bad date, say); ``http_status`` says how the API answers."""
-
-    def __init__(self, message: str, http_status: int = 400) -> None:
-        super().__init__(message)
-        self.http_status = http_status
 
 
 def _campaign_id(value: str) -> str | None:

@@ -5,35 +5,20 @@ The key decides the tenant; polls and competitions are looked up only among that
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from kodeord.web.apiauth import json_body, tenant_of
+from kodeord.web.apiauth import TenantHandler, json_body, tenant_endpoint
 
 from . import competition, draw, hotbutton, store
 from .admin import all_polls, find_poll, services
 from .poll import PollError
 
 PREFIX = "/api/voting"
-
-Handler = Callable[[Request, Any, str], Awaitable[Any]]
-
-
-def endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
-    """A route: the tenant from the API key, then ``handler(request, platform, tenant)`` as JSON."""
-
-    async def run(request: Request) -> Response:
-        tenant = await tenant_of(request)
-        result = await handler(request, request.app.state.platform, tenant)
-        return result if isinstance(result, Response) else JSONResponse(result, status_code=status)
-
-    return run
-
 
 def whole_number(body: dict[str, Any], name: str, default: int) -> int:
     """``body[name]`` as a whole number (``default`` when absent); 400 otherwise."""
@@ -73,7 +58,7 @@ async def press_hot_button(request: Request, platform: Any, tenant: str) -> Any:
     return await run_in_threadpool(hotbutton.press, platform, poll, seconds, "api")
 
 
-def log_reader(rows: str) -> Handler:
+def log_reader(rows: str) -> TenantHandler:
     """A handler listing the newest entries of one of a poll's logs."""
 
     async def read(request: Request, platform: Any, tenant: str) -> Any:
@@ -120,15 +105,15 @@ def routes() -> list[Route]:
     one = PREFIX + "/polls/{poll}"
     contest = PREFIX + "/competitions/{competition}"
     return [
-        Route(PREFIX + "/competitions", endpoint(list_competitions), methods=["GET"]),
-        Route(contest, endpoint(show_competition), methods=["GET"]),
-        Route(contest + "/draws", endpoint(make_draw, 201), methods=["POST"]),
-        Route(contest + "/draws", endpoint(list_draws), methods=["GET"]),
-        Route(contest + "/draws/{draw:int}/entries", endpoint(draw_entries), methods=["GET"]),
-        Route(PREFIX + "/polls", endpoint(list_polls), methods=["GET"]),
-        Route(one, endpoint(show_poll), methods=["GET"]),
-        Route(one + "/close", endpoint(close_poll), methods=["POST"]),
-        Route(one + "/hot-button", endpoint(press_hot_button), methods=["POST"]),
-        Route(one + "/hot-button", endpoint(log_reader("hot_button")), methods=["GET"]),
-        Route(one + "/alerts", endpoint(log_reader("alerts")), methods=["GET"]),
+        Route(PREFIX + "/competitions", tenant_endpoint(list_competitions), methods=["GET"]),
+        Route(contest, tenant_endpoint(show_competition), methods=["GET"]),
+        Route(contest + "/draws", tenant_endpoint(make_draw, 201), methods=["POST"]),
+        Route(contest + "/draws", tenant_endpoint(list_draws), methods=["GET"]),
+        Route(contest + "/draws/{draw:int}/entries", tenant_endpoint(draw_entries), methods=["GET"]),
+        Route(PREFIX + "/polls", tenant_endpoint(list_polls), methods=["GET"]),
+        Route(one, tenant_endpoint(show_poll), methods=["GET"]),
+        Route(one + "/close", tenant_endpoint(close_poll), methods=["POST"]),
+        Route(one + "/hot-button", tenant_endpoint(press_hot_button), methods=["POST"]),
+        Route(one + "/hot-button", tenant_endpoint(log_reader("hot_button")), methods=["GET"]),
+        Route(one + "/alerts", tenant_endpoint(log_reader("alerts")), methods=["GET"]),
     ]

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from kodeord import phone, templating
 from kodeord.actions import Param
-from kodeord.errors import KodeordError, TemplateError
+from kodeord.errors import KodeordError, RequestError, TemplateError
 from kodeord.keywords import fold
 from kodeord.model import Rule, Service
 
@@ -37,12 +37,8 @@ DEFAULT_REPLIES = {
 }
 
 
-class PollError(KodeordError):
+class PollError(RequestError):
     """A poll that does not exist or an operation it does not allow; ``http_status`` says which."""
-
-    def __init__(self, message: str, http_status: int = 400) -> None:
-        super().__init__(message)
-        self.http_status = http_status
 
 
 def normalise_code(raw: str) -> str:
