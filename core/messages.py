@@ -79,6 +79,10 @@ class Inbound:
             raise InvalidMessage("missing or over-long message id")
         if len(text) > MAX_TEXT:
             raise InvalidMessage(f"text longer than {MAX_TEXT} characters")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a broken UTF-16 pair): keep the message, mark the spot
+            text = text.encode("utf-8", "replace").decode("utf-8")
         if chan is Channel.EMAIL:
             sender_n, recipient_n = check_email(sender), check_email(recipient)
         else:

@@ -228,3 +228,12 @@ def test_inbound_fields_are_validated() -> None:
         Inbound.create(sender="+46701234567", recipient="72500", gateway="g", message_id="1", received_at=datetime(2026, 1, 1))
     mail = Inbound.create(sender="Anna@Example.SE", recipient="Lista@Kodeord.SE", channel="email", gateway="smtp", message_id="1")
     assert (mail.sender, mail.recipient) == ("anna@example.se", "lista@kodeord.se")
+
+
+def test_a_broken_utf16_pair_in_the_text_is_replaced_not_refused(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
+    platform = make_platform(TV_RULES)
+    inbound = make_inbound("MELLO 0\ud8001")
+    assert inbound.text == "MELLO 0?1"
+    assert platform.handle(inbound).status == "fallback"  # routed and committed like any other text
