@@ -68,6 +68,17 @@ def condition_to_durable(index: int, when: Condition) -> dict[str, Any]:
     return terms[0] if len(terms) == 1 else {"$and": terms}
 
 
+_UNCONDITIONAL = Condition()
+
+
+def unconditional(service: Service, reserved: str | None) -> Rule | None:
+    """The service's first rule when it has no condition and the message is no reserved word: the rule the
+    engine would pick, known without asking it (a poll's or a donation's single rule, say)."""
+    if reserved is None and service.rules and service.rules[0].when == _UNCONDITIONAL:
+        return service.rules[0]
+    return None
+
+
 def facts(
     service: Service,
     *,

@@ -109,11 +109,13 @@ class Router:
         if service is None:
             return self._platform_reply(inbound, number, route, keyword)
         role = self.hooks.sender_role(service, inbound.sender, self.redis)
-        event = engine.facts(
-            service, keyword=keyword, args=route.args, reserved=route.reserved, role=role,
-            channel=inbound.channel.value, now=inbound.received_at,
-        )  # fmt: skip
-        rule = self.platform.engine.decide(service, event)
+        rule = engine.unconditional(service, route.reserved)
+        if rule is None:
+            event = engine.facts(
+                service, keyword=keyword, args=route.args, reserved=route.reserved, role=role,
+                channel=inbound.channel.value, now=inbound.received_at,
+            )  # fmt: skip
+            rule = self.platform.engine.decide(service, event)
         if rule is None:
             if route.reserved is not None:
                 return self._platform_reply(inbound, number, route, keyword)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from kodeord.engine import Engine, facts
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kodeord.engine import Engine, facts, unconditional
 from kodeord.messages import Channel
 from kodeord.model import Condition, Rule, Service
 from kodeord.schema import Loc
@@ -91,3 +94,20 @@ def test_cache_is_bounded_and_reload_safe() -> None:
     assert decide(engine, changed) == "new"
     engine.close()
     assert len(engine) == 0
+
+
+@given(reserved=st.sampled_from([None, "start", "stop", "help"]), role=st.sampled_from(["member", "stranger"]),
+       channel=st.sampled_from(["sms", "call"]), args=st.text(max_size=10))  # fmt: skip
+def test_an_unconditional_first_rule_is_known_without_the_engine(reserved: str | None, role: str, channel: str,
+                                                                   args: str) -> None:  # fmt: skip
+    svc = service(rule("always"), rule("stops", reserved=frozenset({"stop"})))
+    engine = Engine()
+    try:
+        event = facts(svc, keyword="mello", args=args, reserved=reserved, role=role, channel=channel,
+                      now=datetime.now(UTC))  # fmt: skip
+        assert unconditional(svc, reserved) is (engine.decide(svc, event) if reserved is None else None)
+        if reserved is not None:  # a reserved word never reaches a rule that did not ask for it
+            assert engine.decide(svc, event) is (svc.rules[1] if reserved == "stop" else None)
+    finally:
+        engine.close()
+    assert unconditional(service(rule("conditional", roles=frozenset({"member"}))), None) is None
