@@ -152,9 +152,12 @@ def cpu_of(pids: int | list[int]) -> float:
     return sum(tree_cpu(p) for p in pids) if isinstance(pids, list) else tree_cpu(pids)
 
 
-def arguments(doc: str | None) -> argparse.Namespace:
-    """The options of the live-TV harnesses (this one and televote.py)."""
+def arguments(doc: str | None, baseline: bool = False) -> argparse.Namespace:
+    """The options of the live-TV harnesses (this one and televote.py; ``baseline``: offer ``--baseline``)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if baseline:
+        parser.add_argument("--baseline", action="store_true",
+                            help="first run load.py's plain replies the same way, for a ratio on a noisy machine")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
     parser.add_argument("--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)")
     parser.add_argument("--web-workers", type=int, default=3, help="web processes")
@@ -226,11 +229,17 @@ def live_tv(args: argparse.Namespace, prefix: str, rules: str, gateways: Callabl
                 stop_process(process)
 
 
+def plain_replies(args: argparse.Namespace) -> tuple[Run, float]:
+    """A run of this harness (a reply without a poll) and its inbound messages a second."""
+    with live_tv(args, "kodeord-load-", RULES, gateways_file, drive, lambda load: int(load["handled"])) as run:
+        pass
+    return run, run.load["in_window"] / args.seconds
+
+
 def main() -> None:
     args = arguments(__doc__)
-    with live_tv(args, "kodeord-load-", RULES, gateways_file, drive, lambda load: int(load["handled"])) as run:
-        load, cpu, final, last_at = run.load, run.cpu, run.final, run.last_at
-    inbound_per_s = load["in_window"] / args.seconds
+    run, inbound_per_s = plain_replies(args)
+    load, cpu, final, last_at = run.load, run.cpu, run.final, run.last_at
     replies_per_s = final["distinct"] / max(1e-9, last_at - load["begin"])
     lost = max(0, int(load["handled"]) - final["distinct"])
     print(f"handled {load['handled']:.0f} inbound ({load['refused']:.0f} not handled), "

@@ -11,7 +11,10 @@ gateway retry, the exact request (same Kannel id) of request n - 37 on the same 
 answer ``duplicate`` and not count again. Then it waits until the fake Kannel has a reply for every vote
 (or ``--drain`` seconds pass) and reads the poll's counts straight from Redis.
 
-    .venv/bin/python bench/televote.py [--seconds 60] [--concurrency 32] [--web-workers 3] [--senders 1]
+    .venv/bin/python bench/televote.py [--seconds 60] [--concurrency 32] [--web-workers 3] [--senders 1] [--baseline]
+
+``--baseline`` first runs ``load.py``'s plain replies the same way and prints the ratio of the two: the
+machine is shared, and its speed changes from hour to hour.
 
 Figures:
 
@@ -44,7 +47,7 @@ from typing import Any
 from urllib.parse import quote
 
 import redis
-from load import WARMUP_S, arguments, live_tv
+from load import WARMUP_S, arguments, live_tv, plain_replies
 
 from kodeord.plugins.voting.store import PollKeys
 
@@ -173,7 +176,8 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = arguments(__doc__)
+    args = arguments(__doc__, baseline=True)
+    baseline_per_s = plain_replies(args)[1] if args.baseline else None
     rules = rules_file(datetime.now(UTC))
     with live_tv(args, "kodeord-televote-", rules, gateways_file, drive, lambda load: int(load["sent"])) as run:
         client = redis.Redis.from_url(run.redis_url, decode_responses=True)
@@ -203,6 +207,9 @@ def main() -> None:
     print(f"p50_ms={load['p50']:.0f} p99_ms={load['p99']:.0f} replies_delivered_per_s={replies_per_s:.0f}")
     print(json.dumps({"web_workers": args.web_workers, "senders": args.senders, "concurrency": args.concurrency,
                       "seconds": args.seconds}))  # fmt: skip
+    if baseline_per_s is not None:
+        print(f"baseline (load.py, plain replies, just before): {baseline_per_s:.0f}/s; "
+              f"votes/baseline={votes_per_s / max(1e-9, baseline_per_s):.2f}")  # fmt: skip
     print(f"votes_per_s={votes_per_s:.0f} counted={counted} sent={sent} lost={lost} double={double}")
 
 
