@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 QUEUE = "kodeord-send"
 JOB_SECONDS = 5.0  # a job hands its stream back after this long, so streams take turns
+CLAIM_EVERY_S = 1.0  # how often a job looks for messages a dead sender left unacknowledged
+GATHER_S = 0.005
 IDLE_MS = 200  # how long a job waits on an empty stream before it ends
 
 _sender: Sender | None = None
@@ -65,13 +67,19 @@ def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> in
     client = sender.redis
     deadline = time.monotonic() + max_seconds
     sent = 0
+    next_claim = 0.0
     try:
         while time.monotonic() < deadline:
             client.set(lease_key(stream), token, px=sender.claim_after_ms, xx=True)
-            handled = sender.send_stream(stream, block_ms=IDLE_MS)
+            claim = time.monotonic() >= next_claim
+            if claim:
+                next_claim = time.monotonic() + CLAIM_EVERY_S
+            handled = sender.send_stream(stream, block_ms=IDLE_MS, claim=claim)
             sent += handled
             if handled == 0:
                 break
+            if handled < sender.batch // 4:  # a trickle: let a few more messages gather than pay a batch's
+                time.sleep(GATHER_S)  # round trips for each one or two (at most this much later)
     finally:
         _release(client, stream, token)
     return sent

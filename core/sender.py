@@ -103,13 +103,14 @@ class Sender:
         """Send at most one batch per stream; return how many messages were handled."""
         return sum(self.send_stream(stream, block_ms) for stream in self.streams())
 
-    def send_stream(self, stream: str, block_ms: int | None = None) -> int:
-        """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first)."""
+    def send_stream(self, stream: str, block_ms: int | None = None, claim: bool = True) -> int:
+        """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first, unless
+        ``claim`` is false: a job looks for those once a second, not before every batch)."""
         scope = Keys.of_stream(stream)
         # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
         count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
         self._release(keys=[scope.retries, stream], args=[int(time.time() * 1000), self.batch])
-        entries = self._claim(stream, count)
+        entries = self._claim(stream, count) if claim else []
         if not entries:
             reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=count, block=block_ms)
             entries = reply[0][1] if reply else []
