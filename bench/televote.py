@@ -20,7 +20,7 @@ Figures:
 
 - sent: distinct votes answered 200 with ``X-Kodeord-Status: handled`` (retries answered ``duplicate`` are
   not votes; a retry answered ``handled`` counts only if its original was not handled);
-- counted: the sum of the option counts in Redis (``kodeord:{s:bench/mello}:voting:counts``);
+- counted: the sum of the option counts in Redis (``kodeord:{s:bench/mello}:voting:counts``, by SMS and by call);
 - lost: votes answered handled that did not count (sent - counted, if positive) plus votes whose reply never
   reached the fake Kannel (also printed on their own as replies_missing);
 - double: votes counted more than once (counted - sent, if positive) plus replies the fake Kannel got more
@@ -185,7 +185,7 @@ def main() -> None:
         client.close()
     load, cpu, final, last_at = run.load, run.cpu, run.final, run.last_at
     sent = int(load["sent"])
-    counts = {code: int(raw.get(code, 0)) for code in CODES}
+    counts = {code: int(raw.get(f"{code}:sms", 0)) + int(raw.get(f"{code}:call", 0)) for code in CODES}
     by_sms = sum(int(raw.get(f"{code}:sms", 0)) for code in CODES)
     counted = sum(counts.values())
     per_code: Counter[str] = load["per_code"]

@@ -102,6 +102,9 @@ class ActionCall:
     dry_run: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
     links: Links | None = None  # signed links (re-join, leave) under the platform's public URL
+    # What a reply template sees before the action adds its own variables (sender, keyword as written, now in
+    # the tenant's time zone...), for plugins that render replies of their own.
+    context: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

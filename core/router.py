@@ -121,8 +121,9 @@ class Router:
                 return self._platform_reply(inbound, number, route, keyword)
             return (*self._fallback(inbound, service, route, keyword, role), scope)
         outcome = Outcome("handled", service.key, rule.name, rule.action)
-        effects = self._run(inbound, service, rule, route, keyword, role, scope, dry_run, outcome)
-        context = self._context(inbound, service, route, keyword, role) | effects.vars
+        base = self._context(inbound, service, route, keyword, role)
+        effects = self._run(inbound, service, rule, route, keyword, role, scope, dry_run, base)
+        context = base | effects.vars
         if rule.reply is not None and not effects.silent:
             text = self._render(rule.reply, context, outcome)
             if text is None and service.fallback is not None:
@@ -136,14 +137,14 @@ class Router:
 
     def _run(
         self, inbound: Inbound, service: Service, rule: Rule, route: Route, keyword: str,
-        role: str, scope: Keys, dry_run: bool, outcome: Outcome,
+        role: str, scope: Keys, dry_run: bool, context: dict[str, Any],
     ) -> Effects:  # fmt: skip
         if rule.action is None:
             return Effects()
         call = ActionCall(
             action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
             keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
-            links=self.platform.links if not dry_run else self._dry_links,
+            links=self.platform.links if not dry_run else self._dry_links, context=context,
         )  # fmt: skip
         effects = self.hooks.run_action(call)
         if effects is None:

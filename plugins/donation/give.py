@@ -15,7 +15,7 @@ from kodeord.effects import Effects, Write
 from kodeord.errors import PluginError
 
 from . import campaign as campaigns
-from .store import AMOUNT, COUNT, DonationKeys, Slot
+from .store import DonationKeys, Slot
 
 ORE = 100  # öre to the krona
 BASIS = 100  # hundredths of a percent to the percent
@@ -37,8 +37,7 @@ def give(call: ActionCall) -> Effects:
     )
     keys = DonationKeys(call.service.key)
     writes = [
-        Write("HINCRBY", keys.totals, (slot.field(COUNT), 1)),
-        Write("HINCRBY", keys.totals, (slot.field(AMOUNT), ore)),
+        Write("HINCRBY", keys.totals, (slot.field(), 1)),
         Write("SADD", keys.campaigns, (campaign.id,)),
     ]
     return Effects(writes=writes, vars={"amount": price, "campaign": campaign.name})

@@ -84,16 +84,15 @@ def rows(
             named.setdefault(campaign.id, campaign.name)
     names = {cid: named.get(cid, cid) for cid in sorted(seen | set(named))}
     low, high = (start.isoformat() if start else ""), (until.isoformat() if until else "9999")
-    merged: dict[store.Slot, store.Tally] = {}
-    for service_tallies in tallies.values():
-        for slot, tally in service_tallies.items():
+    merged: dict[store.Slot, int] = {}
+    for service_counts in tallies.values():
+        for slot, count in service_counts.items():
             if low <= slot.day <= high:
-                known = merged.get(slot, store.Tally())
-                merged[slot] = store.Tally(known.count + tally.count, known.ore + tally.ore)
+                merged[slot] = merged.get(slot, 0) + count
     order = sorted(merged, key=lambda s: (s.day, s.campaign, s.operator, s.price_ore, s.payout_bp))
     found = [
         Row(s.day, s.campaign, s.operator, Decimal(s.price_ore) / ORE, Decimal(s.payout_bp) / BASIS,
-            merged[s].count, Decimal(merged[s].ore) / ORE)
+            merged[s], Decimal(merged[s] * s.price_ore) / ORE)
         for s in order
     ]  # fmt: skip
     return found, names

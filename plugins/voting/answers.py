@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kodeord import templating
 from kodeord.actions import ActionCall
@@ -15,13 +14,8 @@ from kodeord.messages import Channel, Kind, Outbound
 
 
 def context(call: ActionCall, variables: dict[str, Any]) -> dict[str, Any]:
-    """What a reply template sees: the base variables and the action's own."""
-    inbound, service = call.inbound, call.service
-    return {
-        "sender": inbound.sender, "number": inbound.recipient, "text": inbound.text, "keyword": call.keyword,
-        "args": call.args, "role": call.role, "channel": inbound.channel.value, "service": service.id,
-        "tenant": service.tenant, "now": call.now.astimezone(ZoneInfo(service.timezone)), **variables,
-    }  # fmt: skip
+    """What a reply template sees: the core's variables (as the rule's own reply sees them) and the action's."""
+    return {**call.context, **variables}
 
 
 def render(template: str, call: ActionCall, variables: dict[str, Any]) -> str:

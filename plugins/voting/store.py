@@ -3,7 +3,8 @@
 Every key is in the poll's service scope (one hash tag), so a vote's counts, its caps and its reply are
 committed together:
 
-- ``counts``: hash, option code -> votes, and ``code:sms`` / ``code:call`` -> votes by channel;
+- ``counts``: hash, ``code:sms`` / ``code:call`` -> votes for the option by that channel (an option's votes
+  are their sum); ``:studio`` -> calls connected to the studio;
 - ``minutes``: hash, ``<minute>:<code>`` -> votes in that minute (minutes since the epoch, UTC), for the
   live graph;
 - ``voters``: hash, number -> votes counted (the ``max_votes`` cap);
@@ -148,7 +149,7 @@ def result(client: redis.Redis, poll: Poll, now: datetime | None = None) -> dict
         minute, _, code = _text(field).partition(":")
         per_minute.setdefault(int(minute), {})[code] = int(value)
     options = [
-        {"code": o.code, "name": o.name, "votes": counts.get(o.code, 0),
+        {"code": o.code, "name": o.name, "votes": counts.get(f"{o.code}:sms", 0) + counts.get(f"{o.code}:call", 0),
          "sms": counts.get(f"{o.code}:sms", 0), "calls": counts.get(f"{o.code}:call", 0)}
         for o in poll.options
     ]  # fmt: skip

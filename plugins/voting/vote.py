@@ -59,7 +59,6 @@ class Vote:
             return self._refused("not_open" if state == "not-open" else "closed")
         code, sender = self.option.code, self.call.inbound.sender
         writes = [
-            Write("HINCRBY", self.keys.counts, (code, 1)),
             Write("HINCRBY", self.keys.counts, (f"{code}:{self.call.inbound.channel.value}", 1)),
             Write("HINCRBY", self.keys.minutes, (f"{self.minute}:{code}", 1)),
         ]
