@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
-from benchlib import cpu_seconds, die_with_parent, embedded_redis
+from benchlib import cpu_seconds, die_with_parent, embedded_redis, kannel_gateways
 
 from kodeord.messages import Inbound
 from kodeord.platform import Platform
@@ -49,24 +49,6 @@ RULES = textwrap.dedent(
           - {{name: list, do: addressbook.inbox, with: {{name: Föreningen}}}}
     """
 )
-
-
-def gateways_file(sendsms: str, connections: int) -> str:
-    return textwrap.dedent(
-        f"""\
-        gateways:
-          kannel:
-            type: kannel
-            sendsms_url: {sendsms}
-            username: kodeord
-            password: bench
-            connections: {connections}
-        routing:
-          routes:
-            default:
-              - {{gateway: kannel, price: 0.05}}
-        """
-    )
 
 
 def member(n: int) -> str:
@@ -107,7 +89,7 @@ def main() -> None:
             fake_port = int(fake.stdout.readline())
             (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
             sendsms = f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"
-            (tmp / "gateways.yaml").write_text(gateways_file(sendsms, args.connections), encoding="utf-8")
+            (tmp / "gateways.yaml").write_text(kannel_gateways(sendsms, connections=args.connections), encoding="utf-8")
             env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
                    "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
                    "KODEORD_DATA_DIR": str(tmp / "var"), "KODEORD_SECRET_KEY": "bench"}  # fmt: skip

@@ -25,17 +25,17 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, stop_process, wait_http
+from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, kannel_gateways, stop_process, wait_http
 
 RULES = """\
 tenant: {id: demo-tv, name: Demo-TV AB}
@@ -54,25 +54,6 @@ services:
 SECRET = "bench-secret"
 WARMUP_S = 2.0
 WORDS = ("MELLO", "mello", "Melo", "MELLO", "schlager")
-
-
-def gateways_file(sendsms: str) -> str:
-    return textwrap.dedent(
-        f"""\
-        gateways:
-          kannel:
-            type: kannel
-            sendsms_url: {sendsms}
-            username: kodeord
-            password: bench
-            inbound_secret: {SECRET}
-            connections: 8
-        routing:
-          routes:
-            default:
-              - {{gateway: kannel, price: 0.05}}
-        """
-    )
 
 
 def request_line(n: int) -> bytes:
@@ -97,17 +78,10 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
         try:
             while time.perf_counter() < window_end:
                 sent_at = time.perf_counter()
-                writer.write(request_line(n))
+                code, status = await exchange(reader, writer, request_line(n))
                 n += 1
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
                 done = time.perf_counter()
-                ok = head.startswith(b"HTTP/1.1 200 ") and b"x-kodeord-status: handled" in head.lower()
+                ok = code == "200" and status == "handled"
                 handled += ok
                 refused += not ok
                 if window_start <= done <= window_end:
@@ -117,13 +91,34 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
             writer.close()
 
     await asyncio.gather(*(connection(c) for c in range(args.concurrency)))
+    return {"handled": handled, "refused": refused, "in_window": in_window, **percentiles(latencies), "begin": begin}
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[str, str]:
+    """One request on a kept-alive connection: the answer's status code and its X-Kodeord-Status ("-" if none)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length, status = 0, "-"
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"x-kodeord-status":
+            status = value.strip().decode()
+    if length:
+        await reader.readexactly(length)
+    return head.split(b" ", 2)[1].decode(), status
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50 and p99 of ``latencies`` (seconds) in ms."""
     latencies.sort()
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
 
-    return {"handled": handled, "refused": refused, "in_window": in_window, "p50": pct(0.50), "p99": pct(0.99),
-            "begin": begin}  # fmt: skip
+    return {"p50": pct(0.50), "p99": pct(0.99)}
 
 
 def tree_cpu(pid: int) -> float:
@@ -231,7 +226,8 @@ def live_tv(args: argparse.Namespace, prefix: str, rules: str, gateways: Callabl
 
 def plain_replies(args: argparse.Namespace) -> tuple[Run, float]:
     """A run of this harness (a reply without a poll) and its inbound messages a second."""
-    with live_tv(args, "kodeord-load-", RULES, gateways_file, drive, lambda load: int(load["handled"])) as run:
+    gateways = partial(kannel_gateways, secret=SECRET)
+    with live_tv(args, "kodeord-load-", RULES, gateways, drive, lambda load: int(load["handled"])) as run:
         pass
     return run, run.load["in_window"] / args.seconds
 

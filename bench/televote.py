@@ -43,11 +43,13 @@ import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import redis
-from load import WARMUP_S, arguments, live_tv, plain_replies
+from benchlib import kannel_gateways
+from load import WARMUP_S, arguments, exchange, live_tv, percentiles, plain_replies
 
 from kodeord.plugins.voting.store import PollKeys
 
@@ -80,26 +82,6 @@ def rules_file(now: datetime) -> str:
                   closes: "{closes}"
                 reply: "Tack för din röst på {{{{ option }}}}!"
                 price: "4.90"
-        """
-    )
-
-
-def gateways_file(sendsms: str) -> str:
-    return textwrap.dedent(
-        f"""\
-        gateways:
-          kannel:
-            type: kannel
-            sendsms_url: {sendsms}
-            username: kodeord
-            password: bench
-            inbound_secret: {SECRET}
-            charging: true
-            connections: 8
-        routing:
-          routes:
-            default:
-              - {{gateway: kannel, price: 0.05}}
         """
     )
 
@@ -138,21 +120,9 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
                 retry = n % RETRY_EVERY == RETRY_EVERY - 1 and n - RETRY_LAG >= base
                 vote = n - RETRY_LAG if retry else n  # the request whose Kannel id this one carries
                 sent_at = time.perf_counter()
-                writer.write(request_line(vote))
+                code, status = await exchange(reader, writer, request_line(vote))
                 n += 1
-                head = await reader.readuntil(b"\r\n\r\n")
-                length, status = 0, "-"
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    name = name.strip().lower()
-                    if name == b"content-length":
-                        length = int(value)
-                    elif name == b"x-kodeord-status":
-                        status = value.strip().decode()
-                if length:
-                    await reader.readexactly(length)
                 done = time.perf_counter()
-                code = head.split(b" ", 2)[1].decode()
                 outcomes[f"{'retry' if retry else 'vote'} {code} {status}"] += 1
                 counts = code == "200" and status == "handled" and vote not in handled
                 if counts:  # a fresh vote, or a retry of one that was not taken the first time
@@ -166,20 +136,16 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
             writer.close()
 
     await asyncio.gather(*(connection(c) for c in range(args.concurrency)))
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else 0.0
-
-    return {"sent": sent, "in_window": in_window, "per_code": per_code, "outcomes": outcomes, "p50": pct(0.50),
-            "p99": pct(0.99), "begin": begin}  # fmt: skip
+    return {"sent": sent, "in_window": in_window, "per_code": per_code, "outcomes": outcomes,
+            **percentiles(latencies), "begin": begin}  # fmt: skip
 
 
 def main() -> None:
     args = arguments(__doc__, baseline=True)
     baseline_per_s = plain_replies(args)[1] if args.baseline else None
     rules = rules_file(datetime.now(UTC))
-    with live_tv(args, "kodeord-televote-", rules, gateways_file, drive, lambda load: int(load["sent"])) as run:
+    gateways = partial(kannel_gateways, secret=SECRET, charging=True)
+    with live_tv(args, "kodeord-televote-", rules, gateways, drive, lambda load: int(load["sent"])) as run:
         client = redis.Redis.from_url(run.redis_url, decode_responses=True)
         raw = client.hgetall(PollKeys(f"{TENANT}/{SERVICE}").counts)
         client.close()
