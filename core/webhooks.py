@@ -24,6 +24,7 @@ from kodeord import status
 from kodeord.errors import KodeordError
 from kodeord.gateway import Status
 from kodeord.messages import Inbound
+from kodeord.schema import Field, Text
 
 if TYPE_CHECKING:
     from kodeord.platform import Platform
@@ -104,6 +105,16 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
 def same(given: str | None, expected: str) -> bool:
     """Constant-time comparison of a presented secret."""
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def credential_fields(url: str) -> dict[str, Field]:
+    """The gateway options :func:`check_credentials` reads, for a gateway type's options record; ``url`` names
+    the URL the gateway calls us at (``get-url``, ``sms_url``)."""
+    return {
+        "inbound_user": Field(Text(), doc=f"HTTP basic auth user the {url} carries"),
+        "inbound_password": Field(Text(), doc="its password"),
+        "inbound_secret": Field(Text(), doc=f"or: the secret= parameter of the {url}"),
+    }
 
 
 def check_credentials(request: Request, gateway_id: str, options: Mapping[str, Any], secret: str | None) -> None:

@@ -82,7 +82,10 @@ def test_votes_before_opening_and_after_closing_do_not_count(make_tv: MakeTV) ->
     [reply] = early.send()
     assert reply["text"].startswith("Röstningen i Melodifestivalen har inte öppnat än")
     assert "binfo" not in reply
-    late = make_tv(opens=now - timedelta(hours=2), closes=now - timedelta(seconds=1))
+    assert early.ring(VOTER, VOICE["01"]) == {"play": THANKS}  # no closed_recording: the thanks
+    late = make_tv(opens=now - timedelta(hours=2), closes=now - timedelta(seconds=1),
+                   closed_recording="https://media.example/stangd.mp3")  # fmt: skip
+    assert late.ring(VOTER, VOICE["01"]) == {"play": "https://media.example/stangd.mp3"}
     late.sms(VOTER, "MELLO 01")
     result = late.result()
     assert result["state"] == "closed" and result["total"] == 0
