@@ -1,68 +1,158 @@
-"""Customer-authored templates: Jinja2's sandbox with strict undefined variables."""
+"""Customer-authored templates: a budgeted Jinja2 sandbox with strict undefined variables.
+
+A template costs at most its budget (:class:`kodeord.budget.Limits`: time, steps, characters produced,
+output) when it compiles and when it renders, wherever that happens: the router, a plugin, the sender.
+:func:`check` refuses at load a template that does not compile, names an unknown variable, reaches for
+what the sandbox forbids, or goes over its budget on a trial render with sample values.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import meta, nodes
+from jinja2.sandbox import SecurityError
 
+from kodeord import budget as budgets
+from kodeord.budget import BudgetExceeded, Limits
 from kodeord.errors import TemplateError
+from kodeord.sandbox import BudgetedSandbox
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,  # SMS text is plain text, not HTML
-    keep_trailing_newline=False,
-)
-# A template is customer input: cap how much text a loop may produce.
-MAX_OUTPUT = 20_000
-
-
-@lru_cache(maxsize=4096)
-def compile_template(source: str) -> jinja2.Template:
-    """Compile ``source`` once; raise :class:`TemplateError` with the reason."""
-    try:
-        return _ENV.from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
-
+_ENV = BudgetedSandbox()
 
 # Variables every reply template may use; actions add their own (ActionSpec.provides).
 BASE_VARIABLES = frozenset(
     {"sender", "number", "text", "keyword", "args", "role", "channel", "service", "tenant", "now"}
 )
+# What a trial render at load fills variables with: the longest values a real message may bring.
+SAMPLES: dict[str, Any] = {
+    "sender": "+46701234567", "number": "72500", "text": "x" * 1600, "keyword": "KEYWORD", "args": "x" * 1600,
+    "role": "member", "channel": "sms", "service": "service", "tenant": "tenant",
+    "now": datetime(2026, 1, 1, 12, tzinfo=UTC),
+}  # fmt: skip
+TRIAL_SLACK = 2  # a trial render may take this many times the time budget before it is refused (a busy machine)
+
+
+class Forbidden(TemplateError):
+    """A template reached for something the sandbox forbids."""
+
+
+def configure(limits: Limits) -> None:
+    """Use ``limits`` for every template compiled and rendered from now on, in this process."""
+    budgets.LIMITS = limits
+    _compiled.cache_clear()
+    variables.cache_clear()
+
+
+def limits() -> Limits:
+    """The limits in force."""
+    return budgets.LIMITS
+
+
+def compile_template(source: str) -> jinja2.Template:
+    """Compile ``source`` once, within the budget; raise :class:`TemplateError` with the reason."""
+    compiled = _compiled(source)
+    if isinstance(compiled, TemplateError):
+        raise compiled
+    return compiled
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> jinja2.Template | TemplateError:
+    """The template, or why it cannot be compiled (kept too: a failed compile is not tried again and again)."""
+    try:
+        return _compile(source)
+    except TemplateError as exc:
+        return exc
+
+
+def _compile(source: str) -> jinja2.Template:
+    if len(source) > limits().source:
+        raise BudgetExceeded(f"template is {len(source)} characters long; at most {limits().source} are allowed")
+    try:
+        with budgets.scope():
+            return _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+    except TemplateError:
+        raise
+    except RecursionError:
+        raise TemplateError("template is nested too deeply") from None
+    except (MemoryError, SyntaxError, ValueError, OverflowError) as exc:
+        raise TemplateError(f"template cannot be compiled: {exc}") from None
+
+
+def _parse(source: str) -> nodes.Template:
+    compile_template(source)  # within the limits, so parsing again is safe
+    return _ENV.parse(source)
 
 
 @lru_cache(maxsize=4096)
 def variables(source: str) -> frozenset[str]:
     """The variables ``source`` uses (it must compile)."""
-    compile_template(source)
-    return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
+    return frozenset(meta.find_undeclared_variables(_parse(source)))
+
+
+def _forbidden_reach(source: str) -> str | None:
+    """The first attribute or key ``source`` names that the sandbox forbids (``__class__`` and the like)."""
+    for node in _parse(source).find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(getattr(node, "arg", None), "value", None)
+        if isinstance(name, str) and name.startswith("_"):
+            return f"line {node.lineno}: {name!r}"
+    return None
 
 
 def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
-    """Raise :class:`TemplateError` if ``source`` does not compile or uses a variable not in ``known``."""
-    unknown = sorted(variables(source) - known)
+    """Raise :class:`TemplateError` if ``source`` does not compile, uses a variable not in ``known``, reaches for
+    what the sandbox forbids, or would go over its budget (tried with the longest values a message may bring)."""
+    used = variables(source)
+    unknown = sorted(used - known)
     if unknown:
-        raise TemplateError(
-            f"template uses unknown variable {unknown[0]!r}; known are: {', '.join(sorted(known))}"
-        )
-
-
-def render(source: str, context: Mapping[str, Any]) -> str:
-    """Render ``source`` in the sandbox; any failure is a :class:`TemplateError`."""
-    template = compile_template(source)
+        raise TemplateError(f"template uses unknown variable {unknown[0]!r}; known are: {', '.join(sorted(known))}")
+    if (reach := _forbidden_reach(source)) is not None:
+        raise TemplateError(f"template reaches for {reach}, which templates may not use")
+    trial = {name: SAMPLES.get(name, "0") for name in used}
     try:
-        text = template.render(context)
+        _render(source, trial, limits().ms * TRIAL_SLACK)
+    except BudgetExceeded as exc:
+        raise TemplateError(f"template would go over its budget: {exc}") from None
+    except Forbidden:
+        raise
+    except TemplateError:
+        pass  # may come from the sample values; the real ones are checked when it renders
+
+
+def _render(source: str, context: Mapping[str, Any], ms: float | None = None) -> str:
+    template = compile_template(source)
+    cap = limits().output
+    try:
+        with budgets.scope(limits() if ms is None else replace(limits(), ms=ms)):
+            pieces, size = [], 0
+            for piece in template.generate(context):
+                size += len(piece)
+                if size > cap:
+                    raise BudgetExceeded(f"template produced more than {cap} characters")
+                pieces.append(piece)
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"template uses an unknown variable: {exc.message}") from None
     except SecurityError as exc:
-        raise TemplateError(f"template tried something not allowed: {exc}") from None
-    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        raise Forbidden(f"template tried something not allowed: {exc}") from None
+    except TemplateError:
+        raise
+    except RecursionError:
+        raise BudgetExceeded("template calls itself too deeply") from None
+    except MemoryError:
+        raise BudgetExceeded("template failed: out of memory") from None
+    except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(f"template failed: {exc}") from None
-    if len(text) > MAX_OUTPUT:
-        raise TemplateError(f"template produced more than {MAX_OUTPUT} characters")
-    return text.strip()
+    return "".join(pieces).strip()
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """Render ``source`` in the sandbox, within the budget; any failure is a :class:`TemplateError`."""
+    return _render(source, context)
