@@ -9,7 +9,6 @@ what the sandbox forbids, or goes over its budget on a trial render with sample 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -129,15 +128,10 @@ def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
 
 def _render(source: str, context: Mapping[str, Any], ms: float | None = None) -> str:
     template = compile_template(source)
-    cap = limits().output
+    token = budgets.CURRENT.set(budgets.Budget(limits(), ms))
     try:
-        with budgets.scope(limits() if ms is None else replace(limits(), ms=ms)):
-            pieces, size = [], 0
-            for piece in template.generate(context):
-                size += len(piece)
-                if size > cap:
-                    raise BudgetExceeded(f"template produced more than {cap} characters")
-                pieces.append(piece)
+        # Everything it writes is charged as it goes, so the joined text is within the budget's characters.
+        text = "".join(template.root_render_func(template.new_context(dict(context))))
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"template uses an unknown variable: {exc.message}") from None
     except SecurityError as exc:
@@ -150,7 +144,11 @@ def _render(source: str, context: Mapping[str, Any], ms: float | None = None) ->
         raise BudgetExceeded("template failed: out of memory") from None
     except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(f"template failed: {exc}") from None
-    return "".join(pieces).strip()
+    finally:
+        budgets.CURRENT.reset(token)
+    if len(text) > limits().output:
+        raise BudgetExceeded(f"template produced more than {limits().output} characters")
+    return text.strip()
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:
