@@ -1,7 +1,8 @@
 """The gateways file: which gateways exist, how messages are routed to them, and where alerts go.
 
 One YAML file (``KODEORD_GATEWAYS``) with three sections, ``gateways``, ``routing`` and ``alerts``; see
-docs/gateways.md. Values written ``${NAME}`` are read from the environment, so secrets stay out of the file.
+docs/gateways.md. Values written ``${NAME}`` are read from the environment, so secrets stay out of the file,
+and out of error messages too: such a value shows itself as written (``'${NAME}'``), never as what it stands for.
 Every problem is reported with file, line and column, all at once.
 """
 
@@ -82,8 +83,54 @@ class GatewaysConfig:
     file: str = ""
 
 
+class Substituted(str):
+    """Text with ``${NAME}`` references replaced by their values, whose ``repr`` is the text as written.
+
+    Error messages show values with ``!r``, so a misplaced ``${PASSWORD}`` is reported as ``'${PASSWORD}'``.
+    ``str()`` keeps the mark, so values checked by the schema (``str(value)``) still hide what they hold.
+    """
+
+    written: str
+
+    def __new__(cls, value: str, written: str) -> Substituted:
+        self = super().__new__(cls, value)
+        self.written = written
+        return self
+
+    def __repr__(self) -> str:
+        return repr(self.written)
+
+    def __str__(self) -> str:
+        return self
+
+    def __reduce__(self) -> tuple[type[Substituted], tuple[str, str]]:
+        return Substituted, (str.__str__(self), self.written)
+
+
+def _substituted_in(node: Any) -> list[Substituted]:
+    """Every :class:`Substituted` value in a YAML node, recursively."""
+    if isinstance(node, Substituted):
+        return [node]
+    if isinstance(node, Mapping):
+        return [found for item in node.values() for found in _substituted_in(item)]
+    if isinstance(node, list):
+        return [found for item in node for found in _substituted_in(item)]
+    return []
+
+
+def _conceal(message: str, section: Any) -> str:
+    """``message`` with each substituted value of ``section`` that other code quoted (as is or normalised) shown
+    as written. For messages built where the mark is lost (RoutingTable normalises names)."""
+    for value in sorted(_substituted_in(section), key=len, reverse=True):
+        plain = str.__str__(value)
+        for form in dict.fromkeys((plain, plain.strip(), plain.strip().lower())):
+            message = message.replace(repr(form), repr(value))
+    return message
+
+
 def _expand(node: Any, c: Checker, loc: Loc, path: str, environ: Mapping[str, str]) -> Any:
-    """``node`` with ``${NAME}`` replaced by environment values, recursively (in place for YAML nodes)."""
+    """``node`` with ``${NAME}`` replaced by environment values (as :class:`Substituted` text), recursively
+    (in place for YAML nodes)."""
     if isinstance(node, str):
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -92,10 +139,13 @@ def _expand(node: Any, c: Checker, loc: Loc, path: str, environ: Mapping[str, st
                 return ""
             return environ[name]
 
-        return _VARIABLE.sub(value, node)
+        if not _VARIABLE.search(node):
+            return node
+        return Substituted(_VARIABLE.sub(value, node), str.__str__(node))
     if isinstance(node, Mapping):
         for key in list(node):
-            node[key] = _expand(node[key], c, value_loc(node, key, c.file, loc), f"{path}.{key}" if path else str(key), environ)  # type: ignore[index]
+            where, sub_path = value_loc(node, key, c.file, loc), f"{path}.{key}" if path else str(key)
+            node[key] = _expand(node[key], c, where, sub_path, environ)  # type: ignore[index]
     elif isinstance(node, list):
         for i, item in enumerate(node):
             node[i] = _expand(item, c, value_loc(node, i, c.file, loc), f"{path}[{i}]", environ)
@@ -120,8 +170,8 @@ def load(path: Path, types: Mapping[str, GatewayType], environ: Mapping[str, str
     if obj is None or c.problems:
         raise RuleFileError(c.problems or [Problem(name, 1, 1, "not a gateways file")])
     gateways = tuple(_gateways(data.get("gateways") or {}, types, c, obj.where("gateways")[0]))
-    routing = _routing(obj, c, {g.id for g in gateways} | {"console"})
-    alerts = _alerts(obj, c)
+    routing = _routing(obj, c, {g.id for g in gateways} | {"console"}, data.get("routing"))
+    alerts = _alerts(obj, c, data.get("alerts"))
     if c.problems:
         raise RuleFileError(c.problems)
     return GatewaysConfig(gateways, routing or RoutingTable.console(), alerts, name)
@@ -156,7 +206,7 @@ def _gateways(section: Mapping[str, Any], types: Mapping[str, GatewayType], c: C
     return specs
 
 
-def _routing(obj: Obj, c: Checker, gateway_ids: set[str]) -> RoutingTable | None:
+def _routing(obj: Obj, c: Checker, gateway_ids: set[str], raw: Any) -> RoutingTable | None:
     section: Obj | None = obj.get("routing")
     if section is None:
         return None
@@ -171,11 +221,11 @@ def _routing(obj: Obj, c: Checker, gateway_ids: set[str]) -> RoutingTable | None
     try:
         return RoutingTable(section.get("operators", {}), routes, float(section.get("min_quality", 0.0)), section.get("default_operator", "default"))
     except KodeordError as exc:
-        c.problem(loc, path, str(exc))
+        c.problem(loc, path, _conceal(str(exc), raw))
         return None
 
 
-def _alerts(obj: Obj, c: Checker) -> AlertConfig | None:
+def _alerts(obj: Obj, c: Checker, raw: Any) -> AlertConfig | None:
     section: Obj | None = obj.get("alerts")
     if section is None:
         return None
@@ -200,5 +250,5 @@ def _alerts(obj: Obj, c: Checker) -> AlertConfig | None:
         )
     except KodeordError as exc:
         loc, path = obj.where("alerts")
-        c.problem(loc, path, str(exc))
+        c.problem(loc, path, _conceal(str(exc), raw))
         return None

@@ -16,8 +16,9 @@ from types import TracebackType
 
 import redis
 
-from kodeord import gatewayconfig, mailer
+from kodeord import gatewayconfig, mailer, templating
 from kodeord.alerts import Alert, AlertConfig, Monitor, raise_alert
+from kodeord.budget import Limits
 from kodeord.catalog import Catalog
 from kodeord.commit import Committer
 from kodeord.engine import Engine
@@ -28,13 +29,14 @@ from kodeord.links import Links
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
 from kodeord.metrics import Metrics
-from kodeord.redis_server import EmbeddedRedis, connect
+from kodeord.redis_server import EmbeddedRedis, connect, private_dir, shared_secret
 from kodeord.router import Outcome, Router
 from kodeord.routing import RoutingTable
 from kodeord.settings import Settings
 
 log = logging.getLogger(__name__)
-SECRET_KEY = f"{PREFIX}:secret-key"
+SECRET_KEY_FILE = "secret.key"  # in the data dir, 0600
+LEGACY_SECRET_KEY = f"{PREFIX}:secret-key"  # where versions before the key file kept it: moved to the file
 
 
 METRICS_HELP = {
@@ -72,6 +74,7 @@ class Platform:
         self.hooks = Hooks(self.pm)
         self.settings.declare(self.hooks.settings())
         self.server: EmbeddedRedis | None = None
+        self._secret_key: str | None = None
         if redis_client is None:
             redis_client, self.server = connect(self.settings.redis_url, Path(self.settings.data_dir))
         self.redis = redis_client
@@ -79,6 +82,8 @@ class Platform:
             self.metrics = Metrics()
             for name, text in METRICS_HELP.items():
                 self.metrics.describe(name, text)
+            s = self.settings
+            templating.configure(Limits(ms=s.template_ms, chars=s.template_chars, output=s.template_output))
             self.engine = Engine(self.settings.engine_cache)
             paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
             self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))
@@ -98,7 +103,7 @@ class Platform:
         self.gateway_types = self.hooks.gateway_types()
         path = self.settings.gateways
         self.gateway_config = gatewayconfig.load(path, self.gateway_types) if path else GatewaysConfig()
-        key = self.secret_key() if self.gateway_config.gateways else ""  # a dry run writes nothing to Redis
+        key = self.secret_key() if self.gateway_config.gateways else ""  # a dry run makes no key file
         context = GatewayContext(self.settings.public_url.rstrip("/"), key)
         self.gateways: dict[str, Gateway] = {"console": ConsoleGateway(self.redis)}
         self.endpoints: dict[str, Mapping[str, Endpoint]] = {}
@@ -113,12 +118,35 @@ class Platform:
         self.monitor: Monitor | None = Monitor(self.redis, alerts) if alerts is not None else None
 
     def secret_key(self) -> str:
-        """``KODEORD_SECRET_KEY``, or else a random key made once and kept in Redis (shared by all processes)."""
-        if self.settings.secret_key:
-            return str(self.settings.secret_key)
-        self.redis.set(SECRET_KEY, secrets.token_hex(32), nx=True)
-        stored = self.redis.get(SECRET_KEY)
-        return stored.decode() if isinstance(stored, bytes) else str(stored)
+        """``KODEORD_SECRET_KEY``, or else the key in ``secret.key`` in the data dir (made once, 0600).
+
+        Every process sharing the data dir signs with the same key; it is never stored in Redis. A key that
+        an earlier version kept in Redis is moved to the file (so links it signed keep working) and deleted there.
+        """
+        if self._secret_key is None:
+            legacy = self.redis.get(LEGACY_SECRET_KEY)
+            old = legacy.decode() if isinstance(legacy, bytes) else legacy
+            if self.settings.secret_key:
+                key, where = str(self.settings.secret_key), "KODEORD_SECRET_KEY"
+            else:
+                path = private_dir(Path(self.settings.data_dir)) / SECRET_KEY_FILE
+                key, where = shared_secret(path, lambda: old or secrets.token_hex(32)), str(path)
+            if old is not None:  # only now that the file holds the key: a crash before this loses nothing
+                self._forget_legacy_key(moved_to=where if old == key else None)
+            self._secret_key = key
+        return self._secret_key
+
+    def _forget_legacy_key(self, moved_to: str | None) -> None:
+        """Delete the key an earlier version kept in Redis, and have Redis rewrite its append-only file without it."""
+        self.redis.delete(LEGACY_SECRET_KEY)
+        if moved_to is not None:
+            log.info("moved the signing key from Redis (%s) to %s", LEGACY_SECRET_KEY, moved_to)
+        else:
+            log.warning("deleted an unused signing key from Redis (%s)", LEGACY_SECRET_KEY)
+        try:
+            self.redis.bgrewriteaof()
+        except redis.RedisError as exc:  # e.g. a managed Redis that refuses the command, or a rewrite under way
+            log.warning("Redis did not rewrite its append-only file (%s): the old key stays there until it does", exc)
 
     def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> bool:
         """Alert the operators, at most once per cause per alert interval; return whether this one was new.

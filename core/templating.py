@@ -43,6 +43,8 @@ class Forbidden(TemplateError):
 
 def configure(limits: Limits) -> None:
     """Use ``limits`` for every template compiled and rendered from now on, in this process."""
+    if limits == budgets.LIMITS:
+        return
     budgets.LIMITS = limits
     _compiled.cache_clear()
     variables.cache_clear()

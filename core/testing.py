@@ -35,7 +35,11 @@ from kodeord.settings import Settings
 
 @pytest.fixture(scope="session")
 def kodeord_redis_url() -> Iterator[str]:
-    """URL of the Redis the tests use (embedded unless KODEORD_TEST_REDIS_URL is set)."""
+    """URL of the Redis the tests use (embedded unless KODEORD_TEST_REDIS_URL is set).
+
+    The embedded one asks for a password, which the URL carries: pass the URL on (``redis.Redis.from_url``,
+    ``KODEORD_REDIS_URL``) rather than building one from a host and port.
+    """
     external = os.environ.get("KODEORD_TEST_REDIS_URL")
     if external:
         yield external

@@ -54,7 +54,8 @@ def test_start_ping_stop(tmp_path: Path, make_server: Callable[..., EmbeddedRedi
     pid = server.pid
     assert pid is not None
     assert server.start().pid == pid  # start is idempotent
-    assert server.url == f"redis://127.0.0.1:{server.port}/0" and server.port > 0
+    assert server.address == f"redis://127.0.0.1:{server.port}/0" and server.port > 0
+    assert server.url == f"redis://:{server.password}@127.0.0.1:{server.port}/0" and server.password
     client = redis.Redis.from_url(server.url)
     assert client.ping()
     assert client.config_get("appendonly") == {"appendonly": "yes"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from kodeord.actions import ActionSpec
 from kodeord.budget import BudgetExceeded, Limits
 from kodeord.catalog import Catalog
 from kodeord.errors import RuleFileError, TemplateError
+from kodeord.messages import Inbound
+from kodeord.platform import Platform
 
 # Each of these stalled a process for seconds to minutes, took gigabytes, or crashed it, before the budget.
 HOSTILE = [
@@ -154,6 +156,21 @@ def test_limits_come_from_settings_and_are_each_enforced(small_limits: Limits) -
         templating.render("{% for i in range(2) %}{% endfor %}", {})
 
 
+def test_a_platform_takes_its_limits_from_its_settings(make_platform: Callable[..., Platform],
+                                                        make_inbound: Callable[..., Inbound]) -> None:  # fmt: skip
+    before = templating.limits()
+    try:
+        with pytest.raises(RuleFileError, match=r"rules-0.yaml:9:9: .* produced more than 40 characters"):
+            make_platform(RULES, template_output=40)  # an echo of a long message would not fit
+        assert templating.limits().output == 40
+        platform = make_platform(RULES, template_output=2000)
+        outcome = platform.handle(make_inbound("EKO " + "x" * 1999), dry_run=True)
+        assert outcome.errors == ["template produced more than 2000 characters"]
+        assert platform.handle(make_inbound("EKO kort"), dry_run=True).replies[0]["text"] == "Eko: kort"
+    finally:
+        templating.configure(before)
+
+
 def test_a_rule_file_with_a_costly_template_is_refused_where_it_stands(tmp_path: Path) -> None:
     path = tmp_path / "tv.yaml"
     path.write_text(
@@ -177,6 +194,18 @@ def test_a_rule_file_with_a_costly_template_is_refused_where_it_stands(tmp_path:
         " in all (at services[0].rules[0].reply)"
     ]
 
+
+RULES = """\
+tenant: {id: t1}
+numbers: [{number: "72500"}]
+services:
+  - id: eko
+    number: "72500"
+    keyword: EKO
+    rules:
+      - name: echo
+        reply: "Eko: {{ args }}"
+"""
 
 _PIECES = st.sampled_from([
     "text", "args", "1", "7", "10 ** 5", "100000", "300000000", "'ab'", "(text * 50)", "[1, 2]", "range(1000)",
