@@ -86,7 +86,8 @@ def test_a_redis_restart_during_sending_loses_nothing_that_was_acknowledged(
         with running(fake):
             rules, gateways = write_config(tmp_path, fake.url)
             settings = Settings(environ={}, redis_url=server.url, rules=(rules,), gateways=gateways,
-                                public_url=f"http://127.0.0.1:{free_port()}", retry_base_seconds=0.05)  # fmt: skip
+                                public_url=f"http://127.0.0.1:{free_port()}", retry_base_seconds=0.05,
+                                data_dir=tmp_path / "var")  # fmt: skip
             with Platform(settings) as platform:
                 url = serve(create_app(platform))
                 stop = threading.Event()
