@@ -6,6 +6,9 @@ aliases, 2-3 rules with ``when: {args: ...}`` and reply templates), then measure
 - load: wall time of ``kodeord.catalog.Catalog`` (YAML, schema check, typed
   config, keyword index) with the actions of ``Hooks(make_manager())``;
 - memory: growth of peak RSS (``ru_maxrss``) while loading;
+- load 5 MB: wall time of the same ``Catalog`` for one 5 MB file: the same
+  services, and 4.5 MB of comments after the first one's fallback text
+  (comments after a value once cost time quadratic in their length);
 - routing: every keyword once (lower case, accents dropped) through
   ``Platform.handle(..., dry_run=True)`` - router, rules engine, templates -
   counting messages that reach the wrong service or rule. The order is
@@ -40,6 +43,7 @@ from kodeord.platform import Platform
 from kodeord.settings import Settings
 
 NUMBER = "72500"
+BIG_FILE_BYTES = 5_000_000
 # Ten word stems per service; the service number is appended ("RÖSTA17", "TÄVLA17", ...).
 STEMS = ("RÖSTA", "TÄVLA", "GÅVA", "SVAR", "KÖP", "INFO", "KLUBB", "LOTT", "QUIZ", "BIO")
 
@@ -77,6 +81,19 @@ def write_rules(folder: Path, services: int, tenants: int) -> dict[str, str]:
             owner.update({word: f"{tenant}/s{i}" for word in words})
         (folder / f"{tenant}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return owner
+
+
+def write_commented(folder: Path, services: int, size: int) -> Path:
+    """One rule file of ``services`` services and, after the first one's fallback, comments up to ``size`` bytes."""
+    blocks = [service_yaml("big", i)[0] for i in range(services)]
+    head = f'tenant: {{id: big}}\nnumbers: [{{number: "{NUMBER}", type: shared}}]\nservices:\n'
+    line = "    # " + "x" * 73 + "\n"  # 80 bytes
+    lines = max(0, size - len((head + "\n".join(blocks) + "\n").encode())) // len(line)
+    blocks[0] = blocks[0].replace("\n    rules:", "\n" + line * lines + "    rules:", 1)
+    text = head + "\n".join(blocks) + "\n"
+    path = folder / "big.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def route_all(platform: Platform, owner: dict[str, str], args: argparse.Namespace) -> tuple[int, int, float]:
@@ -142,6 +159,14 @@ def main() -> None:
             print(f"route: {routed} keywords in {seconds:.2f} s = {routed_per_s:.0f}/s (dry run), {wrong} wrong, "
                   f"{len(platform.engine)} compiled rule sets cached, peak RSS now +{peak_rss_mb() - rss_before:.0f} MB")  # fmt: skip
         client.close()
+
+        big = tmp / "big"
+        big.mkdir()
+        big_file = write_commented(big, args.services, BIG_FILE_BYTES)
+        started = time.perf_counter()
+        Catalog([big_file], hooks.actions, settings.timezone, tuple(settings.regions))
+        big_s = time.perf_counter() - started
+        print(f"load {big_file.stat().st_size / 1e6:.1f} MB: {big_s:.2f} s ({args.services} services with comments)")
     print(
         f"load_s={load_s:.2f} services={services} keywords={keywords} rss_mb={rss_load:.0f} "
         f"routed_per_s={routed_per_s:.0f} wrong={wrong}"

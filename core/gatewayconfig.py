@@ -20,8 +20,8 @@ from kodeord.alerts import AlertConfig
 from kodeord.errors import KodeordError, Problem, RuleFileError
 from kodeord.gateway import GatewayType
 from kodeord.routing import RouteOption, RoutingTable
-from kodeord.rulefile import parse_yaml
 from kodeord.schema import Checker, Field, Flag, ListOf, Loc, MapOf, Number, Obj, Record, Text, value_loc
+from kodeord.yamlfile import parse_yaml
 
 ID = Text("a gateway id of letters, digits, '-' and '_'", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

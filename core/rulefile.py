@@ -8,11 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from kodeord import keywords, phone, templating
 from kodeord.actions import ActionSpec
@@ -31,6 +27,7 @@ from kodeord.model import (
 )
 from kodeord.ruleschema import RULE_FILE
 from kodeord.schema import Checker, Loc, Obj
+from kodeord.yamlfile import parse_yaml
 
 DEFAULT_WORDS = {"start": ("START",), "stop": ("STOPP", "STOP"), "help": ("HJÄLP", "HJELP", "HELP")}
 # Premium prices a rule may charge, per country of its number: Sweden's premium SMS and 099 calls are priced
@@ -71,26 +68,6 @@ def read(path: Path) -> tuple[Obj | None, list[Problem]]:
     checker = Checker(str(path))
     obj = RULE_FILE.check(data, checker, Loc(str(path), 1, 1), "")
     return (obj if not checker.problems else None), checker.problems
-
-
-def parse_yaml(path: Path) -> tuple[Any, list[Problem]]:
-    """Parse one YAML file keeping line and column of every node; problems instead of exceptions."""
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [Problem(name, 1, 1, f"cannot read file: {exc.strerror or exc}")]
-    except UnicodeDecodeError:
-        return None, [Problem(name, 1, 1, "file is not UTF-8 text")]
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [Problem(name, line, col, f"YAML syntax error: {exc.problem or exc.context}")]
-    except YAMLError as exc:
-        return None, [Problem(name, 1, 1, f"YAML error: {exc}")]
-    return data, []
 
 
 class _Builder:
@@ -338,4 +315,3 @@ def load(
     if problems:
         raise RuleFileError(problems)
     return Config(builder.tenants, builder.numbers, builder.services, tuple(str(p) for p in files))
-

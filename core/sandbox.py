@@ -206,6 +206,8 @@ OPENING_TAGS = frozenset({"if", "for", "macro", "call", "filter", "with", "block
 def check_shape(environment: jinja2.Environment, source: str, max_tokens: int) -> None:
     """Refuse ``source`` if it has more than ``max_tokens`` tokens or nests brackets and blocks deeper than
     :data:`MAX_DEPTH`, read from its tokens before the (recursive) parser sees it, stopping at the first fault."""
+    if len(source) <= max_tokens and sum(map(source.count, "([{")) <= MAX_DEPTH:
+        return  # fewer characters than tokens allowed, fewer openings than levels: no need to read the tokens
     depth = tokens = 0
     after_block_begin = False
     for _line, kind, value in environment.lex(source):

@@ -1,6 +1,6 @@
 """A small schema language for customer YAML: declared as data, located errors.
 
-Each spec checks one YAML node (as loaded by ruamel.yaml's round-trip loader,
+Each spec checks one YAML node (as read by :func:`kodeord.yamlfile.parse_yaml`,
 which remembers line and column) and converts it to plain Python. Problems are
 collected, not raised, so a customer sees every fault in a file at once.
 """
@@ -14,6 +14,8 @@ from difflib import get_close_matches
 from typing import Any
 
 from kodeord.errors import Problem
+
+MAX_DEPTH = 64  # levels of plain values inside one another (yamlfile refuses deeper files before this)
 
 
 @dataclass(frozen=True)
@@ -91,16 +93,30 @@ class Spec:
         c.problem(loc, path, f"expected {self.what}, got {_describe(value)}")
 
 
+class _TooDeep(Exception):
+    pass
+
+
 class Anything(Spec):
     """Any YAML value, converted to plain Python (for plugin action parameters)."""
 
     what = "any value"
 
     def check(self, value: Any, c: Checker, loc: Loc, path: str) -> Any:
+        try:
+            return self.plain(value, MAX_DEPTH)
+        except _TooDeep:  # parse_yaml refuses such files; this guards values that come from elsewhere
+            c.problem(loc, path, f"values nested more than {MAX_DEPTH} levels deep")
+            return None
+
+    def plain(self, value: Any, levels: int) -> Any:
+        """``value`` as plain dicts and lists, at most ``levels`` of them deep."""
+        if isinstance(value, (Mapping, list)) and levels == 0:
+            raise _TooDeep
         if isinstance(value, Mapping):
-            return {str(k): self.check(v, c, loc, path) for k, v in value.items()}
+            return {str(k): self.plain(v, levels - 1) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.check(v, c, loc, path) for v in value]
+            return [self.plain(v, levels - 1) for v in value]
         return value
 
 

@@ -47,6 +47,7 @@ def configure(limits: Limits) -> None:
         return
     budgets.LIMITS = limits
     _compiled.cache_clear()
+    _parsed.cache_clear()
     variables.cache_clear()
 
 
@@ -88,7 +89,9 @@ def _compile(source: str) -> jinja2.Template:
         raise TemplateError(f"template cannot be compiled: {exc}") from None
 
 
-def _parse(source: str) -> nodes.Template:
+@lru_cache(maxsize=4096)
+def _parsed(source: str) -> nodes.Template:
+    """The syntax tree of ``source``, for reading only (it must compile)."""
     compile_template(source)  # within the limits, so parsing again is safe
     return _ENV.parse(source)
 
@@ -96,12 +99,12 @@ def _parse(source: str) -> nodes.Template:
 @lru_cache(maxsize=4096)
 def variables(source: str) -> frozenset[str]:
     """The variables ``source`` uses (it must compile)."""
-    return frozenset(meta.find_undeclared_variables(_parse(source)))
+    return frozenset(meta.find_undeclared_variables(_parsed(source)))
 
 
 def _forbidden_reach(source: str) -> str | None:
     """The first attribute or key ``source`` names that the sandbox forbids (``__class__`` and the like)."""
-    for node in _parse(source).find_all((nodes.Getattr, nodes.Getitem)):
+    for node in _parsed(source).find_all((nodes.Getattr, nodes.Getitem)):
         name = node.attr if isinstance(node, nodes.Getattr) else getattr(getattr(node, "arg", None), "value", None)
         if isinstance(name, str) and name.startswith("_"):
             return f"line {node.lineno}: {name!r}"

@@ -6,11 +6,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import tokens
 
 from kodeord.actions import ActionSpec, Param
 from kodeord.catalog import Catalog
 from kodeord.errors import RuleFileError
 from kodeord.rulefile import load
+from kodeord.schema import Anything, Checker, Loc
+from kodeord.yamlfile import MAX_FILE_BYTES
+
+from .hostile import any_bytes
 
 ACTIONS = {
     "core.reply": ActionSpec("core.reply", "reply"),
@@ -246,3 +253,145 @@ def test_reply_with_a_misspelt_variable_is_refused(tmp_path: Path) -> None:
         """)
     [found] = problems(path)
     assert found.startswith(f"{path}:9:9: template uses unknown variable 'agrs'; known are: args, channel,")
+
+
+# Limits: a rule file costs time and memory in proportion to its size, and faults past a limit are located.
+
+SERVICE = """\
+tenant: {id: t1}
+numbers: [{number: "72500"}]
+services:
+  - id: s1
+    number: "72500"
+    keyword: MELLO
+"""
+
+
+def laughs(indent: str) -> str:
+    """Mapping lines a to g, each a list of ten aliases of the one before: g would stand for 11,111,111 values."""
+    lines = [f"{indent}a: &a [{', '.join(['lol'] * 10)}]"]
+    for name, inner in zip("bcdefg", "abcdef", strict=True):
+        lines.append(f"{indent}{name}: &{name} [{', '.join([f'*{inner}'] * 10)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("where", "indent", "line"),
+    [
+        ("    settings:\n", 6, 13),
+        ("    rules:\n      - name: r1\n        do: test.vote\n        with:\n          poll: x\n", 10, 17),
+    ],
+    ids=["settings", "with"],
+)
+def test_alias_bomb_is_refused(tmp_path: Path, where: str, indent: int, line: int) -> None:
+    path = write(tmp_path, "lol.yaml", SERVICE + where + laughs(" " * indent))
+    column = indent + len("f: &f [") + len("*e, ") * 7 + 1  # the eighth alias on the line of f
+    assert problems(path) == [
+        f"{path}:{line}:{column}: with alias *e the aliases in this file stand for 1,012,328 values, "
+        "12,328 more than the 1,000,000 allowed; use fewer aliases or write the values out"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("&x {a: [*x]}", "4:61: alias *x is inside the value it names; a value cannot contain itself"),
+        (
+            "{a: &x " + "[" * 50 + "]" * 50 + ", b: " + "[" * 11 + "*x" + "]" * 11 + "}",
+            "4:176: alias *x nests lists and mappings 65 levels deep here, 1 more than the 64 allowed",
+        ),
+    ],
+    ids=["itself", "too-deep"],
+)
+def test_alias_faults_are_located(tmp_path: Path, value: str, expected: str) -> None:
+    path = write(tmp_path, "alias.yaml", f'tenant: {{id: t1}}\nnumbers: [{{number: "72500"}}]\nservices:\n'
+                                         f'  - {{id: s1, number: "72500", keyword: A, settings: {value}}}\n')  # fmt: skip
+    assert problems(path) == [f"{path}:{expected}"]
+
+
+DEEP = 5000  # levels; Python's recursion limit is 1,000 frames
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ("{x: " + "[" * DEEP + "]" * DEEP + "}", "7:79"),
+        ("{x: " + "{a: " * DEEP + "}" * DEEP + "}", "7:259"),
+        ("\n      x:\n" + "".join(" " * (8 + i) + "a:\n" for i in range(3000)), "69:69"),
+        ("\n      x:\n        " + "- " * DEEP + "lol", "9:129"),
+    ],
+    ids=["flow-lists", "flow-mappings", "block-mappings", "block-lists"],
+)
+def test_deep_nesting_is_refused(tmp_path: Path, value: str, where: str) -> None:
+    path = write(tmp_path, "deep.yaml", f"{SERVICE}    settings: {value}\n")
+    assert problems(path) == [
+        f"{path}:{where}: lists and mappings nested more than 64 levels deep here; at most 64 levels are allowed"
+    ]
+
+
+def test_an_impossible_date_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, "date.yaml", SERVICE + "    rules: [{name: r1, reply: x, when: {from: 2026-13-01}}]\n")
+    assert problems(path) == [
+        f"{path}:7:47: cannot read '2026-13-01' as a date (month must be in 1..12); put it in quotes if it is meant as text"
+    ]
+
+
+def test_oversize_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(SERVICE.encode() + b"# padding\n" * (MAX_FILE_BYTES // 10))
+    assert problems(path) == [
+        f"{path}:1:1: file is 8,000,106 bytes, 106 more than the 8,000,000 allowed; split it into several files"
+    ]
+
+
+def test_a_file_of_comments_loads_without_keeping_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Comments after a value were joined one line at a time: time quadratic in their length (50 MB took hours).
+    kept: list[object] = []
+
+    class CountedComment(tokens.CommentToken):  # type: ignore[misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            kept.append(args[0])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(tokens, "CommentToken", CountedComment)
+    comments = "".join(f"# {i:06} {'x' * 70}\n" for i in range(25_000))  # 2 MB
+    text = SERVICE + "    fallback: hej # after a value\n" + comments + "    aliases: [MELO]\n"
+    path = write(tmp_path, "comments.yaml", text)
+    service = load([path], ACTIONS).services["t1/s1"]
+    assert (service.fallback, service.aliases, kept) == ("hej", ("MELO",), [])
+
+
+def test_values_nested_too_deep_for_conversion_are_a_problem() -> None:
+    # parse_yaml refuses such files; values from elsewhere (a list that contains itself) are refused too.
+    looped: list[object] = []
+    looped.append(looped)
+    deep: list[object] = []
+    for _ in range(DEEP):
+        deep = [deep]
+    for value in (looped, deep):
+        checker = Checker("f.yaml")
+        assert Anything().check(value, checker, Loc("f.yaml", 3, 5), "settings") is None
+        found = [str(p) for p in checker.problems]
+        assert found == ["f.yaml:3:5: values nested more than 64 levels deep (at settings)"]
+
+
+YAML_PIECES = st.sampled_from([
+    "[", "]", "{", "}", ": ", ", ", "- ", "? ", "\n", "  ", "#", "&a ", "*a", "<<: ", "!!set ", "!!int ", "!!timestamp ",
+    "!!binary ", "!x ", "|\n", ">-\n", "'", '"', "---\n", "%YAML 1.1\n", "2026-13-01", "0x_", "1e999", "tenant: ",
+    "{id: t1}", "services: ", "settings: ", "rules: ", "lol", "\t", "\ufeff", "\x00", "\r",
+])  # fmt: skip
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(any_bytes, st.lists(YAML_PIECES, max_size=60).map(lambda pieces: "".join(pieces).encode())))
+@example(b"[" * DEEP)
+@example(b"a: !!set 1")
+@example(b"a: 0x_")
+def test_any_bytes_load_or_give_located_problems(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "any.yaml"
+    path.write_bytes(data)
+    try:
+        load([path], ACTIONS)
+    except RuleFileError as exc:
+        assert exc.problems
+        assert all(p.file == str(path) and p.line >= 1 and p.column >= 1 and p.message for p in exc.problems)
