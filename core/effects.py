@@ -44,7 +44,10 @@ class Effects:
       ``otherwise`` effects are committed instead of these;
     - ``call``: the answer to a call (channel ``call``), as 46elks-style call actions, e.g.
       ``{"play": "https://.../thanks.mp3"}`` or ``{"connect": "+46..."}``; ``None`` hangs up;
-    - ``always``: writes committed whichever way the guards go (traffic counts, say), given once.
+    - ``always``: writes committed whichever way the guards go (traffic counts, say), given once;
+    - ``settle``: addresses to which these writes make a veto refuse messages (the sender of a STOPP): the
+      message is answered only once nothing vetted before the commit can still be handed over to them
+      (see :mod:`kodeord.handover`).
     """
 
     writes: list[Write] = field(default_factory=list)
@@ -55,6 +58,7 @@ class Effects:
     guards: list[Guard] = field(default_factory=list)
     call: dict[str, Any] | None = None
     always: list[Write] = field(default_factory=list)
+    settle: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""SMS text encoding: GSM 03.38 (7-bit) or UCS-2, and how many parts a text needs.
+"""SMS text encoding: GSM 03.38 (7-bit) or UCS-2, how many parts a text needs, and which charset labels
+a gateway may name for the bytes of a text it hands over.
 
 Operators bill per segment, so the count must match what the SMSC will send,
 not a simple ``ceil(len / capacity)``: an escaped GSM character and a UTF-16
@@ -7,12 +8,26 @@ surrogate pair are never split across two parts, which can cost an extra part.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Encoding", "TextInfo", "analyse", "is_gsm7"]
+__all__ = ["Encoding", "TextInfo", "analyse", "is_gsm7", "text_codec"]
+
+# Python's names (codecs.lookup(...).name) of the text encodings a gateway may use: the Unicode forms, and
+# the ISO 8859 and Windows single-byte sets (Kannel names them as iconv does). codecs.lookup() alone is no
+# test: it also finds 'idna', 'punycode', 'undefined', 'unicode_escape' and bytes-to-bytes codecs such as
+# 'hex' and 'rot13', which either are not text or fail with other errors than UnicodeDecodeError.
+TEXT_CODECS: frozenset[str] = frozenset(
+    {"utf-8", "utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-32-le", "ascii"}
+    | {f"iso8859-{n}" for n in (*range(1, 12), *range(13, 17))}
+    | {f"cp{n}" for n in range(1250, 1259)}
+)
+# Labels Python does not know, or would read otherwise: UCS-2 is UTF-16 without surrogate pairs, and an SMS's
+# UCS-2 or UTF-16 is big-endian, with no byte-order mark to say so.
+_CHARSET_ALIASES = dict.fromkeys(("ucs-2", "ucs2", "ucs-2be", "utf-16", "utf16be"), "utf-16-be")
 
 
 class Encoding(enum.StrEnum):
@@ -118,3 +133,21 @@ def analyse(text: str) -> TextInfo:
     if units <= single:
         return TextInfo(encoding, units, 1, single)
     return TextInfo(encoding, units, _count_segments(costs, multi), multi)
+
+
+def text_codec(label: str | None) -> str | None:
+    """The Python codec of charset ``label`` if it names a text encoding of :data:`TEXT_CODECS`, else None.
+
+    Decoding bytes with the codec returned raises nothing but ``UnicodeDecodeError``.
+    """
+    if not label:
+        return None
+    name = label.strip().strip('"').lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    if not name.isascii() or not name.isprintable() or len(name) > 40:
+        return None
+    try:
+        codec = codecs.lookup(name).name
+    except (LookupError, ValueError):
+        return None
+    return codec if codec in TEXT_CODECS else None

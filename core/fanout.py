@@ -9,8 +9,9 @@ queues the receipt) and removes the old cursor entry. Batch entries are sent lik
 recipient's message has the id ``<fan-out id>:<address>``, its idempotency key, so a page read twice after a
 crash never reaches anyone twice. Memory stays bounded: the bulk stream holds about one page at a time.
 
-Whether a recipient still wants the message is decided when it is sent (``kodeord_vet_outgoing_batch``), so
-someone who leaves a list in the middle of a broadcast gets nothing more from it.
+Whether a recipient still wants the message is decided right before it is handed to the gateway
+(``kodeord_vet_outgoing_batch``), ordered against the leave's acknowledgement by :mod:`kodeord.handover`, so
+someone who leaves a list in the middle of a broadcast gets nothing more from it once the leave is answered.
 """
 
 from __future__ import annotations

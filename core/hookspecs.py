@@ -64,10 +64,13 @@ def kodeord_sender_role(service: Service, sender: str, redis: redis.Redis) -> st
 
 @_hookspec(firstresult=True)
 def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
-    """Refuse an outgoing message, checked when it is queued and again when it is sent.
+    """Refuse an outgoing message, checked when it is queued and again right before it is handed to a gateway.
 
     Return ``Veto(reason)`` to stop it (it is recorded, not sent). Return
-    ``None`` to let it pass to the next plugin's check.
+    ``None`` to let it pass to the next plugin's check. A change that makes
+    you refuse messages to an address holds from its acknowledgement on if
+    you commit it and then call ``kodeord.handover.settle`` for the address
+    before acknowledging it (an action sets ``Effects.settle`` instead).
     """
 
 
@@ -78,7 +81,8 @@ def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis)
     The batch form of ``kodeord_vet_outgoing``, for checks that read Redis: one pipelined round trip for a
     whole batch of a broadcast instead of one per message. Return ``{index: Veto(reason)}`` for the messages
     you refuse (indexes into ``messages``), or ``None``/``{}`` to let them all pass. Every plugin is asked;
-    a message is stopped by the first veto.
+    a message is stopped by the first veto. At send time ``messages`` is a small group about to be handed
+    over; see ``kodeord_vet_outgoing`` for making a change to what you refuse hold from its acknowledgement.
     """
 
 

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+import email_validator
+
 from kodeord import phone
 from kodeord.encoding import TextInfo, analyse
 from kodeord.errors import InvalidMessage
@@ -34,11 +36,16 @@ class Kind(enum.StrEnum):
 
 
 def check_email(raw: str) -> str:
-    """``raw`` as a lower-case email address; InvalidMessage if it is not one."""
-    local, at, domain = raw.strip().rpartition("@")
-    if not at or not local or "." not in domain or " " in raw.strip():
-        raise InvalidMessage(f"invalid email address {raw!r}")
-    return f"{local}@{domain}".lower()
+    """``raw`` as a normalised, lower-case email address; InvalidMessage saying what is wrong if it is not one.
+
+    The syntax is checked, not the domain's mail servers. Internationalised addresses (``på@exempel.se``) are
+    addresses; quoted local parts, IP literals and control characters are refused.
+    """
+    try:
+        checked = email_validator.validate_email(raw.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise InvalidMessage(f"invalid email address {raw!r}: {exc}") from None
+    return checked.normalized.lower()
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,6 @@ def parse_address(raw: str, regions: Sequence[str] = ("SE", "NO")) -> str:
     numbers; they are kept as their digits.
     """
     text = raw.strip()
-    if text.isdigit() and 3 <= len(text) <= 6:
+    if text.isascii() and text.isdigit() and 3 <= len(text) <= 6:  # not "²²²" or other scripts' digits
         return text
     return parse(text, regions)

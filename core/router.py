@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from kodeord import engine, templating
+from kodeord import engine, handover, templating
 from kodeord.actions import ActionCall
 from kodeord.catalog import Route
 from kodeord.commit import Branch
@@ -44,6 +44,7 @@ class Outcome:
     duplicate: bool = False
     guard: str | None = None  # the guard that failed, when its "otherwise" effects were committed instead
     call: dict[str, Any] | None = None  # the answer to a call (46elks-style call actions)
+    settled: list[str] = field(default_factory=list)  # addresses whose hand-overs in flight it waited for
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the lists are shared, not copied)."""
@@ -73,9 +74,10 @@ class Router:
             route = index.call_route(route.number)
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
         outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
-        outcome.call = effects.call
+        outcome.call, outcome.settled = effects.call, list(effects.settle)
         others = [Outcome(outcome.status, outcome.service, outcome.rule, outcome.action, guard=guard.name,
-                          call=guard.otherwise.call) for guard in effects.guards]  # fmt: skip
+                          call=guard.otherwise.call, settled=list(guard.otherwise.settle))
+                  for guard in effects.guards]  # fmt: skip
         queued = self._outgoing(inbound, [(outcome, effects.replies)] +
                                 [(other, g.otherwise.replies) for other, g in zip(others, effects.guards, strict=True)])
         writes = effects.writes + self._fanouts(scope, outcome, effects)
@@ -95,8 +97,12 @@ class Router:
         )  # fmt: skip
         if isinstance(committed, dict):
             self.platform.metrics.inc("kodeord_inbound_total", status="duplicate")
-            return Outcome.from_dict({**committed, "duplicate": True})
+            earlier = Outcome.from_dict({**committed, "duplicate": True})
+            handover.settle(self.redis, earlier.settled)  # the first try may have died before it answered
+            return earlier
         outcome = outcomes[committed]
+        # A STOPP is answered only once nothing vetted before its commit can still reach the gateway.
+        handover.settle(self.redis, outcome.settled)
         self.platform.metrics.inc("kodeord_inbound_total", status=outcome.status)
         self.platform.metrics.inc("kodeord_outbox_queued_total", len(branches[committed].outgoing))
         return outcome
@@ -211,6 +217,7 @@ class Router:
         optout = scope.optout(number.address)
         if route.reserved == "stop":
             effects.writes.append(Write("SADD", optout, (inbound.sender,)))
+            effects.settle.append(inbound.sender)
         elif route.reserved == "start":
             effects.writes.append(Write("SREM", optout, (inbound.sender,)))
         template = number.replies.get(route.reserved or "unknown")

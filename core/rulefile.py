@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from kodeord import keywords, phone, templating
 from kodeord.actions import ActionSpec
 from kodeord.errors import InvalidMessage, InvalidNumber, Problem, RuleFileError, TemplateError
-from kodeord.messages import Channel
+from kodeord.messages import Channel, check_email
 from kodeord.model import (
     DAYS,
     MAX_RULES_PER_SERVICE,
@@ -91,7 +91,7 @@ class _Builder:
         raw = obj[key]
         try:
             if "@" in raw:
-                return raw.strip().lower()
+                return check_email(raw)
             return phone.parse_address(raw, self.regions)
         except (InvalidNumber, InvalidMessage) as exc:
             self.problem(obj, key, str(exc))

@@ -5,6 +5,10 @@ only after every message in it has a recorded fate, so a sender killed mid-batch
 and the next sender claims them after ``claim_after_ms``. The message id is the idempotency key: a message
 whose status already says sent (or delivered, or failed) is never handed to a gateway again, and the status
 is written the moment the gateway accepted the message.
+
+Vetoes are checked a small group at a time (:data:`kodeord.handover.GROUP`), each group marked as in
+hand-over first and handed to its gateway right after the check, so that a STOPP is never acknowledged
+before a message its commit should have stopped is out (see :mod:`kodeord.handover`).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from kodeord import fanout, phone, status
-from kodeord.gateway import Gateway, Outgoing, Sent, Status
+from kodeord import fanout, handover, phone, status
+from kodeord.gateway import Gateway, Outgoing, Report, Sent, Status
 from kodeord.keys import OUTBOXES, Keys
 from kodeord.messages import Channel, Outbound
 from kodeord.ratelimit import RateLimiter
@@ -82,6 +86,7 @@ class Sender:
         self.limiter = RateLimiter(self.redis)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
+        self.handovers = handover.Handovers(self.redis, self.consumer)
         self._grouped: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -151,7 +156,7 @@ class Sender:
             return len(entries)
         done = self._already_final(scope, list(fates))
         todo = [f for f in fates.values() if f.item.id not in done]
-        todo = self._vet(todo)
+        todo = self._check(todo)
         for gateway, group in self._route(todo).items():
             self._hand_over(gateway, group)
         self._finish(stream, scope, acked, [f for f in fates.values() if f.item.id not in done])
@@ -185,16 +190,12 @@ class Sender:
             pipe.hget(scope.status(message_id), "status")
         return {i for i, s in zip(ids, pipe.execute(), strict=True) if s is not None and s.decode() in FINAL}
 
-    def _vet(self, fates: list[_Fate]) -> list[_Fate]:
-        """Refuse vetoed messages and numbers no gateway should get; return the rest."""
+    def _check(self, fates: list[_Fate]) -> list[_Fate]:
+        """Refuse messages no gateway sends and numbers no gateway should get; return the rest."""
         passed = []
-        vetoes = self.platform.hooks.vet_many([f.item.message for f in fates], self.redis) if fates else []
-        for fate, veto in zip(fates, vetoes, strict=True):  # again: a STOP may have arrived since it was queued
+        for fate in fates:
             message = fate.item.message
-            if veto is not None:
-                fate.result, fate.reason = "failed", f"vetoed by {veto.plugin}: {veto.reason}"
-                self.platform.metrics.inc("kodeord_outbox_vetoed_total")
-            elif message.channel is Channel.EMAIL:
+            if message.channel is Channel.EMAIL:
                 passed.append(fate)
             elif message.channel is not Channel.SMS:
                 fate.result, fate.reason = "failed", f"no gateway sends {message.channel.value} messages"
@@ -203,6 +204,19 @@ class Sender:
                 self.platform.metrics.inc("kodeord_invalid_numbers_total")
             else:
                 passed.append(fate)
+        return passed
+
+    def _vet(self, fates: list[_Fate]) -> list[_Fate]:
+        """Refuse vetoed messages (a STOP may have arrived since they were queued); return the rest."""
+        passed = []
+        for fate, veto in zip(fates, self.platform.hooks.vet_many([f.item.message for f in fates], self.redis),
+                              strict=True):  # fmt: skip
+            if veto is None:
+                passed.append(fate)
+            else:  # not the gateway's failure: it never saw the message
+                fate.result, fate.reason = "failed", f"vetoed by {veto.plugin}: {veto.reason}"
+                fate.gateway, fate.operator, fate.cost = "", "", Decimal(0)
+                self.platform.metrics.inc("kodeord_outbox_vetoed_total")
         return passed
 
     def _route(self, fates: list[_Fate]) -> dict[Gateway, list[_Fate]]:
@@ -257,19 +271,34 @@ class Sender:
 
         start = 0
         while start < len(group):
-            granted = self.limiter.wait(gateway.id, len(group) - start, gateway.rate)
+            granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
             chunk = group[start : start + granted]
             start += granted
+            # Marked, then vetted, then handed over: a STOPP committed after the marks either waits for this
+            # group to be out (handover.settle) or vetoes it. See kodeord.handover.
+            mark = self.handovers.begin(f.item.message.to for f in chunk)
             try:
-                gateway.send([f.item for f in chunk], report)
-            except Exception as exc:  # noqa: BLE001 - a broken gateway must not lose the batch
-                log.exception("gateway %s failed", gateway.id)
-                for fate in chunk:
-                    if not fate.result:
-                        fate.result, fate.reason = "retry", f"gateway error: {exc}"
+                chunk = self._vet(chunk)
+                handed = mark.open()
+                if chunk and handed:
+                    self._send_group(gateway, chunk, report, mark)
+            finally:
+                self.handovers.end(mark)
             for fate in chunk:
                 if not fate.result:
-                    fate.result, fate.reason = "retry", f"gateway {gateway.id} did not report on the message"
+                    fate.result, fate.reason = "retry", (
+                        f"gateway {gateway.id} did not report on the message" if handed
+                        else "its veto check's lease ran out before the hand-over")  # fmt: skip
+
+    def _send_group(self, gateway: Gateway, chunk: list[_Fate], report: Report, mark: handover.Handover) -> None:
+        try:
+            with self.handovers.kept(mark):  # a STOPP to one of them waits until the gateway is done
+                gateway.send([f.item for f in chunk], report)
+        except Exception as exc:  # noqa: BLE001 - a broken gateway must not lose the batch
+            log.exception("gateway %s failed", gateway.id)
+            for fate in chunk:
+                if not fate.result:
+                    fate.result, fate.reason = "retry", f"gateway error: {exc}"
 
     def _finish(self, stream: str, scope: Keys, entry_ids: list[Any], fates: list[_Fate]) -> None:
         """Record failures, schedule retries, sum cost and revenue, then acknowledge: one transaction."""

@@ -35,13 +35,13 @@ def verify(secret: str, body: bytes, timestamp: str | None, signed: str | None, 
     """Raise :class:`SignatureError` unless ``signed`` is the signature of ``body`` at a recent ``timestamp``."""
     if not timestamp or not signed:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
-    try:
-        when = int(timestamp)
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} must be Unix seconds") from None
+    stamp = timestamp.strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise SignatureError(f"{TIMESTAMP_HEADER} must be Unix seconds")
+    when = int(stamp)
     if abs((time.time() if now is None else now) - when) > TOLERANCE_S:
         raise SignatureError(f"timestamp is more than {TOLERANCE_S} s away from now (replayed or clock skew)")
-    if not hmac.compare_digest(signature(secret, timestamp, body), signed.strip()):
+    if not same(signed.strip(), signature(secret, timestamp, body)):
         raise SignatureError("signature does not match the body")
 
 
@@ -52,4 +52,15 @@ def token(secret: str, *parts: str) -> str:
 
 def check_token(secret: str, given: str, *parts: str) -> bool:
     """Whether ``given`` is :func:`token` of ``parts``."""
-    return hmac.compare_digest(token(secret, *parts), given)
+    return same(given, token(secret, *parts))
+
+
+def same(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented secret, signature or token with the genuine one.
+
+    Any text may be presented, including characters outside ASCII (which ``hmac.compare_digest`` refuses
+    in strings) and lone surrogates: both sides are compared as bytes.
+    """
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))

@@ -8,8 +8,6 @@ nearby Redis, and a thread hand-off would cost more than they do (run several we
 from __future__ import annotations
 
 import base64
-import binascii
-import hmac
 import logging
 import time
 from collections.abc import Mapping
@@ -20,7 +18,7 @@ import redis
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from kodeord import status
+from kodeord import signing, status
 from kodeord.errors import KodeordError
 from kodeord.gateway import Status
 from kodeord.messages import Inbound
@@ -65,17 +63,26 @@ def only_post(request: Request) -> None:
         raise Refused(text(405, "use POST", {"Allow": "POST"}))
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body; 413 as soon as it is declared or grows longer than ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Refused(text(413, f"the body is longer than {limit} bytes"))
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is declared or grows longer than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "").strip()
+    # ASCII digits only ("²".isdigit() too), and never int() of thousands of them (Python refuses that).
+    if declared.isascii() and declared.isdigit() and (len(declared) > 20 or int(declared) > limit):
+        return None
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise Refused(text(413, f"the body is longer than {limit} bytes"))
+            return None
     return bytes(body)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body; 413 as soon as it is declared or grows longer than ``limit`` bytes."""
+    body = await read_limited(request, limit)
+    if body is None:
+        raise Refused(text(413, f"the body is longer than {limit} bytes"))
+    return body
 
 
 def raw_query(request: Request) -> dict[str, bytes]:
@@ -96,15 +103,11 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     try:
+        # Not base64, not ASCII (the header's text is Latin-1) or not UTF-8: all ValueErrors, all no credentials.
         user, colon, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:
         return None
     return (user, password) if colon else None
-
-
-def same(given: str | None, expected: str) -> bool:
-    """Constant-time comparison of a presented secret."""
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def credential_fields(url: str) -> dict[str, Field]:
@@ -123,9 +126,9 @@ def check_credentials(request: Request, gateway_id: str, options: Mapping[str, A
     expected_secret = options.get("inbound_secret")
     if user and password:
         given = basic_credentials(request)
-        if given is not None and same(given[0], user) and same(given[1], password):
+        if given is not None and signing.same(given[0], user) and signing.same(given[1], password):
             return
-    if expected_secret and same(secret, expected_secret):
+    if expected_secret and signing.same(secret, expected_secret):
         return
     raise unauthorized(request, gateway_id, "wrong or missing credentials", basic=bool(user and password))
 

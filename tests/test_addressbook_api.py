@@ -76,6 +76,8 @@ def test_create_show_and_change_a_lists_options(api: Api) -> None:
     ({"approval": "sometimes"}, "option 'approval': must be one of auto, manual"),
     ({"replies": {"joined": "Hej {{ lista }}"}}, "unknown variable 'lista'"),
     ({"replies": {"joined": "Hej {{ list"}}, "template syntax error"),
+    ({"replies": {"joined": "{{ 'a' * 1000000000 }}"}}, "template would go over its budget"),
+    ({"replies": {"joined": "{{ list.__class__ }}"}}, "template reaches for line 1: '__class__'"),
     ({"replies": {"welcome": "Hej"}}, "unknown reply 'welcome'"),
     ({"join_words": ["two words"]}, "'two words' is not a single word"),
     ({"colour": "red"}, "unknown option 'colour'"),

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kodeord import apikeys
+from kodeord import apikeys, webhooks
 
 MAX_BODY = 65536
 
@@ -60,20 +60,15 @@ async def json_body(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
     """The request's JSON object (``{}`` for an empty body).
 
     415 when a Content-Type other than application/json is given, 413 when the body is over ``limit`` bytes,
-    400 when it is not valid JSON or not an object.
+    400 when it is not valid JSON, not an object, or holds text that is not Unicode (a lone surrogate, which
+    JSON's ``\\u`` escapes can spell but nothing can store or answer with).
     """
     kind = request.headers.get("content-type", "application/json").partition(";")[0].strip().lower()
     if kind != "application/json":
         raise HTTPException(415, f"expected Content-Type application/json, got {kind!r}")
-    too_large = HTTPException(413, f"body larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
+    body = await webhooks.read_limited(request, limit)
+    if body is None:
+        raise HTTPException(413, f"body larger than {limit} bytes")
     if not body.strip():
         return {}
     try:
@@ -84,4 +79,8 @@ async def json_body(request: Request, limit: int = MAX_BODY) -> dict[str, Any]:
         raise HTTPException(400, "body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise HTTPException(400, "expected a JSON object")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(400, "body is not valid JSON: text with a lone surrogate (\\ud800-\\udfff)") from None
     return data

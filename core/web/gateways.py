@@ -1,8 +1,9 @@
 """``/gateways/<gateway id>/<sub-path>``: the webhook endpoints of configured gateways.
 
 Each gateway type names its endpoints (``kannel``, ``kannel/dlr``, ...); this module finds the gateway's
-handler, runs it, and turns a :class:`kodeord.webhooks.Refused` into its answer. Anything else a handler
-raises is logged and answered with 500, without details.
+handler, runs it, and turns a :class:`kodeord.webhooks.Refused` into its answer (a 4xx saying what was wrong).
+Anything else a handler raises is a defect: Starlette logs it and answers 500 without details, and the
+fuzz tests (tests/test_fuzz.py) fail on it.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ async def send(request: Request) -> Response:
     platform: Platform = request.app.state.platform
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested too deeply
         return JSONResponse({"error": "body must be JSON"}, status_code=400)
     if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("from", "to", "text")):
         return JSONResponse({"error": "give from, to and text as strings"}, status_code=400)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kodeord import phone, templating
+from kodeord import handover, phone, templating
 from kodeord.errors import InvalidMessage, InvalidNumber, RequestError
 from kodeord.fanout import Fanout
 from kodeord.messages import Kind, Outbound, check_email
@@ -239,7 +239,9 @@ class ListAdmin:
 
     def remove_member(self, list_id: str, member: str) -> None:
         """Take a member (or a pending joiner) off the list; not an unsubscription: they may join again."""
+        reached = store.addresses(self.redis, self.keys(list_id), member)  # before the contact is dropped
         self._change(list_id, "remove", member, "removed by an administrator")
+        handover.settle(self.redis, reached)
 
     def decide(self, list_id: str, member: str, approve: bool) -> None:
         """Approve or reject a pending joiner (AB-4); the person is told."""
@@ -287,12 +289,13 @@ class ListAdmin:
         if not 1 <= limit <= 1000:
             raise ListError("limit must be 1-1000")
         lk = self.keys(list_id)
-        ids = store.page(self.redis, lk, state, after, limit)
+        try:
+            ids = store.page(self.redis, lk, state, after, limit)
+        except ValueError as exc:
+            raise ListError(str(exc)) from None
         details = store.contacts(self.redis, lk, ids)
         rows = [{"id": i, **({"phone": i} if i.startswith("+") else {"email": i}), **d} for i, d in zip(ids, details, strict=True)]
-        following = None
-        if len(ids) == limit:
-            following = ids[-1] if state == "members" else str((int(after) if after.isdigit() else 0) + limit)
+        following = store.next_cursor(state, after, ids) if len(ids) == limit else None
         return {"state": state, "items": rows, "next": following}
 
     def consent(self, list_id: str, member: str) -> list[dict[str, str]]:

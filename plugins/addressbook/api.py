@@ -18,6 +18,8 @@ from starlette.routing import Route
 
 from kodeord import fanout
 from kodeord.web.apiauth import json_body, tenant_of
+from kodeord.web.download import attachment
+from kodeord.web.params import parse_whole
 
 from .admin import ListAdmin, ListError
 from .store import CONSENT_FIELDS
@@ -85,10 +87,9 @@ async def remove_role(request: Request, admin: ListAdmin) -> Any:
 
 async def list_members(request: Request, admin: ListAdmin) -> Any:
     query = request.query_params
-    try:
-        limit = int(query.get("limit", "100"))
-    except ValueError:
-        raise ListError("limit must be a whole number") from None
+    limit = parse_whole(query.get("limit", "100"), 1000)
+    if not limit:
+        raise ListError("limit must be a whole number from 1 to 1000")
     state = query.get("state", "members")
     return await run_in_threadpool(admin.members, request.path_params["list"], state, query.get("after", ""), limit)
 
@@ -123,8 +124,7 @@ async def consent(request: Request, admin: ListAdmin) -> Any:
     writer.writeheader()
     writer.writerows(records)
     name = f"consent-{params['list']}-{params['member']}.csv".replace("+", "").replace("@", "_at_")
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=attachment(name))
 
 
 async def start_broadcast(request: Request, admin: ListAdmin) -> Any:

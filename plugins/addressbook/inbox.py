@@ -91,6 +91,8 @@ class Inbox:
         self.write("ZREM", self.lk.pending, self.sender)
         self.write("ZADD", self.lk.unsubscribed, now_ms, self.sender)
         self.consent("leave")
+        # Answered only once no broadcast message vetted before the leave can still be handed over to them.
+        self.effects.settle.extend(store.addresses(self.call.redis, self.lk, self.sender))
         self.reply("left", link=rejoin_link(self.call, self.sender))
 
     # -- broadcasting and forwarding -------------------------------------------------------------------------

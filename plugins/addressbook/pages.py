@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from kodeord import handover
+
 from . import store
 from .admin import ListAdmin, ListError
 from .broadcast import LEAVE_PATH
@@ -79,6 +81,7 @@ def _leave(admin: ListAdmin, list_id: str, member: str) -> None:
     pipe.rpush(lk.consent(member), store.consent_record("leave", "link", "left through the signed link", member))
     pipe.ltrim(lk.consent(member), -CONSENT_KEEP, -1)
     pipe.execute()
+    handover.settle(admin.redis, store.addresses(admin.redis, lk, member))  # before the page says they left
 
 
 async def _link(request: Request, purpose: str, ask: tuple[str, str, str],

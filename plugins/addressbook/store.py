@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from kodeord.keys import PREFIX, Keys
+from kodeord.web.params import parse_whole
 
 if TYPE_CHECKING:
     import redis
@@ -32,6 +33,7 @@ STATES = ("members", "pending", "unsubscribed")
 LIST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # as a service id in a rule file
 CONSENT_FIELDS = ("at", "event", "channel", "text", "by", "ref")  # a consent record, in order
 CONSENT_KEEP = 1000  # records kept per member; enough for years of joining and leaving
+MAX_OFFSET = 10**12  # the furthest a paging cursor of pending or unsubscribed people may point
 
 
 def registry(tenant: str) -> str:
@@ -123,15 +125,40 @@ def contacts(client: redis.Redis, lk: ListKeys, ids: Sequence[str]) -> list[dict
     return [json.loads(r) if r else {} for r in raw]
 
 
+def addresses(client: redis.Redis, lk: ListKeys, member: str) -> list[str]:
+    """Every address the list's messages reach ``member`` at: their id, and their number or email address."""
+    contact = contacts(client, lk, [member])[0]
+    return list(dict.fromkeys(a for a in (member, contact.get("phone"), contact.get("email")) if a))
+
+
+def offset(after: str) -> int:
+    """The position a paging cursor of pending or unsubscribed people names ("" is the start); ValueError if
+    ``after`` is not such a cursor."""
+    if not after:
+        return 0
+    found = parse_whole(after, MAX_OFFSET)
+    if found is None:
+        raise ValueError(f"after must be the next cursor of an earlier page (a whole number), not {after[:40]!r}")
+    return found
+
+
+def next_cursor(state: str, after: str, ids: Sequence[str]) -> str:
+    """The cursor of the page that follows the page ``ids`` read after ``after``."""
+    return ids[-1] if state == "members" else str(offset(after) + len(ids))
+
+
 def page(client: redis.Redis, lk: ListKeys, state: str, after: str, limit: int) -> list[str]:
-    """Up to ``limit`` ids in ``state`` after ``after`` (lexical order for members; by time for the others)."""
+    """Up to ``limit`` ids in ``state`` after ``after`` (lexical order for members; by time for the others).
+
+    ValueError for a cursor that :func:`next_cursor` cannot have made.
+    """
     key = getattr(lk, state)
     if state == "members":
         start = f"({after}" if after else "-"
         raw: list[bytes] = client.zrangebylex(key, start, "+", start=0, num=limit)  # type: ignore[assignment]
     else:
-        offset = int(after) if after.isdigit() else 0
-        raw = client.zrange(key, offset, offset + limit - 1)  # type: ignore[assignment]
+        first = offset(after)
+        raw = client.zrange(key, first, first + limit - 1)  # type: ignore[assignment]
     return [r.decode() for r in raw]
 
 

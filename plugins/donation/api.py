@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kodeord.web.apiauth import tenant_endpoint
+from kodeord.web.download import attachment
 
 from . import report
 from .campaign import DonationError
@@ -40,8 +41,7 @@ async def settlement(request: Request, platform: Any, tenant: str) -> Any:
     if kind == "json":
         return result
     name = "-".join(["donations", tenant, *(part for part in (result["from"], result["until"]) if part)])
-    return Response(report.to_csv(result), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
+    return Response(report.to_csv(result), media_type="text/csv; charset=utf-8", headers=attachment(f"{name}.csv"))
 
 
 def routes() -> list[Route]:

@@ -29,10 +29,11 @@ request cannot be replayed later. Sign the exact bytes you send and check the ex
 
     def verify(secret, body, headers):
         timestamp = headers.get("X-Kodeord-Timestamp", "")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 300:
+        if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > 300:
             return False
         digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest("sha256=" + digest, headers.get("X-Kodeord-Signature", ""))
+        given = headers.get("X-Kodeord-Signature", "").encode()  # as bytes: any text may arrive in a header
+        return hmac.compare_digest(("sha256=" + digest).encode(), given)
 
 Inbound: the provider POSTs each SMS it receives to ``<public url>/gateways/<gateway id>/json``::
 

@@ -5,9 +5,10 @@ Kannel's side (kannel.conf) and ours (the gateways file) are shown in docs/gatew
 
     get-url = "http://HOST:PORT/gateways/<id>/kannel?from=%p&to=%P&text=%a&id=%I&smsc=%i&coding=%c&charset=%C&secret=S"
 
-The text arrives percent-encoded in whatever charset Kannel had: UTF-8 when ``charset`` says so or nothing
-says otherwise and it decodes, UCS-2 (UTF-16BE) when ``coding=2``, else Windows-1252 (Kannel's default
-for 7-bit and 8-bit texts, a superset of Latin-1). Replies are never returned in the HTTP answer (set
+The text arrives percent-encoded in whatever charset Kannel had: the one ``charset`` names when that is a text
+encoding (:func:`kodeord.encoding.text_codec`; any other label is ignored) and the text decodes in it, UCS-2
+(UTF-16BE) when ``coding=2``, UTF-8 when nothing says otherwise and it decodes, else Windows-1252 (Kannel's
+default for 7-bit and 8-bit texts, a superset of Latin-1). Replies are never returned in the HTTP answer (set
 ``max-messages = 0`` on the sms-service); they are sent through sendsms so they get routing, retries and
 delivery reports.
 """
@@ -24,12 +25,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kodeord import hookimpl, signing, webhooks
-from kodeord.encoding import Encoding
+from kodeord.encoding import Encoding, text_codec
 from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
 from kodeord.httpclient import Answer, HttpClient
 from kodeord.httppool import HttpPool
 from kodeord.messages import MAX_TEXT
 from kodeord.schema import Field, Flag, Number, Record, Text
+from kodeord.web.params import parse_whole
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,11 @@ MAX_BODY = MAX_TEXT * 4  # a post-url body: the longest text we take, in 4-byte 
 
 def decode_text(raw: bytes, charset: str | None, coding: str | None) -> str:
     """The message text from Kannel's bytes, whatever charset it used (see the module docstring)."""
-    if charset:
-        name = charset.strip().lower()
-        if name in ("ucs-2", "ucs2", "utf-16be", "utf16be", "utf-16"):
-            name = "utf-16-be"
+    codec = text_codec(charset)
+    if codec is not None:
         try:
-            return raw.decode(name)
-        except (LookupError, UnicodeDecodeError):
+            return raw.decode(codec)
+        except UnicodeDecodeError:
             pass  # a wrong label: fall through to the evidence of the bytes
     if coding == "2" and len(raw) % 2 == 0:
         try:
@@ -185,10 +185,9 @@ class KannelGateway:
         ref, sig = params.get("ref", ""), params.get("sig", "")
         if not ref or not signing.check_token(self.context.secret_key, sig, self.id, ref):
             raise webhooks.unauthorized(request, self.id, "delivery report without a valid signature")
-        try:
-            kind = int(params.get("type", ""))
-        except ValueError:
-            raise webhooks.bad_request("type must be Kannel's %d (a number)") from None
+        kind = parse_whole(params.get("type", ""), 1 << 16)
+        if kind is None:
+            raise webhooks.bad_request("type must be Kannel's %d (a number)")
         state = _DLR_STATES.get(kind)
         if state is None:
             return webhooks.text(200, f"ignored report type {kind}")

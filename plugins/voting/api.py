@@ -13,12 +13,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kodeord.web.apiauth import TenantHandler, json_body, tenant_endpoint
+from kodeord.web.download import attachment
+from kodeord.web.params import parse_whole
 
 from . import competition, draw, hotbutton, store
 from .admin import all_polls, find_poll, services
 from .poll import PollError
 
 PREFIX = "/api/voting"
+MAX_DRAW = 10**9  # far more draws than a competition has; a path segment beyond it names none
+
 
 def whole_number(body: dict[str, Any], name: str, default: int) -> int:
     """``body[name]`` as a whole number (``default`` when absent); 400 otherwise."""
@@ -94,10 +98,11 @@ async def list_draws(request: Request, platform: Any, tenant: str) -> Any:
 
 async def draw_entries(request: Request, platform: Any, tenant: str) -> Any:
     found = competition.find(platform, tenant, request.path_params["competition"])
-    n = request.path_params["draw"]
+    n = parse_whole(request.path_params["draw"], MAX_DRAW)
+    if n is None:
+        raise PollError(f"no draw {request.path_params['draw'][:40]!r}: draws are numbered 1, 2, 3, ...", 404)
     body = await run_in_threadpool(draw.listing, platform.redis, found, n)
-    return Response(body, media_type="text/plain; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="draw-{n}-entries.txt"'})  # fmt: skip
+    return Response(body, media_type="text/plain; charset=utf-8", headers=attachment(f"draw-{n}-entries.txt"))
 
 
 def routes() -> list[Route]:
@@ -109,7 +114,7 @@ def routes() -> list[Route]:
         Route(contest, tenant_endpoint(show_competition), methods=["GET"]),
         Route(contest + "/draws", tenant_endpoint(make_draw, 201), methods=["POST"]),
         Route(contest + "/draws", tenant_endpoint(list_draws), methods=["GET"]),
-        Route(contest + "/draws/{draw:int}/entries", tenant_endpoint(draw_entries), methods=["GET"]),
+        Route(contest + "/draws/{draw}/entries", tenant_endpoint(draw_entries), methods=["GET"]),
         Route(PREFIX + "/polls", tenant_endpoint(list_polls), methods=["GET"]),
         Route(one, tenant_endpoint(show_poll), methods=["GET"]),
         Route(one + "/close", tenant_endpoint(close_poll), methods=["POST"]),
