@@ -102,6 +102,9 @@ class Handovers:
         self._renew = client.register_script(_RENEW)
         self._owner = owner
         self._serial = itertools.count(1)
+        self._lock = threading.Lock()
+        self._live: dict[str, Handover] = {}  # groups being handed over, whose marks the keeper renews
+        self._keeper: threading.Thread | None = None
 
     def begin(self, addresses: Iterable[str]) -> Handover:
         """Mark ``addresses`` before their vetoes are checked (one round trip); the lease starts now."""
@@ -116,24 +119,29 @@ class Handovers:
         """Keep ``handover``'s marks alive while the block (the gateway call) runs, however long it takes.
 
         A STOPP's :func:`settle` therefore waits for a slow gateway to finish the group; if this sender dies,
-        its marks lapse within ``LEASE_MS``.
+        its marks lapse within ``LEASE_MS``. One keeper thread per sender renews every group in flight.
         """
-        done = threading.Event()
+        with self._lock:
+            self._live[handover.token] = handover
+            if self._keeper is None:
+                self._keeper = threading.Thread(target=self._keep, name="kodeord-handover-lease", daemon=True)
+                self._keeper.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._live[handover.token]
 
-        def renew() -> None:
-            while not done.wait(LEASE_MS / 3000):
+    def _keep(self) -> None:
+        while True:
+            time.sleep(LEASE_MS / 3000)
+            with self._lock:
+                live = list(self._live.values())
+            for handover in live:
                 try:
                     self._renew(keys=handover.keys, args=[handover.token, LEASE_MS])
                 except redis.RedisError:
                     log.warning("could not renew a hand-over's marks; a STOPP may wait for them to lapse")
-
-        keeper = threading.Thread(target=renew, name="kodeord-handover-lease", daemon=True)
-        keeper.start()
-        try:
-            yield
-        finally:
-            done.set()
-            keeper.join()
 
     def end(self, handover: Handover) -> None:
         """The group was handed over (or given up): remove its markers."""

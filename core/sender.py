@@ -22,6 +22,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -87,6 +88,7 @@ class Sender:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
         self.handovers = handover.Handovers(self.redis, self.consumer)
+        self._executor: ThreadPoolExecutor | None = None
         self._grouped: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -243,8 +245,10 @@ class Sender:
         )  # fmt: skip
         for fate, choice in zip(fates, choices, strict=True):
             if choice is None:
-                fate.result, fate.reason = "failed", "no route to this number's operator" + (
-                    " that can charge" if fate.item.message.price else "")
+                fate.result, fate.reason = (
+                    "failed",
+                    "no route to this number's operator" + (" that can charge" if fate.item.message.price else ""),
+                )
                 continue
             fate.gateway, fate.operator = choice.gateway, choice.operator
             fate.cost = choice.price * fate.item.message.info.segments
@@ -269,26 +273,56 @@ class Sender:
                     }  # fmt: skip
             status.update(self.redis, updates, self.status_ttl)
 
+        # Marked, then vetted, then handed over: a STOPP committed after the marks either waits for the group
+        # to be out (handover.settle) or vetoes it (see kodeord.handover). The next group is marked and vetted
+        # while the gateway takes this one, so its connections do not idle between groups; groups never
+        # reach the gateway at the same time.
+        in_flight: tuple[Future[None], handover.Handover, list[_Fate]] | None = None
         start = 0
-        while start < len(group):
-            granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
-            chunk = group[start : start + granted]
-            start += granted
-            # Marked, then vetted, then handed over: a STOPP committed after the marks either waits for this
-            # group to be out (handover.settle) or vetoes it. See kodeord.handover.
-            mark = self.handovers.begin(f.item.message.to for f in chunk)
+        try:
+            while start < len(group):
+                granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
+                chunk = group[start : start + granted]
+                start += granted
+                mark = self.handovers.begin(f.item.message.to for f in chunk)
+                try:
+                    chunk = self._vet(chunk)
+                except BaseException:
+                    self.handovers.end(mark)
+                    raise
+                finally:
+                    self._landed(gateway, in_flight)
+                    in_flight = None
+                if chunk and mark.open():
+                    in_flight = (self._sending().submit(self._send_group, gateway, chunk, report, mark), mark, chunk)
+                else:
+                    self.handovers.end(mark)
+                    self._unreported(gateway, chunk, handed=False)
+        finally:
+            self._landed(gateway, in_flight)
+
+    def _sending(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kodeord-hand-over")
+        return self._executor
+
+    def _landed(self, gateway: Gateway, in_flight: tuple[Future[None], handover.Handover, list[_Fate]] | None) -> None:
+        """Wait for the group in flight (if any) to be handed over, then remove its marks."""
+        if in_flight is not None:
+            future, mark, chunk = in_flight
             try:
-                chunk = self._vet(chunk)
-                handed = mark.open()
-                if chunk and handed:
-                    self._send_group(gateway, chunk, report, mark)
+                future.result()
             finally:
                 self.handovers.end(mark)
-            for fate in chunk:
-                if not fate.result:
-                    fate.result, fate.reason = "retry", (
-                        f"gateway {gateway.id} did not report on the message" if handed
-                        else "its veto check's lease ran out before the hand-over")  # fmt: skip
+                self._unreported(gateway, chunk, handed=True)
+
+    @staticmethod
+    def _unreported(gateway: Gateway, chunk: list[_Fate], handed: bool) -> None:
+        for fate in chunk:
+            if not fate.result:
+                fate.result, fate.reason = "retry", (
+                    f"gateway {gateway.id} did not report on the message" if handed
+                    else "its veto check's lease ran out before the hand-over")  # fmt: skip
 
     def _send_group(self, gateway: Gateway, chunk: list[_Fate], report: Report, mark: handover.Handover) -> None:
         try:
@@ -318,7 +352,9 @@ class Sender:
                 updates[status_key] = {"status": Status.QUEUED.value, "attempts": item.attempt,
                                        "reason": fate.reason, "next_at": int((now + delay) * 1000)}  # fmt: skip
             elif fate.result in ("retry", "failed"):
-                reason = fate.reason if fate.result == "failed" else f"gave up after {item.attempt} tries: {fate.reason}"
+                reason = (
+                    fate.reason if fate.result == "failed" else f"gave up after {item.attempt} tries: {fate.reason}"
+                )
                 updates[status_key] = {"status": Status.FAILED.value, "reason": reason, "attempts": item.attempt,
                                        "failed_at": int(now * 1000), "gateway": fate.gateway}  # fmt: skip
                 log.info("message %s to %s failed: %s", item.id, item.message.to, reason)
@@ -339,8 +375,11 @@ class Sender:
                 result, "kodeord_send_failed_total"), n, gateway=gateway)  # fmt: skip
         if self.platform.monitor is not None:
             for gateway in {g for g, _ in counts if g != "-"}:
-                self.platform.monitor.record(gateway, counts.get((gateway, "sent"), 0),
-                                             counts.get((gateway, "failed"), 0) + counts.get((gateway, "retry"), 0))
+                self.platform.monitor.record(
+                    gateway,
+                    counts.get((gateway, "sent"), 0),
+                    counts.get((gateway, "failed"), 0) + counts.get((gateway, "retry"), 0),
+                )
 
     # -- loops -----------------------------------------------------------------------------------------------
 
@@ -361,4 +400,3 @@ class Sender:
             except redis.ConnectionError as exc:
                 log.warning("sender lost Redis (%s); retrying", exc)
                 stop.wait(1.0)
-
