@@ -70,9 +70,10 @@ LIMITS = Limits()
 
 
 @contextmanager
-def scope(limits: Limits | None = None) -> Iterator[Budget]:
-    """Run the block on a fresh budget (one render, or one compile with its constant folding)."""
-    spent = Budget(limits or LIMITS)
+def scope(ms: float | None = None) -> Iterator[Budget]:
+    """Run the block on a fresh budget of :data:`LIMITS` (one render, or one compile with its constant
+    folding); ``ms`` instead of their time."""
+    spent = Budget(LIMITS, ms)
     token = CURRENT.set(spent)
     try:
         yield spent

@@ -119,7 +119,8 @@ class Handovers:
         """Keep ``handover``'s marks alive while the block (the gateway call) runs, however long it takes.
 
         A STOPP's :func:`settle` therefore waits for a slow gateway to finish the group; if this sender dies,
-        its marks lapse within ``LEASE_MS``. One keeper thread per sender renews every group in flight.
+        its marks lapse within ``LEASE_MS``. One keeper thread per sender renews every group in flight, and
+        stops when none is.
         """
         with self._lock:
             self._live[handover.token] = handover
@@ -137,6 +138,9 @@ class Handovers:
             time.sleep(LEASE_MS / 3000)
             with self._lock:
                 live = list(self._live.values())
+                if not live:  # nothing in flight: stop, and let the next kept() start a keeper again
+                    self._keeper = None
+                    return
             for handover in live:
                 try:
                     self._renew(keys=handover.keys, args=[handover.token, LEASE_MS])

@@ -22,7 +22,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -88,7 +87,6 @@ class Sender:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
         self.handovers = handover.Handovers(self.redis, self.consumer)
-        self._executor: ThreadPoolExecutor | None = None
         self._grouped: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -274,47 +272,21 @@ class Sender:
             status.update(self.redis, updates, self.status_ttl)
 
         # Marked, then vetted, then handed over: a STOPP committed after the marks either waits for the group
-        # to be out (handover.settle) or vetoes it (see kodeord.handover). The next group is marked and vetted
-        # while the gateway takes this one, so its connections do not idle between groups; groups never
-        # reach the gateway at the same time.
-        in_flight: tuple[Future[None], handover.Handover, list[_Fate]] | None = None
+        # to be out (handover.settle) or vetoes it. See kodeord.handover.
         start = 0
-        try:
-            while start < len(group):
-                granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
-                chunk = group[start : start + granted]
-                start += granted
-                mark = self.handovers.begin(f.item.message.to for f in chunk)
-                try:
-                    chunk = self._vet(chunk)
-                except BaseException:
-                    self.handovers.end(mark)
-                    raise
-                finally:
-                    self._landed(gateway, in_flight)
-                    in_flight = None
-                if chunk and mark.open():
-                    in_flight = (self._sending().submit(self._send_group, gateway, chunk, report, mark), mark, chunk)
-                else:
-                    self.handovers.end(mark)
-                    self._unreported(gateway, chunk, handed=False)
-        finally:
-            self._landed(gateway, in_flight)
-
-    def _sending(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kodeord-hand-over")
-        return self._executor
-
-    def _landed(self, gateway: Gateway, in_flight: tuple[Future[None], handover.Handover, list[_Fate]] | None) -> None:
-        """Wait for the group in flight (if any) to be handed over, then remove its marks."""
-        if in_flight is not None:
-            future, mark, chunk = in_flight
+        while start < len(group):
+            granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
+            chunk = group[start : start + granted]
+            start += granted
+            mark = self.handovers.begin(f.item.message.to for f in chunk)
             try:
-                future.result()
+                chunk = self._vet(chunk)
+                handed = mark.open()
+                if chunk and handed:
+                    self._send_group(gateway, chunk, report, mark)
             finally:
                 self.handovers.end(mark)
-                self._unreported(gateway, chunk, handed=True)
+            self._unreported(gateway, chunk, handed)
 
     @staticmethod
     def _unreported(gateway: Gateway, chunk: list[_Fate], handed: bool) -> None:

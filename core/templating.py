@@ -133,10 +133,10 @@ def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
 
 def _render(source: str, context: Mapping[str, Any], ms: float | None = None) -> str:
     template = compile_template(source)
-    token = budgets.CURRENT.set(budgets.Budget(limits(), ms))
     try:
-        # Everything it writes is charged as it goes, so the joined text is within the budget's characters.
-        text = "".join(template.root_render_func(template.new_context(dict(context))))
+        with budgets.scope(ms=ms):
+            # Everything it writes is charged as it goes, so the joined text is within the budget's characters.
+            text = "".join(template.root_render_func(template.new_context(dict(context))))
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"template uses an unknown variable: {exc.message}") from None
     except SecurityError as exc:
@@ -149,8 +149,6 @@ def _render(source: str, context: Mapping[str, Any], ms: float | None = None) ->
         raise BudgetExceeded("template failed: out of memory") from None
     except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(f"template failed: {exc}") from None
-    finally:
-        budgets.CURRENT.reset(token)
     if len(text) > limits().output:
         raise BudgetExceeded(f"template produced more than {limits().output} characters")
     return text.strip()

@@ -255,6 +255,24 @@ def test_reply_with_a_misspelt_variable_is_refused(tmp_path: Path) -> None:
     assert found.startswith(f"{path}:9:9: template uses unknown variable 'agrs'; known are: args, channel,")
 
 
+def test_a_costly_template_is_refused_where_it_stands(tmp_path: Path) -> None:
+    path = write(tmp_path, "tpl.yaml", """\
+        tenant: {id: t1}
+        numbers: [{number: "72500"}]
+        services:
+          - id: s1
+            number: "72500"
+            keyword: MELLO
+            rules:
+              - name: r1
+                reply: "{{ 'a' * 1000000000 }}"
+        """)
+    assert problems(path) == [
+        f"{path}:9:9: template would go over its budget: template would produce more than 1000000 characters"
+        " in all (at services[0].rules[0].reply)"
+    ]
+
+
 # Limits: a rule file costs time and memory in proportion to its size, and faults past a limit are located.
 
 SERVICE = """\
