@@ -11,7 +11,7 @@ import enum
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -89,6 +89,20 @@ class Gateway(Protocol):
         """Send the batch; report each message once, right after the gateway answered for it (several at once
         when several answers arrived together: their statuses are then written in one round trip)."""
         ...
+
+
+def send_groups(gateway: Gateway, groups: Iterator[Sequence[Outgoing]], report: Report) -> None:
+    """Send ``groups`` one after another, each taken from the iterator only when it is its turn.
+
+    A gateway may define ``send_groups(groups, report)`` itself, to take the next group while the answers for
+    the last are still coming (the ``kannel`` type does); any other gets one ``send`` per group.
+    """
+    own = getattr(gateway, "send_groups", None)
+    if own is not None:
+        own(groups, report)
+        return
+    for group in groups:
+        gateway.send(group, report)
 
 
 class CallFailed(KodeordError):

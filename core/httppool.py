@@ -3,9 +3,9 @@
 Gateways that take one HTTP request per SMS (Kannel's sendsms) send thousands a second; a thread per
 request in flight, and ``http.client``'s header parsing, would cost more CPU than the rest of sending.
 :meth:`HttpPool.run` writes each prepared request on a free connection, reads answers as they come
-(Content-Length or chunked bodies), and hands every answer to a callback as soon as it is complete, in
-groups per wake-up. Plain ``http://`` only; a request on a kept-alive connection that the server closed
-before answering is sent once more on a new connection.
+(Content-Length or chunked bodies), and hands the answers to a callback in groups, each within
+:data:`REPORT_WAIT_S` of its arrival. Plain ``http://`` only; a request on a kept-alive connection that the
+server closed before answering is sent once more on a new connection.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from kodeord.httpclient import Answer
 
 Done = Callable[[list[tuple[int, Answer | OSError]]], None]  # (request index, answer or error) per request
+More = Callable[[], "Sequence[bytes] | None"]  # the next requests, or None when there are no more
 MAX_HEAD = 64 * 1024
+# Answers are handed to the callback once as many have come as there are connections, or this long after the
+# first of them: the callback (a status write, one Redis round trip) then runs once per a dozen answers rather
+# than once per wake-up, while an answer is still recorded within milliseconds.
+REPORT_WAIT_S = 0.005
 
 
 class ProtocolError(OSError):
@@ -116,8 +121,15 @@ class HttpPool:
         conn.sock.sendall(request)
         conn.sock.setblocking(False)
 
-    def run(self, requests: Sequence[bytes], done: Done) -> None:
-        """Send every request (complete HTTP/1.1 request bytes); ``done`` gets each outcome exactly once."""
+    def run(self, requests: Sequence[bytes], done: Done, more: More | None = None) -> None:
+        """Send every request (complete HTTP/1.1 request bytes); ``done`` gets each outcome exactly once.
+
+        ``more``, if given, is asked for further requests whenever all so far are written and a connection is
+        free, while the last of them are still being answered, until it returns None; their indexes follow
+        on from those before. So groups of requests that ``more`` prepares one after another keep every
+        connection busy, rather than each group waiting for the slowest answer of the one before.
+        """
+        requests = list(requests)
         todo = list(range(len(requests)))[::-1]  # popped from the end: first request first
         busy: set[int] = set()  # ids of connections with a request in flight
         with selectors.DefaultSelector() as selector:
@@ -143,21 +155,36 @@ class HttpPool:
                 busy.discard(id(conn))
 
             def refill(finished: list[tuple[int, Answer | OSError]]) -> None:
+                nonlocal more
                 for conn in self.conns:
-                    if id(conn) not in busy and todo:
-                        conn.retried = False
-                        start(conn, todo.pop(), finished)
+                    if id(conn) in busy:
+                        continue
+                    while not todo and more is not None:
+                        added = more()
+                        if added is None:
+                            more = None
+                        else:
+                            todo.extend(range(len(requests) + len(added) - 1, len(requests) - 1, -1))
+                            requests.extend(added)
+                    if not todo:
+                        return
+                    conn.retried = False
+                    start(conn, todo.pop(), finished)
 
             finished: list[tuple[int, Answer | OSError]] = []
+            since = 0.0  # when the oldest answer in ``finished`` came
             refill(finished)
             while busy or finished:
                 if finished:
-                    done(finished)
-                    finished = []
+                    since = since or time.monotonic()
+                    if not busy or len(finished) >= len(self.conns) or time.monotonic() - since >= REPORT_WAIT_S:
+                        done(finished)
+                        finished, since = [], 0.0
                 if not busy:
                     refill(finished)
                     continue
-                ready = [key.data for key, _ in selector.select(timeout=0.5)]
+                wait = max(0.0, since + REPORT_WAIT_S - time.monotonic()) if finished else 0.5
+                ready = [key.data for key, _ in selector.select(timeout=wait)]
                 now = time.monotonic()
                 for conn in self.conns:
                     if id(conn) in busy and conn not in ready and now > conn.deadline:

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from kodeord import fanout, handover, phone, status
-from kodeord.gateway import Gateway, Outgoing, Report, Sent, Status
+from kodeord.gateway import Gateway, Outgoing, Sent, Status, send_groups
 from kodeord.keys import OUTBOXES, Keys
 from kodeord.messages import Channel, Outbound
 from kodeord.ratelimit import RateLimiter
@@ -254,11 +254,14 @@ class Sender:
         return groups
 
     def _hand_over(self, gateway: Gateway, group: list[_Fate]) -> None:
-        """Send through one gateway within its rate; record each acceptance at once."""
+        """Send through one gateway within its rate, a group at a time; record each acceptance at once."""
         by_id = {f.item.id: f for f in group}
+        marks: dict[str, handover.Handover] = {}  # message id -> its group's mark, until the gateway answered
+        left: dict[str, int] = {}  # group token -> its messages the gateway has not answered for yet
 
         def report(*sents: Sent) -> None:
             updates: dict[str, dict[str, Any]] = {}
+            answered: list[handover.Handover] = []
             for sent in sents:
                 fate = by_id.get(sent.id)
                 if fate is None or fate.result:
@@ -269,24 +272,49 @@ class Sender:
                         "status": Status.SENT.value, "sent_at": int(time.time() * 1000), "gateway": gateway.id,
                         "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
                     }  # fmt: skip
+                mark = marks.pop(sent.id, None)
+                if mark is not None:
+                    left[mark.token] -= 1
+                    if not left[mark.token]:
+                        answered.append(mark)
             status.update(self.redis, updates, self.status_ttl)
-
-        # Marked, then vetted, then handed over: a STOPP committed after the marks either waits for the group
-        # to be out (handover.settle) or vetoes it. See kodeord.handover.
-        start = 0
-        while start < len(group):
-            granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
-            chunk = group[start : start + granted]
-            start += granted
-            mark = self.handovers.begin(f.item.message.to for f in chunk)
-            try:
-                chunk = self._vet(chunk)
-                handed = mark.open()
-                if chunk and handed:
-                    self._send_group(gateway, chunk, report, mark)
-            finally:
+            for mark in answered:
                 self.handovers.end(mark)
-            self._unreported(gateway, chunk, handed)
+
+        def groups() -> Iterator[list[Outgoing]]:
+            # Marked, then vetted, then handed over: a STOPP committed after the marks either waits until the
+            # gateway has answered for the group (handover.settle) or vetoes it. See kodeord.handover.
+            start = 0
+            while start < len(group):
+                granted = self.limiter.wait(gateway.id, min(handover.GROUP, len(group) - start), gateway.rate)
+                chunk = group[start : start + granted]
+                start += granted
+                mark = self.handovers.begin(f.item.message.to for f in chunk)
+                try:
+                    chunk = self._vet(chunk)
+                except BaseException:
+                    self.handovers.end(mark)
+                    raise
+                if not chunk or not mark.open():
+                    self.handovers.end(mark)
+                    self._unreported(gateway, chunk, handed=False)
+                    continue
+                self.handovers.keep(mark)  # renewed until the gateway has answered for all of the group
+                left[mark.token] = len(chunk)
+                marks.update((f.item.id, mark) for f in chunk)
+                yield [f.item for f in chunk]
+
+        try:
+            send_groups(gateway, groups(), report)
+        except Exception as exc:  # noqa: BLE001 - a broken gateway must not lose the batch
+            log.exception("gateway %s failed", gateway.id)
+            for fate in group:
+                if not fate.result:
+                    fate.result, fate.reason = "retry", f"gateway error: {exc}"
+        finally:
+            for mark in {m.token: m for m in marks.values()}.values():  # groups not answered for in full
+                self.handovers.end(mark)
+        self._unreported(gateway, group, handed=True)
 
     @staticmethod
     def _unreported(gateway: Gateway, chunk: list[_Fate], handed: bool) -> None:
@@ -295,16 +323,6 @@ class Sender:
                 fate.result, fate.reason = "retry", (
                     f"gateway {gateway.id} did not report on the message" if handed
                     else "its veto check's lease ran out before the hand-over")  # fmt: skip
-
-    def _send_group(self, gateway: Gateway, chunk: list[_Fate], report: Report, mark: handover.Handover) -> None:
-        try:
-            with self.handovers.kept(mark):  # a STOPP to one of them waits until the gateway is done
-                gateway.send([f.item for f in chunk], report)
-        except Exception as exc:  # noqa: BLE001 - a broken gateway must not lose the batch
-            log.exception("gateway %s failed", gateway.id)
-            for fate in chunk:
-                if not fate.result:
-                    fate.result, fate.reason = "retry", f"gateway error: {exc}"
 
     def _finish(self, stream: str, scope: Keys, entry_ids: list[Any], fates: list[_Fate]) -> None:
         """Record failures, schedule retries, sum cost and revenue, then acknowledge: one transaction."""

@@ -245,6 +245,37 @@ class TestPool:
         assert batches[-1] == [0]
         assert len(batches) > 1
 
+    def test_more_groups_are_taken_while_the_last_is_still_answered(self, origin: Origin) -> None:
+        groups = [["/delay?ms=300&g=0"] + [f"/len?g=0&i={i}" for i in range(4)],
+                  [f"/len?g=1&i={i}" for i in range(5)], [], [f"/len?g=3&i={i}" for i in range(3)]]  # fmt: skip
+        targets = [target for group in groups for target in group]
+        taken: list[int] = []  # answers reported when each group was asked for
+        reported: list[tuple[int, Outcome]] = []
+        pending = iter(groups)
+
+        def more() -> list[bytes] | None:
+            taken.append(len(reported))
+            group = next(pending, None)
+            return None if group is None else [get(target) for target in group]
+
+        pool = HttpPool("127.0.0.1", origin.port, connections=3)
+        try:
+            pool.run([], reported.extend, more)
+        finally:
+            pool.close()
+        assert sorted(index for index, _ in reported) == list(range(len(targets)))
+        assert_echoed(dict(reported), targets)
+        assert len(taken) == len(groups) + 1  # asked once more, for None
+        assert taken[1] < len(groups[0])  # the second group went out while the first's slow answer was awaited
+        assert reported[-1][0] == 0
+
+    def test_answers_coming_together_are_handed_over_together(self, origin: Origin) -> None:
+        targets = [f"/len?i={i}" for i in range(400)]
+        batches: list[list[int]] = []
+        assert_echoed(run(HttpPool("127.0.0.1", origin.port, connections=8), targets, batches), targets)
+        # One callback (a status write) per about as many answers as there are connections, not per wake-up.
+        assert len(batches) <= len(targets) // 8
+
     def test_connections_are_kept_alive_and_bound_concurrency(self, origin: Origin) -> None:
         targets = [f"/delay?ms=20&i={i}" for i in range(30)]
         outcomes = run(HttpPool("127.0.0.1", origin.port, connections=3), targets)

@@ -15,9 +15,10 @@ delivery reports.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -72,6 +73,12 @@ def decode_text(raw: bytes, charset: str | None, coding: str | None) -> str:
         return raw.decode("cp1252", "replace")
 
 
+
+@functools.lru_cache(maxsize=256)
+def _quoted(text: str) -> str:
+    """``text`` percent-encoded: a broadcast sends one text (and one sender) to every member, encoded once."""
+    return quote(text, safe="")
+
 class KannelGateway:
     """Sends through one Kannel's sendsms interface."""
 
@@ -105,8 +112,8 @@ class KannelGateway:
         """Path and query of the sendsms request for one message (the fixed parameters are encoded once)."""
         message = item.message
         coding = "2" if message.info.encoding is Encoding.UCS2 else "0"
-        url = (f"{self._fixed}&from={quote(message.sender, safe='')}&to={quote(message.to, safe='')}"
-               f"&text={quote(message.text, safe='')}&coding={coding}")  # fmt: skip
+        url = (f"{self._fixed}&from={_quoted(message.sender)}&to={quote(message.to, safe='')}"
+               f"&text={_quoted(message.text)}&coding={coding}")  # fmt: skip
         if self.options.get("dlr"):
             url += f"&dlr-mask={DLR_MASK}&dlr-url={quote(self.dlr_url(item.ref), safe='')}"
         if message.price and self.charging:
@@ -133,11 +140,28 @@ class KannelGateway:
                     answer = exc
                 report(self.judge(item.id, answer))
             return
+        self.send_groups(iter([batch]), report)
+
+    def send_groups(self, groups: Iterator[Sequence[Outgoing]], report: Report) -> None:
+        """Send group after group over the same connections, taking the next while the last is answered."""
+        url = self._sendsms
+        if url.scheme != "http" or not url.hostname:
+            for group in groups:
+                self.send(group, report)
+            return
         if self._pool is None:
             self._pool = HttpPool(url.hostname, url.port or 80, self.connections, float(self.options["timeout"]))
         host = f"Host: {url.netloc}\r\n\r\n".encode()
-        requests = [f"GET {self.request_target(item)} HTTP/1.1\r\n".encode() + host for item in batch]
-        self._pool.run(requests, lambda done: report(*(self.judge(batch[i].id, answer) for i, answer in done)))
+        sending: list[Outgoing] = []  # every message handed to the pool so far, by its request index
+
+        def more() -> list[bytes] | None:
+            group = next(groups, None)
+            if group is None:
+                return None
+            sending.extend(group)
+            return [f"GET {self.request_target(item)} HTTP/1.1\r\n".encode() + host for item in group]
+
+        self._pool.run([], lambda done: report(*(self.judge(sending[i].id, answer) for i, answer in done)), more)
 
     def close(self) -> None:
         """Close connections."""
