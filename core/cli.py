@@ -234,27 +234,20 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="Send what is queued, then exit.")
 def worker(burst: bool) -> None:
     """Send queued messages through the configured gateways (an RQ worker plus its dispatcher)."""
-    from rq import SimpleWorker
-
     from kodeord import jobs
     from kodeord.platform import Platform
 
     settings = _settings()
     with Platform(settings) as platform:
-        jobs.use_platform(platform)
-        dispatcher = jobs.Dispatcher(platform)
-        rq_worker = SimpleWorker([dispatcher.queue], connection=platform.redis)
         click.echo(f"worker sending through {', '.join(sorted(platform.gateways))}" + ("" if burst else "; Ctrl-C stops"))
         if burst:
+            jobs.use_platform(platform)
+            dispatcher = jobs.Dispatcher(platform)
+            rq_worker = jobs.SimpleWorker([dispatcher.queue], connection=jobs.separate_client(platform.redis))
             while dispatcher.dispatch_once() or len(dispatcher.queue):
                 rq_worker.work(burst=True, logging_level=settings.log_level)
             return
-        stop = threading.Event()
-        threading.Thread(target=dispatcher.run, args=(stop,), daemon=True, name="dispatcher").start()
-        try:
-            rq_worker.work(logging_level=settings.log_level)
-        finally:
-            stop.set()
+        jobs.work(platform, settings.log_level)
 
 
 @cli.command()

@@ -15,11 +15,12 @@ import logging
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 
+from kodeord import liveness
 from kodeord.keys import PREFIX, Keys
 from kodeord.sender import GROUP, Sender
 
@@ -65,12 +66,15 @@ def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> in
     """RQ job: send batches from ``stream`` until it is empty or ``max_seconds`` passed; return the count."""
     sender = _worker_sender()
     client = sender.redis
+    sender.heart.start()  # alive before the lease names it
+    held = f"{token}:{sender.consumer}"  # the lease now names its holder: if that sender dies, it is taken over
     deadline = time.monotonic() + max_seconds
     sent = 0
     next_claim = 0.0
     try:
         while time.monotonic() < deadline:
-            client.set(lease_key(stream), token, px=sender.claim_after_ms, xx=True)
+            if not client.set(lease_key(stream), held, px=sender.claim_after_ms, xx=True):
+                break  # the lease lapsed or was taken over: another job has the stream now
             claim = time.monotonic() >= next_claim
             if claim:
                 next_claim = time.monotonic() + CLAIM_EVERY_S
@@ -81,11 +85,16 @@ def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> in
             if handled < sender.batch // 4:  # a trickle: let a few more messages gather than pay a batch's
                 time.sleep(GATHER_S)  # round trips for each one or two (at most this much later)
     finally:
-        _release(client, stream, token)
+        _release(client, stream, held)
     return sent
 
 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+# The lease still names the dead sender: give it to a new job (ARGV: what it says now, the new token, ms).
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) and 1 or 0
+"""
 
 
 def _release(client: redis.Redis, stream: str, token: str) -> None:
@@ -93,6 +102,17 @@ def _release(client: redis.Redis, stream: str, token: str) -> None:
         client.eval(_RELEASE, 1, lease_key(stream), token)
     except redis.RedisError as exc:  # the lease expires by itself
         log.warning("could not release the lease of %s: %s", stream, exc)
+
+
+def release_all(sender: Sender) -> int:
+    """Drop every stream lease ``sender`` holds; for a worker that lost Redis while a job of its ran (the job
+    ended, and could not release its lease). Returns how many it dropped."""
+    client, dropped = sender.redis, 0
+    for key in client.scan_iter(match=lease_key("*"), count=1000):
+        value = client.get(key)
+        if value is not None and value.decode().partition(":")[2] == sender.consumer:
+            dropped += int(client.eval(_RELEASE, 1, key, value))
+    return dropped
 
 
 class Dispatcher:
@@ -103,6 +123,7 @@ class Dispatcher:
         self.redis = platform.redis
         self.queue = queue or Queue(QUEUE, connection=platform.redis)
         self.sender = Sender(platform)
+        self._take_over = self.redis.register_script(_TAKE_OVER)
 
     def has_work(self, stream: str) -> bool:
         """Messages waiting, abandoned by a sender that died, or retries due."""
@@ -120,11 +141,23 @@ class Dispatcher:
             if not self.has_work(stream):
                 continue
             token = uuid.uuid4().hex
-            if self.redis.set(lease_key(stream), token, px=self.sender.claim_after_ms, nx=True):
+            if self._lease(stream, token):
                 self.queue.enqueue(send_outbox, stream, token, job_timeout=int(JOB_SECONDS * 4 + 60),
                                    result_ttl=0, failure_ttl=24 * 3600, description=f"send {stream}")  # fmt: skip
                 queued += 1
         return queued
+
+    def _lease(self, stream: str, token: str) -> bool:
+        """Take the stream's lease for a new job: if no job has it, or if the sender running the job died."""
+        key = lease_key(stream)
+        if self.redis.set(key, token, px=self.sender.claim_after_ms, nx=True):
+            return True
+        current = self.redis.get(key)
+        holder = current.decode().partition(":")[2] if current else ""
+        if not holder or liveness.alive(self.redis, [holder])[holder]:
+            return False  # queued and not started yet, or running
+        log.warning("the sender running %s died; queueing a job to take over", stream)
+        return bool(self._take_over(keys=[key], args=[current, token, self.sender.claim_after_ms]))
 
     def check_alerts(self) -> None:
         """The age of the oldest unsent message against the thresholds, then the plugins' periodic checks.
@@ -154,3 +187,68 @@ class Dispatcher:
                 log.warning("dispatcher lost Redis (%s); retrying", exc)
                 stop.wait(1.0)
             stop.wait(interval)
+
+
+class _Worker(SimpleWorker):
+    """RQ's worker, trying a lost Redis again every second rather than backing off to a minute, and telling
+    a stop that was asked for (SIGINT, SIGTERM) from one that Redis's absence caused."""
+
+    exponential_backoff_factor = 1.0
+    max_connection_wait_time = 1.0
+    asked_to_stop = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)
+
+
+def separate_client(client: redis.Redis) -> redis.Redis:
+    """A client for the same Redis with a connection pool of its own.
+
+    RQ's worker raises the socket timeout of the client it is given to outlast its blocking wait for jobs (and
+    a client made with redis-py's default timeout gives up on that wait and backs off). It gets a client of its
+    own, so the sender's commands keep their timeout.
+    """
+    pool = client.connection_pool
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class,
+                                                            **pool.connection_kwargs))  # fmt: skip
+
+
+def await_redis(client: redis.Redis, every: float = 0.25) -> None:
+    """Return once Redis answers again."""
+    while True:
+        try:
+            client.ping()
+            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            time.sleep(every)
+
+
+def work(platform: Platform, logging_level: str = "INFO") -> None:
+    """Run a worker and its dispatcher until asked to stop (SIGINT, SIGTERM), through any Redis outage.
+
+    When Redis goes away, RQ's worker ends (or waits); this starts a new one once Redis answers again and
+    first gives up the leases of the job that was running, so its streams are sent from again at once.
+    """
+    use_platform(platform)
+    dispatcher = Dispatcher(platform)
+    connection = separate_client(platform.redis)
+    stop = threading.Event()
+    threading.Thread(target=dispatcher.run, args=(stop,), daemon=True, name="dispatcher").start()
+    try:
+        while True:
+            worker = _Worker([Queue(QUEUE, connection=connection)], connection=connection)
+            try:
+                worker.work(logging_level=logging_level)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("the worker lost Redis (%s)", exc)
+            if worker.asked_to_stop:
+                return
+            log.warning("waiting for Redis to answer again")
+            await_redis(connection)
+            released = release_all(_worker_sender())
+            log.warning("Redis answers again; working on%s", f" ({released} stream lease(s) given up)" if released else "")
+    except KeyboardInterrupt:
+        return
+    finally:
+        stop.set()

@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+ECHO_MAX = 20  # characters of an unknown word a reply repeats
+
+
+def echoed(word: str) -> str:
+    """An unknown word as a reply may repeat it: at most ``ECHO_MAX`` characters."""
+    return word if len(word) <= ECHO_MAX else word[: ECHO_MAX - 3] + "..."
+
 @dataclass
 class Outcome:
     """What the router did with one message; stored for dedupe, shown by ``rules try``."""
@@ -223,8 +230,8 @@ class Router:
         template = number.replies.get(route.reserved or "unknown")
         outcome = Outcome(status)
         if template:
-            first = route.keyword or route.args.split(" ", 1)[0]
-            context = self._context(inbound, None, route, keyword, "stranger") | {"keyword": first}
+            first = route.keyword or (route.args.split(maxsplit=1) or [""])[0]
+            context = self._context(inbound, None, route, keyword, "stranger") | {"keyword": echoed(first)}
             text = self._render(template, context, outcome)
             if text:
                 effects.replies.append(self._reply(inbound, text, None))

@@ -38,13 +38,15 @@ DEFAULT_REPLIES = {
         "start": "Du är anmäld igen och kan få meddelanden från {{ number }}.",
         "stop": "Du är avanmäld och får inga fler meddelanden från {{ number }}. Skicka START för att anmäla dig igen.",
         "help": "Skicka ett kodord till {{ number }}. Svara STOPP för att avsluta.",
-        "unknown": 'Okänt kodord "{{ keyword }}". Kontrollera stavningen och försök igen.',
+        "unknown": '{% if keyword %}Okänt kodord "{{ keyword }}". Kontrollera stavningen och försök igen.'
+        "{% else %}Tomt meddelande. Skicka ett kodord till {{ number }}.{% endif %}",
     },
     "no": {
         "start": "Du er påmeldt igjen og kan få meldinger fra {{ number }}.",
         "stop": "Du er avmeldt og får ingen flere meldinger fra {{ number }}. Send START for å melde deg på igjen.",
         "help": "Send et kodeord til {{ number }}. Send STOPP for å avslutte.",
-        "unknown": 'Ukjent kodeord "{{ keyword }}". Sjekk stavingen og prøv igjen.',
+        "unknown": '{% if keyword %}Ukjent kodeord "{{ keyword }}". Sjekk stavingen og prøv igjen.'
+        "{% else %}Tom melding. Send et kodeord til {{ number }}.{% endif %}",
     },
 }
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from kodeord import fanout, handover, phone, status
+from kodeord import fanout, handover, liveness, phone, status
 from kodeord.gateway import Gateway, Outgoing, Sent, Status, send_groups
 from kodeord.keys import OUTBOXES, Keys
 from kodeord.messages import Channel, Outbound
@@ -67,6 +67,10 @@ class _Fate:
     cost: Decimal = Decimal(0)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Sender:
     """Moves messages from outbox streams to gateways, for one platform."""
 
@@ -87,6 +91,7 @@ class Sender:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
         self.handovers = handover.Handovers(self.redis, self.consumer)
+        self.heart = liveness.Heart(self.redis, self.consumer)  # beats once this sender takes messages
         self._grouped: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -111,6 +116,7 @@ class Sender:
     def send_stream(self, stream: str, block_ms: int | None = None, claim: bool = True) -> int:
         """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first, unless
         ``claim`` is false: a job looks for those once a second, not before every batch)."""
+        self.heart.start()
         scope = Keys.of_stream(stream)
         # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
         count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
@@ -122,11 +128,38 @@ class Sender:
         return self._send(stream, scope, entries) if entries else 0
 
     def _claim(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
-        """Messages another sender took but never acknowledged (it died)."""
-        _, entries, *_ = self.redis.xautoclaim(
-            stream, GROUP, self.consumer, min_idle_time=self.claim_after_ms, start_id="0-0", count=count
-        )
+        """Messages another sender took but never acknowledged: at once if it died (its heart stopped), or
+        after ``claim_after_ms`` if it is alive but stuck."""
+        entries = self._claim_own(stream, count) or self._claim_from_dead(stream, count)
+        if not entries:
+            _, entries, *_ = self.redis.xautoclaim(
+                stream, GROUP, self.consumer, min_idle_time=self.claim_after_ms, start_id="0-0", count=count
+            )
         return [e for e in entries if e and e[1]]
+
+    def _claim_own(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
+        """This sender's own unacknowledged messages: a batch is acknowledged before the next is read, so these
+        are left from a batch that failed (Redis went away mid-batch) and are sent again (minus what was)."""
+        reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: "0"}, count=count)
+        return list(reply[0][1]) if reply else []
+
+    def _claim_from_dead(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
+        consumers = {_text(c["name"]): int(c["pending"]) for c in self.redis.xinfo_consumers(stream, GROUP)}
+        consumers.pop(self.consumer, None)
+        for name, is_alive in liveness.alive(self.redis, list(consumers)).items():
+            if is_alive:
+                continue
+            if not consumers[name]:  # gone, and nothing left behind: out of the group's list
+                self.redis.xgroup_delconsumer(stream, GROUP, name)
+                continue
+            pending = self.redis.xpending_range(stream, GROUP, min="-", max="+", count=count, consumername=name)
+            ids: list[Any] = [p["message_id"] for p in pending]
+            if ids:  # the idle time keeps two senders from both taking the same message
+                entries: Any = self.redis.xclaim(stream, GROUP, self.consumer, liveness.DEAD_AFTER_MS // 2, ids)
+                if entries:
+                    log.warning("took over %d message(s) in %s from sender %s, which died", len(entries), stream, name)
+                    return list(entries)
+        return []
 
     # -- sending ---------------------------------------------------------------------------------------------
 

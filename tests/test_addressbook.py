@@ -168,6 +168,8 @@ def test_in_a_writers_only_list_a_member_cannot_broadcast(book: Book) -> None:
     book.send()
     assert "Hej alla!" not in book.inbox(BERIT)
     assert book.inbox(OFFICIAL) == ["Meddelande ej skickat. Från +46701000001 till Föreningen: Hej alla!"]
+    # A member is not told to send START to join a list they are on.
+    assert book.inbox(ANNA)[-1] == "Ditt meddelande har skickats till funktionärerna i Föreningen."
 
 
 def test_in_a_members_list_every_member_broadcasts_to_the_others(book: Book) -> None:

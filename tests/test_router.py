@@ -122,6 +122,22 @@ def test_unknown_keyword_gets_the_number_reply(tv: Platform, make_inbound: Calla
     assert [r["text"] for r in outcome.replies] == ['Okänt kodord "FOTBOLL". Kontrollera stavningen och försök igen.']
 
 
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("", "Tomt meddelande. Skicka ett kodord till 72500."),
+        ("   ", "Tomt meddelande. Skicka ett kodord till 72500."),
+        ("X" * 200, 'Okänt kodord "XXXXXXXXXXXXXXXXX...". Kontrollera stavningen och försök igen.'),
+        ("hej\nhopp", 'Okänt kodord "hej". Kontrollera stavningen och försök igen.'),
+    ],
+)
+def test_an_unknown_or_empty_text_gets_a_reply_that_repeats_at_most_a_short_word(
+    tv: Platform, make_inbound: Callable[..., Inbound], text: str, reply: str
+) -> None:
+    outcome = tv.handle(make_inbound(text))
+    assert [r["text"] for r in outcome.replies] == [reply]
+
+
 def test_unknown_number_is_recorded_without_reply(tv: Platform, make_inbound: Callable[..., Inbound]) -> None:
     outcome = tv.handle(make_inbound("MELLO 1", to="71000"))
     assert (outcome.status, outcome.replies) == ("unknown-number", [])

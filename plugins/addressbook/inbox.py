@@ -134,7 +134,8 @@ class Inbox:
                 to=address, sender=self.call.inbound.recipient, text=notice, channel=channel, kind=Kind.NOTICE,
                 service=self.call.service.key, meta={"subject": notice[:78]} if channel is Channel.EMAIL else {},
             ))  # fmt: skip
-        self.reply("forwarded")
+        # Only someone who is not on the list (nor waiting to be) is told how to join.
+        self.reply("forwarded_member" if self.standing.state in ("members", "pending") else "forwarded")
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ REPLY_VARIABLES: dict[str, frozenset[str]] = {
     "rejected": COMMON,
     "left": COMMON | {"link"},
     "forwarded": COMMON,
+    "forwarded_member": COMMON,
     "receipt": COMMON | {"count"},
     "not_sent": COMMON | {"text"},
     "empty": COMMON,
@@ -48,6 +49,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "left": "Du är avanmäld från {{ list }} och får inga fler utskick. Ångrar du dig? Svara START "
         "eller öppna {{ link }}",
         "forwarded": "Ditt meddelande har skickats till funktionärerna i {{ list }}. Skicka START för att gå med.",
+        "forwarded_member": "Ditt meddelande har skickats till funktionärerna i {{ list }}.",
         "receipt": "Ditt utskick skickas till {{ count }} mottagare i {{ list }}.",
         "not_sent": "Meddelande ej skickat. Från {{ sender }} till {{ list }}: {{ text }}",
         "empty": "Tomt meddelande, inget utskick till {{ list }}.",
@@ -63,6 +65,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "left": "Du er avmeldt fra {{ list }} og får ingen flere utsendelser. Angrer du? Svar START "
         "eller åpne {{ link }}",
         "forwarded": "Meldingen din er sendt til funksjonærene i {{ list }}. Send START for å bli med.",
+        "forwarded_member": "Meldingen din er sendt til funksjonærene i {{ list }}.",
         "receipt": "Utsendelsen din sendes til {{ count }} mottakere i {{ list }}.",
         "not_sent": "Melding ikke sendt. Fra {{ sender }} til {{ list }}: {{ text }}",
         "empty": "Tom melding, ingen utsendelse til {{ list }}.",
@@ -78,6 +81,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "left": "You have left {{ list }} and will get no more messages. Changed your mind? Reply START "
         "or open {{ link }}",
         "forwarded": "Your message was passed on to the officials of {{ list }}. Send START to join.",
+        "forwarded_member": "Your message was passed on to the officials of {{ list }}.",
         "receipt": "Your message is going to {{ count }} recipients in {{ list }}.",
         "not_sent": "Message not sent. From {{ sender }} to {{ list }}: {{ text }}",
         "empty": "Empty message, nothing sent to {{ list }}.",

@@ -1,0 +1,142 @@
+"""``kodeord worker`` as an operator runs it, with the dependency versions ``make`` installs: it picks up work
+after a quiet spell, takes over from a worker killed mid-batch within seconds, and lives through a Redis
+restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from kodeord.fakekannel import FakeKannel, running
+from kodeord.platform import Platform
+from kodeord.redis_server import EmbeddedRedis
+from kodeord.settings import Settings
+
+from .conftest import TV_RULES, kannel_gateways
+
+KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
+MakeInbound = Callable[..., object]
+
+
+def config(tmp_path: Path, sendsms: str) -> dict[str, str]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(TV_RULES, encoding="utf-8")
+    gateways = tmp_path / "gateways.yaml"
+    gateways.write_text(kannel_gateways(sendsms, connections=1), encoding="utf-8")
+    return {"KODEORD_RULES": str(rules), "KODEORD_GATEWAYS": str(gateways), "KODEORD_LOG_LEVEL": "INFO"}
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``kodeord worker`` process, up and waiting for work when the block starts; stopped after it."""
+    with log.open("wb") as out:
+        process = subprocess.Popen([*KODEORD, "worker"], env={**os.environ, **env}, stdout=out, stderr=out)
+        try:
+            deadline = time.monotonic() + 30
+            while b"Listening on" not in log.read_bytes():
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float) -> float:
+    """Seconds until ``condition`` held; fails if it did not within ``seconds``."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < seconds, f"still not so after {seconds} s"
+        time.sleep(0.01)
+    return time.monotonic() - started
+
+
+def test_an_idle_worker_sends_a_reply_at_once_after_a_quiet_spell(
+    make_platform: Callable[..., Platform], kodeord_redis_url: str, tmp_path: Path, make_inbound: MakeInbound
+) -> None:
+    with running(FakeKannel()) as fake:
+        env = {**config(tmp_path, fake.url), "KODEORD_REDIS_URL": kodeord_redis_url}
+        platform = make_platform(Path(env["KODEORD_RULES"]), gateways=Path(env["KODEORD_GATEWAYS"]))
+        log = tmp_path / "worker.log"
+        with worker(env, log) as process:
+            time.sleep(6.5)  # longer than redis-py's default socket timeout (5 s)
+            platform.handle(make_inbound("MELLO 03", sender="+46701234567"))  # type: ignore[arg-type]
+            waited = wait_until(lambda: len(fake.accepted) == 1, 10)
+    assert process.returncode == 0  # Ctrl-C (SIGINT) stopped it, at once
+    text = log.read_text()
+    assert "Timeout reading" not in text and "could not connect" not in text, text
+    assert waited < 2.0, f"the reply waited {waited:.1f} s"  # RQ's back-off after a timeout is 1 to 60 s
+
+
+def test_a_worker_killed_mid_batch_is_taken_over_within_seconds_and_nothing_is_sent_twice(
+    make_platform: Callable[..., Platform], kodeord_redis_url: str, tmp_path: Path, make_inbound: MakeInbound
+) -> None:
+    fake = FakeKannel(hold=6)  # the 6th sendsms request gets no answer: its worker is stuck mid-batch
+    with running(fake):
+        env = {**config(tmp_path, fake.url), "KODEORD_REDIS_URL": kodeord_redis_url}
+        platform = make_platform(Path(env["KODEORD_RULES"]), gateways=Path(env["KODEORD_GATEWAYS"]))
+        numbers = [f"+4670{i:07d}" for i in range(20)]
+        with worker(env, tmp_path / "first.log") as first:
+            for i, number in enumerate(numbers):
+                platform.handle(make_inbound("MELLO 03", sender=number, message_id=f"kill-{i}"))  # type: ignore[arg-type]
+            wait_until(lambda: fake.requests >= 6, 30)
+            with worker(env, tmp_path / "second.log"):
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+                fake.hold = 0
+                taken_over = wait_until(lambda: len(fake.accepted) >= len(numbers), 20)
+                time.sleep(0.5)  # anything sent twice would have arrived by now
+    sent = Counter(m["to"] for m in fake.accepted)
+    assert sorted(sent) == sorted(numbers)
+    assert set(sent.values()) == {1}
+    assert taken_over < 10, f"took {taken_over:.1f} s"  # before, the dead worker's lease held it 30 s
+    assert "took over" in (tmp_path / "second.log").read_text()
+
+
+def test_the_worker_lives_through_a_redis_restart(tmp_path: Path, make_inbound: MakeInbound) -> None:
+    server = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        with running(FakeKannel()) as fake:
+            env = {**config(tmp_path, fake.url), "KODEORD_REDIS_URL": server.url}
+            settings = Settings(environ={}, redis_url=server.url, rules=(Path(env["KODEORD_RULES"]),),
+                                gateways=Path(env["KODEORD_GATEWAYS"]), data_dir=tmp_path / "var")  # fmt: skip
+            log = tmp_path / "worker.log"
+            with worker(env, log) as process, Platform(settings) as platform:
+                platform.handle(make_inbound("MELLO 03", sender="+46701000001"))  # type: ignore[arg-type]
+                wait_until(lambda: len(fake.accepted) == 1, 10)
+                server.stop()
+                time.sleep(3)
+                server.start()
+                platform.handle(make_inbound("MELLO 04", sender="+46701000002"))  # type: ignore[arg-type]
+                wait_until(lambda: len(fake.accepted) == 2, 15)
+                assert process.poll() is None, log.read_text()
+    finally:
+        server.stop()
+    assert [m["to"] for m in fake.accepted] == ["+46701000001", "+46701000002"]
+    assert "Redis answers again" in log.read_text()
+
+
+def test_the_worker_gives_up_only_its_own_leases(kodeord_redis: redis.Redis, make_platform: Callable[..., Platform]) -> None:
+    from kodeord import jobs
+    from kodeord.sender import Sender
+
+    sender = Sender(make_platform(TV_RULES))
+    kodeord_redis.set(jobs.lease_key("a"), f"t1:{sender.consumer}")
+    kodeord_redis.set(jobs.lease_key("b"), "t2:someone-else")
+    kodeord_redis.set(jobs.lease_key("c"), "t3")
+    assert jobs.release_all(sender) == 1
+    assert kodeord_redis.exists(jobs.lease_key("a"), jobs.lease_key("b"), jobs.lease_key("c")) == 2
