@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 
 import phonenumbers
@@ -52,18 +53,51 @@ def is_mobile(e164: str) -> bool:
     return phonenumbers.number_type(number) in _MOBILE_TYPES
 
 
+_E164 = re.compile(r"\+([1-9][0-9]{6,14})")
+
+
+@functools.cache
+def _read_as_written(country_code: int) -> bool:
+    """Whether ``phonenumbers.parse`` takes ``+<country code><national number>`` as exactly that national number
+    whenever the national number does not begin with 0 (its country strips no other national prefix)."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    return (metadata is not None and metadata.national_prefix_for_parsing in (None, "0")
+            and metadata.national_prefix_transform_rule is None)  # fmt: skip
+
+
+def _from_e164(address: str) -> phonenumbers.PhoneNumber | None:
+    """``address`` as ``phonenumbers.parse(address, None)`` would read it, where that is plain to see without
+    its normalising (the common case: a well-formed E.164 number); else None."""
+    found = _E164.fullmatch(address)
+    if found is None:
+        return None
+    digits = found.group(1)
+    for length in (1, 2, 3):  # country codes are prefix-free
+        country_code = int(digits[:length])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[length:]
+            if national.startswith("0") or len(national) < 2 or not _read_as_written(country_code):
+                return None
+            return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    return None
+
+
 @functools.lru_cache(maxsize=65536)
 def mobile_problem(address: str) -> str | None:
     """Why ``address`` cannot receive an SMS from a gateway (not E.164, invalid, not a mobile), or None.
 
-    Cached: a televote sends to the same numbers again and again, and the check costs tens of microseconds.
+    Cached: a televote sends to the same numbers again and again. A well-formed E.164 number skips
+    ``phonenumbers.parse`` (half the cost of the check, which a broadcast pays once per member).
     """
     if not address.startswith("+"):
         return "not an E.164 phone number"
-    try:
-        number = phonenumbers.parse(address, None)
-    except phonenumbers.NumberParseException as exc:
-        return f"not a phone number ({exc})"
+    number = _from_e164(address)
+    if number is None:
+        try:
+            number = phonenumbers.parse(address, None)
+        except phonenumbers.NumberParseException as exc:
+            return f"not a phone number ({exc})"
     kind = phonenumbers.number_type(number)  # UNKNOWN unless valid for its country: one check, not two
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         return "not a valid number for its country"

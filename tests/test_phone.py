@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -60,3 +61,33 @@ def test_any_input_is_e164_or_refused(raw: str) -> None:
         return
     assert result.startswith("+") and result[1:].isdigit()
     assert phone.parse(result) == result
+
+
+COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@given(
+    st.one_of(
+        st.tuples(st.sampled_from(COUNTRY_CODES), st.text("0123456789", min_size=0, max_size=15)).map(
+            lambda parts: f"+{parts[0]}{parts[1]}"
+        ),
+        st.sampled_from([
+            phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+            for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+            if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+        ]),
+        st.text("+0123456789 -()", max_size=20),
+    )
+)
+def test_the_quick_reading_of_an_e164_number_is_what_phonenumbers_reads(address: str) -> None:
+    quick = phone._from_e164(address)
+    if quick is not None:  # where it reads a number at all, it is exactly the one parse() reads
+        assert quick == phonenumbers.parse(address, None)
+
+
+def test_the_quick_reading_covers_the_numbers_kodeord_sends_to() -> None:
+    for address in ("+46701234567", "+4791234567", "+4520123456", "+358401234567"):
+        assert phone._from_e164(address) is not None
+    assert phone._from_e164("+460701234567") is None  # a national prefix inside: parse() strips it
+    assert phone.mobile_problem("+460701234567") is None
