@@ -65,12 +65,13 @@ def use_platform(platform: Platform) -> None:
 def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> int:
     """RQ job: send batches from ``stream`` until it is empty or ``max_seconds`` passed; return the count."""
     sender = _worker_sender()
-    client = sender.redis
-    sender.heart.start()  # alive before the lease names it
     held = f"{token}:{sender.consumer}"  # the lease now names its holder: if that sender dies, it is taken over
-    deadline = time.monotonic() + max_seconds
-    sent = 0
-    next_claim = 0.0
+    with sender.heart.beating():  # alive before the lease names it
+        return _send_for(sender, stream, held, time.monotonic() + max_seconds)
+
+
+def _send_for(sender: Sender, stream: str, held: str, deadline: float) -> int:
+    client, sent, next_claim = sender.redis, 0, 0.0
     try:
         while time.monotonic() < deadline:
             if not client.set(lease_key(stream), held, px=sender.claim_after_ms, xx=True):
@@ -154,8 +155,8 @@ class Dispatcher:
             return True
         current = self.redis.get(key)
         holder = current.decode().partition(":")[2] if current else ""
-        if not holder or liveness.alive(self.redis, [holder])[holder]:
-            return False  # queued and not started yet, or running
+        if not holder or not liveness.dead(self.redis, [holder]):
+            return False  # queued and not started yet, or running (or ended, and its lease lapses soon)
         log.warning("the sender running %s died; queueing a job to take over", stream)
         return bool(self._take_over(keys=[key], args=[current, token, self.sender.claim_after_ms]))
 

@@ -91,7 +91,7 @@ class Sender:
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
         self.handovers = handover.Handovers(self.redis, self.consumer)
-        self.heart = liveness.Heart(self.redis, self.consumer)  # beats once this sender takes messages
+        self.heart = liveness.Heart(self.redis, self.consumer)  # beats while a job (or run()) sends
         self._grouped: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -116,7 +116,6 @@ class Sender:
     def send_stream(self, stream: str, block_ms: int | None = None, claim: bool = True) -> int:
         """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first, unless
         ``claim`` is false: a job looks for those once a second, not before every batch)."""
-        self.heart.start()
         scope = Keys.of_stream(stream)
         # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
         count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
@@ -146,9 +145,7 @@ class Sender:
     def _claim_from_dead(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
         consumers = {_text(c["name"]): int(c["pending"]) for c in self.redis.xinfo_consumers(stream, GROUP)}
         consumers.pop(self.consumer, None)
-        for name, is_alive in liveness.alive(self.redis, list(consumers)).items():
-            if is_alive:
-                continue
+        for name in sorted(liveness.dead(self.redis, list(consumers))):
             if not consumers[name]:  # gone, and nothing left behind: out of the group's list
                 self.redis.xgroup_delconsumer(stream, GROUP, name)
                 continue
@@ -415,11 +412,12 @@ class Sender:
         return (time.time() * 1000 - min(firsts)) / 1000 if firsts else None
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:
-        """Send until ``stop`` is set (the demo's in-process sender)."""
-        while not stop.is_set():
-            try:
-                if self.run_once() == 0:
-                    stop.wait(idle_sleep)
-            except redis.ConnectionError as exc:
-                log.warning("sender lost Redis (%s); retrying", exc)
-                stop.wait(1.0)
+        """Send until ``stop`` is set (the demo's in-process sender), beating its heart meanwhile."""
+        with self.heart.beating():
+            while not stop.is_set():
+                try:
+                    if self.run_once() == 0:
+                        stop.wait(idle_sleep)
+                except redis.ConnectionError as exc:
+                    log.warning("sender lost Redis (%s); retrying", exc)
+                    stop.wait(1.0)
