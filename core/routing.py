@@ -8,7 +8,6 @@ cheapest route of that operator that meets the minimum quality.
 
 from __future__ import annotations
 
-import csv
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 import redis
 from redis.typing import EncodableT, FieldT
 
+from kodeord import csvfile
 from kodeord.errors import InvalidNumber, KodeordError
 from kodeord.keys import PREFIX
 from kodeord.phone import parse
@@ -50,25 +50,23 @@ def _operator_name(raw: str) -> str:
 
 def _portability_rows(path: Path, regions: Sequence[str]) -> Iterator[tuple[str, str]]:
     """Yield ``(e164, operator)`` per data row, streaming the file."""
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
-        header_allowed = True
-        for row in reader:
-            if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
-                continue
-            if header_allowed and [cell.strip().lower() for cell in row] == _HEADER:
-                continue
-            header_allowed = False
-            try:
-                if len(row) != 2:
-                    raise ValueError(f"expected 2 columns (number,operator), got {len(row)}")
-                operator = _operator_name(row[1])
-                if not operator:
-                    raise ValueError("empty operator name")
-                number = parse(row[0], regions)
-            except (ValueError, InvalidNumber) as exc:
-                raise PortabilityError(str(path), reader.line_num, str(exc)) from exc
-            yield number, operator
+    header_allowed = True
+    for line, row in csvfile.rows(path):  # comma or semicolon, UTF-8 (with or without BOM) or Windows-1252
+        if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
+            continue
+        if header_allowed and [cell.strip().lower() for cell in row] == _HEADER:
+            continue
+        header_allowed = False
+        try:
+            if len(row) != 2:
+                raise ValueError(f"expected 2 columns (number,operator), got {len(row)}")
+            operator = _operator_name(row[1])
+            if not operator:
+                raise ValueError("empty operator name")
+            number = parse(row[0], regions)
+        except (ValueError, InvalidNumber) as exc:
+            raise PortabilityError(str(path), line, str(exc)) from exc
+        yield number, operator
 
 
 def import_portability(client: redis.Redis, path: Path, regions: Sequence[str] = ("SE", "NO")) -> int:

@@ -261,3 +261,17 @@ def test_the_cli_manages_a_list(tmp_path: Path, kodeord_redis_url: str, kodeord_
     kodeord_redis.zadd(f"kodeord:{{s:{name}}}:addressbook:unsubscribed", {"+46701000009": int(time.time() * 1000)})
     again = cli(env, "add", name, "--phone", "+46701000009")
     assert again.returncode == 1 and "only they can join again" in again.stderr
+
+
+def test_the_cli_imports_what_swedish_excel_saves(tmp_path: Path, kodeord_redis_url: str) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
+           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    name = "forening/medlemmar"
+    sheet = tmp_path / "medlemmar.csv"  # Excel's "CSV (semikolonavgränsad)": Windows-1252 and semicolons
+    sheet.write_bytes("Phone;Email;Name\r\n0701000002;;Åsa Öberg\r\n;cecilia@example.se;Cecilia\r\n".encode("cp1252"))
+    imported = cli(env, "import", name, str(sheet))
+    assert imported.returncode == 0 and "imported 2 member(s)" in imported.stdout, imported.stderr
+    listed = cli(env, "members", name).stdout
+    assert BERIT in listed and "cecilia@example.se" in listed and "Åsa Öberg" in listed

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from kodeord import csvfile
 from kodeord.errors import KodeordError
 from kodeord.settings import Settings
 
@@ -163,15 +164,14 @@ def import_members(name: str, path: Path, note: str) -> None:
     """
     with _admin(name) as (admin, list_id):
         rows = []
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"phone", "email"} & set(reader.fieldnames):
-                raise ListError(f"{path}:1: the header row needs a phone or an email column")
-            for row in reader:
-                try:
-                    rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
-                except ListError as exc:
-                    raise ListError(f"{path}:{reader.line_num}: {exc}") from None
+        header, records = csvfile.records(path)  # comma or semicolon, UTF-8 (with or without BOM) or Windows-1252
+        if not {"phone", "email"} & set(header):
+            raise ListError(f"{path}:1: the header row needs a phone or an email column")
+        for line, row in records:
+            try:
+                rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
+            except ListError as exc:
+                raise ListError(f"{path}:{line}: {exc}") from None
         skipped = admin.import_members(list_id, rows, note or f"imported from {path.name}")
         for member in skipped:
             click.echo(f"skipped {member}: unsubscribed (only they can join again)", err=True)
