@@ -3,10 +3,12 @@ real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
 import os
+import pty
 import subprocess
 import sys
 import time
@@ -275,3 +277,26 @@ def test_the_cli_imports_what_swedish_excel_saves(tmp_path: Path, kodeord_redis_
     assert imported.returncode == 0 and "imported 2 member(s)" in imported.stdout, imported.stderr
     listed = cli(env, "members", name).stdout
     assert BERIT in listed and "cecilia@example.se" in listed and "Åsa Öberg" in listed
+
+
+def test_a_long_import_shows_its_progress_on_a_terminal(tmp_path: Path, kodeord_redis_url: str) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
+           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    sheet = tmp_path / "members.csv"
+    sheet.write_text("phone\n" + "".join(f"070{n:07d}\n" for n in range(1, 1201)), encoding="utf-8")
+    terminal, other_end = pty.openpty()  # standard error is a terminal: the bars show
+    try:
+        process = subprocess.Popen([*KODEORD, "lists", "import", "forening/medlemmar", str(sheet)], env=env,
+                                   stdout=subprocess.PIPE, stderr=other_end, text=True)  # fmt: skip
+        os.close(other_end)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the command has ended and closed its end
+            while chunk := os.read(terminal, 65536):
+                shown += chunk
+        out, _ = process.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+    assert process.returncode == 0 and "imported 1200 member(s)" in out
+    assert b"checking members.csv" in shown and b"importing into forening/medlemmar" in shown and b"1200/1200" in shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -204,8 +205,13 @@ class ListAdmin:
         contact = json.loads(extra) if extra else {("email" if "@" in member else "phone"): member}
         return {"id": member, **contact}
 
-    def import_members(self, list_id: str, rows: list[tuple[str, str]], note: str) -> list[str]:
-        """Add checked (member id, contact JSON or "") rows in batches; return the ids skipped as unsubscribed."""
+    def import_members(
+        self, list_id: str, rows: list[tuple[str, str]], note: str, progress: Callable[[int], None] | None = None
+    ) -> list[str]:
+        """Add checked (member id, contact JSON or "") rows in batches; return the ids skipped as unsubscribed.
+
+        ``progress``, if given, is told how many rows each batch added (a progress bar's ``update``).
+        """
         lk = self.keys(list_id)
         record = store.consent_record("added", self.channel, note, self.by)
         script = self.redis.register_script(_IMPORT)
@@ -217,6 +223,8 @@ class ListAdmin:
                 args += [member, contact]
             keys = [lk.members, lk.pending, lk.unsubscribed, lk.contacts, *(lk.consent(m) for m, _ in chunk)]
             skipped += [s.decode() for s in script(keys=keys, args=args)]
+            if progress is not None:
+                progress(len(chunk))
         return skipped
 
     def member_row(self, phone_raw: str, email_raw: str, name: str) -> tuple[str, str]:

@@ -153,6 +153,12 @@ def add(name: str, phone: str, email: str, member_name: str, note: str) -> None:
         _show(admin.add_member(list_id, phone, email, member_name, note))
 
 
+def _progress(label: str, length: int) -> Any:
+    """A progress bar on standard error when it is a terminal (none in scripts and logs)."""
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
+                             hidden=not sys.stderr.isatty())  # fmt: skip
+
+
 @lists.command("import")
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -167,12 +173,16 @@ def import_members(name: str, path: Path, note: str) -> None:
         header, records = csvfile.records(path)  # comma or semicolon, UTF-8 (with or without BOM) or Windows-1252
         if not {"phone", "email"} & set(header):
             raise ListError(f"{path}:1: the header row needs a phone or an email column")
-        for line, row in records:
-            try:
-                rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
-            except ListError as exc:
-                raise ListError(f"{path}:{line}: {exc}") from None
-        skipped = admin.import_members(list_id, rows, note or f"imported from {path.name}")
+        table = list(records)
+        with _progress(f"checking {path.name}", len(table)) as bar:
+            for line, row in table:
+                try:
+                    rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
+                except ListError as exc:
+                    raise ListError(f"{path}:{line}: {exc}") from None
+                bar.update(1)
+        with _progress(f"importing into {name}", len(rows)) as bar:
+            skipped = admin.import_members(list_id, rows, note or f"imported from {path.name}", bar.update)
         for member in skipped:
             click.echo(f"skipped {member}: unsubscribed (only they can join again)", err=True)
         click.echo(f"imported {len(rows) - len(skipped)} member(s) into {name}")
