@@ -99,12 +99,16 @@ class _Builder:
             self.problem(obj, key, str(exc))
             return None
 
-    def add_file(self, obj: Obj) -> None:
-        tenant = self.tenant(obj["tenant"])
-        for number in obj["numbers"]:
-            self.number(number, tenant)
-        for service in obj["services"]:
-            self.service(service, tenant)
+    def add_files(self, objs: Sequence[Obj]) -> None:
+        """Every file's numbers first, then every file's services: a service may use a number any loaded file
+        declares, whatever the order of the files."""
+        tenants = [self.tenant(obj["tenant"]) for obj in objs]
+        for obj, tenant in zip(objs, tenants, strict=True):
+            for number in obj["numbers"]:
+                self.number(number, tenant)
+        for obj, tenant in zip(objs, tenants, strict=True):
+            for service in obj["services"]:
+                self.service(service, tenant)
 
     def tenant(self, obj: Obj) -> Tenant:
         tenant = Tenant(obj["id"], obj.get("name", obj["id"]), obj.get("timezone", self.timezone), obj.loc.file)
@@ -311,8 +315,7 @@ def load(
         if obj is not None:
             checked.append(obj)
     builder = _Builder(actions, timezone, regions)
-    for obj in checked:
-        builder.add_file(obj)
+    builder.add_files(checked)
     problems.extend(builder.problems)
     if problems:
         raise RuleFileError(problems)

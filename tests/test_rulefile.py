@@ -230,6 +230,29 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     assert found[1].startswith(f"{path}:2:35: expected one of shared, dedicated, voice, email")
 
 
+def test_a_number_may_be_declared_in_any_loaded_file_whatever_their_order(tmp_path: Path) -> None:
+    user = write(tmp_path, "a.yaml", """\
+        tenant: {id: kund, name: Kund AB}
+        services:
+          - id: quiz
+            number: "72500"
+            keyword: QUIZ
+            rules: [{name: svar, reply: "Tack!"}]
+        """)
+    owner = write(tmp_path, "b.yaml", """\
+        tenant: {id: tv, name: TV AB}
+        numbers: [{number: "72500", type: shared}]
+        services:
+          - id: mello
+            number: "72500"
+            keyword: MELLO
+            rules: [{name: vote, reply: "Tack!"}]
+        """)
+    for paths in ((user, owner), (owner, user)):
+        config = load(paths, ACTIONS)
+        assert {"kund/quiz", "tv/mello"} <= set(config.services)
+
+
 def test_shipped_demo_rules_are_valid() -> None:
     from kodeord.manager import Hooks, make_manager
     from kodeord.platform import demo_rules
