@@ -252,7 +252,9 @@ class _Builder:
             spec = self.actions.get(action)
             if spec is None:
                 hint = get_close_matches(action, list(self.actions), n=1)
-                self.problem(obj, "do", f"unknown action {action!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                known = ", ".join(sorted(self.actions)) or "none (no plugin is loaded)"
+                self.problem(obj, "do", f"unknown action {action!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                             + f"; actions there are: {known}")  # fmt: skip
                 return None
             for message in spec.check_params(params):
                 self.problem(obj, "with", message)

@@ -113,7 +113,8 @@ def test_unknown_action_and_bad_params(tmp_path: Path) -> None:
                 with: {max: many, colour: red}
         """)
     assert problems(path) == [
-        f"{path}:9:9: unknown action 'test.vot' (did you mean 'test.vote'?) (at services[0].rules[0].do)",
+        f"{path}:9:9: unknown action 'test.vot' (did you mean 'test.vote'?); actions there are: core.reply, "
+        "test.vote (at services[0].rules[0].do)",
         f"{path}:12:9: action 'test.vote' has no parameter 'colour' (at services[0].rules[1].with)",
         f"{path}:12:9: action 'test.vote' needs parameter 'poll' (at services[0].rules[1].with)",
         f"{path}:12:9: parameter 'max' must be a whole number (at services[0].rules[1].with)",
