@@ -8,34 +8,42 @@ Windows-1252; its delimiter is the one of semicolon, comma and tab that its firs
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 DELIMITERS = (",", ";", "\t")
 
 
-def decode(raw: bytes) -> str:
-    """The text of a CSV file's bytes: UTF-8 (a byte-order mark dropped) if it is that, else Windows-1252."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")  # the five bytes cp1252 leaves undefined become U+FFFD
+def encoding(path: Path) -> str:
+    """``utf-8-sig`` if the file is UTF-8 (with or without a byte-order mark), else ``cp1252``; read in pieces."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as file:
+        try:
+            while piece := file.read(1 << 20):
+                decoder.decode(piece)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
 
 
-def delimiter(text: str) -> str:
-    """The delimiter of the first non-blank line: the most frequent of comma, semicolon and tab (comma if none)."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    return max(DELIMITERS, key=lambda d: (first.count(d), d == ","))
+def delimiter(line: str) -> str:
+    """The delimiter of a file whose first non-blank line is ``line``: the most frequent of comma, semicolon
+    and tab (comma if none)."""
+    return max(DELIMITERS, key=lambda d: (line.count(d), d == ","))
 
 
 def rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, fields)`` for each row of the CSV file at ``path``."""
-    text = decode(path.read_bytes())
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text))
-    for row in reader:
-        yield reader.line_num, row
+    """``(line number, fields)`` for each row of the CSV file at ``path``, read as it goes (a file of any size)."""
+    # errors="replace": the five bytes Windows-1252 leaves undefined become U+FFFD rather than an exception
+    with path.open(encoding=encoding(path), errors="replace", newline="") as file:
+        first = next((line for line in file if line.strip()), "")
+        file.seek(0)
+        reader = csv.reader(file, delimiter=delimiter(first))
+        for row in reader:
+            yield reader.line_num, row
 
 
 def records(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
