@@ -55,11 +55,15 @@ def group_key(token: str) -> str:
 
 @dataclass(frozen=True)
 class Handover:
-    """One marked group: its token, its set's key, and when (monotonic) its lease runs out."""
+    """One marked group: its token, and when (monotonic) its lease runs out."""
 
     token: str
-    key: str
     deadline: float
+
+    @property
+    def key(self) -> str:
+        """The group's set."""
+        return group_key(self.token)
 
     def open(self) -> bool:
         """Whether the group may still be handed over."""
@@ -89,7 +93,7 @@ class Handovers:
         """Mark ``addresses`` before their vetoes are checked (one round trip); the lease starts now."""
         members = list(dict.fromkeys(addresses))
         token = f"{self._owner}:{next(self._serial)}"
-        handover = Handover(token, group_key(token), time.monotonic() + LEASE_MS / 1000 - _MARGIN_S)
+        handover = Handover(token, time.monotonic() + LEASE_MS / 1000 - _MARGIN_S)
         if members:
             now = _now_ms()
             pipe = self._redis.pipeline(transaction=False)

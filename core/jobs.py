@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 QUEUE = "kodeord-send"
 JOB_SECONDS = 5.0  # a job hands its stream back after this long, so streams take turns
-CLAIM_EVERY_S = 1.0  # how often a job looks for messages a dead sender left unacknowledged
 GATHER_S = 0.005
 IDLE_MS = 200  # how long a job waits on an empty stream before it ends
 
@@ -71,15 +70,12 @@ def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> in
 
 
 def _send_for(sender: Sender, stream: str, held: str, deadline: float) -> int:
-    client, sent, next_claim = sender.redis, 0, 0.0
+    client, sent = sender.redis, 0
     try:
         while time.monotonic() < deadline:
             if not client.set(lease_key(stream), held, px=sender.claim_after_ms, xx=True):
                 break  # the lease lapsed or was taken over: another job has the stream now
-            claim = time.monotonic() >= next_claim
-            if claim:
-                next_claim = time.monotonic() + CLAIM_EVERY_S
-            handled = sender.send_stream(stream, block_ms=IDLE_MS, claim=claim)
+            handled = sender.send_stream(stream, block_ms=IDLE_MS)
             sent += handled
             if handled == 0:
                 break
@@ -98,6 +94,11 @@ return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) and 1 or 0
 """
 
 
+def _holder(lease: bytes) -> str:
+    """The sender a stream lease names (``token:sender``; "" while its job is queued and not started)."""
+    return lease.decode().partition(":")[2]
+
+
 def _release(client: redis.Redis, stream: str, token: str) -> None:
     try:
         client.eval(_RELEASE, 1, lease_key(stream), token)
@@ -111,7 +112,7 @@ def release_all(sender: Sender) -> int:
     client, dropped = sender.redis, 0
     for key in client.scan_iter(match=lease_key("*"), count=1000):
         value = client.get(key)
-        if value is not None and value.decode().partition(":")[2] == sender.consumer:
+        if value is not None and _holder(value) == sender.consumer:
             dropped += int(client.eval(_RELEASE, 1, key, value))
     return dropped
 
@@ -154,7 +155,7 @@ class Dispatcher:
         if self.redis.set(key, token, px=self.sender.claim_after_ms, nx=True):
             return True
         current = self.redis.get(key)
-        holder = current.decode().partition(":")[2] if current else ""
+        holder = _holder(current) if current else ""
         if not holder or not liveness.dead(self.redis, [holder]):
             return False  # queued and not started yet, or running (or ended, and its lease lapses soon)
         log.warning("the sender running %s died; queueing a job to take over", stream)

@@ -90,7 +90,3 @@ def dead(client: redis.Redis, names: list[str]) -> set[str]:
     since = _now_ms() - DEAD_AFTER_MS
     return {name for name, beat in zip(names, beats, strict=True) if beat is not None and beat < since}
 
-
-def count(client: redis.Redis) -> int:
-    """How many senders have beaten within ``DEAD_AFTER_MS``."""
-    return int(client.zcount(ALIVE, _now_ms() - DEAD_AFTER_MS, "+inf"))

@@ -36,6 +36,7 @@ def echoed(word: str) -> str:
     """An unknown word as a reply may repeat it: at most ``ECHO_MAX`` characters."""
     return word if len(word) <= ECHO_MAX else word[: ECHO_MAX - 3] + "..."
 
+
 @dataclass
 class Outcome:
     """What the router did with one message; stored for dedupe, shown by ``rules try``."""

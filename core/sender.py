@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 GROUP = "senders"
 FINAL = {Status.SENT.value, Status.DELIVERED.value, Status.FAILED.value}
+CLAIM_EVERY_S = 1.0  # how often a sender looks for messages another sender left unacknowledged, per stream
 
 # Move retries that are due back into the outbox, atomically (one scope, one slot).
 _RELEASE = """
@@ -93,12 +94,13 @@ class Sender:
         self.handovers = handover.Handovers(self.redis, self.consumer)
         self.heart = liveness.Heart(self.redis, self.consumer)  # beats while a job (or run()) sends
         self._grouped: set[str] = set()
+        self._claim_due: dict[str, float] = {}  # stream -> when to look for unacknowledged messages again
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def streams(self) -> list[str]:
         """Every outbox stream, each with its consumer group."""
-        streams = sorted(s.decode() if isinstance(s, bytes) else s for s in self.redis.smembers(OUTBOXES))
+        streams = sorted(_text(s) for s in self.redis.smembers(OUTBOXES))
         for stream in streams:
             if stream not in self._grouped:
                 try:
@@ -113,14 +115,17 @@ class Sender:
         """Send at most one batch per stream; return how many messages were handled."""
         return sum(self.send_stream(stream, block_ms) for stream in self.streams())
 
-    def send_stream(self, stream: str, block_ms: int | None = None, claim: bool = True) -> int:
-        """Release due retries, then send one batch from ``stream`` (taking over a dead sender's first, unless
-        ``claim`` is false: a job looks for those once a second, not before every batch)."""
+    def send_stream(self, stream: str, block_ms: int | None = None) -> int:
+        """Release due retries, then send one batch from ``stream``: first what another sender left
+        unacknowledged, when it is time to look for that (``CLAIM_EVERY_S``, per stream), else new messages."""
         scope = Keys.of_stream(stream)
         # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
         count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
         self._release(keys=[scope.retries, stream], args=[int(time.time() * 1000), self.batch])
-        entries = self._claim(stream, count) if claim else []
+        entries: list[tuple[Any, dict[Any, Any]]] = []
+        if time.monotonic() >= self._claim_due.get(stream, 0.0):
+            self._claim_due[stream] = time.monotonic() + CLAIM_EVERY_S
+            entries = self._claim(stream, count)
         if not entries:
             reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=count, block=block_ms)
             entries = reply[0][1] if reply else []

@@ -31,6 +31,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+SERVICE = """\
+tenant: {id: t1}
+numbers: [{number: "72500"}]
+services:
+  - id: s1
+    number: "72500"
+    keyword: MELLO
+"""
+
+
 def problems(*paths: Path) -> list[str]:
     with pytest.raises(RuleFileError) as info:
         Catalog(paths, lambda: ACTIONS, "Europe/Stockholm", ("SE", "NO"))
@@ -264,33 +274,13 @@ def test_shipped_demo_rules_are_valid() -> None:
 
 
 def test_reply_with_a_misspelt_variable_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "var.yaml", """\
-        tenant: {id: t1}
-        numbers: [{number: "72500"}]
-        services:
-          - id: s1
-            number: "72500"
-            keyword: MELLO
-            rules:
-              - name: r1
-                reply: "Tack för {{ agrs }}"
-        """)
+    path = write(tmp_path, "var.yaml", SERVICE + '    rules:\n      - name: r1\n        reply: "Tack för {{ agrs }}"\n')
     [found] = problems(path)
     assert found.startswith(f"{path}:9:9: template uses unknown variable 'agrs'; known are: args, channel,")
 
 
 def test_a_costly_template_is_refused_where_it_stands(tmp_path: Path) -> None:
-    path = write(tmp_path, "tpl.yaml", """\
-        tenant: {id: t1}
-        numbers: [{number: "72500"}]
-        services:
-          - id: s1
-            number: "72500"
-            keyword: MELLO
-            rules:
-              - name: r1
-                reply: "{{ 'a' * 1000000000 }}"
-        """)
+    path = write(tmp_path, "tpl.yaml", SERVICE + "    rules:\n      - name: r1\n        reply: \"{{ 'a' * 1000000000 }}\"\n")
     assert problems(path) == [
         f"{path}:9:9: template would go over its budget: template would produce more than 1000000 characters"
         " in all (at services[0].rules[0].reply)"
@@ -298,15 +288,6 @@ def test_a_costly_template_is_refused_where_it_stands(tmp_path: Path) -> None:
 
 
 # Limits: a rule file costs time and memory in proportion to its size, and faults past a limit are located.
-
-SERVICE = """\
-tenant: {id: t1}
-numbers: [{number: "72500"}]
-services:
-  - id: s1
-    number: "72500"
-    keyword: MELLO
-"""
 
 
 def laughs(indent: str) -> str:

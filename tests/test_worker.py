@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from kodeord.fakekannel import FakeKannel, running
+from kodeord.gateway import RecordingGateway
 from kodeord.platform import Platform
 from kodeord.redis_server import EmbeddedRedis
 from kodeord.settings import Settings
@@ -140,3 +141,19 @@ def test_the_worker_gives_up_only_its_own_leases(kodeord_redis: redis.Redis, mak
     kodeord_redis.set(jobs.lease_key("c"), "t3")
     assert jobs.release_all(sender) == 1
     assert kodeord_redis.exists(jobs.lease_key("a"), jobs.lease_key("b"), jobs.lease_key("c")) == 2
+
+
+def test_a_sender_sends_again_what_it_read_before_redis_went_away(
+    make_platform: Callable[..., Platform], make_inbound: MakeInbound, recording_gateway: RecordingGateway
+) -> None:
+    from kodeord.sender import GROUP, Sender
+
+    platform = make_platform(TV_RULES)
+    platform.handle(make_inbound("MELLO 03", sender="+46701000001"))  # type: ignore[arg-type]
+    sender = Sender(platform, gateway=recording_gateway)
+    [stream] = sender.streams()
+    # The batch was read, and then the sender lost Redis before it could hand it over and acknowledge it.
+    assert platform.redis.xreadgroup(GROUP, sender.consumer, {stream: ">"}, count=10)
+    assert sender.run_once() == 1
+    assert recording_gateway.texts_to("+46701000001")
+    assert platform.redis.xpending(stream, GROUP)["pending"] == 0

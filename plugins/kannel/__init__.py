@@ -73,11 +73,11 @@ def decode_text(raw: bytes, charset: str | None, coding: str | None) -> str:
         return raw.decode("cp1252", "replace")
 
 
-
 @functools.lru_cache(maxsize=256)
 def _quoted(text: str) -> str:
     """``text`` percent-encoded: a broadcast sends one text (and one sender) to every member, encoded once."""
     return quote(text, safe="")
+
 
 class KannelGateway:
     """Sends through one Kannel's sendsms interface."""
@@ -131,23 +131,20 @@ class KannelGateway:
 
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
         """One sendsms request per message, ``connections`` in flight at once; each reported as answered."""
-        url = self._sendsms
-        if url.scheme != "http" or not url.hostname:  # https: the general client, one request at a time
-            for item in batch:
-                try:
-                    answer: Answer | OSError | http.client.HTTPException = self.http.request("GET", self.request_url(item))
-                except (OSError, http.client.HTTPException) as exc:
-                    answer = exc
-                report(self.judge(item.id, answer))
-            return
         self.send_groups(iter([batch]), report)
 
     def send_groups(self, groups: Iterator[Sequence[Outgoing]], report: Report) -> None:
         """Send group after group over the same connections, taking the next while the last is answered."""
         url = self._sendsms
-        if url.scheme != "http" or not url.hostname:
+        if url.scheme != "http" or not url.hostname:  # https: the general client, one request at a time
             for group in groups:
-                self.send(group, report)
+                for item in group:
+                    try:
+                        answer: Answer | OSError | http.client.HTTPException = self.http.request(
+                            "GET", self.request_url(item))  # fmt: skip
+                    except (OSError, http.client.HTTPException) as exc:
+                        answer = exc
+                    report(self.judge(item.id, answer))
             return
         if self._pool is None:
             self._pool = HttpPool(url.hostname, url.port or 80, self.connections, float(self.options["timeout"]))
