@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kodeord.cli_messages import messages
 from kodeord.errors import KodeordError, RuleFileError
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
@@ -285,6 +286,9 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
         stop.set()
         if server is not None:
             server.stop()
+
+
+cli.add_command(messages)
 
 
 def _send_forever(stop: threading.Event) -> None:

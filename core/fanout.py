@@ -22,11 +22,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kodeord import templating
+from kodeord import status, templating
 from kodeord.errors import TemplateError
 from kodeord.gateway import Outgoing
 from kodeord.keys import Keys
 from kodeord.messages import Channel, Outbound
+from kodeord.records import Retention
 
 if TYPE_CHECKING:
     import redis
@@ -129,7 +130,8 @@ def receipt_entry(fanout: Fanout, count: int) -> dict[str, Any] | None:
 
 
 def step(
-    pipe: redis.client.Pipeline, stream: str, scope: Keys, entry: dict[str, Any], page: FanoutPage, status_ttl: int
+    pipe: redis.client.Pipeline, stream: str, scope: Keys, entry: dict[str, Any], page: FanoutPage,
+    retention: Retention,
 ) -> dict[str, Any] | None:
     """Queue one page's writes on ``pipe`` (a transaction); return the receipt entry queued, if any."""
     fanout = Fanout.from_dict(entry["fanout"])
@@ -147,9 +149,8 @@ def step(
                                      "done_at": int(time.time() * 1000)})  # fmt: skip
         receipt = receipt_entry(fanout, count)
         if receipt is not None:
-            status = scope.status(receipt["id"])
             pipe.xadd(scope.outbox, {"m": json.dumps(receipt, ensure_ascii=False)})
-            pipe.hset(status, mapping={"status": "queued", "queued_at": int(time.time() * 1000)})
-            pipe.expire(status, status_ttl)
-    pipe.expire(progress, status_ttl)
+            new = status.NewRecord(Outbound.from_dict(receipt), int(time.time() * 1000))
+            status.update(pipe, retention, scope, {receipt["id"]: {}}, {receipt["id"]: new})
+    pipe.expire(progress, retention.status_s)
     return receipt

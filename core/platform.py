@@ -29,6 +29,7 @@ from kodeord.links import Links
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
 from kodeord.metrics import Metrics
+from kodeord.records import Retention
 from kodeord.redis_server import EmbeddedRedis, connect, private_dir, shared_secret
 from kodeord.router import Outcome, Router
 from kodeord.routing import RoutingTable
@@ -37,20 +38,6 @@ from kodeord.settings import Settings
 log = logging.getLogger(__name__)
 SECRET_KEY_FILE = "secret.key"  # in the data dir, 0600
 LEGACY_SECRET_KEY = f"{PREFIX}:secret-key"  # where versions before the key file kept it: moved to the file
-
-
-METRICS_HELP = {
-    "kodeord_inbound_total": "Inbound messages by outcome status",
-    "kodeord_outbox_queued_total": "Outgoing messages committed to the outbox",
-    "kodeord_outbox_vetoed_total": "Queued messages a plugin vetoed at send time",
-    "kodeord_sent_total": "Messages a gateway accepted",
-    "kodeord_send_failed_total": "Messages that failed for good",
-    "kodeord_send_retried_total": "Messages put back for a retry after a temporary error",
-    "kodeord_delivery_reports_total": "Delivery reports applied, by status",
-    "kodeord_invalid_numbers_total": "Messages not sent because the recipient is not a valid mobile number",
-    "kodeord_engine_rulesets": "Compiled rule sets held by the rules engine",
-    "kodeord_services": "Services in the loaded rule files",
-}
 
 
 def demo_rules() -> tuple[Path, ...]:
@@ -79,17 +66,14 @@ class Platform:
             redis_client, self.server = connect(self.settings.redis_url, Path(self.settings.data_dir))
         self.redis = redis_client
         try:
-            self.metrics = Metrics()
-            for name, text in METRICS_HELP.items():
-                self.metrics.describe(name, text)
+            self.metrics = Metrics(self.redis)
             s = self.settings
             templating.configure(Limits(ms=s.template_ms, chars=s.template_chars, output=s.template_output))
             self.engine = Engine(self.settings.engine_cache)
             paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
             self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))
-            self.committer = Committer(
-                self.redis, self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600
-            )
+            self.retention = Retention(self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600)
+            self.committer = Committer(self.redis, self.retention)
             self.links = Links(self.settings.public_url, self.secret_key)
             self.router = Router(self)
             self._load_gateways()
@@ -179,6 +163,9 @@ class Platform:
             close = getattr(gateway, "close", None)
             if close is not None:
                 close()
+        metrics = getattr(self, "metrics", None)
+        if metrics is not None:
+            metrics.close()
         if self.server is not None:
             self.redis.close()
             self.server.stop()

@@ -1,7 +1,7 @@
 """The router: one inbound message in, one committed outcome out.
 
-dedupe -> number -> keyword -> service -> rule (engine) -> action (plugin)
--> replies (templates) -> vetoes -> one atomic commit with the outbox.
+number -> keyword -> service -> rule (engine) -> action (plugin) -> replies (templates) -> vetoes -> one
+atomic commit with the outbox, which also records the message and so answers a gateway's retry as before.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from kodeord import engine, handover, templating
+from kodeord import engine, handover, records, templating
 from kodeord.actions import ActionCall
 from kodeord.catalog import Route
-from kodeord.commit import Branch
+from kodeord.commit import Branch, Earlier
 from kodeord.effects import Effects, Write
 from kodeord.errors import PluginError, TemplateError
 from kodeord.keys import Keys
 from kodeord.keywords import fold
 from kodeord.links import Links
-from kodeord.messages import Inbound, Kind, Outbound
+from kodeord.messages import Channel, Inbound, Kind, Outbound
 from kodeord.model import Number, Rule, Service
 
 if TYPE_CHECKING:
@@ -64,6 +64,22 @@ class Outcome:
         return cls(**data)
 
 
+_OWN = ("replies", "vetoed", "fanouts", "settled", "duplicate")  # what of an outcome is the message's own
+
+
+def _branch(outcome: Outcome, writes: list[Write], outgoing: list[dict[str, Any]]) -> Branch:
+    """A way the message may end, its outcome split into the part many messages share (stored once) and the
+    message's own part (replies are counted, not stored: their ids derive from the inbound message's)."""
+    data = outcome.to_dict()
+    own = {k: data[k] for k in ("vetoed", "fanouts", "settled") if data[k]}
+    return Branch({k: v for k, v in data.items() if k not in _OWN}, writes, outgoing, own)
+
+
+def inbound_id(inbound: Inbound) -> str:
+    """The printable id of an inbound message's record; its replies' ids are ``<this>:<n>``."""
+    return records.inbound_id(inbound.gateway, inbound.message_id)
+
+
 class Router:
     """Routes inbound messages for one platform."""
 
@@ -94,18 +110,16 @@ class Router:
         if effects.fanouts:
             self.platform.committer.register(scope.bulk)
         outcomes = [outcome, *others]
-        branches = [Branch(outcome.to_dict(), writes, queued[0])]
-        branches += [Branch(other.to_dict(), g.otherwise.writes, out)
+        branches = [_branch(outcome, writes, queued[0])]
+        branches += [_branch(other, g.otherwise.writes, out)
                      for other, g, out in zip(others, effects.guards, queued[1:], strict=True)]  # fmt: skip
-        # No separate duplicate check first: the commit script checks and sets the seen key atomically, and a
-        # duplicate (rare) costs one decision, where a check would cost every message a round trip.
-        committed = self.platform.committer.commit(
-            scope, scope.seen(inbound.gateway, inbound.message_id), inbound.to_dict(), branches, effects.guards,
-            effects.always,
-        )  # fmt: skip
-        if isinstance(committed, dict):
+        # No separate duplicate check first: the commit script checks and records the message atomically, and
+        # a duplicate (rare) costs one decision, where a check would cost every message a round trip.
+        committed = self.platform.committer.commit(scope, inbound, branches, effects.guards, effects.always)
+        if isinstance(committed, Earlier):
             self.platform.metrics.inc("kodeord_inbound_total", status="duplicate")
-            earlier = Outcome.from_dict({**committed, "duplicate": True})
+            earlier = Outcome.from_dict({**committed.outcome, **committed.own, "duplicate": True})
+            earlier.replies = self._earlier_replies(scope, inbound, committed.replies, earlier.service or "")
             handover.settle(self.redis, earlier.settled)  # the first try may have died before it answered
             return earlier
         outcome = outcomes[committed]
@@ -114,6 +128,24 @@ class Router:
         self.platform.metrics.inc("kodeord_inbound_total", status=outcome.status)
         self.platform.metrics.inc("kodeord_outbox_queued_total", len(branches[committed].outgoing))
         return outcome
+
+    def _earlier_replies(self, scope: Keys, inbound: Inbound, count: int, service: str) -> list[dict[str, Any]]:
+        """The replies a message queued when it was first committed, from their records (id only where a
+        record is gone)."""
+        ids = [f"{inbound_id(inbound)}:{n}" for n in range(count)]
+        found = records.Reader(self.redis, self.platform.retention).outbound(scope, ids)
+        replies: list[dict[str, Any]] = []
+        for message_id, record in zip(ids, found, strict=True):
+            if record is None:
+                replies.append({"id": message_id})
+                continue
+            message = Outbound(
+                to=record["to"], sender=record["from"], text=record.get("text", ""), kind=Kind(record["kind"]),
+                channel=Channel.EMAIL if "@" in record["to"] else Channel.SMS, service=service,
+                price=record.get("price", ""),
+            )  # fmt: skip
+            replies.append({"id": message_id, **message.to_dict()})
+        return replies
 
     def _decide(self, inbound: Inbound, route: Route, scope: Keys, dry_run: bool) -> tuple[Outcome, Effects, Keys]:
         number, service = route.number, route.service
@@ -263,7 +295,7 @@ class Router:
                 if veto is not None:
                     outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
                     continue
-                queued.append({"id": f"{inbound.gateway}:{inbound.message_id}:{n}", **message.to_dict()})
+                queued.append({"id": f"{inbound_id(inbound)}:{n}", **message.to_dict()})
             outcome.replies = queued
             result.append(queued)
         return result

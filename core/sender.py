@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from kodeord import fanout, handover, liveness, phone, status
+from kodeord import fanout, handover, liveness, phone, records, status
 from kodeord.gateway import Gateway, Outgoing, Sent, Status, send_groups
 from kodeord.keys import OUTBOXES, Keys
 from kodeord.messages import Channel, Outbound
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 GROUP = "senders"
-FINAL = {Status.SENT.value, Status.DELIVERED.value, Status.FAILED.value}
+FINAL = {records.STATES.index(s) for s in (Status.SENT.value, Status.DELIVERED.value, Status.FAILED.value)}
 CLAIM_EVERY_S = 1.0  # how often a sender looks for messages another sender left unacknowledged, per stream
 
 # Move retries that are due back into the outbox, atomically (one scope, one slot).
@@ -61,6 +61,8 @@ class _Fate:
     """What happened to one message in this batch."""
 
     item: Outgoing
+    queued_at: int  # ms: when its outbox entry was added (queued, or queued again for a retry)
+    new: status.NewRecord | None = None  # what its record is made of, if it has none yet
     result: str = ""  # sent, retry, failed; "" while undecided
     reason: str = ""
     gateway: str = ""
@@ -87,7 +89,8 @@ class Sender:
         self.retry_max = settings.retry_max_seconds
         self.zone = ZoneInfo(settings.timezone)
         self.page = settings.fanout_page
-        self.status_ttl = settings.status_hours * 3600
+        self.retention = platform.retention
+        self.records = records.Reader(self.redis, self.retention)
         self.limiter = RateLimiter(self.redis)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}-{random.randrange(1 << 30)}"
         self._release = self.redis.register_script(_RELEASE)
@@ -183,17 +186,18 @@ class Sender:
                 log.error("dropping a malformed outbox entry in %s: %s", stream, exc)
                 found = []
             acked.append(entry_id)
+            queued_at = int(_text(entry_id).split("-", 1)[0])
             for item in found:
-                fates[item.id] = _Fate(item)
+                fates[item.id] = _Fate(item, queued_at, status.NewRecord(item.message, queued_at))
         for entry_id, data in cursors:
             self._expand(stream, scope, entry_id, data)
         if not acked:
             return len(entries)
-        done = self._already_final(scope, list(fates))
+        done = self._already_final(scope, fates)
         todo = [f for f in fates.values() if f.item.id not in done]
         todo = self._check(todo)
         for gateway, group in self._route(todo).items():
-            self._hand_over(gateway, group)
+            self._hand_over(scope, gateway, group)
         self._finish(stream, scope, acked, [f for f in fates.values() if f.item.id not in done])
         return len(entries)
 
@@ -211,19 +215,26 @@ class Sender:
             if page is None:
                 log.error("broadcast %s: no plugin lists the recipients of %r (is it disabled?)", spec.id, spec.source)
         if page is not None:
-            receipt = fanout.step(pipe, stream, scope, entry, page, self.status_ttl)
+            receipt = fanout.step(pipe, stream, scope, entry, page, self.retention)
             if receipt is not None:
                 self.platform.committer.register(scope.outbox)
         pipe.xack(stream, GROUP, entry_id)
         pipe.xdel(stream, entry_id)
         pipe.execute()
 
-    def _already_final(self, scope: Keys, ids: list[str]) -> set[str]:
-        """Ids whose status says the message was already sent or settled (a replayed batch)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for message_id in ids:
-            pipe.hget(scope.status(message_id), "status")
-        return {i for i, s in zip(ids, pipe.execute(), strict=True) if s is not None and s.decode() in FINAL}
+    def _already_final(self, scope: Keys, fates: dict[str, _Fate]) -> set[str]:
+        """Ids whose status says the message was already sent or settled (a replayed batch). A message with
+        no record yet (a broadcast's, an administrator's notice) keeps what its record is to be made of."""
+        ids = list(fates)
+        found = self.records.find(scope, self.retention.outbound, [records.field(i) for i in ids])
+        done = set()
+        for message_id, record in zip(ids, found, strict=True):
+            if record is None:
+                continue
+            fates[message_id].new = None
+            if records.unpack(record[0])[0] in FINAL:
+                done.add(message_id)
+        return done
 
     def _check(self, fates: list[_Fate]) -> list[_Fate]:
         """Refuse messages no gateway sends and numbers no gateway should get; return the rest."""
@@ -288,7 +299,7 @@ class Sender:
             groups[gateways[choice.gateway]].append(fate)
         return groups
 
-    def _hand_over(self, gateway: Gateway, group: list[_Fate]) -> None:
+    def _hand_over(self, scope: Keys, gateway: Gateway, group: list[_Fate]) -> None:
         """Send through one gateway within its rate, a group at a time; record each acceptance at once."""
         by_id = {f.item.id: f for f in group}
         marks: dict[str, handover.Handover] = {}  # message id -> its group's mark, until the gateway answered
@@ -296,6 +307,7 @@ class Sender:
 
         def report(*sents: Sent) -> None:
             updates: dict[str, dict[str, Any]] = {}
+            new: dict[str, status.NewRecord] = {}
             answered: list[handover.Handover] = []
             for sent in sents:
                 fate = by_id.get(sent.id)
@@ -303,16 +315,21 @@ class Sender:
                     continue
                 fate.result, fate.reason = sent.result, sent.reason
                 if sent.result == "sent":  # now, not at the end: a crash after this must not send it again
-                    updates[Keys(fate.item.scope).status(fate.item.id)] = {
-                        "status": Status.SENT.value, "sent_at": int(time.time() * 1000), "gateway": gateway.id,
+                    now_ms = int(time.time() * 1000)
+                    self.platform.metrics.observe("kodeord_send_latency_seconds", (now_ms - fate.queued_at) / 1000,
+                                                  gateway=gateway.id)  # fmt: skip
+                    updates[fate.item.id] = {
+                        "status": Status.SENT.value, "sent_at": now_ms, "gateway": gateway.id,
                         "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
                     }  # fmt: skip
+                    if fate.new is not None:
+                        new[fate.item.id] = fate.new
                 mark = marks.pop(sent.id, None)
                 if mark is not None:
                     left[mark.token] -= 1
                     if not left[mark.token]:
                         answered.append(mark)
-            status.update(self.redis, updates, self.status_ttl)
+            status.update(self.redis, self.retention, scope, updates, new)
             for mark in answered:
                 self.handovers.end(mark)
 
@@ -367,8 +384,11 @@ class Sender:
         counts: dict[tuple[str, str], int] = defaultdict(int)
         sums: dict[tuple[str, str], int] = defaultdict(int)  # (service, "cost" | "revenue") -> units
         updates: dict[str, dict[str, Any]] = {}
+        new: dict[str, status.NewRecord] = {}
         for fate in fates:
-            item, status_key = fate.item, scope.status(fate.item.id)
+            item, status_key = fate.item, fate.item.id
+            if fate.new is not None and fate.result != "sent":
+                new[status_key] = fate.new
             counts[(fate.gateway or "-", fate.result)] += 1
             if fate.result == "retry" and item.attempt < self.attempts:
                 delay = min(self.retry_max, self.retry_base * 2 ** (item.attempt - 1)) * random.uniform(0.8, 1.2)
@@ -387,7 +407,7 @@ class Sender:
                 sums[(item.message.service, "cost")] += int(fate.cost / COST_UNIT)
                 if item.message.price:
                     sums[(item.message.service, "revenue")] += int(Decimal(item.message.price) / COST_UNIT)
-        status.update(pipe, updates, self.status_ttl)
+        status.update(pipe, self.retention, scope, updates, new)
         for (service, what), amount in sums.items():
             if amount:
                 pipe.hincrby(Keys.for_service(service).key_for(what), day, amount)

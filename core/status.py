@@ -1,66 +1,73 @@
 """Status records of outgoing messages, delivery reports, and the per-service cost and revenue sums.
 
 A message is named outside Kodeord by its *ref*, ``scope|id`` (the scope whose outbox held it, and its id).
-Its status record is a Redis hash: ``status`` (queued, sent, delivered, failed), the times of each step, the
-gateway and its own id of the message, the operator and route cost, and the reason of a failure.
+Its status record is an outbound record (:mod:`kodeord.records`): ``status`` (queued, sent, delivered, failed),
+the times of each step, the gateway and its own id of the message, the operator and route cost, the reason of
+a failure and the words of a delivery report.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import redis
 
+from kodeord import records
 from kodeord.gateway import Status
 from kodeord.keys import Keys
+from kodeord.messages import Outbound
+from kodeord.records import Retention, Store
 
 COST_UNIT = Decimal("0.0001")  # costs and revenue are summed in ten-thousandths of the currency
 
-# A report changes only a known message, and nothing after "delivered" (reports may arrive out of order).
-_REPORT = """
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return 0 end
-if current == 'delivered' then return 1 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'reported_at', ARGV[2], 'report', ARGV[3])
-return 1
-"""
+@dataclass(frozen=True)
+class NewRecord:
+    """What an outbound record made at sending needs (a broadcast's messages have none before)."""
 
-
-# The sender's own updates never undo what a delivery report said: "delivered" stays, and so does a
-# "failed" unless the new status is "failed" too. Other fields are written either way. A record made here
-# (a broadcast's messages have none before they are sent) is given the time to live in the last argument.
-_UPDATE = """
-local ttl = tonumber(ARGV[#KEYS + 1])
-for i, key in ipairs(KEYS) do
-  local fields = cjson.decode(ARGV[i])
-  local current = redis.call('HGET', key, 'status')
-  if current == 'delivered' or (current == 'failed' and fields['status'] ~= 'failed') then
-    fields['status'] = nil
-  end
-  for k, v in pairs(fields) do
-    redis.call('HSET', key, k, tostring(v))
-  end
-  if ttl > 0 and redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ttl) end
-end
-return #KEYS
-"""
+    message: Outbound
+    queued_at: int  # ms
 
 
 def update(
-    client: redis.Redis | redis.client.Pipeline, updates: Mapping[str, Mapping[str, Any]], ttl: int = 0
-) -> None:
-    """Write status records (key -> fields) in one call, never undoing a delivery report's verdict.
+    client: redis.Redis | redis.client.Pipeline, retention: Retention, keys: Keys,
+    updates: Mapping[str, Mapping[str, Any]], new: Mapping[str, NewRecord] | None = None,
+) -> None:  # fmt: skip
+    """Write outbound records of scope ``keys`` (message id -> fields) in one call, never undoing a delivery
+    report's verdict. ``new``: for these ids, make the record if there is none yet.
 
     ``client`` may be a pipeline (the call then runs when it executes, within its transaction if any).
-    ``ttl``: seconds to keep a record that has no expiry yet (one this call creates); 0 leaves it.
     """
-    if updates:
-        script = client.register_script(_UPDATE)
-        args = [json.dumps(fields) for fields in updates.values()] + [ttl]
-        script(keys=list(updates), args=args, client=client)
+    if not updates:
+        return
+    texts: dict[str, int] = {}
+    rows = []
+    for message_id, fields in updates.items():
+        made = (new or {}).get(message_id)
+        rows.append([message_id, dict(fields), 0 if made is None else _new(made, texts)])
+    payload = {"out": _span(retention.outbound), "text": _span(retention.texts), "texts": list(texts), "u": rows}
+    script = _registered(client, "status_update.lua")
+    script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
+           args=[json.dumps(payload, ensure_ascii=False)], client=client)  # fmt: skip
+
+
+def _new(made: NewRecord, texts: dict[str, int]) -> dict[str, Any]:
+    message = made.message
+    return {
+        "status": Status.QUEUED.value, "queued_at": made.queued_at, "kind": message.kind.value, "to": message.to,
+        "from": message.sender, "text": texts.setdefault(message.text, len(texts)), "price": message.price,
+    }  # fmt: skip
+
+
+def _span(store: Store) -> list[int]:
+    return [store.span_ms, store.keep_ms]
+
+
+def _registered(client: redis.Redis | redis.client.Pipeline, name: str) -> Any:
+    return client.register_script(records.script(name))
 
 
 def split_ref(ref: str) -> tuple[Keys, str]:
@@ -71,20 +78,27 @@ def split_ref(ref: str) -> tuple[Keys, str]:
     return Keys(scope), message_id
 
 
-def read(client: redis.Redis, ref: str) -> dict[str, str] | None:
+def read(client: redis.Redis, ref: str, retention: Retention) -> dict[str, str] | None:
     """The status record of message ``ref``, or None if unknown (or expired)."""
     keys, message_id = split_ref(ref)
-    raw: Mapping[bytes, bytes] = client.hgetall(keys.status(message_id))  # type: ignore[assignment]
-    return {k.decode(): v.decode() for k, v in raw.items()} or None
+    return records.Reader(client, retention).outbound(keys, [message_id])[0]
 
 
-def apply_report(client: redis.Redis, ref: str, status: Status, detail: str, at_ms: int) -> bool:
-    """Apply a delivery report (``delivered`` or ``failed``); False if the message is unknown."""
+def apply_report(
+    client: redis.Redis, retention: Retention, ref: str, status: Status, detail: str, at_ms: int
+) -> float | None:
+    """Apply a delivery report (``delivered`` or ``failed``). None if the message is unknown; else the seconds
+    from the gateway's acceptance of the message to the report (-1.0 if not known, or if the message was already
+    delivered: then the report changes nothing)."""
     if status not in (Status.DELIVERED, Status.FAILED):
         raise ValueError(f"a delivery report says delivered or failed, not {status}")
     keys, message_id = split_ref(ref)
-    script = client.register_script(_REPORT)
-    return bool(script(keys=[keys.status(message_id)], args=[status.value, at_ms, detail[:500]]))
+    script = _registered(client, "status_report.lua")
+    args = [*_span(retention.outbound), *_span(retention.texts), message_id, status.value, at_ms, detail[:500]]
+    known, latency_ms = script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)], args=args)
+    if not known:
+        return None
+    return latency_ms / 1000 if latency_ms >= 0 else -1.0
 
 
 def _sums(client: redis.Redis, service: str, what: str) -> dict[str, Decimal]:

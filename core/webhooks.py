@@ -92,7 +92,9 @@ def raw_query(request: Request) -> dict[str, bytes]:
         if not part:
             continue
         key, _, value = part.partition(b"=")
-        params[unquote_to_bytes(key.replace(b"+", b" ")).decode("latin-1")] = unquote_to_bytes(value.replace(b"+", b" "))
+        params[unquote_to_bytes(key.replace(b"+", b" ")).decode("latin-1")] = unquote_to_bytes(
+            value.replace(b"+", b" ")
+        )
     return params
 
 
@@ -149,10 +151,14 @@ def receive(platform: Platform, **fields: Any) -> Outcome:
 def report(platform: Platform, ref: str, state: Status, detail: str) -> Response:
     """Apply a delivery report to message ``ref``: 200, 404 for an unknown message, 503 without Redis."""
     try:
-        known = status.apply_report(platform.redis, ref, state, detail, int(time.time() * 1000))
+        latency = status.apply_report(platform.redis, platform.retention, ref, state, detail, int(time.time() * 1000))
     except ValueError as exc:
         return text(400, str(exc))
     except redis.RedisError:
         return text(503, "temporarily unavailable; retry", {"Retry-After": "1"})
+    if latency is None:
+        return text(404, f"no message {ref}")
     platform.metrics.inc("kodeord_delivery_reports_total", status=state.value)
-    return text(200, "ok") if known else text(404, f"no message {ref}")
+    if latency >= 0:
+        platform.metrics.observe("kodeord_delivery_report_latency_seconds", latency, status=state.value)
+    return text(200, "ok")

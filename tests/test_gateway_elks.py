@@ -19,7 +19,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord import status
+from kodeord import records, status
 from kodeord.errors import RuleFileError
 from kodeord.messages import MAX_TEXT
 from kodeord.platform import Platform
@@ -80,7 +80,7 @@ class Site:
 
 def ref_of(message_id: str, gateway: str = "elks1") -> str:
     """The ref of the first reply to inbound ``message_id``."""
-    return f"{SCOPE}|{gateway}:{message_id}:0"
+    return f"{SCOPE}|{records.inbound_id(gateway, message_id)}:0"
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_an_sms_is_answered_through_the_api(site: Site) -> None:
     hook = urlsplit(form["whendelivered"])
     assert f"{hook.scheme}://{hook.netloc}{hook.path}" == f"{site.url}/gateways/elks1/elks/dlr"
     assert parse_qs(hook.query)["ref"] == [ref_of("s0b7c0ffee")]
-    record = status.read(site.platform.redis, ref_of("s0b7c0ffee"))
+    record = status.read(site.platform.redis, ref_of("s0b7c0ffee"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["gateway"], record["gateway_ref"]) == ("sent", "elks1", form["id"])
 
@@ -224,7 +224,7 @@ def test_a_refusal_fails_the_message_with_the_reason(site: Site) -> None:
     site.elks.refuse[VOTER] = (403, "Not enough credits")
     site.sms("MELLO 03", "s-poor")
     site.send()
-    record = status.read(site.platform.redis, ref_of("s-poor"))
+    record = status.read(site.platform.redis, ref_of("s-poor"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["reason"], record["attempts"]) == ("failed", "elks 403: Not enough credits", "1")
     assert site.elks.accepted == []
@@ -235,7 +235,7 @@ def test_wrong_api_credentials_fail_the_message(make_site: Callable[..., Site]) 
     site.elks.password = "p2"
     site.sms("MELLO 03", "s-locked")
     site.send()
-    record = status.read(site.platform.redis, ref_of("s-locked"))
+    record = status.read(site.platform.redis, ref_of("s-locked"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["reason"]) == ("failed", "elks 401: API access requires Basic HTTP authentication")
 
@@ -244,7 +244,7 @@ def test_a_server_error_is_retried_and_sent_once(site: Site) -> None:
     site.elks.refuse[VOTER] = (503, "Service unavailable")
     site.sms("MELLO 07", "s-busy")
     site.send()
-    record = status.read(site.platform.redis, ref_of("s-busy"))
+    record = status.read(site.platform.redis, ref_of("s-busy"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["attempts"], record["reason"]) == ("queued", "1", "elks 503: Service unavailable")
     assert int(record["next_at"]) > time.time() * 1000 - 1000
@@ -254,7 +254,7 @@ def test_a_server_error_is_retried_and_sent_once(site: Site) -> None:
     assert site.send() == 0
     assert site.elks.texts_to(VOTER) == ["Tack för rösten på 07"]
     assert site.elks.requests == 2
-    record = status.read(site.platform.redis, ref_of("s-busy"))
+    record = status.read(site.platform.redis, ref_of("s-busy"), site.platform.retention)
     assert record is not None and record["status"] == "sent"
 
 
@@ -262,7 +262,7 @@ def test_an_unreachable_api_is_a_retry(make_site: Callable[..., Site]) -> None:
     site = make_site(api_url=f"http://127.0.0.1:{free_port()}/a1")
     site.sms("MELLO 03", "s-nobody")
     site.send()
-    record = status.read(site.platform.redis, ref_of("s-nobody"))
+    record = status.read(site.platform.redis, ref_of("s-nobody"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["attempts"]) == ("queued", "1")
     assert record["reason"].startswith("elks unreachable: ")
@@ -295,7 +295,7 @@ def test_a_gateway_that_does_not_charge_sends_no_premium_messages(make_site: Cal
     site = make_site(PREMIUM_RULES)
     site.sms("MELLO 03", "s-premium")
     site.send()
-    record = status.read(site.platform.redis, ref_of("s-premium"))
+    record = status.read(site.platform.redis, ref_of("s-premium"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["reason"]) == ("failed", "no route to this number's operator that can charge")
     assert site.elks.requests == 0
@@ -317,7 +317,7 @@ def accepted(site: Site) -> dict[str, str]:
 def test_a_report_settles_the_message(site: Site, accepted: dict[str, str], state: str) -> None:
     answer = site.report(accepted, status=state, delivered="2024-05-11T19:02:15.000000")
     assert (answer.status_code, answer.text) == (200, "ok\n")
-    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    record = status.read(site.platform.redis, ref_of("s-dlr"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["report"]) == (
         state,
@@ -330,7 +330,7 @@ def test_sent_and_unknown_statuses_change_nothing(site: Site, accepted: dict[str
     assert (answer.status_code, answer.text) == (200, "ignored status sent\n")
     answer = site.report(accepted, status="lost")
     assert (answer.status_code, answer.text) == (400, "status must be delivered, failed or sent, not 'lost'\n")
-    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    record = status.read(site.platform.redis, ref_of("s-dlr"), site.platform.retention)
     assert record is not None and record["status"] == "sent" and "report" not in record
 
 
@@ -346,7 +346,7 @@ def test_a_report_without_a_valid_signature_gets_401(
                                 data={"id": accepted["id"], "status": "failed"})  # fmt: skip
         assert (change, answer.status_code) == (change, 401)
         assert "delivery report without a valid signature" in caplog.text
-    record = status.read(site.platform.redis, ref_of("s-dlr"))
+    record = status.read(site.platform.redis, ref_of("s-dlr"), site.platform.retention)
     assert record is not None and record["status"] == "sent"
 
 

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kodeord import signing, status
+from kodeord import records, signing, status
 from kodeord.gateway import GatewayContext, Outgoing, Sent
 from kodeord.keys import Keys
 from kodeord.messages import Outbound
@@ -208,7 +208,7 @@ def site(make_platform: Callable[..., Platform], hosts: tuple[Host, Host], tmp_p
 
 def ref(message_id: str) -> str:
     """The ref of the first reply to inbound ``message_id``."""
-    return f"{SCOPE.scope}|hook:{message_id}:0"
+    return f"{SCOPE.scope}|{records.inbound_id('hook', message_id)}:0"
 
 
 # -- inbound and replies ------------------------------------------------------------------------------------
@@ -221,12 +221,12 @@ def test_signed_inbound_is_answered_and_the_reply_reaches_the_provider_signed(si
     assert site.send() == 1
     [sent] = site.provider.received
     assert sent.body == {
-        "id": "hook:m1:0", "ref": ref("m1"), "from": "72500", "to": VOTER, "text": "Tack för rösten på 07",
+        "id": ref("m1").split("|")[1], "ref": ref("m1"), "from": "72500", "to": VOTER, "text": "Tack för rösten på 07",
         "encoding": "gsm7", "segments": 1, "callback_url": f"{site.url}/gateways/hook/json/dlr",
     }  # fmt: skip
-    assert sent.idempotency_key == "hook:m1:0"
+    assert sent.idempotency_key == ref("m1").split("|")[1]
     assert sent.snippet_verified  # the docstring's snippet checks what Kodeord signs
-    record = status.read(site.redis, ref("m1"))
+    record = status.read(site.redis, ref("m1"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["gateway"], record["gateway_ref"]) == ("sent", "hook", "prov-1")
 
@@ -243,7 +243,7 @@ def test_the_same_inbound_id_twice_gives_one_reply(site: Site) -> None:
     assert second.json() == {"status": "handled", "replies": 1, "duplicate": True}
     while site.send():
         pass
-    assert [r.body["id"] for r in site.provider.received] == ["hook:m1:0"]
+    assert [r.body["id"] for r in site.provider.received] == [ref("m1").split("|")[1]]
 
 
 def body_signed_at(age_s: float, secret: str = SECRET) -> Callable[[bytes], dict[str, str]]:
@@ -351,7 +351,7 @@ def test_a_4xx_from_the_provider_fails_the_message_with_the_reason(site: Site) -
     site.provider.answers[VOTER] = [422]
     site.post("json", vote("m1"))
     assert site.send() == 1
-    record = status.read(site.redis, ref("m1"))
+    record = status.read(site.redis, ref("m1"), site.platform.retention)
     assert record is not None
     assert (record["status"], record["reason"], record["gateway"]) == (
         "failed",
@@ -369,7 +369,7 @@ def test_a_batch_goes_out_in_parallel_each_message_with_its_own_fate(site: Site)
         site.post("json", vote(f"m{n}", sender=voter))
     assert site.send() == len(voters)  # one batch, through the gateway's pool of connections
     assert sorted(r.body["to"] for r in site.provider.received) == voters
-    fates = [status.read(site.redis, ref(f"m{n}")) for n in range(len(voters))]
+    fates = [status.read(site.redis, ref(f"m{n}"), site.platform.retention) for n in range(len(voters))]
     assert [f["status"] if f else None for f in fates] == ["failed", "queued"] + ["sent"] * (len(voters) - 2)
     assert len({f["gateway_ref"] for f in fates[2:] if f}) == len(voters) - 2
 
@@ -378,12 +378,12 @@ def test_a_5xx_is_retried_with_the_same_id_until_sent_exactly_once(site: Site) -
     site.provider.answers[VOTER] = [503, 502]
     site.post("json", vote("m1"))
     deadline = time.monotonic() + 5
-    while (record := status.read(site.redis, ref("m1"))) and record["status"] != "sent":
+    while (record := status.read(site.redis, ref("m1"), site.platform.retention)) and record["status"] != "sent":
         assert time.monotonic() < deadline, record
         site.send()
         time.sleep(0.02)
     assert [r.answered for r in site.provider.received] == [503, 502, 200]
-    assert {(r.body["id"], r.idempotency_key) for r in site.provider.received} == {("hook:m1:0", "hook:m1:0")}
+    assert {(r.body["id"], r.idempotency_key) for r in site.provider.received} == {(ref("m1").split("|")[1],) * 2}
     time.sleep(0.3)  # longer than any retry delay: nothing else is waiting
     assert site.send() == 0
     assert len(site.provider.accepted()) == 1 and len(site.provider.received) == 3
@@ -393,7 +393,7 @@ def test_a_409_means_already_accepted(site: Site) -> None:
     site.provider.answers[VOTER] = [409]
     site.post("json", vote("m1"))
     site.send()
-    record = status.read(site.redis, ref("m1"))
+    record = status.read(site.redis, ref("m1"), site.platform.retention)
     assert record is not None and record["status"] == "sent"
     assert site.send() == 0 and len(site.provider.received) == 1
 
@@ -417,7 +417,7 @@ def test_a_replayed_batch_is_not_sent_again(site: Site) -> None:
     site.redis.xadd(SCOPE.outbox, entry)  # as if a sender died before acknowledging the batch
     assert Sender(site.platform).run_once() == 1
     assert len(site.provider.received) == 1
-    record = status.read(site.redis, ref("m1"))
+    record = status.read(site.redis, ref("m1"), site.platform.retention)
     assert record is not None and record["status"] == "sent"
 
 
@@ -451,13 +451,13 @@ def sent(site: Site) -> str:
 def test_a_signed_report_marks_the_message_delivered(site: Site, sent: str) -> None:
     answer = site.post("json/dlr", {"ref": sent, "status": "delivered"})
     assert answer.status_code == 200, answer.text
-    record = status.read(site.redis, sent)
+    record = status.read(site.redis, sent, site.platform.retention)
     assert record is not None and (record["status"], record["report"]) == ("delivered", "json dlr delivered")
 
 
 def test_a_failure_report_keeps_its_reason(site: Site, sent: str) -> None:
     assert site.post("json/dlr", {"ref": sent, "status": "failed", "reason": "absent subscriber"}).status_code == 200
-    record = status.read(site.redis, sent)
+    record = status.read(site.redis, sent, site.platform.retention)
     assert record is not None and (record["status"], record["report"]) == ("failed", "absent subscriber")
 
 
@@ -485,14 +485,16 @@ def test_a_report_with_a_bad_signature_is_refused(site: Site, sent: str, caplog:
 def test_bad_reports_are_refused_with_the_reason(site: Site, sent: str, body: Any, code: int, reason: str) -> None:
     answer = site.post("json/dlr", body)
     assert (answer.status_code, reason in answer.text) == (code, True), answer.text
-    record = status.read(site.redis, sent)
+    record = status.read(site.redis, sent, site.platform.retention)
     assert record is not None and record["status"] == "sent"
 
 
 def test_a_report_on_another_gateways_message_is_refused(site: Site) -> None:
     other = f"{SCOPE.scope}|kannel:x:0"
-    site.redis.hset(SCOPE.status("kannel:x:0"), mapping={"status": "sent", "gateway": "kannel"})
+    new = status.NewRecord(Outbound(to="+46701234567", sender="72500", text="Hej"), int(time.time() * 1000))
+    status.update(site.redis, site.platform.retention, SCOPE, {"kannel:x:0": {"status": "sent", "gateway": "kannel"}},
+                  {"kannel:x:0": new})  # fmt: skip
     answer = site.post("json/dlr", {"ref": other, "status": "delivered"})
     assert answer.status_code == 404 and "sent through gateway hook" in answer.text
-    record = status.read(site.redis, other)
+    record = status.read(site.redis, other, site.platform.retention)
     assert record is not None and record["status"] == "sent"

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from kodeord import status
+from kodeord import records, status
 from kodeord.fakekannel import FakeKannel, running
 from kodeord.jobs import Dispatcher
 from kodeord.platform import Platform
@@ -287,17 +287,17 @@ def test_delivery_reports_update_the_status(rig: Callable[..., Rig]) -> None:
     [sms] = r.sent_to("+46701234567")
     ref, sig, path = ref_of(sms)
     assert path == "/gateways/k1/kannel/dlr" and sms["dlr-url"].endswith("&type=%d")
-    record = status.read(r.redis, ref)
+    record = status.read(r.redis, ref, r.platform.retention)
     assert record is not None
     assert (record["status"], record["gateway"], record["operator"], Decimal(record["cost"])) == (
         "sent", "k1", "telia", Decimal("0.05"))
     dlr = sms["dlr-url"].replace("%d", "{}")
     assert httpx.get(dlr.format(8)).status_code == 200  # accepted by the SMSC: no change
-    assert status.read(r.redis, ref)["status"] == "sent"  # type: ignore[index]
+    assert status.read(r.redis, ref, r.platform.retention)["status"] == "sent"  # type: ignore[index]
     assert httpx.get(dlr.format(1)).status_code == 200
-    assert status.read(r.redis, ref)["status"] == "delivered"  # type: ignore[index]
+    assert status.read(r.redis, ref, r.platform.retention)["status"] == "delivered"  # type: ignore[index]
     assert httpx.get(dlr.format(2)).status_code == 200  # a late failure never undoes "delivered"
-    assert status.read(r.redis, ref)["status"] == "delivered"  # type: ignore[index]
+    assert status.read(r.redis, ref, r.platform.retention)["status"] == "delivered"  # type: ignore[index]
 
 
 def test_a_failed_delivery_report(rig: Callable[..., Rig]) -> None:
@@ -307,7 +307,7 @@ def test_a_failed_delivery_report(rig: Callable[..., Rig]) -> None:
     [sms] = r.sent_to("+46701234567")
     ref, _, _ = ref_of(sms)
     assert httpx.get(sms["dlr-url"].replace("%d", "16")).status_code == 200
-    assert status.read(r.redis, ref)["status"] == "failed"  # type: ignore[index]
+    assert status.read(r.redis, ref, r.platform.retention)["status"] == "failed"  # type: ignore[index]
 
 
 def test_a_delivery_report_with_a_wrong_signature_or_unknown_message_is_refused(rig: Callable[..., Rig]) -> None:
@@ -320,7 +320,7 @@ def test_a_delivery_report_with_a_wrong_signature_or_unknown_message_is_refused(
     assert httpx.get(base, params={"ref": ref, "sig": "0" * 32, "type": "1"}).status_code == 401
     assert httpx.get(base, params={"ref": ref + "x", "sig": sig, "type": "1"}).status_code == 401
     assert httpx.get(base, params={"ref": ref, "sig": sig, "type": "x"}).status_code == 400
-    assert status.read(r.redis, ref)["status"] == "sent"  # type: ignore[index]
+    assert status.read(r.redis, ref, r.platform.retention)["status"] == "sent"  # type: ignore[index]
     from kodeord import signing
 
     other = "tv|nosuchmessage"
@@ -342,14 +342,14 @@ def test_temporary_errors_are_retried_with_backoff_then_sent_exactly_once(rig: C
     r.inbound(vote())
     r.send()
     assert r.sent_to("+46701234567") == []
-    first = status.read(r.redis, _only_ref(r))
+    first = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert first is not None and first["status"] == "queued" and first["attempts"] == "1"
     assert "kannel 503: Queue full" in first["reason"]
     delay1 = int(first["next_at"]) / 1000 - time.time()
     assert 0 < delay1 < 0.2
     time.sleep(0.1)
     r.send()  # second try, still refused; the next delay doubles
-    second = status.read(r.redis, _only_ref(r))
+    second = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert second is not None and second["attempts"] == "2"
     del r.kannel.answers["+46701234567"]
     deadline = time.monotonic() + 5
@@ -357,18 +357,21 @@ def test_temporary_errors_are_retried_with_backoff_then_sent_exactly_once(rig: C
         time.sleep(0.05)
         r.send()
     assert len(r.sent_to("+46701234567")) == 1
-    assert status.read(r.redis, _only_ref(r))["status"] == "sent"  # type: ignore[index]
+    assert status.read(r.redis, _only_ref(r), r.platform.retention)["status"] == "sent"  # type: ignore[index]
     for _ in range(3):
         time.sleep(0.1)
         r.send()
     assert len(r.sent_to("+46701234567")) == 1
 
 
-def _only_ref(r: Rig) -> str:
-    keys = [k.decode() for k in r.redis.keys("*:msg:*")]
+def _only_ref(r: Rig, message_id: str = "k-1") -> str:
+    """The ref of the one outgoing message there is: the first reply to inbound ``message_id``."""
+    keys = [k.decode() for k in r.redis.keys("*:r:out:*:*:*")]
     assert len(keys) == 1, keys
-    scope = keys[0].split("{", 1)[1].split("}", 1)[0]
-    return f"{scope}|{keys[0].split(':msg:', 1)[1]}"
+    [field] = r.redis.hkeys(keys[0])
+    reply = f"{records.inbound_id('k1', message_id)}:0"
+    assert field == records.field(reply)
+    return f"{keys[0].split('{', 1)[1].split('}', 1)[0]}|{reply}"
 
 
 def test_retries_run_out_and_the_message_fails_with_the_reason(rig: Callable[..., Rig]) -> None:
@@ -378,7 +381,7 @@ def test_retries_run_out_and_the_message_fails_with_the_reason(rig: Callable[...
     r.send()
     time.sleep(0.15)
     r.send()
-    record = status.read(r.redis, _only_ref(r))
+    record = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert record is not None and record["status"] == "failed"
     assert record["reason"] == "gave up after 2 tries: kannel 500: SMSC down"
 
@@ -388,7 +391,7 @@ def test_permanent_errors_are_recorded_with_the_gateway_reason(rig: Callable[...
     r.kannel.answers["+46701234567"] = (403, "Authorization failed for sendsms")
     r.inbound(vote())
     r.send()
-    record = status.read(r.redis, _only_ref(r))
+    record = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert record is not None
     assert (record["status"], record["reason"]) == ("failed", "kannel 403: Authorization failed for sendsms")
     assert r.platform.metrics.value("kodeord_send_failed_total", gateway="k1") == 1
@@ -398,7 +401,7 @@ def test_unreachable_kannel_is_a_temporary_error(rig: Callable[..., Rig]) -> Non
     r = rig(sendsms=f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms")
     r.inbound(vote())
     r.send()
-    record = status.read(r.redis, _only_ref(r))
+    record = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert record is not None and record["status"] == "queued" and "kannel unreachable" in record["reason"]
 
 
@@ -416,7 +419,7 @@ def test_the_cheapest_route_of_acceptable_quality_wins_and_its_cost_is_recorded(
     [norway] = r.sent_to("+4791234567")
     assert (telia["username"], tele2["username"], norway["username"]) == ("kodeord", "cheap", "kodeord")
     assert tele2["smsc"] == "cheap-smsc"
-    records = {n: status.read(r.redis, ref_of(m)[0]) for n, m in (("telia", telia), ("tele2", tele2), ("no", norway))}
+    records = {n: status.read(r.redis, ref_of(m)[0], r.platform.retention) for n, m in (("telia", telia), ("tele2", tele2), ("no", norway))}
     assert {n: (s["gateway"], s["operator"], Decimal(s["cost"])) for n, s in records.items() if s} == {
         "telia": ("k1", "telia", Decimal("0.05")), "tele2": ("k2", "tele2", Decimal("0.03")),
         "no": ("k1", "default", Decimal("0.10")),
@@ -436,7 +439,7 @@ def test_the_portability_table_overrides_the_prefix(rig: Callable[..., Rig], tmp
     r.send()
     [sms] = r.sent_to("+46701234567")
     assert sms["username"] == "cheap"  # ported to tele2, where k2 qualifies
-    assert status.read(r.redis, ref_of(sms)[0])["operator"] == "tele2"  # type: ignore[index]
+    assert status.read(r.redis, ref_of(sms)[0], r.platform.retention)["operator"] == "tele2"  # type: ignore[index]
 
 
 def test_numbers_that_are_not_mobile_numbers_are_never_sent(rig: Callable[..., Rig]) -> None:
@@ -444,7 +447,7 @@ def test_numbers_that_are_not_mobile_numbers_are_never_sent(rig: Callable[..., R
     r.inbound(vote(sender="+4681234567"))  # a Stockholm landline
     r.send()
     assert r.kannel.requests == 0
-    record = status.read(r.redis, _only_ref(r))
+    record = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert record is not None and record["status"] == "failed"
     assert record["reason"] == "invalid recipient +4681234567: not a mobile number"
     assert r.platform.metrics.value("kodeord_invalid_numbers_total") == 1
@@ -468,7 +471,7 @@ def test_premium_replies_with_no_charging_route_fail_unsent(rig: Callable[..., R
     r.inbound(vote(text="GIVA"))
     r.send()
     assert r.kannel.requests == 0
-    record = status.read(r.redis, _only_ref(r))
+    record = status.read(r.redis, _only_ref(r), r.platform.retention)
     assert record is not None and record["reason"] == "no route to this number's operator that can charge"
 
 

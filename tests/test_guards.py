@@ -11,19 +11,32 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord.commit import Branch, Committer
+from kodeord.commit import Branch, Committer, Earlier
 from kodeord.effects import Effects, Guard, Write
 from kodeord.keys import Keys
+from kodeord.messages import Inbound
+from kodeord.records import Retention
 
 SCOPE = Keys.for_service("t/poll")
 IDS = itertools.count()
 
 
-def commit(committer: Committer, guards: list[Guard], common: Sequence[Write] = ()) -> int | dict[str, object]:
+KEPT = Retention(3600, 3600)
+
+
+def message(message_id: str) -> Inbound:
+    return Inbound.create(sender="+46701234567", recipient="72500", text="RÖST", gateway="g", message_id=message_id)
+
+
+def nothing_recorded(client: redis.Redis) -> bool:
+    return not client.keys(KEPT.inbound.prefix(SCOPE) + ":*")
+
+
+def commit(committer: Committer, guards: list[Guard], common: Sequence[Write] = ()) -> int | Earlier:
     n = next(IDS)
     branches = [Branch({"branch": b}, [Write("HINCRBY", SCOPE.key_for("branches"), (str(b), 1))])
                 for b in range(len(guards) + 1)]  # fmt: skip
-    return committer.commit(SCOPE, SCOPE.seen("g", f"m{n}"), {"n": n}, branches, guards, common)
+    return committer.commit(SCOPE, message(f"m{n}"), branches, guards, common)
 
 
 def counts(client: redis.Redis, key: str) -> dict[str, int]:
@@ -31,7 +44,7 @@ def counts(client: redis.Redis, key: str) -> dict[str, int]:
 
 
 def test_a_failing_guard_commits_its_branch_and_moves_no_counter(kodeord_redis: redis.Redis) -> None:
-    committer = Committer(kodeord_redis, 3600)
+    committer = Committer(kodeord_redis, KEPT)
     voters, options = SCOPE.key_for("voters"), SCOPE.key_for("options")
     guards = [Guard.cap("capped", voters, "+461", 3, Effects()), Guard.cap("capped_option", options, "+461|01", 1, Effects())]
     assert commit(committer, guards) == 0
@@ -42,7 +55,7 @@ def test_a_failing_guard_commits_its_branch_and_moves_no_counter(kodeord_redis: 
 
 
 def test_an_unset_guard_and_common_writes(kodeord_redis: redis.Redis) -> None:
-    committer = Committer(kodeord_redis, 3600)
+    committer = Committer(kodeord_redis, KEPT)
     closed = SCOPE.key_for("closed")
     common = [Write("ZINCRBY", SCOPE.key_for("rate"), (1, "+461"))]
     assert commit(committer, [Guard.unset("closed", closed, Effects())], common) == 0
@@ -52,13 +65,12 @@ def test_an_unset_guard_and_common_writes(kodeord_redis: redis.Redis) -> None:
 
 
 def test_a_duplicate_returns_the_earlier_outcome_and_writes_nothing(kodeord_redis: redis.Redis) -> None:
-    committer = Committer(kodeord_redis, 3600)
+    committer = Committer(kodeord_redis, KEPT)
     voters = SCOPE.key_for("voters")
     guards = [Guard.cap("capped", voters, "+461", 1, Effects())]
-    seen = SCOPE.seen("g", "same")
-    branches = [Branch({"branch": 0}), Branch({"branch": 1})]
-    assert committer.commit(SCOPE, seen, {}, branches, guards) == 0
-    assert committer.commit(SCOPE, seen, {}, branches, guards) == {"branch": 0}
+    branches = [Branch({"branch": 0}, own={"settled": ["+461"]}), Branch({"branch": 1})]
+    assert committer.commit(SCOPE, message("same"), branches, guards) == 0
+    assert committer.commit(SCOPE, message("same"), branches, guards) == Earlier({"branch": 0}, {"settled": ["+461"]}, 0)
     assert counts(kodeord_redis, voters) == {"+461": 1}
 
 
@@ -68,7 +80,7 @@ def test_a_duplicate_returns_the_earlier_outcome_and_writes_nothing(kodeord_redi
 def test_caps_match_a_model_over_any_sequence(kodeord_redis: redis.Redis, most: int, per_option: int,
                                               votes: list[tuple[str, str]]) -> None:  # fmt: skip
     kodeord_redis.flushdb()
-    committer = Committer(kodeord_redis, 3600)
+    committer = Committer(kodeord_redis, KEPT)
     voters, options = SCOPE.key_for("voters"), SCOPE.key_for("options")
     model: dict[str, int] = {}
     for sender, code in votes:
@@ -88,21 +100,20 @@ def test_caps_match_a_model_over_any_sequence(kodeord_redis: redis.Redis, most: 
 
 
 def test_a_counter_that_is_not_an_integer_stops_the_commit_before_anything_is_written(kodeord_redis: redis.Redis) -> None:
-    committer = Committer(kodeord_redis, 3600)
+    committer = Committer(kodeord_redis, KEPT)
     counts = SCOPE.key_for("counts")
     for bad in ("1.5", " 7", "0x10", "1e3"):
         kodeord_redis.hset(counts, "01", bad)
-        seen = SCOPE.seen("g", f"bad-{bad}")
         branch = Branch({"branch": 0}, [Write("SADD", SCOPE.key_for("s"), ("x",)), Write("HINCRBY", counts, ("01", 1))])
         with pytest.raises(redis.ResponseError, match="NOTINT"):
-            committer.commit(SCOPE, seen, {}, [branch])
-        assert not kodeord_redis.exists(seen) and not kodeord_redis.exists(SCOPE.key_for("s"))
+            committer.commit(SCOPE, message(f"bad-{bad}"), [branch])
+        assert nothing_recorded(kodeord_redis) and not kodeord_redis.exists(SCOPE.key_for("s"))
 
 
 def test_one_key_written_as_two_types_stops_the_commit(kodeord_redis: redis.Redis) -> None:
-    committer = Committer(kodeord_redis, 3600)
-    key, seen = SCOPE.key_for("k"), SCOPE.seen("g", "two-types")
+    committer = Committer(kodeord_redis, KEPT)
+    key = SCOPE.key_for("k")
     branch = Branch({"branch": 0}, [Write("HSET", key, ("a", "1")), Write("SADD", key, ("b",))])
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        committer.commit(SCOPE, seen, {}, [branch])
-    assert not kodeord_redis.exists(seen) and not kodeord_redis.exists(key)
+        committer.commit(SCOPE, message("two-types"), [branch])
+    assert nothing_recorded(kodeord_redis) and not kodeord_redis.exists(key)

@@ -184,7 +184,7 @@ def test_failed_commit_leaves_no_trace(tv: Platform, make_inbound: Callable[...,
     with pytest.raises(redis.ResponseError):
         tv.handle(make_inbound("MELLO 03", message_id="m1"))
     scope = Keys.for_service("tv/mello")
-    assert tv.redis.exists(scope.seen("test", "m1")) == 0
+    assert tv.redis.keys(tv.retention.inbound.prefix(scope) + ":*") == []
     assert tv.redis.xlen(scope.outbox) == 0
 
 

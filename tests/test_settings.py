@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from kodeord.metrics import Metrics
 from kodeord.settings import CORE_SETTINGS, Setting, Settings, SettingsError
 
 DOCS = Path(__file__).parents[1] / "docs" / "commands.md"
@@ -33,22 +32,6 @@ def test_unknown_override_is_refused() -> None:
 def test_every_setting_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert [s.env for s in CORE_SETTINGS if s.env not in text] == []
-
-
-def test_metrics_render_prometheus_text() -> None:
-    metrics = Metrics()
-    metrics.describe("kodeord_inbound_total", "Inbound messages by outcome")
-    metrics.inc("kodeord_inbound_total", status="handled")
-    metrics.inc("kodeord_inbound_total", 2, status='we"ird')
-    metrics.set("kodeord_engine_rulesets", 3)
-    assert metrics.render().splitlines() == [
-        "# HELP kodeord_inbound_total Inbound messages by outcome",
-        "# TYPE kodeord_inbound_total counter",
-        'kodeord_inbound_total{status="handled"} 1',
-        'kodeord_inbound_total{status="we\\"ird"} 2',
-        "# TYPE kodeord_engine_rulesets gauge",
-        "kodeord_engine_rulesets 3",
-    ]
 
 
 def test_plugin_settings_are_read_from_the_environ_given_at_creation() -> None:

@@ -7,26 +7,53 @@ import redis
 from kodeord import status
 from kodeord.gateway import Status
 from kodeord.keys import Keys
+from kodeord.messages import Outbound
+from kodeord.records import Retention
+
+KEPT = Retention(48 * 3600, 72 * 3600)
+
+
+def _queue(client: redis.Redis, keys: Keys, message_id: str) -> None:
+    new = status.NewRecord(Outbound(to="+46701234567", sender="72500", text="Tack!"), 1_000)
+    status.update(client, KEPT, keys, {message_id: {}}, {message_id: new})
 
 
 def test_an_early_delivery_report_survives_the_senders_sent_and_retry_writes(kodeord_redis: redis.Redis) -> None:
-    key = Keys("s:tv/mello").status("m1")
-    kodeord_redis.hset(key, mapping={"status": "queued"})
-    assert status.apply_report(kodeord_redis, "s:tv/mello|m1", Status.DELIVERED, "dlr 1", 1)
-    status.update(kodeord_redis, {key: {"status": "sent", "gateway": "k1", "cost": "0.05"}})
+    keys = Keys("s:tv/mello")
+    _queue(kodeord_redis, keys, "m1")
+    assert status.apply_report(kodeord_redis, KEPT, "s:tv/mello|m1", Status.DELIVERED, "dlr 1", 1) == -1.0  # not sent
+    status.update(kodeord_redis, KEPT, keys, {"m1": {"status": "sent", "gateway": "k1", "cost": "0.05"}})
     pipe = kodeord_redis.pipeline(transaction=True)
-    status.update(pipe, {key: {"status": "queued", "attempts": 1}})
+    status.update(pipe, KEPT, keys, {"m1": {"status": "queued", "attempts": 1}})
     pipe.execute()
-    record = status.read(kodeord_redis, "s:tv/mello|m1")
+    record = status.read(kodeord_redis, "s:tv/mello|m1", KEPT)
     assert record is not None
     assert (record["status"], record["gateway"], record["cost"], record["attempts"]) == ("delivered", "k1", "0.05", "1")
+    assert (record["report"], record["to"], record["from"], record["text"]) == ("dlr 1", "+46701234567", "72500", "Tack!")
+    assert status.apply_report(kodeord_redis, KEPT, "s:tv/mello|m1", Status.FAILED, "late", 2) == -1.0  # unchanged
+    assert status.read(kodeord_redis, "s:tv/mello|m1", KEPT)["report"] == "dlr 1"  # type: ignore[index]
 
 
 def test_a_reported_failure_is_not_undone_by_sent_but_a_failure_may_refine_it(kodeord_redis: redis.Redis) -> None:
-    key = Keys("n:72500").status("m2")
-    kodeord_redis.hset(key, mapping={"status": "queued"})
-    status.apply_report(kodeord_redis, "n:72500|m2", Status.FAILED, "dlr 2", 1)
-    status.update(kodeord_redis, {key: {"status": "sent"}})
-    assert status.read(kodeord_redis, "n:72500|m2")["status"] == "failed"  # type: ignore[index]
-    status.update(kodeord_redis, {key: {"status": "failed", "reason": "gave up"}})
-    assert status.read(kodeord_redis, "n:72500|m2")["reason"] == "gave up"  # type: ignore[index]
+    keys = Keys("n:72500")
+    _queue(kodeord_redis, keys, "m2")
+    status.apply_report(kodeord_redis, KEPT, "n:72500|m2", Status.FAILED, "dlr 2", 1)
+    status.update(kodeord_redis, KEPT, keys, {"m2": {"status": "sent"}})
+    assert status.read(kodeord_redis, "n:72500|m2", KEPT)["status"] == "failed"  # type: ignore[index]
+    status.update(kodeord_redis, KEPT, keys, {"m2": {"status": "failed", "reason": "gave up"}})
+    assert status.read(kodeord_redis, "n:72500|m2", KEPT)["reason"] == "gave up"  # type: ignore[index]
+    assert status.apply_report(kodeord_redis, KEPT, "n:72500|m2", Status.DELIVERED, "dlr 3", 2) is not None
+    assert status.read(kodeord_redis, "n:72500|m2", KEPT)["status"] == "delivered"  # type: ignore[index]
+
+
+def test_an_update_of_an_unknown_message_is_dropped_and_a_report_says_unknown(kodeord_redis: redis.Redis) -> None:
+    status.update(kodeord_redis, KEPT, Keys("n:72500"), {"nobody": {"status": "sent"}})
+    assert status.read(kodeord_redis, "n:72500|nobody", KEPT) is None
+    assert status.apply_report(kodeord_redis, KEPT, "n:72500|nobody", Status.DELIVERED, "dlr", 1) is None
+
+
+def test_a_report_tells_how_long_after_sending_it_came(kodeord_redis: redis.Redis) -> None:
+    keys = Keys("s:tv/mello")
+    _queue(kodeord_redis, keys, "m3")
+    status.update(kodeord_redis, KEPT, keys, {"m3": {"status": "sent", "sent_at": 10_000_000}})
+    assert status.apply_report(kodeord_redis, KEPT, "s:tv/mello|m3", Status.DELIVERED, "ok", 10_002_500) == 2.5

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from kodeord.fakekannel import FakeKannel, running
-from kodeord.gateway import Outgoing, RecordingGateway, Report
+from kodeord.gateway import Outgoing, RecordingGateway, Report, Sent
 from kodeord.messages import Inbound
 from kodeord.platform import Platform
 from kodeord.plugins.addressbook.admin import ListAdmin
@@ -161,14 +161,19 @@ class HeldGateway(RecordingGateway):
         self.returned_at = 0.0
 
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
-        """Record the batch, after the first call was let go."""
+        """Record the batch, after the first call was let go; ``returned_at``: when it took the held batch (its
+        answers are reported after that)."""
         first = not self.entered.is_set() and any(item.message.text == TEXT for item in batch)
         if first:
             self.entered.set()
             self.go.wait(10)
-        super().send(batch, report)
-        if first:
-            self.returned_at = time.monotonic()
+
+        def answered(*sent: Sent) -> None:
+            if first and not self.returned_at:
+                self.returned_at = time.monotonic()
+            report(*sent)
+
+        super().send(batch, answered)
 
 
 @pytest.mark.parametrize("held", [0.3, 3.0])  # a slow gateway: longer than a hand-over's lease (2 s)

@@ -35,8 +35,8 @@ def test_health_and_metrics(site: tuple[Platform, str]) -> None:
     assert send(url, **{"from": "+46701234567", "to": "72500", "text": "MELLO 03"}).status_code == 200
     metrics = httpx.get(f"{url}/metrics")
     assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-    assert 'kodeord_inbound_total{status="handled"} 1' in metrics.text.splitlines()
-    assert "kodeord_services 1" in metrics.text.splitlines()
+    assert 'kodeord_inbound_total{status="handled"} 1.0' in metrics.text.splitlines()
+    assert "kodeord_services 1.0" in metrics.text.splitlines()
 
 
 def test_simulator_round_trip(site: tuple[Platform, str]) -> None:

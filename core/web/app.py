@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from kodeord import gauges
 from kodeord.errors import KodeordError
 from kodeord.platform import Platform
-from kodeord.web import gateways, simulator
+from kodeord.web import gateways, messages, simulator
 from kodeord.web.apiauth import tenant_of
 
 
@@ -35,11 +38,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus text format."""
+    """The whole platform's metrics in Prometheus text format (docs/operations.md#metrics)."""
     platform: Platform = request.app.state.platform
     platform.metrics.set("kodeord_engine_rulesets", len(platform.engine))
     platform.metrics.set("kodeord_services", len(platform.catalog.config.services))
-    return PlainTextResponse(platform.metrics.render(), media_type="text/plain; version=0.0.4")
+    try:
+        body = await run_in_threadpool(lambda: platform.metrics.render(gauges.read(platform.redis)))
+    except redis.RedisError:
+        return PlainTextResponse("Redis unavailable\n", status_code=503, headers={"Retry-After": "1"})
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def whoami(request: Request) -> Response:
@@ -57,12 +64,18 @@ async def home(request: Request) -> Response:
 async def kodeord_error(request: Request, exc: Exception) -> Response:
     """Errors a caller caused: their status and message, as JSON."""
     assert isinstance(exc, KodeordError)
+    request.app.state.platform.metrics.inc(
+        "kodeord_requests_refused_total", endpoint="api", reason=str(exc.http_status)
+    )
     return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's HTTP errors as JSON."""
+    """Starlette's HTTP errors as JSON (each counted as a refused request)."""
     assert isinstance(exc, HTTPException)
+    request.app.state.platform.metrics.inc(
+        "kodeord_requests_refused_total", endpoint="api", reason=str(exc.status_code)
+    )
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -74,6 +87,7 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
         Route("/metrics", metrics),
         Route("/api/whoami", whoami),
         *gateways.routes(),
+        *messages.routes(),
     ]
     if simulator_enabled:
         routes += simulator.routes()

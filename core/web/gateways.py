@@ -26,11 +26,15 @@ async def dispatch(request: Request) -> Response:
     gateway_id, path = request.path_params["gateway"], request.path_params["path"].strip("/")
     handler = platform.endpoints.get(gateway_id, {}).get(path)
     if handler is None:
-        return text(404, f"no endpoint {path!r} for gateway {gateway_id!r}")
-    try:
-        return await handler(request, platform)
-    except Refused as refused:
-        return refused.response
+        response = text(404, f"no endpoint {path!r} for gateway {gateway_id!r}")
+    else:
+        try:
+            response = await handler(request, platform)
+        except Refused as refused:
+            response = refused.response
+    if response.status_code >= 400:
+        platform.metrics.inc("kodeord_requests_refused_total", endpoint="gateway", reason=str(response.status_code))
+    return response
 
 
 def routes() -> list[BaseRoute]:

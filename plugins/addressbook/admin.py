@@ -33,8 +33,9 @@ class ListError(RequestError):
     """A list operation that cannot be done; ``http_status`` says why."""
 
 
-# KEYS: members, pending, unsubscribed, contacts, consent, outbox, status
-# ARGV: op, id, consent record, contact JSON ("" for none), outbox entry ("" for none), status ttl, now ms
+# KEYS: members, pending, unsubscribed, contacts, consent, outbox
+# ARGV: op, id, consent record, contact JSON ("" for none), outbox entry ("" for none), consent records to keep.
+# The notice's status record is made when it is sent.
 _CHANGE = """
 local op, id = ARGV[1], ARGV[2]
 if op ~= 'remove' and redis.call('ZSCORE', KEYS[3], id) then return 'unsubscribed' end
@@ -52,12 +53,8 @@ elseif op == 'remove' then
   redis.call('HDEL', KEYS[4], id)
 end
 redis.call('RPUSH', KEYS[5], ARGV[3])
-redis.call('LTRIM', KEYS[5], -tonumber(ARGV[8]), -1)
-if ARGV[5] ~= '' then
-  redis.call('XADD', KEYS[6], '*', 'm', ARGV[5])
-  redis.call('HSET', KEYS[7], 'status', 'queued', 'queued_at', ARGV[7])
-  redis.call('EXPIRE', KEYS[7], ARGV[6])
-end
+redis.call('LTRIM', KEYS[5], -tonumber(ARGV[6]), -1)
+if ARGV[5] ~= '' then redis.call('XADD', KEYS[6], '*', 'm', ARGV[5]) end
 return 'ok'
 """
 
@@ -262,14 +259,11 @@ class ListAdmin:
         if notify and member.startswith("+"):
             entry = self._notice(list_id, lk, member, notify)
         record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
-        now = int(time.time() * 1000)
-        status_key = lk.scope.status(json.loads(entry)["id"]) if entry else lk.scope.status("-")
         if entry:
             self.platform.committer.register(lk.scope.outbox)
         result = self.redis.eval(
-            _CHANGE, 7, lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member), lk.scope.outbox,
-            status_key, op, member, record, contact, entry, self.platform.settings.status_hours * 3600, now,
-            CONSENT_KEEP,
+            _CHANGE, 6, lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member), lk.scope.outbox,
+            op, member, record, contact, entry, CONSENT_KEEP,
         )  # fmt: skip
         result = result.decode() if isinstance(result, bytes) else result
         if result == "unsubscribed":

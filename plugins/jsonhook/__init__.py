@@ -50,11 +50,12 @@ never travel in the answer: they are sent like any outgoing message, with routin
 Outbound: Kodeord POSTs each message to ``send_url`` with the signature headers, ``Content-Type:
 application/json`` and ``Idempotency-Key: <id>``::
 
-    {"id": "hook:abc123:0", "ref": "s:tv/mello|hook:abc123:0", "from": "72500", "to": "+46701234567",
+    {"id": "pngyelu5ljlonztn:0", "ref": "s:tv/mello|pngyelu5ljlonztn:0", "from": "72500", "to": "+46701234567",
      "text": "Tack för rösten på 07", "encoding": "gsm7", "segments": 1,
      "price": "5.00", "callback_url": "https://kodeord.example.com/gateways/hook/json/dlr"}
 
-``id`` is the idempotency key: a retry of the same message carries the same id, and the provider should send
+``id`` is the idempotency key (a reply's is the id of the message it answers, as ``kodeord messages`` shows it,
+and its number among the replies): a retry of the same message carries the same id, and the provider should send
 a message only once per id (``Idempotency-Key`` holds the id too, percent-encoded where it is not printable
 ASCII). ``ref`` names the message in delivery reports. ``encoding`` (``gsm7`` or ``ucs2``) and ``segments``
 say how Kodeord counted the text. ``price`` (what the recipient is charged) is there only for a premium
@@ -68,7 +69,7 @@ retry, with the same id.
 
 Delivery reports: the provider POSTs, signed, to the ``callback_url`` it was given::
 
-    {"ref": "s:tv/mello|hook:abc123:0", "status": "delivered", "reason": "optional detail"}
+    {"ref": "s:tv/mello|pngyelu5ljlonztn:0", "status": "delivered", "reason": "optional detail"}
 
 ``status`` is ``delivered`` or ``failed``. Answers: 200; 400 for a bad body or another status; 401 for a bad
 signature; 404 for a message Kodeord does not know, or did not send through this gateway.
@@ -241,7 +242,7 @@ class JsonGateway(RequestPerMessage):
         if state is None:
             raise webhooks.bad_request(f"status must be delivered or failed, not {fields['status']!r}")
         try:
-            record = status.read(platform.redis, ref)
+            record = status.read(platform.redis, ref, platform.retention)
         except ValueError as exc:
             raise webhooks.bad_request(str(exc)) from None
         except redis.RedisError:

@@ -1,0 +1,122 @@
+-- records.lua: the message-record store, included at the top of every script that reads or writes records.
+-- See kodeord/records.py for the layout. A store is {prefix, span_ms, keep_ms}; a record's field is the
+-- 10-byte SHA-1 digest of its id, a text's the 8-byte digest of the text.
+
+local function rec_bytes(hex)
+  return (hex:gsub('..', function(pair) return string.char(tonumber(pair, 16)) end))
+end
+
+local function rec_field(id) return rec_bytes(string.sub(redis.sha1hex(id), 1, 20)) end
+local function rec_digest(text) return rec_bytes(string.sub(redis.sha1hex(text), 1, 16)) end
+
+local function rec_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The generation the n-th record of a bucket goes to: the first REC_FIRST records to generation 0, each
+-- further generation holding REC_GROWTH times as many, in four times as many shards.
+local function rec_gen(n)
+  local g, cap = 0, REC_FIRST
+  while n > cap and g < REC_LAST_GEN do n = n - cap; cap = cap * REC_GROWTH; g = g + 1 end
+  return g
+end
+
+-- Generation g has 2^(6 + 2g) shards, chosen by the first 24 bits of the field.
+local function rec_shard(head, field, g)
+  local x = string.byte(field, 1) * 65536 + string.byte(field, 2) * 256 + string.byte(field, 3)
+  return head .. ':' .. g .. ':' .. math.floor(x / 2 ^ (18 - 2 * g))
+end
+
+-- The shard key holding `field` and the start (ms) of its bucket, or nil: the current bucket and the two
+-- before it (the current one alone if `only_current`), newest generation first.
+local function rec_find(store, field, now, only_current)
+  local span = store[2]
+  local b = math.floor(now / span)
+  for bucket = b, only_current and b or b - 2, -1 do
+    local head = store[1] .. ':' .. bucket
+    local n = tonumber(redis.call('GET', head .. ':n') or '0')
+    if n > 0 then
+      for g = rec_gen(n), 0, -1 do
+        local key = rec_shard(head, field, g)
+        if redis.call('HEXISTS', key, field) == 1 then return key, bucket * span end
+      end
+    end
+  end
+  return nil
+end
+
+-- Store a new record in the current bucket; return its shard key and the bucket's start (ms). The bucket's
+-- keys expire together, `keep` after the bucket ends.
+local function rec_put(store, field, value, now)
+  local span = store[2]
+  local b = math.floor(now / span)
+  local head = store[1] .. ':' .. b
+  local n = redis.call('INCR', head .. ':n')
+  local key = rec_shard(head, field, rec_gen(n))
+  local ends = (b + 1) * span + store[3]
+  redis.call('HSET', key, field, value)
+  redis.call('PEXPIREAT', key, ends)
+  if n == 1 then redis.call('PEXPIREAT', head .. ':n', ends) end
+  return key, b * span
+end
+
+-- The digest of `text`, which is stored in the text store's current bucket unless it is there already.
+local function rec_intern(store, text, now)
+  local d = rec_digest(text)
+  if not rec_find(store, d, now, true) then rec_put(store, d, text, now) end
+  return d
+end
+
+-- The value of a stored text (or of any record) by its digest, or nil.
+local function rec_get(store, field, now)
+  local key = rec_find(store, field, now, false)
+  if key then return redis.call('HGET', key, field) end
+  return nil
+end
+
+-- The outbound record: REC_OUT (set by records.py) names its fields in order. Packed forms: status and kind
+-- as small numbers, times in ms from the bucket's start, E.164 addresses as numbers, texts (the message, a
+-- failure's reason, a delivery report's words) as digests of stored texts, the rest as text; an empty field
+-- is false, and trailing empty fields are left off.
+local REC_STATES = {queued = 0, sent = 1, delivered = 2, failed = 3}
+local REC_KINDS = {reply = 0, broadcast = 1, marketing = 2, notice = 3}
+local REC_TIMES = {queued_at = true, sent_at = true, reported_at = true, failed_at = true, next_at = true}
+local REC_TEXTS = {text = true, report = true, reason = true}
+
+local function rec_address(v)
+  local digits = string.match(v, '^%+([1-9]%d*)$')
+  if digits and #digits <= 15 then return tonumber(digits) end
+  return v
+end
+
+local function rec_pack_value(name, v, base, texts, now)
+  if v == nil or v == '' or v == false then return false end
+  if name == 'status' then return REC_STATES[v] or v end
+  if name == 'kind' then return REC_KINDS[v] or v end
+  if REC_TIMES[name] then return tonumber(v) - base end
+  if REC_TEXTS[name] then return rec_intern(texts, tostring(v), now) end
+  if name == 'to' or name == 'from' then return rec_address(v) end
+  if name == 'attempts' then return tonumber(v) end
+  return tostring(v)
+end
+
+-- `packed` (or nil: a new record) with `fields` (text values, as the API names them) written over it. A
+-- delivery report's verdict stays: "delivered" is never changed, and "failed" only to "failed" unless
+-- `report` (a delivery report may say delivered after a failure).
+local function rec_out_merge(packed, fields, base, texts, now, report)
+  local rec = packed and cmsgpack.unpack(packed) or {}
+  local current = rec[1]
+  if fields.status and (current == 2 or (current == 3 and fields.status ~= 'failed' and not report)) then
+    fields.status = nil
+  end
+  local last = 0
+  for i, name in ipairs(REC_OUT) do
+    local v = fields[name]
+    if v ~= nil then rec[i] = rec_pack_value(name, v, base, texts, now) end
+    if rec[i] == nil then rec[i] = false end
+    if rec[i] ~= false then last = i end
+  end
+  for i = #REC_OUT, last + 1, -1 do rec[i] = nil end
+  return cmsgpack.pack(rec)
+end
