@@ -61,21 +61,24 @@ async def home(request: Request) -> Response:
     return PlainTextResponse("Kodeord\n")
 
 
+def refused(request: Request, status: int) -> None:
+    """Count a refused API request (in an app that serves a platform; plugins' tests may serve bare apps)."""
+    platform = getattr(request.app.state, "platform", None)
+    if platform is not None and status >= 400:
+        platform.metrics.inc("kodeord_requests_refused_total", endpoint="api", reason=str(status))
+
+
 async def kodeord_error(request: Request, exc: Exception) -> Response:
     """Errors a caller caused: their status and message, as JSON."""
     assert isinstance(exc, KodeordError)
-    request.app.state.platform.metrics.inc(
-        "kodeord_requests_refused_total", endpoint="api", reason=str(exc.http_status)
-    )
+    refused(request, exc.http_status)
     return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's HTTP errors as JSON (each counted as a refused request)."""
     assert isinstance(exc, HTTPException)
-    request.app.state.platform.metrics.inc(
-        "kodeord_requests_refused_total", endpoint="api", reason=str(exc.status_code)
-    )
+    refused(request, exc.status_code)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
