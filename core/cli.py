@@ -233,8 +233,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Send what is queued, then exit.")
-def worker(burst: bool) -> None:
-    """Send queued messages through the configured gateways (an RQ worker plus its dispatcher)."""
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Outboxes sent at once; a slow gateway holds only the thread sending through it.")  # fmt: skip
+def worker(burst: bool, threads: int) -> None:
+    """Send queued messages through the configured gateways (RQ workers in threads, plus a dispatcher)."""
     from kodeord import jobs
     from kodeord.platform import Platform
 
@@ -248,7 +250,7 @@ def worker(burst: bool) -> None:
             while dispatcher.dispatch_once() or len(dispatcher.queue):
                 rq_worker.work(burst=True, logging_level=settings.log_level)
             return
-        jobs.work(platform, settings.log_level)
+        jobs.work(platform, settings.log_level, threads)
 
 
 @cli.command()

@@ -12,6 +12,7 @@ a job killed mid-batch leaves its messages pending until another sender claims t
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
+from rq.timeouts import TimerDeathPenalty
 
 from kodeord import liveness
 from kodeord.keys import PREFIX, Keys
@@ -33,7 +36,8 @@ JOB_SECONDS = 5.0  # a job hands its stream back after this long, so streams tak
 GATHER_S = 0.005
 IDLE_MS = 200  # how long a job waits on an empty stream before it ends
 
-_sender: Sender | None = None
+_platform: Platform | None = None
+_senders = threading.local()  # each thread running jobs has its own sender (its own consumer and heart)
 _lock = threading.Lock()
 
 
@@ -43,22 +47,25 @@ def lease_key(stream: str) -> str:
 
 
 def _worker_sender() -> Sender:
-    """The process's platform and sender, made on first use (an RQ worker runs many jobs in one process)."""
-    global _sender
-    with _lock:
-        if _sender is None:
-            from kodeord.platform import Platform
-            from kodeord.settings import Settings
+    """This thread's sender, on the process's platform (made on first use: an RQ worker runs many jobs)."""
+    global _platform
+    sender: Sender | None = getattr(_senders, "sender", None)
+    if sender is None or sender.platform is not _platform:
+        with _lock:
+            if _platform is None:
+                from kodeord.platform import Platform
+                from kodeord.settings import Settings
 
-            _sender = Sender(Platform(Settings()))
-        return _sender
+                _platform = Platform(Settings())
+        sender = _senders.sender = Sender(_platform)
+    return sender
 
 
 def use_platform(platform: Platform) -> None:
     """Make jobs in this process send with ``platform`` (the worker command and tests set it)."""
-    global _sender
+    global _platform
     with _lock:
-        _sender = Sender(platform)
+        _platform = platform
 
 
 def send_outbox(stream: str, token: str, max_seconds: float = JOB_SECONDS) -> int:
@@ -192,16 +199,30 @@ class Dispatcher:
 
 
 class _Worker(SimpleWorker):
-    """RQ's worker, trying a lost Redis again every second rather than backing off to a minute, and telling
-    a stop that was asked for (SIGINT, SIGTERM) from one that Redis's absence caused."""
+    """RQ's worker, run in a thread of its own: trying a lost Redis again every second rather than backing off
+    to a minute, timing jobs out with a timer (signals reach only the main thread), and stopped by
+    :meth:`stop` from the main thread, which takes the signals."""
 
     exponential_backoff_factor = 1.0
     max_connection_wait_time = 1.0
+    death_penalty_class = TimerDeathPenalty
     asked_to_stop = False
 
-    def request_stop(self, signum: Any, frame: Any) -> None:
+    def _install_signal_handlers(self) -> None:
+        """The main thread takes the signals (see :func:`work`)."""
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """Wait for a job a second at a time, so that a stop asked from another thread is seen."""
+        while not self._stop_requested:
+            found = super().dequeue_job_and_maintain_ttl(1, max_idle_time=1)
+            if found is not None:
+                return found
+        raise StopRequested()
+
+    def stop(self) -> None:
+        """Stop after the job running now, or at once when idle (within a second)."""
         self.asked_to_stop = True
-        super().request_stop(signum, frame)
+        self._stop_requested = True
 
 
 def separate_client(client: redis.Redis) -> redis.Redis:
@@ -216,9 +237,9 @@ def separate_client(client: redis.Redis) -> redis.Redis:
                                                             **pool.connection_kwargs))  # fmt: skip
 
 
-def await_redis(client: redis.Redis, every: float = 0.25) -> None:
-    """Return once Redis answers again."""
-    while True:
+def await_redis(client: redis.Redis, every: float = 0.25, stop: threading.Event | None = None) -> None:
+    """Return once Redis answers again (or ``stop`` is set)."""
+    while stop is None or not stop.is_set():
         try:
             client.ping()
             return
@@ -226,31 +247,73 @@ def await_redis(client: redis.Redis, every: float = 0.25) -> None:
             time.sleep(every)
 
 
-def work(platform: Platform, logging_level: str = "INFO") -> None:
-    """Run a worker and its dispatcher until asked to stop (SIGINT, SIGTERM), through any Redis outage.
+class _Runner:
+    """One thread's RQ worker, started again after every Redis outage until the stop event is set."""
 
-    When Redis goes away, RQ's worker ends (or waits); this starts a new one once Redis answers again and
-    first gives up the leases of the job that was running, so its streams are sent from again at once.
+    def __init__(self, platform: Platform, stop: threading.Event, logging_level: str) -> None:
+        self.connection = separate_client(platform.redis)
+        self.stop = stop
+        self.logging_level = logging_level
+        self.worker: _Worker | None = None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.worker = _Worker([Queue(QUEUE, connection=self.connection)], connection=self.connection)
+            if self.stop.is_set():
+                return
+            try:
+                self.worker.work(logging_level=self.logging_level)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("a worker lost Redis (%s)", exc)
+            except Exception:  # noqa: BLE001 - a thread that dies silently stops sending: log and start again
+                log.exception("a worker failed; starting it again")
+                self.stop.wait(1.0)
+            if self.stop.is_set() or self.worker.asked_to_stop:
+                return
+            log.warning("waiting for Redis to answer again")
+            await_redis(self.connection, stop=self.stop)
+            released = release_all(_worker_sender())
+            log.warning("Redis answers again; working on%s", f" ({released} stream lease(s) given up)" if released else "")
+
+    def halt(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+
+def work(platform: Platform, logging_level: str = "INFO", threads: int = 8) -> None:
+    """Run ``threads`` RQ workers and a dispatcher until asked to stop (SIGINT, SIGTERM), through any Redis
+    outage.
+
+    Each thread runs one job at a time, so a stream whose gateway is slow holds one thread and the others go on
+    sending the other streams. When Redis goes away, a thread's RQ worker ends; the thread starts a new one once
+    Redis answers again, first giving up the leases of the job it was running, so those streams are sent from
+    again at once.
     """
     use_platform(platform)
     dispatcher = Dispatcher(platform)
-    connection = separate_client(platform.redis)
     stop = threading.Event()
+    runners = [_Runner(platform, stop, logging_level) for _ in range(threads)]
+
+    def asked(signum: int, frame: Any) -> None:
+        log.info("stopping: each thread ends after its running job")
+        stop.set()
+        for runner in runners:
+            runner.halt()
+
+    previous = {sig: signal.signal(sig, asked) for sig in (signal.SIGINT, signal.SIGTERM)}
     threading.Thread(target=dispatcher.run, args=(stop,), daemon=True, name="dispatcher").start()
+    started = [threading.Thread(target=r.run, name=f"sender-{n}") for n, r in enumerate(runners)]
     try:
-        while True:
-            worker = _Worker([Queue(QUEUE, connection=connection)], connection=connection)
-            try:
-                worker.work(logging_level=logging_level)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("the worker lost Redis (%s)", exc)
-            if worker.asked_to_stop:
-                return
-            log.warning("waiting for Redis to answer again")
-            await_redis(connection)
-            released = release_all(_worker_sender())
-            log.warning("Redis answers again; working on%s", f" ({released} stream lease(s) given up)" if released else "")
-    except KeyboardInterrupt:
-        return
+        for thread in started:
+            thread.start()
+        while any(t.is_alive() for t in started):
+            for thread in started:
+                thread.join(0.2)
     finally:
         stop.set()
+        for runner in runners:
+            runner.halt()
+        for thread in started:
+            thread.join(30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -157,3 +157,40 @@ def test_a_sender_sends_again_what_it_read_before_redis_went_away(
     assert sender.run_once() == 1
     assert recording_gateway.texts_to("+46701000001")
     assert platform.redis.xpending(stream, GROUP)["pending"] == 0
+
+
+_REPLY = next(line for line in TV_RULES.splitlines() if "Tack för rösten" in line)
+ISOLATION_RULES = TV_RULES.replace(_REPLY, _REPLY + "\n" + _REPLY.split("reply")[0] + 'price: "5.00"') + """\
+---
+tenant: {id: radio}
+numbers: [{number: "72600"}]
+services:
+  - id: quiz
+    number: "72600"
+    keyword: QUIZ
+    rules: [{name: answer, reply: "Svar mottaget"}]
+"""
+
+
+def test_one_tenants_stuck_gateway_does_not_hold_another_tenants_replies(
+    make_platform: Callable[..., Platform], kodeord_redis_url: str, tmp_path: Path, make_inbound: MakeInbound
+) -> None:
+    slow = FakeKannel(hold=1)  # the charging gateway takes the first request and never answers it
+    with running(slow), running(FakeKannel()) as fast:
+        (tmp_path / "tv.yaml").write_text(ISOLATION_RULES.split("---\n")[0], encoding="utf-8")
+        (tmp_path / "radio.yaml").write_text(ISOLATION_RULES.split("---\n")[1], encoding="utf-8")
+        (tmp_path / "gateways.yaml").write_text(
+            f"gateways:\n  k1:\n    type: kannel\n    sendsms_url: {slow.url}\n    username: a\n    password: pw\n"
+            f"    charging: true\n  k2:\n    type: kannel\n    sendsms_url: {fast.url}\n    username: b\n"
+            "    password: pw\nrouting:\n  routes:\n    default:\n      - {gateway: k2, price: 0.01}\n"
+            "      - {gateway: k1, price: 0.05}\n", encoding="utf-8")  # fmt: skip
+        env = {"KODEORD_RULES": f"{tmp_path / 'tv.yaml'}{os.pathsep}{tmp_path / 'radio.yaml'}",
+               "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_REDIS_URL": kodeord_redis_url}  # fmt: skip
+        platform = make_platform([tmp_path / "tv.yaml", tmp_path / "radio.yaml"], gateways=tmp_path / "gateways.yaml")
+        with worker(env, tmp_path / "worker.log"):
+            platform.handle(make_inbound("MELLO 03", sender="+46701234567"))  # type: ignore[arg-type]
+            wait_until(lambda: slow.requests == 1, 10)  # tv's premium reply is stuck in its gateway
+            platform.handle(make_inbound("QUIZ B", to="72600", sender="+46701234568"))  # type: ignore[arg-type]
+            wait_until(lambda: len(fast.accepted) == 1, 5)  # radio's reply goes out meanwhile
+            assert slow.requests == 1 and not slow.accepted  # tv's is still held
+    assert fast.accepted[0]["to"] == "+46701234568"
