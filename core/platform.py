@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,7 @@ from kodeord.engine import Engine
 from kodeord.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
 from kodeord.gatewayconfig import GatewaysConfig
 from kodeord.keys import PREFIX
+from kodeord.lanes import Lanes
 from kodeord.links import Links
 from kodeord.manager import Hooks, make_manager
 from kodeord.messages import Inbound
@@ -149,6 +151,16 @@ class Platform:
         """Route one inbound message (see :class:`kodeord.router.Router`)."""
         return self.router.handle(inbound, dry_run=dry_run)
 
+    @cached_property
+    def lanes(self) -> Lanes:
+        """The routing threads of this process's web app (made on first use)."""
+        return Lanes(self.settings.routing_threads)
+
+    def tenant_of(self, inbound: Inbound) -> str:
+        """The tenant whose service takes ``inbound`` (its number, when no service does): its routing lane."""
+        route = self.catalog.index.route(inbound.recipient, inbound.text)
+        return route.service.tenant if route.service is not None else f"number:{inbound.recipient}"
+
     def reload_rules(self, paths: Iterable[Path] | None = None) -> None:
         """Reload rule files; on error the working configuration stays (and the error is raised)."""
         self.catalog.reload(paths)
@@ -163,6 +175,8 @@ class Platform:
             close = getattr(gateway, "close", None)
             if close is not None:
                 close()
+        if "lanes" in self.__dict__:
+            self.lanes.close()
         metrics = getattr(self, "metrics", None)
         if metrics is not None:
             metrics.close()

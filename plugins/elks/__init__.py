@@ -155,7 +155,7 @@ class ElksGateway(RequestPerMessage):
         missing = [k for k in ("id", "from", "to", "message") if k not in fields or (k != "message" and not fields[k])]
         if missing:
             raise webhooks.bad_request(f"missing {', '.join(missing)} (46elks posts id, from, to and message)")
-        outcome = webhooks.receive(
+        outcome = await webhooks.receive(
             platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
             text=fields["message"],
         )  # fmt: skip
@@ -173,7 +173,7 @@ class ElksGateway(RequestPerMessage):
         missing = [k for k in ("callid", "from", "to") if not fields.get(k)]
         if missing:
             raise webhooks.bad_request(f"missing {', '.join(missing)} (46elks posts callid, from and to)")
-        outcome = webhooks.receive(
+        outcome = await webhooks.receive(
             platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["callid"],
             channel="call",
         )  # fmt: skip

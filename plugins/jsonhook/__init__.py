@@ -228,7 +228,7 @@ class JsonGateway(RequestPerMessage):
             raise webhooks.bad_request(f"channel must be one of {', '.join(INBOUND_CHANNELS)}, not {channel!r}")
         if channel == "sms" and "text" not in fields:
             raise webhooks.bad_request("missing text")
-        outcome = webhooks.receive(
+        outcome = await webhooks.receive(
             platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
             text=fields.get("text", ""), channel=channel,
         )  # fmt: skip

@@ -194,7 +194,7 @@ class KannelGateway:
             raise webhooks.bad_request(f"missing {', '.join(missing)} (get-url needs from=%p&to=%P&text=%a&id=%I)")
         if any(len(v) > MAX_FIELD for v in fields.values()):
             raise webhooks.bad_request("a parameter is too long")
-        outcome = webhooks.receive(
+        outcome = await webhooks.receive(
             platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
             text=decode_text(raw, charset, fields.get("coding")), operator=fields.get("smsc", ""),
         )  # fmt: skip

@@ -1,0 +1,100 @@
+"""One tenant's slow templates do not hold up another tenant's messages in the same web process."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kodeord.lanes import SWITCH_INTERVAL_S, Lanes, share_the_interpreter
+from kodeord.platform import Platform
+from kodeord.web.app import create_app
+
+from .conftest import kannel_gateways
+
+SLOW = """\
+tenant: {id: slow}
+numbers: [{number: "72500"}]
+services:
+  - id: vote
+    number: "72500"
+    keyword: MELLO
+    rules: [{name: vote, reply: "{% for i in range(90000) %}{% endfor %}Tack"}]
+"""
+QUICK = """\
+tenant: {id: quick}
+numbers: [{number: "72600"}]
+services:
+  - id: quiz
+    number: "72600"
+    keyword: QUIZ
+    rules: [{name: answer, reply: "Svar mottaget"}]
+"""
+
+
+@pytest.fixture
+def interpreter_shared() -> Iterator[None]:
+    before = sys.getswitchinterval()
+    share_the_interpreter()
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_a_quick_tenant_is_answered_while_a_slow_tenants_renders_run(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, interpreter_shared: None
+) -> None:
+    (tmp_path / "slow.yaml").write_text(SLOW, encoding="utf-8")
+    (tmp_path / "quick.yaml").write_text(QUICK, encoding="utf-8")
+    (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
+    platform = make_platform([tmp_path / "slow.yaml", tmp_path / "quick.yaml"], gateways=tmp_path / "gateways.yaml",
+                             template_ms=5000, routing_threads=8)  # fmt: skip
+    url = serve(create_app(platform))
+    done: dict[str, float] = {}
+
+    def vote(key: str, to: str, text: str) -> None:
+        params = {"from": f"+4670123{len(key):04d}", "to": to, "text": text, "id": key, "secret": "s3cret"}
+        answer = httpx.get(f"{url}/gateways/k1/kannel", params=params, timeout=60)
+        assert answer.status_code == 200 and answer.headers["x-kodeord-status"] == "handled"
+        done[key] = time.monotonic()
+
+    slow = [threading.Thread(target=vote, args=(f"slow-{n}", "72500", "MELLO 1")) for n in range(8)]
+    for thread in slow:
+        thread.start()
+    time.sleep(0.05)  # the slow tenant's messages arrived first
+    vote("quick", "72600", "QUIZ B")
+    for thread in slow:
+        thread.join(60)
+    order = sorted(done, key=done.__getitem__)
+    assert len(order) == 9
+    # The slow tenant holds half of the routing threads; the quick one is answered before the slow tenant's
+    # messages that waited for a lane (on the event loop, it waited for every one of them).
+    assert order.index("quick") < 4, order
+
+
+def test_a_key_holds_at_most_half_of_the_lanes() -> None:
+    lanes = Lanes(4)
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def work() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+
+    async def both() -> None:
+        await asyncio.gather(*(lanes.run("t", work) for _ in range(6)), lanes.run("other", work))
+
+    asyncio.run(both())
+    assert most == 3  # two for "t", one for "other"
+    lanes.close()
+    assert SWITCH_INTERVAL_S < sys.getswitchinterval()  # this process was not changed by the other test
