@@ -69,7 +69,7 @@ def read(path: Path) -> tuple[Obj | None, list[Problem]]:
         return None, problems
     checker = Checker(str(path))
     obj = RULE_FILE.check(data, checker, Loc(str(path), 1, 1), "")
-    return (obj if not checker.problems else None), checker.problems
+    return obj, checker.problems  # the usable part is checked further even when a part is broken
 
 
 class _Builder:
@@ -320,5 +320,6 @@ def load(
     builder.add_files(checked)
     problems.extend(builder.problems)
     if problems:
-        raise RuleFileError(problems)
+        order = {str(path): n for n, path in enumerate(files)}
+        raise RuleFileError(sorted(problems, key=lambda p: (order.get(p.file, len(order)), p.file, p.line, p.column)))
     return Config(builder.tenants, builder.numbers, builder.services, tuple(str(p) for p in files))

@@ -206,7 +206,9 @@ class ListOf(Spec):
         out = []
         for i, item in enumerate(value):
             item_loc = value_loc(node, i, c.file, loc) if node is not None else loc
-            out.append(self.item.check(item, c, item_loc, f"{path}[{i}]"))
+            checked = self.item.check(item, c, item_loc, f"{path}[{i}]")
+            if checked is not None:  # a broken item is reported and left out; the others are still checked
+                out.append(checked)
         return out
 
 
@@ -252,6 +254,8 @@ class Record(Spec):
         if not isinstance(value, Mapping):
             self.wrong(value, c, loc, path)
             return None
+        # Every problem is reported, but only a missing or unusable required key makes the record unusable: the
+        # rest of it (and of the file) is still checked, so a customer sees every fault at once.
         obj = Obj({}, loc, path)
         ok = True
         for key in value:
@@ -259,7 +263,8 @@ class Record(Spec):
                 hint = get_close_matches(str(key), list(self.fields), n=1)
                 extra = f" (did you mean {hint[0]!r}?)" if hint else ""
                 c.problem(key_loc(value, key, c.file, loc), path, f"unknown key {key!r}{extra}")
-                ok = False
+                if hint and hint[0] not in value:  # a misspelt key: what follows from its absence would mislead
+                    ok = False
         for name, spec in self.fields.items():
             sub_path = f"{path}.{name}" if path else name
             if name not in value or value[name] is None:
@@ -269,9 +274,11 @@ class Record(Spec):
                 obj.values[name] = spec.default
                 continue
             obj.key_locs[name] = key_loc(value, name, c.file, loc)
-            before = len(c.problems)
-            obj.values[name] = spec.spec.check(value[name], c, value_loc(value, name, c.file, loc), sub_path)
-            ok = ok and len(c.problems) == before
+            checked = spec.spec.check(value[name], c, value_loc(value, name, c.file, loc), sub_path)
+            if checked is None:
+                ok = ok and not spec.required
+                checked = spec.default
+            obj.values[name] = checked
         return obj if ok else None
 
 

@@ -131,6 +131,43 @@ class _Constructor(RoundTripConstructor):
             raise _Refused(node.start_mark, message) from None
 
 
+# The parser's words for a syntax error (problem, then context) -> what to tell a person, and whether the place
+# to show is where the broken thing started (an unclosed quote) rather than where the parser gave up.
+_PLAIN: tuple[tuple[str, str, str, bool], ...] = (
+    ("found character '\\t'", "", "a tab character: indent with spaces only", False),
+    ("tab", "", "a tab character: indent with spaces only", False),
+    ("end of stream", "quoted scalar", "a quote starts here and is never closed", True),
+    ("expected <block end>, but found '<scalar>'", "", "text after a quoted value on the same line (put the "
+     "whole value in quotes), or a line indented differently from the lines before it", False),
+    ("expected <block end>", "", "this line is indented differently from the lines before it: the keys of one "
+     "mapping start in the same column, and each level is indented by the same number of spaces", False),
+    ("mapping values are not allowed here", "", "a ': ' where no new key can start: put a value that holds "
+     "': ' in quotes (reply: \"Svar: ja\"), or check this line's indentation", False),
+    ("could not find expected ':'", "", "a line that is neither 'key: value' nor a list item ('- ...'); "
+     "a key needs ': ' after it", True),
+    ("did not find expected key", "", "a line here is not a 'key: value' of the mapping it is in: check its "
+     "indentation, and that list items start with '- '", False),
+    ("did not find expected '-' indicator", "", "a list item without '- ' before it, or indented differently "
+     "from the items before it", False),
+    ("expected ',' or ']'", "", "a list in [ ] is not closed, or its items are not separated by commas", True),
+    ("expected ',' or '}'", "", "a mapping in { } is not closed, or its entries are not separated by commas", True),
+    ("found undefined alias", "", "an alias (*name) with no anchor (&name) before it", False),
+    ("found duplicate key", "", "a key that appears twice in the same mapping", False),
+    ("expected a comment or a line break", "", "text after a value on the same line: put the whole value in "
+     "quotes", False),
+    ("end of stream", "", "the file ends in the middle of something: a quote, [ or { that is not closed", True),
+)  # fmt: skip
+
+
+def plain_words(exc: MarkedYAMLError) -> tuple[str, bool]:
+    """A YAML syntax error as a person reads it, and whether to point at where the broken part starts."""
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    for words, within, plain, at_start in _PLAIN:
+        if words in problem and within in context:
+            return f"YAML syntax error: {plain}", at_start and exc.context_mark is not None
+    return f"YAML syntax error: {problem or context}", False
+
+
 def parse_yaml(path: Path) -> tuple[Any, list[Problem]]:
     """Parse one YAML file within the limits, keeping line and column of every node; problems instead of exceptions."""
     name = str(path)
@@ -157,8 +194,9 @@ def parse_yaml(path: Path) -> tuple[Any, list[Problem]]:
     except _Refused as exc:
         return None, [Problem(name, exc.mark.line + 1, exc.mark.column + 1, exc.message)]
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        message, at_start = plain_words(exc)
+        mark = (exc.context_mark if at_start else None) or exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [Problem(name, line, col, f"YAML syntax error: {exc.problem or exc.context}")]
+        return None, [Problem(name, line, col, message)]
     except YAMLError as exc:
         return None, [Problem(name, 1, 1, f"YAML error: {exc}")]

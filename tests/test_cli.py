@@ -33,7 +33,7 @@ def test_check_reports_yaml_and_schema_errors_with_location(tmp_path: Path) -> N
     result = run("rules", "check", str(broken), str(typo))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"{broken}:4:1: YAML syntax error")
+    assert lines[0] == f"{broken}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
     assert lines[1] == f"{typo}:3:5: unknown key 'numbr' (did you mean 'number'?) (at numbers[0])"
     assert lines[2] == f"{typo}:3:5: missing required key 'number' (at numbers[0])"
 

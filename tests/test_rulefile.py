@@ -73,7 +73,7 @@ def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yaml", "tenant: {id: t1}\nservices:\n  - id: [unclosed\n")
     found = problems(path)
     assert len(found) == 1
-    assert found[0].startswith(f"{path}:4:1: YAML syntax error")
+    assert found[0] == f"{path}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
 
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
@@ -418,3 +418,47 @@ def test_any_bytes_load_or_give_located_problems(tmp_path: Path, data: bytes) ->
     except RuleFileError as exc:
         assert exc.problems
         assert all(p.file == str(path) and p.line >= 1 and p.column >= 1 and p.message for p in exc.problems)
+
+
+@pytest.mark.parametrize(("text", "where", "plain"), [
+    ("a:\n  b: 1\n c: 2\n", "3:2", "this line is indented differently from the lines before it"),
+    ("reply: Svar: ja\n", "1:12", "a ': ' where no new key can start: put a value that holds ': ' in quotes"),
+    ("a:\n\t- b\n", "2:1", "a tab character: indent with spaces only"),
+    ('reply: "hej\nx: 1\n', "1:8", "a quote starts here and is never closed"),
+    ("a: [1, 2\nb: 3\n", "1:4", "a list in [ ] is not closed, or its items are not separated by commas"),
+    ("a: *nope\n", "1:4", "an alias (*name) with no anchor (&name) before it"),
+    ("services:\n  - id: x\n    number\n    keyword: y\n", "3:5", "a line that is neither 'key: value' nor a list item"),
+])  # fmt: skip
+def test_yaml_syntax_errors_read_in_plain_words(tmp_path: Path, text: str, where: str, plain: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    [found] = problems(path)
+    assert found.startswith(f"{path}:{where}: YAML syntax error: {plain}"), found
+    assert "<block" not in found and "scalar" not in found
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "many.yaml", """\
+        tenant: {id: t1}
+        numbers: [{number: "72500"}]
+        services:
+          - id: s1
+            number: "72500"
+            keyword: HEJ
+            rules:
+              - {name: r1, reply: "{{ oops"}
+              - {name: r2, do: nosuch.action}
+          - id: s2
+            number: "99999"
+            keyword: HEJ
+            colour: red
+          - id: s3
+            number: "72500"
+            keywrd: DÅ
+        """)
+    found = [p.split(": ", 1)[0].rsplit(":", 2)[1:] + [p.split(": ", 1)[1][:30]] for p in problems(path)]
+    assert found == [
+        ["8", "20", "template syntax error on line "], ["9", "20", "unknown action 'nosuch.action'"],
+        ["11", "5", "number 99999 is not declared u"], ["13", "5", "unknown key 'colour'"],
+        ["16", "5", "unknown key 'keywrd' (did you "],
+    ]  # fmt: skip
