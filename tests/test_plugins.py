@@ -252,3 +252,14 @@ def test_a_failing_housekeeping_is_logged_and_does_not_stop_the_dispatcher(
     platform = make_platform(TV_RULES, plugins=[BrokenHousekeeping()])
     Dispatcher(platform).check_alerts()
     assert "a plugin's housekeeping failed" in caplog.text and "broken plugin" in caplog.text
+
+
+def test_the_plugin_guide_shows_the_partner_plugin_as_it_is() -> None:
+    root = Path(__file__).parents[1]
+    guide = (root / "docs" / "plugins.md").read_text(encoding="utf-8")
+    example = root / "examples" / "partner-plugin"
+    blocks = re.findall(r"```(?:toml|python)\n(.*?)```", guide, flags=re.S)
+    assert (example / "pyproject.toml").read_text(encoding="utf-8") in blocks
+    test_source = (example / "tests" / "test_coupon.py").read_text(encoding="utf-8")
+    [shown] = [b for b in blocks if "def test_each_number_gets_one_stable_code" in b]
+    assert shown.strip() in test_source
