@@ -92,6 +92,7 @@ def main() -> None:
             (tmp / "gateways.yaml").write_text(kannel_gateways(sendsms, connections=args.connections), encoding="utf-8")
             env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
                    "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
+                   "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
                    "KODEORD_DATA_DIR": str(tmp / "var"), "KODEORD_SECRET_KEY": "bench"}  # fmt: skip
             settings = Settings(environ=env)
             with Platform(settings) as platform:

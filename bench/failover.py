@@ -139,6 +139,7 @@ def main() -> None:
         (tmp / "gateways.yaml").write_text(kannel_gateways(fake.url, charging=True), encoding="utf-8")
         env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
                "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
+               "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
                "KODEORD_DATA_DIR": str(tmp / "var")}  # fmt: skip
         settings = Settings(environ=env)
         workers = [subprocess.Popen([*KODEORD, "worker"], env=env, stdout=subprocess.DEVNULL,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kodeord.cli_gateways import gateways, refuse_lossy
 from kodeord.cli_messages import messages
 from kodeord.errors import KodeordError, RuleFileError
 from kodeord.manager import Hooks, make_manager
@@ -228,6 +229,7 @@ def apikey_revoke(tenant: str, prefix_or_name: str) -> None:
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the web app (webhooks, console, API) with uvicorn."""
     settings = _settings()
+    refuse_lossy(settings)
     _run_web(settings, host or settings.host, port or settings.port, workers, simulator=False)
 
 
@@ -241,6 +243,7 @@ def worker(burst: bool, threads: int) -> None:
     from kodeord.platform import Platform
 
     settings = _settings()
+    refuse_lossy(settings)
     with Platform(settings) as platform:
         click.echo(f"worker sending through {', '.join(sorted(platform.gateways))}" + ("" if burst else "; Ctrl-C stops"))
         if burst:
@@ -291,6 +294,7 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
 
 
 cli.add_command(messages)
+cli.add_command(gateways)
 
 
 def _send_forever(stop: threading.Event) -> None:

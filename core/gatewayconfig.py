@@ -81,6 +81,7 @@ class GatewaysConfig:
     routing: RoutingTable = field(default_factory=RoutingTable.console)
     alerts: AlertConfig | None = None
     file: str = ""
+    routed: bool = False  # the file has a routing section (without one, every message goes to the console)
 
 
 class Substituted(str):
@@ -167,14 +168,14 @@ def load(path: Path, types: Mapping[str, GatewayType], environ: Mapping[str, str
         "alerts": Field(ALERTS),
     })  # fmt: skip
     obj = shape.check(data, c, top, "")
-    if obj is None or c.problems:
+    if obj is None:
         raise RuleFileError(c.problems or [Problem(name, 1, 1, "not a gateways file")])
     gateways = tuple(_gateways(data.get("gateways") or {}, types, c, obj.where("gateways")[0]))
     routing = _routing(obj, c, {g.id for g in gateways} | {"console"}, data.get("routing"))
     alerts = _alerts(obj, c, data.get("alerts"))
     if c.problems:
         raise RuleFileError(c.problems)
-    return GatewaysConfig(gateways, routing or RoutingTable.console(), alerts, name)
+    return GatewaysConfig(gateways, routing or RoutingTable.console(), alerts, name, routing is not None)
 
 
 class _AnyMapping(Record):

@@ -104,3 +104,24 @@ def test_routing_import_replaces_the_portability_table_all_or_nothing(
     assert result.returncode == 1
     assert f"{bad}:2:" in result.stderr
     assert kodeord_redis.hgetall("kodeord:portability")[b"+46701234567"] == b"tele2"  # the old table stays
+
+
+def test_gateways_check_and_the_commands_that_refuse_to_lose_messages(tmp_path: Path) -> None:
+    gateways = tmp_path / "gateways.yaml"
+    gateways.write_text("gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://127.0.0.1:9/cgi-bin/sendsms\n"
+                        "    username: u\n    password: p\n", encoding="utf-8")  # fmt: skip
+    checked = run("gateways", "check", str(gateways), env={"KODEORD_PUBLIC_URL": ""})
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines() == [
+        f"{gateways}:1:1: no routing: section, so every reply goes to the console gateway and no SMS leaves; "
+        "add routing: with routes to your gateways (docs/routing.md)",
+        f"{gateways}:3:5: gateway k1 asks for delivery reports, but KODEORD_PUBLIC_URL is not set: they would go "
+        "to http://127.0.0.1:8000; set it to where the gateway reaches Kodeord (or dlr: false)",
+    ]  # fmt: skip
+    env = {"KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "", "KODEORD_DATA_DIR": str(tmp_path / "var")}
+    for command in (["worker", "--burst"], ["serve", "--port", "1"]):
+        refused = run(*command, env=env)
+        assert refused.returncode == 1 and "not starting: this configuration would lose" in refused.stderr, command
+    gateways.write_text(gateways.read_text() + "routing:\n  routes:\n    default: [{gateway: k1, price: 0.05}]\n")
+    fine = run("gateways", "check", str(gateways), env={"KODEORD_PUBLIC_URL": "http://127.0.0.1:8000"})
+    assert (fine.returncode, fine.stdout) == (0, "ok: 1 gateway(s)\n")

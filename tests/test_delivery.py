@@ -51,7 +51,8 @@ def test_a_worker_killed_mid_batch_leaves_nothing_unsent_and_nothing_sent_twice(
         for i, number in enumerate(numbers):
             platform.handle(make_inbound("MELLO 03", sender=number, message_id=f"kill-{i}"))  # type: ignore[arg-type]
         env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
-               "KODEORD_GATEWAYS": str(gateways), "KODEORD_CLAIM_AFTER_MS": "500", "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
+               "KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+               "KODEORD_CLAIM_AFTER_MS": "500", "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
         log = (tmp_path / "worker.log").open("wb")
         first = subprocess.Popen([*KODEORD, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:

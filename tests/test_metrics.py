@@ -40,7 +40,8 @@ def served(tmp_path: Path, kodeord_redis_url: str) -> Iterator[str]:
     (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
     port = free_port()
     env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(tmp_path / "rules.yaml"),
-           "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
+           "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+           "KODEORD_LOG_LEVEL": "WARNING",
            "KODEORD_DATA_DIR": str(tmp_path / "var"), "KODEORD_SECRET_KEY": "test"}  # fmt: skip
     web = subprocess.Popen([*KODEORD, "serve", "--port", str(port), "--workers", "3"], env=env)
     url = f"http://127.0.0.1:{port}"

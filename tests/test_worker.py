@@ -33,7 +33,7 @@ def config(tmp_path: Path, sendsms: str) -> dict[str, str]:
     rules.write_text(TV_RULES, encoding="utf-8")
     gateways = tmp_path / "gateways.yaml"
     gateways.write_text(kannel_gateways(sendsms, connections=1), encoding="utf-8")
-    return {"KODEORD_RULES": str(rules), "KODEORD_GATEWAYS": str(gateways), "KODEORD_LOG_LEVEL": "INFO"}
+    return {"KODEORD_RULES": str(rules), "KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000", "KODEORD_LOG_LEVEL": "INFO"}
 
 
 @contextmanager
@@ -185,7 +185,8 @@ def test_one_tenants_stuck_gateway_does_not_hold_another_tenants_replies(
             "    password: pw\nrouting:\n  routes:\n    default:\n      - {gateway: k2, price: 0.01}\n"
             "      - {gateway: k1, price: 0.05}\n", encoding="utf-8")  # fmt: skip
         env = {"KODEORD_RULES": f"{tmp_path / 'tv.yaml'}{os.pathsep}{tmp_path / 'radio.yaml'}",
-               "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_REDIS_URL": kodeord_redis_url}  # fmt: skip
+               "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+               "KODEORD_REDIS_URL": kodeord_redis_url}  # fmt: skip
         platform = make_platform([tmp_path / "tv.yaml", tmp_path / "radio.yaml"], gateways=tmp_path / "gateways.yaml")
         with worker(env, tmp_path / "worker.log"):
             platform.handle(make_inbound("MELLO 03", sender="+46701234567"))  # type: ignore[arg-type]
