@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +88,9 @@ class Fanout:
 
 
 def progress_key(scope: Keys, fanout_id: str) -> str:
-    """Hash with a fan-out's progress: ``queued`` recipients, ``pages``, ``state`` (running, done)."""
+    """Hash with a fan-out's progress: ``queued`` recipients, ``pages``, ``state`` (running, done), and how many
+    of its messages were ``sent``, ``failed`` (for good), ``delivered`` and ``undelivered`` (by delivery
+    reports)."""
     return Keys(scope.scope).key_for("fanout", fanout_id)
 
 
@@ -96,6 +98,23 @@ def read_progress(client: redis.Redis, scope: Keys, fanout_id: str) -> dict[str,
     """A fan-out's progress record, or None if unknown (or expired)."""
     raw: dict[bytes, bytes] = client.hgetall(progress_key(scope, fanout_id))  # type: ignore[assignment]
     return {k.decode(): v.decode() for k, v in raw.items()} or None
+
+
+def fanout_of(message_id: str) -> str | None:
+    """The fan-out a message belongs to, from its id (``<fan-out id>:<address>``); None for any other message."""
+    head, colon, address = message_id.rpartition(":")
+    return head if colon and head and (address.startswith("+") or "@" in address) else None
+
+
+_COUNT = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) end"
+
+
+def count(client: redis.Redis | redis.client.Pipeline, scope: Keys, counts: Mapping[tuple[str, str], int]) -> None:
+    """Add ``(fan-out id, what) -> n`` to the fan-outs' progress records (``sent``, ``failed``, ``delivered``,
+    ``undelivered``), on ``client`` (a pipeline runs them when it executes); a record that has expired stays
+    gone."""
+    for (fanout_id, what), n in counts.items():
+        client.eval(_COUNT, 1, progress_key(scope, fanout_id), what, n)
 
 
 def items(scope: str, entry: dict[str, Any]) -> list[Outgoing]:

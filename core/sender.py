@@ -383,6 +383,7 @@ class Sender:
         pipe = self.redis.pipeline(transaction=True)
         counts: dict[tuple[str, str], int] = defaultdict(int)
         sums: dict[tuple[str, str], int] = defaultdict(int)  # (service, "cost" | "revenue") -> units
+        broadcast: dict[tuple[str, str], int] = defaultdict(int)  # (fan-out id, "sent" | "failed") -> messages
         updates: dict[str, dict[str, Any]] = {}
         new: dict[str, status.NewRecord] = {}
         for fate in fates:
@@ -397,17 +398,22 @@ class Sender:
                 updates[status_key] = {"status": Status.QUEUED.value, "attempts": item.attempt,
                                        "reason": fate.reason, "next_at": int((now + delay) * 1000)}  # fmt: skip
             elif fate.result in ("retry", "failed"):
+                if (fanout_id := fanout.fanout_of(item.id)) is not None:
+                    broadcast[(fanout_id, "failed")] += 1
                 reason = (
                     fate.reason if fate.result == "failed" else f"gave up after {item.attempt} tries: {fate.reason}"
                 )
                 updates[status_key] = {"status": Status.FAILED.value, "reason": reason, "attempts": item.attempt,
                                        "failed_at": int(now * 1000), "gateway": fate.gateway}  # fmt: skip
                 log.info("message %s to %s failed: %s", item.id, item.message.to, reason)
-            elif fate.result == "sent" and item.message.service:
+            if fate.result == "sent" and (fanout_id := fanout.fanout_of(item.id)) is not None:
+                broadcast[(fanout_id, "sent")] += 1
+            if fate.result == "sent" and item.message.service:
                 sums[(item.message.service, "cost")] += int(fate.cost / COST_UNIT)
                 if item.message.price:
                     sums[(item.message.service, "revenue")] += int(Decimal(item.message.price) / COST_UNIT)
         status.update(pipe, self.retention, scope, updates, new)
+        fanout.count(pipe, scope, broadcast)
         for (service, what), amount in sums.items():
             if amount:
                 pipe.hincrby(Keys.for_service(service).key_for(what), day, amount)

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from kodeord import records
+from kodeord import fanout, records
 from kodeord.gateway import Status
 from kodeord.keys import Keys
 from kodeord.messages import Outbound
@@ -84,21 +84,33 @@ def read(client: redis.Redis, ref: str, retention: Retention) -> dict[str, str] 
     return records.Reader(client, retention).outbound(keys, [message_id])[0]
 
 
+@dataclass(frozen=True)
+class Reported:
+    """What a delivery report did: whether it changed the message's status (not when it was delivered already),
+    and the seconds since the gateway accepted the message (None if not known)."""
+
+    changed: bool
+    latency_s: float | None
+
+
 def apply_report(
     client: redis.Redis, retention: Retention, ref: str, status: Status, detail: str, at_ms: int
-) -> float | None:
-    """Apply a delivery report (``delivered`` or ``failed``). None if the message is unknown; else the seconds
-    from the gateway's acceptance of the message to the report (-1.0 if not known, or if the message was already
-    delivered: then the report changes nothing)."""
+) -> Reported | None:
+    """Apply a delivery report (``delivered`` or ``failed``); None if the message is unknown. A report on a
+    broadcast's message is counted in the broadcast's progress."""
     if status not in (Status.DELIVERED, Status.FAILED):
         raise ValueError(f"a delivery report says delivered or failed, not {status}")
     keys, message_id = split_ref(ref)
     script = _registered(client, "status_report.lua")
     args = [*_span(retention.outbound), *_span(retention.texts), message_id, status.value, at_ms, detail[:500]]
-    known, latency_ms = script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)], args=args)
+    known, latency_ms, changed = script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
+                                        args=args)  # fmt: skip
     if not known:
         return None
-    return latency_ms / 1000 if latency_ms >= 0 else -1.0
+    fanout_id = fanout.fanout_of(message_id)
+    if changed and fanout_id is not None:
+        fanout.count(client, keys, {(fanout_id, "delivered" if status is Status.DELIVERED else "undelivered"): 1})
+    return Reported(bool(changed), latency_ms / 1000 if latency_ms >= 0 else None)
 
 
 def _sums(client: redis.Redis, service: str, what: str) -> dict[str, Decimal]:

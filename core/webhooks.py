@@ -155,14 +155,14 @@ async def receive(platform: Platform, **fields: Any) -> Outcome:
 def report(platform: Platform, ref: str, state: Status, detail: str) -> Response:
     """Apply a delivery report to message ``ref``: 200, 404 for an unknown message, 503 without Redis."""
     try:
-        latency = status.apply_report(platform.redis, platform.retention, ref, state, detail, int(time.time() * 1000))
+        reported = status.apply_report(platform.redis, platform.retention, ref, state, detail, int(time.time() * 1000))
     except ValueError as exc:
         return text(400, str(exc))
     except redis.RedisError:
         return text(503, "temporarily unavailable; retry", {"Retry-After": "1"})
-    if latency is None:
+    if reported is None:
         return text(404, f"no message {ref}")
     platform.metrics.inc("kodeord_delivery_reports_total", status=state.value)
-    if latency >= 0:
-        platform.metrics.observe("kodeord_delivery_report_latency_seconds", latency, status=state.value)
+    if reported.latency_s is not None:
+        platform.metrics.observe("kodeord_delivery_report_latency_seconds", reported.latency_s, status=state.value)
     return text(200, "ok")

@@ -22,7 +22,9 @@ from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord import apikeys
+from kodeord import apikeys, fanout, status
+from kodeord.gateway import Status
+from kodeord.keys import Keys
 from kodeord.mailer import SmtpGateway
 
 from .addressbook_rig import OPEN, RULES, Book
@@ -300,3 +302,42 @@ def test_a_long_import_shows_its_progress_on_a_terminal(tmp_path: Path, kodeord_
         os.close(terminal)
     assert process.returncode == 0 and "imported 1200 member(s)" in out
     assert b"checking members.csv" in shown and b"importing into forening/medlemmar" in shown and b"1200/1200" in shown
+
+
+def test_a_broadcast_followed_from_the_cli_shows_it_go_out(
+    tmp_path: Path, kodeord_redis_url: str, make_platform: Any
+) -> None:
+    import threading
+
+    from kodeord.gateway import RecordingGateway
+    from kodeord.sender import Sender
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
+           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    name = "forening/medlemmar"
+    members = tmp_path / "members.csv"
+    members.write_text("phone\n" + "".join(f"07010{n:05d}\n" for n in range(30)), encoding="utf-8")
+    assert cli(env, "import", name, str(members)).returncode == 0
+    gateway = RecordingGateway()
+    gateway.fail["+46701000007"] = ("failed", "unknown subscriber")
+    stop = threading.Event()
+    sending = threading.Thread(target=Sender(make_platform(rules), gateway=gateway).run, args=(stop, 0.01))
+    sending.start()
+    try:
+        followed = cli(env, "broadcast", name, "Årsmöte på torsdag", "--follow", "--reports-timeout", "0.5")
+    finally:
+        stop.set()
+        sending.join(10)
+    assert followed.returncode == 0, followed.stderr
+    started, final = (json.loads(part) for part in followed.stdout.replace("}\n{", "}\x00{").split("\x00"))
+    assert final["id"] == started["id"]
+    assert (final["state"], final["queued"], final["sent"], final["failed"]) == ("done", "30", "29", "1")
+    assert followed.stderr.splitlines()[-1].endswith("30 queued, 29 sent, 1 failed, 0 delivered, 0 not delivered")
+    platform = make_platform(rules)
+    scope = f"s:{name}"
+    for _ in range(2):  # a report counts once, however often it comes
+        status.apply_report(platform.redis, platform.retention, f"{scope}|{gateway.ids[0]}", Status.DELIVERED, "ok", 1)
+    progress = fanout.read_progress(platform.redis, Keys(scope), started["id"])
+    assert progress is not None and progress["delivered"] == "1"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -237,6 +238,45 @@ def consent(name: str, member: str, as_csv: bool) -> None:
 @lists.command("broadcast")
 @click.argument("name")
 @click.argument("text")
-def start_broadcast(name: str, text: str) -> None:
+@click.option("--follow", is_flag=True, help="Show its progress until every message is out and reported on.")
+@click.option("--reports-timeout", default=60.0, show_default=True,
+              help="With --follow: seconds to wait for delivery reports once every message is out.")  # fmt: skip
+def start_broadcast(name: str, text: str, follow: bool, reports_timeout: float) -> None:
     """Send TEXT to every member (by SMS, and by email to members with an address)."""
-    _show(_each(name, lambda admin, list_id: admin.broadcast(list_id, text)))
+    with _admin(name) as (admin, list_id):
+        started = admin.broadcast(list_id, text)
+        _show(started)
+        if follow:
+            _show(_follow(admin, list_id, started["id"], reports_timeout))
+
+
+def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: float, every: float = 0.5) -> Any:
+    """Show a broadcast's progress on standard error until every message is sent or failed and every sent one
+    is reported on (or ``reports_timeout`` passed since the last was sent); return its final progress."""
+    from kodeord import fanout
+
+    scope = admin.keys(list_id).scope
+    terminal = sys.stderr.isatty()
+    reports_until: float | None = None
+    last_line = ""
+    try:
+        while True:
+            progress = fanout.read_progress(admin.redis, scope, broadcast) or {}
+            n = {k: int(progress.get(k, 0)) for k in ("queued", "sent", "failed", "delivered", "undelivered")}
+            done = progress.get("state") == "done" and n["sent"] + n["failed"] >= n["queued"]
+            line = (f"broadcast {broadcast}: {n['queued']} queued{'' if progress.get('state') == 'done' else ' so far'}, "
+                    f"{n['sent']} sent, {n['failed']} failed, {n['delivered']} delivered, "
+                    f"{n['undelivered']} not delivered")  # fmt: skip
+            if line != last_line:
+                click.echo(("\r" + line) if terminal else line, err=True, nl=not terminal)
+                last_line = line
+            if done:
+                reports_until = reports_until or time.monotonic() + reports_timeout
+                if n["delivered"] + n["undelivered"] >= n["sent"] or time.monotonic() >= reports_until:
+                    break
+            time.sleep(every)
+    except KeyboardInterrupt:
+        click.echo("\nstopped following; the broadcast goes on", err=True)
+    if terminal:
+        click.echo("", err=True)
+    return {"id": broadcast, **(fanout.read_progress(admin.redis, scope, broadcast) or {})}
