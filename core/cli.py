@@ -137,12 +137,14 @@ def routing() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def routing_import(path: Path) -> None:
     """Replace the portability table with a CSV file of number,operator rows."""
+    from kodeord import progress
     from kodeord.routing import PortabilityError, import_portability
 
     settings = _settings()
     try:
-        with _redis(settings) as client:
-            count = import_portability(client, path, tuple(settings.regions))
+        with _redis(settings) as client, progress.bar(f"importing {path.name}", progress.lines(path)) as bar:
+            count = import_portability(client, path, tuple(settings.regions), bar.update)
+            bar.update(bar.length - bar.pos)  # the lines that held no number (a header, comments)
     except PortabilityError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

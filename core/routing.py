@@ -69,7 +69,9 @@ def _portability_rows(path: Path, regions: Sequence[str]) -> Iterator[tuple[str,
         yield number, operator
 
 
-def import_portability(client: redis.Redis, path: Path, regions: Sequence[str] = ("SE", "NO")) -> int:
+def import_portability(
+    client: redis.Redis, path: Path, regions: Sequence[str] = ("SE", "NO"), done: Callable[[int], None] | None = None
+) -> int:
     """Replace the portability table with the rows of CSV file ``path``; return the row count.
 
     Rows are ``number,operator``; an optional ``number,operator`` header, blank
@@ -78,7 +80,8 @@ def import_portability(client: redis.Redis, path: Path, regions: Sequence[str] =
     which is renamed over the table only once every row is good, so readers
     see the old table or the new one, never a mix. Raise
     :class:`PortabilityError` (naming file and line) and keep the old table on
-    the first bad row. A number listed twice keeps its last operator.
+    the first bad row. A number listed twice keeps its last operator. ``done(n)`` is told of every ``n`` rows
+    stored (a progress bar).
     """
     temporary = f"{PORTABILITY}:import:{uuid.uuid4().hex}"
     count = 0
@@ -89,6 +92,8 @@ def import_portability(client: redis.Redis, path: Path, regions: Sequence[str] =
         pipe.hset(temporary, mapping=chunk)
         pipe.expire(temporary, _TEMPORARY_TTL_SECONDS)
         pipe.execute()
+        if done is not None:
+            done(len(chunk))
         chunk.clear()
 
     try:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import socket
+import subprocess
 import textwrap
 import threading
 import time
@@ -51,6 +55,23 @@ def kannel_gateways(sendsms: str, connections: int = 8) -> str:
         f"    password: pw\n    inbound_secret: s3cret\n    connections: {connections}\n"
         "routing:\n  routes:\n    default:\n      - {gateway: k1, price: 0.05}\n"
     )
+
+
+def on_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str, bytes]:
+    """Run ``command`` with standard error on a terminal (a pty): its exit code, standard output, and what it
+    showed on the terminal."""
+    terminal, other_end = pty.openpty()
+    try:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=other_end, text=True)
+        os.close(other_end)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the command has ended and closed its end
+            while chunk := os.read(terminal, 65536):
+                shown += chunk
+        out, _ = process.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+    return process.returncode, out, shown
 
 
 def free_port() -> int:

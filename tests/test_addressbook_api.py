@@ -3,12 +3,10 @@ real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
 import json
 import os
-import pty
 import subprocess
 import sys
 import time
@@ -28,7 +26,7 @@ from kodeord.keys import Keys
 from kodeord.mailer import SmtpGateway
 
 from .addressbook_rig import OPEN, RULES, Book
-from .conftest import free_port
+from .conftest import free_port, on_terminal
 
 ANNA, BERIT, WRITER = "+46701000001", "+46701000002", "+46709000001"
 KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
@@ -288,19 +286,8 @@ def test_a_long_import_shows_its_progress_on_a_terminal(tmp_path: Path, kodeord_
            "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
     sheet = tmp_path / "members.csv"
     sheet.write_text("phone\n" + "".join(f"070{n:07d}\n" for n in range(1, 1201)), encoding="utf-8")
-    terminal, other_end = pty.openpty()  # standard error is a terminal: the bars show
-    try:
-        process = subprocess.Popen([*KODEORD, "lists", "import", "forening/medlemmar", str(sheet)], env=env,
-                                   stdout=subprocess.PIPE, stderr=other_end, text=True)  # fmt: skip
-        os.close(other_end)
-        shown = b""
-        with contextlib.suppress(OSError):  # EIO once the command has ended and closed its end
-            while chunk := os.read(terminal, 65536):
-                shown += chunk
-        out, _ = process.communicate(timeout=60)
-    finally:
-        os.close(terminal)
-    assert process.returncode == 0 and "imported 1200 member(s)" in out
+    code, out, shown = on_terminal([*KODEORD, "lists", "import", "forening/medlemmar", str(sheet)], env)
+    assert code == 0 and "imported 1200 member(s)" in out
     assert b"checking members.csv" in shown and b"importing into forening/medlemmar" in shown and b"1200/1200" in shown
 
 

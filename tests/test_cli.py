@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from .conftest import on_terminal
+
 ROOT = Path(__file__).parents[1]
 KODEORD = str(Path(sys.executable).parent / "kodeord")
 
@@ -125,3 +127,12 @@ def test_gateways_check_and_the_commands_that_refuse_to_lose_messages(tmp_path: 
     gateways.write_text(gateways.read_text() + "routing:\n  routes:\n    default: [{gateway: k1, price: 0.05}]\n")
     fine = run("gateways", "check", str(gateways), env={"KODEORD_PUBLIC_URL": "http://127.0.0.1:8000"})
     assert (fine.returncode, fine.stdout) == (0, "ok: 1 gateway(s)\n")
+
+
+def test_a_long_routing_import_shows_its_progress_on_a_terminal(tmp_path: Path, kodeord_redis_url: str) -> None:
+    table = tmp_path / "ported.csv"
+    table.write_text("number,operator\n" + "".join(f"+4670{n:07d},tele2\n" for n in range(6000)), encoding="utf-8")
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url}
+    code, out, shown = on_terminal([KODEORD, "routing", "import", str(table)], env)
+    assert code == 0 and out == f"imported 6000 number(s) from {table}\n"
+    assert b"importing ported.csv" in shown and b"6001/6001" in shown  # a bar over the file's lines, header too

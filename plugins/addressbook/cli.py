@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kodeord import csvfile
+from kodeord import csvfile, progress
 from kodeord.errors import KodeordError
 from kodeord.settings import Settings
 
@@ -154,12 +154,6 @@ def add(name: str, phone: str, email: str, member_name: str, note: str) -> None:
         _show(admin.add_member(list_id, phone, email, member_name, note))
 
 
-def _progress(label: str, length: int) -> Any:
-    """A progress bar on standard error when it is a terminal (none in scripts and logs)."""
-    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
-                             hidden=not sys.stderr.isatty())  # fmt: skip
-
-
 @lists.command("import")
 @click.argument("name")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -175,14 +169,14 @@ def import_members(name: str, path: Path, note: str) -> None:
         if not {"phone", "email"} & set(header):
             raise ListError(f"{path}:1: the header row needs a phone or an email column")
         table = list(records)
-        with _progress(f"checking {path.name}", len(table)) as bar:
+        with progress.bar(f"checking {path.name}", len(table)) as bar:
             for line, row in table:
                 try:
                     rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
                 except ListError as exc:
                     raise ListError(f"{path}:{line}: {exc}") from None
                 bar.update(1)
-        with _progress(f"importing into {name}", len(rows)) as bar:
+        with progress.bar(f"importing into {name}", len(rows)) as bar:
             skipped = admin.import_members(list_id, rows, note or f"imported from {path.name}", bar.update)
         for member in skipped:
             click.echo(f"skipped {member}: unsubscribed (only they can join again)", err=True)
@@ -261,7 +255,7 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
     last_line = ""
     try:
         while True:
-            progress = fanout.read_progress(admin.redis, scope, broadcast) or {}
+            progress = fanout.readprogress.bar(admin.redis, scope, broadcast) or {}
             n = {k: int(progress.get(k, 0)) for k in ("queued", "sent", "failed", "delivered", "undelivered")}
             done = progress.get("state") == "done" and n["sent"] + n["failed"] >= n["queued"]
             line = (f"broadcast {broadcast}: {n['queued']} queued{'' if progress.get('state') == 'done' else ' so far'}, "
@@ -279,4 +273,4 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
         click.echo("\nstopped following; the broadcast goes on", err=True)
     if terminal:
         click.echo("", err=True)
-    return {"id": broadcast, **(fanout.read_progress(admin.redis, scope, broadcast) or {})}
+    return {"id": broadcast, **(fanout.readprogress.bar(admin.redis, scope, broadcast) or {})}
