@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,8 @@ def _service(scope: str) -> str:
 def read(client: redis.Redis) -> list[tuple[str, Mapping[str, str], float]]:
     """Per outbox its depth and the age of its oldest entry, per scope the messages waiting for a retry, and
     the senders alive, as (metric, labels, value)."""
-    now_ms = time.time() * 1000
+    seconds, micros = client.time()  # Redis's clock, which numbered the outbox entries
+    now_ms = int(seconds) * 1000 + int(micros) / 1000
     streams = sorted(s.decode() if isinstance(s, bytes) else s for s in client.smembers(OUTBOXES))  # type: ignore[union-attr]
     pipe = client.pipeline(transaction=False)
     for stream in streams:

@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import re
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -200,7 +199,8 @@ class MessageLog:
     ) -> Iterator[tuple[tuple[int, int, int, int], str, Store, bytes, dict[bytes, bytes]]]:
         """Every shard from ``start`` on, in a fixed order (scope, store, bucket newest first, generation,
         shard), with its position and its records."""
-        now = int(time.time() * 1000)
+        seconds, micros = self.redis.time()  # Redis's clock, which placed the records
+        now = int(seconds) * 1000 + int(micros) // 1000
         for si, scope in enumerate(scopes):
             for ti, store in enumerate(stores):
                 prefix = store.prefix(Keys(scope))
