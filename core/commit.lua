@@ -3,14 +3,16 @@
 -- KEYS: the inbound, outbound and text stores' prefixes, the outbox, one key per guard, the common writes'
 --   keys, then per branch its writes' keys.
 -- ARGV[1]: one JSON array, so a message with many writes costs one argument, not dozens:
---   [stores, inbound id, inbound, now (ms), guards, common, branches]
---   stores: [[span, retention] (ms) of the inbound, outbound and text stores];
---   inbound id: "<gateway>:<gateway's message id>"; inbound: [received (ms), from, to, text];
---   guards: [[field, most ("" for "must not exist"), by], ...]; common and each branch's writes:
+--   [stores, inbound, now (ms), guards, common, branches]
+--   stores: [[span, retention] (ms) of the inbound, outbound and text stores]; inbound: [received (ms), from,
+--   to, text]; guards: [[field, most ("" for "must not exist"), by], ...]; common and each branch's writes:
 --   [[command, [args...]], ...] (args as text); branches: [[shared, extra, writes, messages], ...], one more
 --   than there are guards. shared: the outcome's JSON that many messages share (stored once as a text);
---   extra: what of it is this message's own (JSON, or ""); messages: [[outbox entry (JSON), id, to, from,
+--   extra: what of it is this message's own (JSON, or ""); messages: [[outbox entry (JSON), field, to, from,
 --   text, kind, price], ...].
+-- ARGV[2]: the inbound message's record field; ARGV[3..]: the outgoing messages' record fields, and
+--   digest-then-text pairs; the JSON names a field or a text (inbound text, shared, a message's text) by
+--   its index in ARGV.
 -- Returns the committed branch's index (0 when every guard held), or, for a message committed before, the
 -- JSON text [shared, replies, extra] of what it got then.
 -- Redis does not roll back a script that fails half-way, so every write is checked (key type, integer values
@@ -20,14 +22,14 @@ local inbound = {KEYS[1], a[1][1][1], a[1][1][2]}
 local outbound = {KEYS[2], a[1][2][1], a[1][2][2]}
 local texts = {KEYS[3], a[1][3][1], a[1][3][2]}
 local now = rec_now()
-local in_field = rec_field(a[2])
+local in_field = ARGV[2]
 local seen_at = rec_find(inbound, in_field, now, false)
 if seen_at then
   local rec = cmsgpack.unpack(redis.call('HGET', seen_at, in_field))
   return cjson.encode({rec_get(texts, rec[5], now) or '{}', rec[6] or 0, rec[7] or ''})
 end
 local function is_int(v) return string.len(v) < 20 and string.match(v, '^-?%d+$') ~= nil end
-local guards, kpos = a[5], 5
+local guards, kpos = a[4], 5
 local chosen = 0
 local bumps = {}
 for g = 1, #guards do
@@ -74,9 +76,9 @@ local function take_writes(list, mine)
     end
   end
 end
-local problem = take_writes(a[6], true)
+local problem = take_writes(a[5], true)
 if problem then return redis.error_reply(problem) end
-local branches = a[7]
+local branches = a[6]
 local mine
 for b = 1, #branches do
   problem = take_writes(branches[b][3], b - 1 == chosen)
@@ -96,12 +98,13 @@ local base = math.floor(now / outbound[2]) * outbound[2]
 for i = 1, #messages do
   local m = messages[i]
   redis.call('XADD', KEYS[4], '*', 'm', m[1])
-  local fields = {status = 'queued', queued_at = a[4], to = m[3], from = m[4], text = m[5], kind = m[6], price = m[7]}
-  rec_put(outbound, rec_field(m[2]), rec_out_merge(nil, fields, base, texts, now, false), now)
+  local fields = {status = "queued", queued_at = a[3], to = m[3], from = m[4], text = m[5], kind = m[6],
+    price = m[7]}
+  rec_put(outbound, ARGV[m[2]], rec_out_merge(nil, fields, base, texts, now, false), now)
 end
-local i = a[3]
+local i = a[2]
 local in_base = math.floor(now / inbound[2]) * inbound[2]
-local rec = {tonumber(i[1]) - in_base, rec_address(i[2]), rec_address(i[3]), rec_intern(texts, i[4], now),
-  rec_intern(texts, mine[1], now), #messages, mine[2]}
+local rec = {tonumber(i[1]) - in_base, rec_address(i[2]), rec_address(i[3]), rec_intern(texts, ARGV[i[4]], ARGV[i[4] + 1], now),
+  rec_intern(texts, ARGV[mine[1]], ARGV[mine[1] + 1], now), #messages, mine[2]}
 rec_put(inbound, in_field, cmsgpack.pack(rec), now)
 return chosen

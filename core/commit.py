@@ -74,21 +74,25 @@ class Committer:
         self.register_scope(keys)
         stores = self.retention.args(keys)
         script_keys = [stores[0][0], stores[1][0], stores[2][0], outbox, *(guard.key for guard in guards)]
+        args = records.Args()
+        args.field(f"{inbound.gateway}:{inbound.message_id}")  # ARGV[2]
         received = int(inbound.received_at.timestamp() * 1000)
         payload: list[Any] = [
-            [store[1:] for store in stores], f"{inbound.gateway}:{inbound.message_id}",
-            [received, inbound.sender, inbound.recipient, inbound.text], int(time.time() * 1000),
+            [store[1:] for store in stores], [received, inbound.sender, inbound.recipient, args.text(inbound.text)],
+            int(time.time() * 1000),
             [[guard.field, "" if guard.most is None else str(guard.most), str(guard.by)] for guard in guards],
             _writes(script_keys, common),
         ]  # fmt: skip
         packed = []
         for branch in branches:
             branch_writes = _writes(script_keys, branch.writes)
-            messages = [[json.dumps(m, ensure_ascii=False), m["id"], m["to"], m["from"], m["text"], m["kind"],
-                         m.get("price", "")] for m in branch.outgoing]  # fmt: skip
-            packed.append([_json(branch.outcome), _json(branch.own) if branch.own else "", branch_writes, messages])
+            messages = [[json.dumps(m, ensure_ascii=False), args.field(m["id"]), m["to"], m["from"],
+                         args.text(m["text"]) if m["text"] else "", m["kind"], m.get("price", "")]
+                        for m in branch.outgoing]  # fmt: skip
+            shared = args.text(_json(branch.outcome))
+            packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
         payload.append(packed)
-        stored = self._script(keys=script_keys, args=[json.dumps(payload, ensure_ascii=False)])
+        stored = self._script(keys=script_keys, args=[json.dumps(payload, ensure_ascii=False), *args.values])
         if isinstance(stored, int):
             return stored
         shared, replies, own = json.loads(stored)

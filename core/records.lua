@@ -1,13 +1,7 @@
 -- records.lua: the message-record store, included at the top of every script that reads or writes records.
 -- See kodeord/records.py for the layout. A store is {prefix, span_ms, keep_ms}; a record's field is the
--- 10-byte SHA-1 digest of its id, a text's the 8-byte digest of the text.
-
-local function rec_bytes(hex)
-  return (hex:gsub('..', function(pair) return string.char(tonumber(pair, 16)) end))
-end
-
-local function rec_field(id) return rec_bytes(string.sub(redis.sha1hex(id), 1, 20)) end
-local function rec_digest(text) return rec_bytes(string.sub(redis.sha1hex(text), 1, 16)) end
+-- 10-byte SHA-1 digest of its id, a text's the 8-byte digest of the text, both made by the caller (Python's
+-- SHA-1 is many times faster than hashing here) and passed as arguments.
 
 local function rec_now()
   local t = redis.call('TIME')
@@ -15,17 +9,17 @@ local function rec_now()
 end
 
 -- The generation the n-th record of a bucket goes to: the first REC_FIRST records to generation 0, each
--- further generation holding REC_GROWTH times as many, in four times as many shards.
+-- further generation holding REC_GROWTH times as many, in REC_GROWTH times as many shards.
 local function rec_gen(n)
   local g, cap = 0, REC_FIRST
   while n > cap and g < REC_LAST_GEN do n = n - cap; cap = cap * REC_GROWTH; g = g + 1 end
   return g
 end
 
--- Generation g has 2^(6 + 2g) shards, chosen by the first 24 bits of the field.
+-- Generation g has 64 * REC_GROWTH^g shards (REC_GROWTH a power of two), chosen by the first 24 bits of the field.
 local function rec_shard(head, field, g)
   local x = string.byte(field, 1) * 65536 + string.byte(field, 2) * 256 + string.byte(field, 3)
-  return head .. ':' .. g .. ':' .. math.floor(x / 2 ^ (18 - 2 * g))
+  return head .. ':' .. g .. ':' .. math.floor(x * 64 * REC_GROWTH ^ g / 16777216)
 end
 
 -- The shard key holding `field` and the start (ms) of its bucket, or nil: the current bucket and the two
@@ -33,13 +27,20 @@ end
 local function rec_find(store, field, now, only_current)
   local span = store[2]
   local b = math.floor(now / span)
-  for bucket = b, only_current and b or b - 2, -1 do
-    local head = store[1] .. ':' .. bucket
-    local n = tonumber(redis.call('GET', head .. ':n') or '0')
+  local heads = {store[1] .. ':' .. b}
+  local counts
+  if only_current then
+    counts = {redis.call('GET', heads[1] .. ':n')}
+  else
+    heads[2], heads[3] = store[1] .. ':' .. (b - 1), store[1] .. ':' .. (b - 2)
+    counts = redis.call('MGET', heads[1] .. ':n', heads[2] .. ':n', heads[3] .. ':n')
+  end
+  for i = 1, #heads do
+    local n = tonumber(counts[i] or '0')
     if n > 0 then
       for g = rec_gen(n), 0, -1 do
-        local key = rec_shard(head, field, g)
-        if redis.call('HEXISTS', key, field) == 1 then return key, bucket * span end
+        local key = rec_shard(heads[i], field, g)
+        if redis.call('HEXISTS', key, field) == 1 then return key, (b - i + 1) * span end
       end
     end
   end
@@ -61,11 +62,10 @@ local function rec_put(store, field, value, now)
   return key, b * span
 end
 
--- The digest of `text`, which is stored in the text store's current bucket unless it is there already.
-local function rec_intern(store, text, now)
-  local d = rec_digest(text)
-  if not rec_find(store, d, now, true) then rec_put(store, d, text, now) end
-  return d
+-- Store `text` under its digest in the current bucket unless it is there already; return the digest.
+local function rec_intern(store, digest, text, now)
+  if not rec_find(store, digest, now, true) then rec_put(store, digest, text, now) end
+  return digest
 end
 
 -- The value of a stored text (or of any record) by its digest, or nil.
@@ -78,7 +78,8 @@ end
 -- The outbound record: REC_OUT (set by records.py) names its fields in order. Packed forms: status and kind
 -- as small numbers, times in ms from the bucket's start, E.164 addresses as numbers, texts (the message, a
 -- failure's reason, a delivery report's words) as digests of stored texts, the rest as text; an empty field
--- is false, and trailing empty fields are left off.
+-- is false, and trailing empty fields are left off. A text field's value, as the caller gives it, is the
+-- index in ARGV of its digest, the text itself following it.
 local REC_STATES = {queued = 0, sent = 1, delivered = 2, failed = 3}
 local REC_KINDS = {reply = 0, broadcast = 1, marketing = 2, notice = 3}
 local REC_TIMES = {queued_at = true, sent_at = true, reported_at = true, failed_at = true, next_at = true}
@@ -95,15 +96,15 @@ local function rec_pack_value(name, v, base, texts, now)
   if name == 'status' then return REC_STATES[v] or v end
   if name == 'kind' then return REC_KINDS[v] or v end
   if REC_TIMES[name] then return tonumber(v) - base end
-  if REC_TEXTS[name] then return rec_intern(texts, tostring(v), now) end
+  if REC_TEXTS[name] then return rec_intern(texts, ARGV[v], ARGV[v + 1], now) end
   if name == 'to' or name == 'from' then return rec_address(v) end
   if name == 'attempts' then return tonumber(v) end
   return tostring(v)
 end
 
--- `packed` (or nil: a new record) with `fields` (text values, as the API names them) written over it. A
--- delivery report's verdict stays: "delivered" is never changed, and "failed" only to "failed" unless
--- `report` (a delivery report may say delivered after a failure).
+-- `packed` (or nil: a new record) with `fields` (as the API names them) written over it. A delivery report's
+-- verdict stays: "delivered" is never changed, and "failed" only to "failed" unless `report` (a delivery
+-- report may say delivered after a failure).
 local function rec_out_merge(packed, fields, base, texts, now, report)
   local rec = packed and cmsgpack.unpack(packed) or {}
   local current = rec[1]

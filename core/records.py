@@ -8,10 +8,10 @@ is about 160 bytes). Records are fields of small hashes, which Redis keeps as co
   and a bucket's keys expire together, one retention after the bucket ends: a record is kept for at least its
   retention and at most one and a half times it.
 - Within a bucket, records are spread over *shards* by their field, the 10-byte SHA-1 digest of their id, in
-  *generations*: the first 4,096 records of a bucket go to generation 0 (64 shards), the next 16,384 to
-  generation 1 (256 shards), each generation four times the last. A shard so holds about 64 records however
-  busy the bucket is: a quiet service has a handful of keys, a televote at ten million messages an hour a few
-  hundred thousand.
+  *generations*: the first 2,048 records of a bucket go to generation 0 (64 shards), the next 16,384 to
+  generation 1 (512 shards), each generation eight times the last. A shard so holds about 32 records however
+  busy the bucket is (a lookup reads a short list): a quiet service has a handful of keys, a televote at ten
+  million messages an hour a few hundred thousand.
 - A record is found in the current bucket or one of the two before it, newest generation first; each bucket's
   record count (``<bucket>:n``) says how many generations it has.
 
@@ -54,7 +54,9 @@ ADDRESSES = frozenset({"to", "from"})
 # replies it queued, and what of the outcome was its own (JSON, or "").
 IN_FIELDS = ("received_at", "from", "to", "text", "shared", "replies", "extra")
 SCOPES = f"{PREFIX}:records:scopes"  # every scope that has records, for lookups across scopes
-FIRST_GENERATION, GROWTH, LAST_GENERATION = 4096, 4, 9  # records in generation 0; each next holds GROWTH times more
+# Records in generation 0 (64 shards of about 32: a lookup reads a short list), each next generation GROWTH times as
+# many in GROWTH times as many shards (few generations to look through: 4 at a million records), up to 2**24 shards.
+FIRST_GENERATION, GROWTH, LAST_GENERATION = 2048, 8, 6
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,28 @@ def digest(text: str) -> bytes:
     return hashlib.sha1(text.encode()).digest()[:TEXT_BYTES]  # noqa: S324 - a key, not a signature
 
 
+class Args:
+    """A script's arguments after its first (the JSON that names them by their index in ARGV): record fields, and
+    texts as a digest followed by the text, each text given once."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes | str] = []
+        self._texts: dict[str, int] = {}
+
+    def field(self, record_id: str) -> int:
+        """The ARGV index of the field of record ``record_id``."""
+        self.values.append(field(record_id))
+        return len(self.values) + 1
+
+    def text(self, text: str) -> int:
+        """The ARGV index of ``text``'s digest (the text follows it)."""
+        index = self._texts.get(text)
+        if index is None:
+            self.values += [digest(text), text]
+            index = self._texts[text] = len(self.values)
+        return index
+
+
 def handle(record_field: bytes) -> str:
     """A record's printable id (16 characters): what ``kodeord messages`` shows and takes."""
     return base64.b32encode(record_field).decode().lower()
@@ -145,7 +169,7 @@ def generation(count: int) -> int:
 
 def shards(g: int) -> int:
     """How many shards generation ``g`` has."""
-    return 1 << (6 + 2 * g)
+    return 64 * GROWTH**g
 
 
 @cache

@@ -43,22 +43,27 @@ def update(
     """
     if not updates:
         return
-    texts: dict[str, int] = {}
+    args = records.Args()
     rows = []
     for message_id, fields in updates.items():
         made = (new or {}).get(message_id)
-        rows.append([message_id, dict(fields), 0 if made is None else _new(made, texts)])
-    payload = {"out": _span(retention.outbound), "text": _span(retention.texts), "texts": list(texts), "u": rows}
+        rows.append([args.field(message_id), _with_texts(fields, args), 0 if made is None else _new(made, args)])
+    payload = {"out": _span(retention.outbound), "text": _span(retention.texts), "u": rows}
     script = _registered(client, "status_update.lua")
     script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
-           args=[json.dumps(payload, ensure_ascii=False)], client=client)  # fmt: skip
+           args=[json.dumps(payload, ensure_ascii=False), *args.values], client=client)  # fmt: skip
 
 
-def _new(made: NewRecord, texts: dict[str, int]) -> dict[str, Any]:
+def _with_texts(fields: Mapping[str, Any], args: records.Args) -> dict[str, Any]:
+    """``fields`` with each text (a reason, a report's words) given as the ARGV index of its digest."""
+    return {k: args.text(str(v)) if k in records.TEXTS and v else v for k, v in fields.items()}
+
+
+def _new(made: NewRecord, args: records.Args) -> dict[str, Any]:
     message = made.message
     return {
         "status": Status.QUEUED.value, "queued_at": made.queued_at, "kind": message.kind.value, "to": message.to,
-        "from": message.sender, "text": texts.setdefault(message.text, len(texts)), "price": message.price,
+        "from": message.sender, "text": args.text(message.text) if message.text else "", "price": message.price,
     }  # fmt: skip
 
 
@@ -102,7 +107,9 @@ def apply_report(
         raise ValueError(f"a delivery report says delivered or failed, not {status}")
     keys, message_id = split_ref(ref)
     script = _registered(client, "status_report.lua")
-    args = [*_span(retention.outbound), *_span(retention.texts), message_id, status.value, at_ms, detail[:500]]
+    words = detail[:500]
+    args = [*_span(retention.outbound), *_span(retention.texts), records.field(message_id), status.value, at_ms,
+            records.digest(words), words]  # fmt: skip
     known, latency_ms, changed = script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
                                         args=args)  # fmt: skip
     if not known:

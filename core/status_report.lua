@@ -1,20 +1,20 @@
 -- status_report.lua: apply a delivery report to an outbound record.
 -- KEYS[1]: the outbound store's prefix; KEYS[2]: the text store's.
--- ARGV: out span, out retention, text span, text retention (ms), message id, status (delivered or failed),
--- the report's time (ms), its words.
--- Returns 0 for an unknown message, else 1 (a report after "delivered" changes nothing: reports may arrive out
--- of order), the ms from the message's acceptance by the gateway to this report (-1 if not known), and 1 if the
--- report changed the message's status (0 if it was delivered already).
+-- ARGV: out span, out retention, text span, text retention (ms), the message's record field, status (delivered
+-- or failed), the report's time (ms), the digest of the report's words, the words.
+-- Returns {known, latency, changed}: known 0 for an unknown message, else 1 (a report after "delivered"
+-- changes nothing: reports may arrive out of order); the ms from the message's acceptance by the gateway to
+-- this report (-1 if not known); changed 1 if the report changed the message's status.
 local out = {KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])}
 local texts = {KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4])}
 local now = rec_now()
-local f = rec_field(ARGV[5])
+local f = ARGV[5]
 local key, base = rec_find(out, f, now, false)
 if not key then return {0, -1, 0} end
 local packed = redis.call('HGET', key, f)
 local rec = cmsgpack.unpack(packed)
 if rec[1] == 2 then return {1, -1, 0} end
-local fields = {status = ARGV[6], reported_at = ARGV[7], report = ARGV[8]}
+local fields = {status = ARGV[6], reported_at = ARGV[7], report = 8}
 redis.call('HSET', key, f, rec_out_merge(packed, fields, base, texts, now, true))
 local sent_at = rec[8]
 if type(sent_at) == 'number' then return {1, tonumber(ARGV[7]) - base - sent_at, 1} end

@@ -1,9 +1,10 @@
 -- status_update.lua: write outbound records of one scope, never undoing a delivery report's verdict.
 -- KEYS[1]: the outbound store's prefix; KEYS[2]: the text store's.
--- ARGV[1]: JSON {"out": [span, retention], "text": [span, retention], "texts": [text, ...],
---   "u": [[id, fields, new], ...]}: fields are written over the record of message id; new (or 0) holds the
---   fields of a record made when there is none yet (a broadcast's messages have none before they are sent),
---   its "text" an index into "texts". Without new, an update of an unknown message is dropped.
+-- ARGV[1]: JSON {"out": [span, retention], "text": [span, retention], "u": [[field, fields, new], ...]}; ARGV[2..]:
+--   record fields, and digest-then-text pairs, which the JSON names by their index in ARGV. For each update,
+--   fields are written over the record whose field is ARGV[field]; new (or 0) holds the fields of a record
+--   made when there is none yet (a broadcast's messages have none before they are sent). Without new, an
+--   update of an unknown message is dropped. A text field (text, reason, report) is the index of its digest.
 -- Returns how many records were written.
 local a = cjson.decode(ARGV[1])
 local out = {KEYS[1], a.out[1], a.out[2]}
@@ -11,14 +12,12 @@ local texts = {KEYS[2], a.text[1], a.text[2]}
 local now = rec_now()
 local written = 0
 for _, u in ipairs(a.u) do
-  local id, fields, new = u[1], u[2], u[3]
-  local f = rec_field(id)
+  local f, fields, new = ARGV[u[1]], u[2], u[3]
   local key, base = rec_find(out, f, now, false)
   if key then
     redis.call('HSET', key, f, rec_out_merge(redis.call('HGET', key, f), fields, base, texts, now, false))
     written = written + 1
   elseif new ~= 0 then
-    new.text = a.texts[new.text + 1]
     for k, v in pairs(fields) do new[k] = v end
     base = math.floor(now / out[2]) * out[2]
     rec_put(out, f, rec_out_merge(nil, new, base, texts, now, false), now)
