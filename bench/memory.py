@@ -37,7 +37,6 @@ from kodeord.platform import Platform
 from kodeord.sender import Sender
 from kodeord.settings import Settings
 
-CHUNK = 10_000
 SHORT_LIVED_S = 600  # keys that expire within minutes (the poll's per-minute burst counts) are working memory
 
 
@@ -105,7 +104,8 @@ def main() -> None:
             retention = platform.retention
         before = int(client.info("memory")["used_memory"])
         started = time.perf_counter()
-        jobs = [(server.url, str(tmp), s, min(s + CHUNK, args.messages)) for s in range(0, args.messages, CHUNK)]
+        share = -(-args.messages // args.processes)  # one range, and one Platform, per process
+        jobs = [(server.url, str(tmp), s, min(s + share, args.messages)) for s in range(0, args.messages, share)]
         with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
             routed = sum(pool.imap_unordered(_route, jobs))
             routing_s = time.perf_counter() - started

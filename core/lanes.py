@@ -1,35 +1,66 @@
-"""Routing off the web process's event loop, no tenant crowding out the others.
+"""Routing that no tenant's slow templates can hold up for the others.
 
-A web process answers gateways from one event loop. Routing a message takes a few hundred microseconds, but a
-customer's template may take up to its budget (``KODEORD_TEMPLATE_MS``, 50 ms by default): run on the loop,
-every other tenant's message would wait behind it, and behind every one of its kind queued before it. So
-messages are routed on a small pool of threads (``KODEORD_ROUTING_THREADS``), and no tenant may hold more than
-half of them at once: a tenant whose templates are slow fills its own lanes, and the others keep theirs.
-Python runs one thread at a time, so a web process also hands the interpreter from thread to thread every half
-millisecond (five by default): a slow render holds another tenant's message up by about that, not by the whole
-render.
+A web process answers gateways from one event loop, and routing a message there costs about a millisecond. A
+customer's template may take up to its budget (``KODEORD_TEMPLATE_MS``, 50 ms by default), and on the loop
+every other tenant's message would wait behind it, and behind every one of its kind queued before it. Moving
+all routing to threads would cost every message a good part of that millisecond again (Python's threads take
+turns at the interpreter), so the loop keeps the tenants that route quickly, and a tenant goes to *lanes*, a
+small pool of threads (``KODEORD_ROUTING_THREADS``) of which it may hold at most half, when
+
+- its templates may loop (``{% for %}``, macros, calls): known from its rule files, before its first message;
+- or a message of it took more than :data:`SLOW_S` of CPU to route: for the next :data:`SLOW_FOR_S`.
+
+While lanes work, the process hands the interpreter from thread to thread every half millisecond (instead of
+every five), so a slow render holds another tenant's message up by about that, not by the whole render.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
-SWITCH_INTERVAL_S = 0.0005
+SWITCH_INTERVAL_S = 0.0005  # while lanes work
+SLOW_S = 0.005  # CPU time to route one message that sends its tenant to the lanes ...
+SLOW_FOR_S = 60.0  # ... for this long
 
 
 class Lanes:
-    """A thread pool whose threads one key (a tenant) may hold at most half of."""
+    """Routes work on the event loop, or on a thread pool whose threads one key (a tenant) may hold at most half
+    of: slow keys go to the threads."""
 
     def __init__(self, threads: int) -> None:
         self.threads = max(2, threads)
         self.per_key = self.threads // 2
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="routing")
         self._held: dict[str, asyncio.Semaphore] = {}
+        self._slow_until: dict[str, float] = {}
+        self._working = 0
+        self._switch = sys.getswitchinterval()
+
+    def slow(self, key: str) -> bool:
+        """Whether ``key`` was found slow lately."""
+        until = self._slow_until.get(key)
+        if until is not None and until < time.monotonic():
+            del self._slow_until[key]
+            return False
+        return until is not None
+
+    async def route(self, key: str, work: Callable[[], T], heavy: bool = False) -> T:
+        """Run ``work`` for ``key``: in its lanes if ``heavy`` or slow lately, else here on the loop (and if it took
+        long, ``key`` goes to the lanes from now on for a while)."""
+        if heavy or self.slow(key):
+            return await self.run(key, work)
+        started = time.thread_time()
+        try:
+            return work()
+        finally:
+            if time.thread_time() - started > SLOW_S:
+                self._slow_until[key] = time.monotonic() + SLOW_FOR_S
 
     async def run(self, key: str, work: Callable[[], T]) -> T:
         """Run ``work`` on a thread once ``key`` holds fewer than half of them."""
@@ -37,13 +68,17 @@ class Lanes:
         if lane is None:
             lane = self._held[key] = asyncio.Semaphore(self.per_key)
         async with lane:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+            self._working += 1
+            if self._working == 1:
+                self._switch = sys.getswitchinterval()
+                sys.setswitchinterval(SWITCH_INTERVAL_S)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+            finally:
+                self._working -= 1
+                if not self._working:
+                    sys.setswitchinterval(self._switch)
 
     def close(self) -> None:
         """Let the threads end once their work is done."""
         self._pool.shutdown(wait=False)
-
-
-def share_the_interpreter() -> None:
-    """Switch threads often enough that a slow render delays others by about half a millisecond."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)

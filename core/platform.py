@@ -63,6 +63,7 @@ class Platform:
         self.hooks = Hooks(self.pm)
         self.settings.declare(self.hooks.settings())
         self.server: EmbeddedRedis | None = None
+        self._heavy: dict[str, tuple[object, bool]] = {}  # tenant -> (the rules read, whether a template may loop)
         self._secret_key: str | None = None
         if redis_client is None:
             redis_client, self.server = connect(self.settings.redis_url, Path(self.settings.data_dir))
@@ -155,6 +156,16 @@ class Platform:
     def lanes(self) -> Lanes:
         """The routing threads of this process's web app (made on first use)."""
         return Lanes(self.settings.routing_threads)
+
+    def heavy(self, tenant: str) -> bool:
+        """Whether one of ``tenant``'s templates may loop (and so take long): it is routed in lanes."""
+        catalog = self.catalog.config
+        known = self._heavy.get(tenant)
+        if known is None or known[0] is not catalog:
+            sources = [t for s in catalog.services.values() if s.tenant == tenant
+                       for t in (s.fallback, *(r.reply for r in s.rules)) if t]  # fmt: skip
+            known = self._heavy[tenant] = (catalog, any(templating.may_loop(t) for t in sources))
+        return known[1]
 
     def tenant_of(self, inbound: Inbound) -> str:
         """The tenant whose service takes ``inbound`` (its number, when no service does): its routing lane."""

@@ -96,6 +96,19 @@ def _parsed(source: str) -> nodes.Template:
     return _ENV.parse(source)
 
 
+_LOOPS = (nodes.For, nodes.Macro, nodes.CallBlock)
+
+
+@lru_cache(maxsize=4096)
+def may_loop(source: str) -> bool:
+    """Whether ``source`` has a loop or a macro (which may take up to the render budget); False for a
+    template that does not compile (it never renders)."""
+    try:
+        return any(True for _ in _parsed(source).find_all(_LOOPS))
+    except TemplateError:
+        return False
+
+
 @lru_cache(maxsize=4096)
 def variables(source: str) -> frozenset[str]:
     """The variables ``source`` uses (it must compile)."""

@@ -138,15 +138,16 @@ def check_credentials(request: Request, gateway_id: str, options: Mapping[str, A
 async def receive(platform: Platform, **fields: Any) -> Outcome:
     """Validate one inbound message and route it; 400 for bad fields, 503 while Redis is unreachable.
 
-    The routing runs on the platform's routing threads, in the lanes of the message's tenant (see
-    :mod:`kodeord.lanes`), so a tenant's slow template never holds up another tenant's messages.
+    A tenant whose templates may be slow is routed on the platform's routing threads, in its own lanes (see
+    :mod:`kodeord.lanes`), so it never holds up another tenant's messages.
     """
     try:
         inbound = Inbound.create(regions=platform.settings.regions, **fields)
     except KodeordError as exc:
         raise bad_request(str(exc)) from None
     try:
-        return await platform.lanes.run(platform.tenant_of(inbound), lambda: platform.handle(inbound))
+        tenant = platform.tenant_of(inbound)
+        return await platform.lanes.route(tenant, lambda: platform.handle(inbound), platform.heavy(tenant))
     except redis.RedisError as exc:
         log.warning("inbound %s not taken, Redis unavailable: %s", fields.get("message_id"), exc)
         raise Refused(text(503, "temporarily unavailable; retry", {"Retry-After": "1"})) from None

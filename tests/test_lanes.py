@@ -6,13 +6,14 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from kodeord.lanes import SWITCH_INTERVAL_S, Lanes, share_the_interpreter
+from kodeord import lanes as lanes_module
+from kodeord.lanes import SWITCH_INTERVAL_S, Lanes
 from kodeord.platform import Platform
 from kodeord.web.app import create_app
 
@@ -38,16 +39,8 @@ services:
 """
 
 
-@pytest.fixture
-def interpreter_shared() -> Iterator[None]:
-    before = sys.getswitchinterval()
-    share_the_interpreter()
-    yield
-    sys.setswitchinterval(before)
-
-
 def test_a_quick_tenant_is_answered_while_a_slow_tenants_renders_run(
-    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, interpreter_shared: None
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path
 ) -> None:
     (tmp_path / "slow.yaml").write_text(SLOW, encoding="utf-8")
     (tmp_path / "quick.yaml").write_text(QUICK, encoding="utf-8")
@@ -97,4 +90,31 @@ def test_a_key_holds_at_most_half_of_the_lanes() -> None:
     asyncio.run(both())
     assert most == 3  # two for "t", one for "other"
     lanes.close()
-    assert SWITCH_INTERVAL_S < sys.getswitchinterval()  # this process was not changed by the other test
+
+
+def test_a_tenant_found_slow_goes_to_the_lanes_and_the_interpreter_switches_often_while_they_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lanes = Lanes(4)
+    normal = sys.getswitchinterval()
+    seen: list[tuple[str, float]] = []
+
+    def burn() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.01:
+            pass
+        seen.append((threading.current_thread().name, sys.getswitchinterval()))
+
+    async def twice() -> None:
+        await lanes.route("slow", burn)  # on the loop (this thread), found slow
+        await lanes.route("slow", burn)  # in a lane
+        await lanes.route("quick", lambda: seen.append((threading.current_thread().name, sys.getswitchinterval())))
+
+    asyncio.run(twice())
+    lanes.close()
+    assert [name.startswith("routing") for name, _ in seen] == [False, True, False]
+    assert [interval for _, interval in seen] == [normal, SWITCH_INTERVAL_S, normal]
+    assert sys.getswitchinterval() == normal and lanes.slow("slow") and not lanes.slow("quick")
+    real = time.monotonic
+    monkeypatch.setattr(lanes_module.time, "monotonic", lambda: real() + 2 * lanes_module.SLOW_FOR_S)
+    assert not lanes.slow("slow")  # for a while only

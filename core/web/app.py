@@ -116,10 +116,8 @@ def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory``: a platform from the environment's settings."""
     import os
 
-    from kodeord.lanes import share_the_interpreter
     from kodeord.settings import Settings, parse_flag
 
-    share_the_interpreter()
     platform = Platform(Settings())
     return create_app(
         platform, simulator_enabled=parse_flag(os.environ.get("KODEORD_SIMULATOR", "")), own_platform=True
