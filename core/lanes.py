@@ -8,7 +8,8 @@ turns at the interpreter), so the loop keeps the tenants that route quickly, and
 small pool of threads (``KODEORD_ROUTING_THREADS``) of which it may hold at most half, when
 
 - its templates may loop (``{% for %}``, macros, calls): known from its rule files, before its first message;
-- or a message of it took more than :data:`SLOW_S` of CPU to route: for the next :data:`SLOW_FOR_S`.
+- or its templates took more than :data:`SLOW_S` of CPU to render one message: for the next :data:`SLOW_FOR_S`
+  (compiling a template, or the rules, the first time is not counted).
 
 While lanes work, the process hands the interpreter from thread to thread every half millisecond (instead of
 every five), so a slow render holds another tenant's message up by about that, not by the whole render.
@@ -23,9 +24,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from kodeord import templating
+
 T = TypeVar("T")
 SWITCH_INTERVAL_S = 0.0005  # while lanes work
-SLOW_S = 0.005  # CPU time to route one message that sends its tenant to the lanes ...
+SLOW_S = 0.005  # CPU time rendering one message's templates that sends its tenant to the lanes ...
 SLOW_FOR_S = 60.0  # ... for this long
 
 
@@ -55,11 +58,11 @@ class Lanes:
         long, ``key`` goes to the lanes from now on for a while)."""
         if heavy or self.slow(key):
             return await self.run(key, work)
-        started = time.thread_time()
+        templating.reset_rendering_time()
         try:
             return work()
         finally:
-            if time.thread_time() - started > SLOW_S:
+            if templating.rendering_time() > SLOW_S:
                 self._slow_until[key] = time.monotonic() + SLOW_FOR_S
 
     async def run(self, key: str, work: Callable[[], T]) -> T:

@@ -8,6 +8,8 @@ what the sandbox forbids, or goes over its budget on a trial render with sample 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -144,8 +146,22 @@ def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
         pass  # may come from the sample values; the real ones are checked when it renders
 
 
+_spent = threading.local()
+
+
+def rendering_time() -> float:
+    """CPU seconds this thread spent rendering (compiling not counted) since :func:`reset_rendering_time`."""
+    return float(getattr(_spent, "seconds", 0.0))
+
+
+def reset_rendering_time() -> None:
+    """Start counting :func:`rendering_time` again."""
+    _spent.seconds = 0.0
+
+
 def _render(source: str, context: Mapping[str, Any], ms: float | None = None) -> str:
     template = compile_template(source)
+    started = time.thread_time()
     try:
         with budgets.scope(ms=ms):
             # Everything it writes is charged as it goes, so the joined text is within the budget's characters.
@@ -162,6 +178,8 @@ def _render(source: str, context: Mapping[str, Any], ms: float | None = None) ->
         raise BudgetExceeded("template failed: out of memory") from None
     except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(f"template failed: {exc}") from None
+    finally:
+        _spent.seconds = rendering_time() + time.thread_time() - started
     if len(text) > limits().output:
         raise BudgetExceeded(f"template produced more than {limits().output} characters")
     return text.strip()
