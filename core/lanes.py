@@ -8,8 +8,8 @@ turns at the interpreter), so the loop keeps the tenants that route quickly, and
 small pool of threads (``KODEORD_ROUTING_THREADS``) of which it may hold at most half, when
 
 - its templates may loop (``{% for %}``, macros, calls): known from its rule files, before its first message;
-- or its templates took more than :data:`SLOW_S` of CPU to render one message: for the next :data:`SLOW_FOR_S`
-  (compiling a template, or the rules, the first time is not counted).
+- or its templates took more than :data:`SLOW_STEPS` steps (loop iterations, calls, filters: about a
+  microsecond each) to render one message: for the next :data:`SLOW_FOR_S`.
 
 While lanes work, the process hands the interpreter from thread to thread every half millisecond (instead of
 every five), so a slow render holds another tenant's message up by about that, not by the whole render.
@@ -28,7 +28,7 @@ from kodeord import templating
 
 T = TypeVar("T")
 SWITCH_INTERVAL_S = 0.0005  # while lanes work
-SLOW_S = 0.005  # CPU time rendering one message's templates that sends its tenant to the lanes ...
+SLOW_STEPS = 2000  # template steps rendering one message that send its tenant to the lanes ...
 SLOW_FOR_S = 60.0  # ... for this long
 
 
@@ -58,11 +58,11 @@ class Lanes:
         long, ``key`` goes to the lanes from now on for a while)."""
         if heavy or self.slow(key):
             return await self.run(key, work)
-        templating.reset_rendering_time()
+        templating.reset_rendering_steps()
         try:
             return work()
         finally:
-            if templating.rendering_time() > SLOW_S:
+            if templating.rendering_steps() > SLOW_STEPS:
                 self._slow_until[key] = time.monotonic() + SLOW_FOR_S
 
     async def run(self, key: str, work: Callable[[], T]) -> T:

@@ -9,7 +9,6 @@ what the sandbox forbids, or goes over its budget on a trial render with sample 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -149,21 +148,22 @@ def check(source: str, known: frozenset[str] = BASE_VARIABLES) -> None:
 _spent = threading.local()
 
 
-def rendering_time() -> float:
-    """CPU seconds this thread spent rendering (compiling not counted) since :func:`reset_rendering_time`."""
-    return float(getattr(_spent, "seconds", 0.0))
+def rendering_steps() -> int:
+    """Steps (loop iterations, calls, filters) this thread's renders took since :func:`reset_rendering_steps`: a
+    measure of their cost that, unlike a clock, no pause of the process (a garbage collection) disturbs."""
+    return int(getattr(_spent, "steps", 0))
 
 
-def reset_rendering_time() -> None:
-    """Start counting :func:`rendering_time` again."""
-    _spent.seconds = 0.0
+def reset_rendering_steps() -> None:
+    """Start counting :func:`rendering_steps` again."""
+    _spent.steps = 0
 
 
 def _render(source: str, context: Mapping[str, Any], ms: float | None = None) -> str:
     template = compile_template(source)
-    started = time.thread_time()
+    spent = None
     try:
-        with budgets.scope(ms=ms):
+        with budgets.scope(ms=ms) as spent:
             # Everything it writes is charged as it goes, so the joined text is within the budget's characters.
             text = "".join(template.root_render_func(template.new_context(dict(context))))
     except jinja2.UndefinedError as exc:
@@ -179,7 +179,8 @@ def _render(source: str, context: Mapping[str, Any], ms: float | None = None) ->
     except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
         raise TemplateError(f"template failed: {exc}") from None
     finally:
-        _spent.seconds = rendering_time() + time.thread_time() - started
+        if spent is not None:
+            _spent.steps = rendering_steps() + spent.limits.steps - spent.steps
     if len(text) > limits().output:
         raise BudgetExceeded(f"template produced more than {limits().output} characters")
     return text.strip()
