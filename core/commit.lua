@@ -104,7 +104,7 @@ for i = 1, #messages do
 end
 local i = a[2]
 local in_base = math.floor(now / inbound[2]) * inbound[2]
-local rec = {tonumber(i[1]) - in_base, rec_address(i[2]), rec_address(i[3]), rec_intern(texts, ARGV[i[4]], ARGV[i[4] + 1], now),
+local rec = {tonumber(i[1]) - in_base, rec_address(i[2]), rec_address(i[3]), rec_text(texts, i[4], now),
   rec_intern(texts, ARGV[mine[1]], ARGV[mine[1] + 1], now), #messages, mine[2]}
 rec_put(inbound, in_field, cmsgpack.pack(rec), now)
 return chosen

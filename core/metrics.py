@@ -169,7 +169,7 @@ class Metrics:
 
 def _labels(name: str, labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     declared = DECLARED[name].labels
-    if set(labels) != set(declared):
+    if len(labels) != len(declared) or any(k not in labels for k in declared):
         raise ValueError(f"metric {name} takes labels {declared}, got {tuple(labels)}")
     return tuple((k, str(labels[k])) for k in declared)
 

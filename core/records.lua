@@ -68,6 +68,15 @@ local function rec_intern(store, digest, text, now)
   return digest
 end
 
+-- A text as a record holds it: a short one in the record itself ({text}: shorter than a reference), a longer one
+-- by the digest at ARGV[at] of the text at ARGV[at + 1], stored once in the text store.
+local REC_INLINE = 16
+local function rec_text(store, at, now)
+  local text = ARGV[at + 1]
+  if #text <= REC_INLINE then return {text} end
+  return rec_intern(store, ARGV[at], text, now)
+end
+
 -- The value of a stored text (or of any record) by its digest, or nil.
 local function rec_get(store, field, now)
   local key = rec_find(store, field, now, false)
@@ -77,7 +86,7 @@ end
 
 -- The outbound record: REC_OUT (set by records.py) names its fields in order. Packed forms: status and kind
 -- as small numbers, times in ms from the bucket's start, E.164 addresses as numbers, texts (the message, a
--- failure's reason, a delivery report's words) as digests of stored texts, the rest as text; an empty field
+-- failure's reason, a delivery report's words) as rec_text keeps them, the rest as text; an empty field
 -- is false, and trailing empty fields are left off. A text field's value, as the caller gives it, is the
 -- index in ARGV of its digest, the text itself following it.
 local REC_STATES = {queued = 0, sent = 1, delivered = 2, failed = 3}
@@ -96,7 +105,7 @@ local function rec_pack_value(name, v, base, texts, now)
   if name == 'status' then return REC_STATES[v] or v end
   if name == 'kind' then return REC_KINDS[v] or v end
   if REC_TIMES[name] then return tonumber(v) - base end
-  if REC_TEXTS[name] then return rec_intern(texts, ARGV[v], ARGV[v + 1], now) end
+  if REC_TEXTS[name] then return rec_text(texts, v, now) end
   if name == 'to' or name == 'from' then return rec_address(v) end
   if name == 'attempts' then return tonumber(v) end
   return tostring(v)

@@ -23,7 +23,6 @@ The scripts in ``records.lua`` write them; this module names them and reads them
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -140,16 +139,16 @@ class Args:
 
 
 def handle(record_field: bytes) -> str:
-    """A record's printable id (16 characters): what ``kodeord messages`` shows and takes."""
-    return base64.b32encode(record_field).decode().lower()
+    """A record's printable id (20 hexadecimal digits): what ``kodeord messages`` shows and takes."""
+    return record_field.hex()
 
 
 def from_handle(text: str) -> bytes | None:
     """The field a printable id names, or None if ``text`` is not one."""
-    if len(text) != 16:
+    if len(text) != 2 * ID_BYTES:
         return None
     try:
-        return base64.b32decode(text.upper())
+        return bytes.fromhex(text)
     except ValueError:
         return None
 
@@ -211,9 +210,9 @@ class Reader:
         found: Any = self._find(keys=[store.prefix(keys)], args=[store.span_ms, store.keep_ms, *fields])
         return [None if not value else (value, int(base)) for value, base in zip(found[::2], found[1::2], strict=True)]
 
-    def texts(self, keys: Keys, digests: Sequence[bytes]) -> dict[bytes, str]:
-        """The stored texts of ``digests`` (those still kept)."""
-        unique = list(dict.fromkeys(d for d in digests if d))
+    def texts(self, keys: Keys, digests: Sequence[Any]) -> dict[bytes, str]:
+        """The stored texts of ``digests`` (those still kept; anything else in ``digests`` is left out)."""
+        unique = list(dict.fromkeys(d for d in digests if d and isinstance(d, bytes)))
         found = self.find(keys, self.retention.texts, unique)
         return {d: v[0].decode() for d, v in zip(unique, found, strict=True) if v is not None}
 
@@ -253,6 +252,13 @@ def _address(value: Any) -> str:
     return f"+{value}" if isinstance(value, int) else value.decode()
 
 
+def text_of(value: Any, texts: dict[bytes, str]) -> str:
+    """A text as a record holds it: itself (a short one, as ``[text]``) or the digest of a stored text."""
+    if isinstance(value, list):
+        return value[0].decode() if value else ""
+    return texts.get(value, "") if isinstance(value, bytes) else ""
+
+
 def decode_outbound(values: Sequence[Any], base: int, texts: dict[bytes, str]) -> dict[str, str]:
     """An outbound record as text fields, as :func:`kodeord.status.read` gives it."""
     record: dict[str, str] = {}
@@ -264,7 +270,7 @@ def decode_outbound(values: Sequence[Any], base: int, texts: dict[bytes, str]) -
         elif name in TIMES:
             record[name] = str(base + value)
         elif name in TEXTS:
-            record[name] = texts.get(value, "")
+            record[name] = text_of(value, texts)
         elif name in ADDRESSES:
             record[name] = _address(value)
         else:
@@ -281,7 +287,7 @@ def decode_inbound(values: Sequence[Any], base: int, texts: dict[bytes, str]) ->
         "received_at": base + int(named.get("received_at", 0)),
         "from": _address(named["from"]) if "from" in named else "",
         "to": _address(named["to"]) if "to" in named else "",
-        "text": texts.get(named.get("text", b""), ""),
+        "text": text_of(named.get("text", b""), texts),
         "outcome": {**(json.loads(shared) if shared else {}), **(json.loads(extra) if extra else {})},
         "replies": int(named.get("replies", 0)),
     }

@@ -288,6 +288,7 @@ class Router:
         flat = [message for replies in prepared for message in replies]
         vetoes = iter(self.hooks.vet_many(flat, self.redis) if flat else [])
         result = []
+        own_id = inbound_id(inbound) if flat else ""
         for (outcome, _), replies in zip(branches, prepared, strict=True):
             queued: list[dict[str, Any]] = []
             for n, message in enumerate(replies):
@@ -295,7 +296,7 @@ class Router:
                 if veto is not None:
                     outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
                     continue
-                queued.append({"id": f"{inbound_id(inbound)}:{n}", **message.to_dict()})
+                queued.append({"id": f"{own_id}:{n}", **message.to_dict()})
             outcome.replies = queued
             result.append(queued)
         return result

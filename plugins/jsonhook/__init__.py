@@ -50,7 +50,7 @@ never travel in the answer: they are sent like any outgoing message, with routin
 Outbound: Kodeord POSTs each message to ``send_url`` with the signature headers, ``Content-Type:
 application/json`` and ``Idempotency-Key: <id>``::
 
-    {"id": "pngyelu5ljlonztn:0", "ref": "s:tv/mello|pngyelu5ljlonztn:0", "from": "72500", "to": "+46701234567",
+    {"id": "7b4d822e9d5a56e6e66d:0", "ref": "s:tv/mello|7b4d822e9d5a56e6e66d:0", "from": "72500", "to": "+46701234567",
      "text": "Tack för rösten på 07", "encoding": "gsm7", "segments": 1,
      "price": "5.00", "callback_url": "https://kodeord.example.com/gateways/hook/json/dlr"}
 
@@ -69,7 +69,7 @@ retry, with the same id.
 
 Delivery reports: the provider POSTs, signed, to the ``callback_url`` it was given::
 
-    {"ref": "s:tv/mello|pngyelu5ljlonztn:0", "status": "delivered", "reason": "optional detail"}
+    {"ref": "s:tv/mello|7b4d822e9d5a56e6e66d:0", "status": "delivered", "reason": "optional detail"}
 
 ``status`` is ``delivered`` or ``failed``. Answers: 200; 400 for a bad body or another status; 401 for a bad
 signature; 404 for a message Kodeord does not know, or did not send through this gateway.
