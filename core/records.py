@@ -17,7 +17,8 @@ is about 160 bytes). Records are fields of small hashes, which Redis keeps as co
 
 Three stores per scope: ``in`` (one record per inbound message, kept ``KODEORD_DEDUPE_HOURS``: the dedupe
 record), ``out`` (one per outgoing message, kept ``KODEORD_STATUS_HOURS``: its status) and ``text`` (message
-texts and shared outcomes, by digest, stored once per bucket, kept as long as the longer of the two).
+texts and shared outcomes, by digest, stored once per bucket, kept one and a half times the longer of the two,
+so that no record outlives a text it names).
 The scripts in ``records.lua`` write them; this module names them and reads them.
 """
 
@@ -98,8 +99,9 @@ class Retention:
 
     @property
     def texts(self) -> Store:
-        """Texts and shared outcomes: as long as any record that names them."""
-        return Store("text", max(self.dedupe_s, self.status_s) * 1000)
+        """Texts and shared outcomes: as long as any record that names them (a record lives up to one and a half
+        retentions; a text stored when a record names it lives at least its own retention)."""
+        return Store("text", max(self.dedupe_s, self.status_s) * 1500)
 
     def args(self, keys: Keys) -> list[Any]:
         """The three stores as scripts take them, in the order inbound, outbound, texts."""

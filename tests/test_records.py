@@ -98,3 +98,9 @@ def test_texts_are_stored_once_per_bucket(kodeord_redis: redis.Redis) -> None:
     _queue(kodeord_redis, [f"m{n}" for n in range(500)])
     stored = [k for k in kodeord_redis.scan_iter(match=KEPT.texts.prefix(SCOPE) + ":*:*:*")]
     assert sum(kodeord_redis.hlen(k) for k in stored) == 1
+
+
+def test_a_text_outlives_every_record_that_names_it() -> None:
+    for kept in (Retention(48 * 3600, 72 * 3600), Retention(3600, 3600), Retention(7 * 86400, 3600)):
+        longest_record = max(s.keep_ms + s.span_ms for s in (kept.inbound, kept.outbound))
+        assert kept.texts.keep_ms >= longest_record  # stored when a record names it: kept at least this long
