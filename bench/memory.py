@@ -4,7 +4,8 @@ Starts an embedded Redis, loads ``televote.py``'s poll (12 options, a priced rep
 ``--messages`` votes through the router (``--processes`` processes, each its own ``Platform``, as web workers
 are), each from its own sender with a Kannel-style id (a UUID), then sends every reply through an in-process
 gateway that accepts everything, until the outboxes are empty. Redis's ``used_memory`` is read before the first
-vote and after the last reply is sent; the difference, less the keys that expire within ten minutes (the
+vote and after the last reply is sent (once no rewrite of the append-only file runs, less the buffers of that
+file and of clients); the difference, less the keys that expire within ten minutes (the
 poll's per-minute counts of votes by number, for burst alerts, kept three minutes), divided by the messages is
 what each message leaves for as long as its records are kept (``KODEORD_DEDUPE_HOURS``,
 ``KODEORD_STATUS_HOURS``). The two kinds of record
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 from benchlib import embedded_redis
@@ -82,6 +84,15 @@ def _send(job: tuple[str, str]) -> int:
     return sent
 
 
+def _settled_memory(client: redis.Redis) -> int:
+    """Redis's memory for data: ``used_memory`` once no append-only-file rewrite runs, less what is passing
+    through (the append-only file's buffer, clients' buffers)."""
+    while int(client.info("persistence")["aof_rewrite_in_progress"]):
+        time.sleep(0.2)
+    memory = client.info("memory")
+    return int(memory["used_memory"]) - int(memory.get("mem_aof_buffer", 0)) - int(memory.get("mem_clients_normal", 0))
+
+
 def _usage(client: redis.Redis, pattern: str = "*", shorter_than_s: int | None = None) -> int:
     """Bytes of the keys matching ``pattern`` (only those expiring within ``shorter_than_s``, if given)."""
     total = 0
@@ -102,7 +113,7 @@ def main() -> None:
         client = redis.Redis.from_url(server.url)
         with Platform(_settings(server.url, tmp)) as platform:  # loads the rules, registers nothing per message
             retention = platform.retention
-        before = int(client.info("memory")["used_memory"])
+        before = _settled_memory(client)
         started = time.perf_counter()
         share = -(-args.messages // args.processes)  # one range, and one Platform, per process
         jobs = [(server.url, str(tmp), s, min(s + share, args.messages)) for s in range(0, args.messages, share)]
@@ -111,18 +122,23 @@ def main() -> None:
             routing_s = time.perf_counter() - started
             sent = sum(pool.map(_send, [(server.url, str(tmp))] * args.processes))
         elapsed = time.perf_counter() - started
-        after = int(client.info("memory")["used_memory"])
+        after = _settled_memory(client)
         scope = Keys.for_service("bench/mello")
         left = sum(int(client.xlen(s) or 0) for s in client.smembers("kodeord:outboxes"))
         dedupe = _usage(client, retention.inbound.prefix(scope) + ":*")
         statuses = _usage(client, retention.outbound.prefix(scope) + ":*")
         texts = _usage(client, retention.texts.prefix(scope) + ":*")
         working = _usage(client, shorter_than_s=SHORT_LIVED_S)
+        stats: Any = client.memory_stats()
+        keys = int(client.dbsize())
         client.close()
     n = args.messages
     print(f"routed={routed} routing_s={routing_s:.0f} sent={sent} elapsed_s={elapsed:.0f} left_in_outboxes={left}")
     print(f"used_memory_before={before} used_memory_after={after} text_bytes_total={texts} "
           f"short_lived_bytes_total={working}")  # fmt: skip
+    print(f"keys={keys} dataset_bytes={stats.get('dataset.bytes')} overhead_bytes={stats.get('overhead.total')} "
+          f"keys_and_expiries_bytes={stats.get('db.0', {}).get('overhead.hashtable.main', 0)}+"
+          f"{stats.get('db.0', {}).get('overhead.hashtable.expires', 0)}")  # fmt: skip
     print(f"messages={n} bytes_per_message={(after - before - working) / n:.0f} dedupe_bytes={dedupe / n:.0f} "
           f"status_bytes={statuses / n:.0f}")  # fmt: skip
 
