@@ -255,10 +255,10 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
     last_line = ""
     try:
         while True:
-            progress = fanout.readprogress.bar(admin.redis, scope, broadcast) or {}
-            n = {k: int(progress.get(k, 0)) for k in ("queued", "sent", "failed", "delivered", "undelivered")}
-            done = progress.get("state") == "done" and n["sent"] + n["failed"] >= n["queued"]
-            line = (f"broadcast {broadcast}: {n['queued']} queued{'' if progress.get('state') == 'done' else ' so far'}, "
+            now = fanout.read_progress(admin.redis, scope, broadcast) or {}
+            n = {k: int(now.get(k, 0)) for k in ("queued", "sent", "failed", "delivered", "undelivered")}
+            done = now.get("state") == "done" and n["sent"] + n["failed"] >= n["queued"]
+            line = (f"broadcast {broadcast}: {n['queued']} queued{'' if now.get('state') == 'done' else ' so far'}, "
                     f"{n['sent']} sent, {n['failed']} failed, {n['delivered']} delivered, "
                     f"{n['undelivered']} not delivered")  # fmt: skip
             if line != last_line:
@@ -273,4 +273,4 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
         click.echo("\nstopped following; the broadcast goes on", err=True)
     if terminal:
         click.echo("", err=True)
-    return {"id": broadcast, **(fanout.readprogress.bar(admin.redis, scope, broadcast) or {})}
+    return {"id": broadcast, **(fanout.read_progress(admin.redis, scope, broadcast) or {})}
