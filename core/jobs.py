@@ -12,6 +12,7 @@ a job killed mid-batch leaves its messages pending until another sender claims t
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -295,7 +296,10 @@ def work(platform: Platform, logging_level: str = "INFO", threads: int = 8) -> N
     runners = [_Runner(platform, stop, logging_level) for _ in range(threads)]
 
     def asked(signum: int, frame: Any) -> None:
-        log.info("stopping: each thread ends after its running job")
+        if stop.is_set():  # asked again: a job may be stuck on a gateway that never answers
+            log.warning("stopping now, without waiting for the running jobs (their messages are taken over)")
+            os._exit(1)
+        log.info("stopping: each thread ends after its running job (Ctrl-C again stops at once)")
         stop.set()
         for runner in runners:
             runner.halt()

@@ -188,10 +188,15 @@ def test_one_tenants_stuck_gateway_does_not_hold_another_tenants_replies(
                "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
                "KODEORD_REDIS_URL": kodeord_redis_url}  # fmt: skip
         platform = make_platform([tmp_path / "tv.yaml", tmp_path / "radio.yaml"], gateways=tmp_path / "gateways.yaml")
-        with worker(env, tmp_path / "worker.log"):
+        with worker(env, tmp_path / "worker.log") as process:
             platform.handle(make_inbound("MELLO 03", sender="+46701234567"))  # type: ignore[arg-type]
             wait_until(lambda: slow.requests == 1, 10)  # tv's premium reply is stuck in its gateway
             platform.handle(make_inbound("QUIZ B", to="72600", sender="+46701234568"))  # type: ignore[arg-type]
             wait_until(lambda: len(fast.accepted) == 1, 5)  # radio's reply goes out meanwhile
             assert slow.requests == 1 and not slow.accepted  # tv's is still held
+            process.send_signal(signal.SIGINT)  # waits for the stuck job ...
+            time.sleep(1)
+            assert process.poll() is None
+            process.send_signal(signal.SIGINT)  # ... unless asked again
+            assert process.wait(10) == 1
     assert fast.accepted[0]["to"] == "+46701234568"
