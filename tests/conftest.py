@@ -47,6 +47,17 @@ TV_RULES = textwrap.dedent(
     """
 )
 
+# A second tenant beside TV_RULES: a quiz on its own number, with a plain reply.
+RADIO_RULES = """\
+tenant: {id: radio}
+numbers: [{number: "72600"}]
+services:
+  - id: quiz
+    number: "72600"
+    keyword: QUIZ
+    rules: [{name: answer, reply: "Svar mottaget"}]
+"""
+
 
 def kannel_gateways(sendsms: str, connections: int = 8) -> str:
     """A gateways file with one Kannel gateway ``k1`` (inbound secret ``s3cret``) routing every number."""

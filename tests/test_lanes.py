@@ -18,7 +18,7 @@ from kodeord.lanes import SWITCH_INTERVAL_S, Lanes
 from kodeord.platform import Platform
 from kodeord.web.app import create_app
 
-from .conftest import kannel_gateways
+from .conftest import RADIO_RULES, kannel_gateways
 
 SLOW = """\
 tenant: {id: slow}
@@ -29,22 +29,11 @@ services:
     keyword: MELLO
     rules: [{name: vote, reply: "{% for i in range(90000) %}{% endfor %}Tack"}]
 """
-QUICK = """\
-tenant: {id: quick}
-numbers: [{number: "72600"}]
-services:
-  - id: quiz
-    number: "72600"
-    keyword: QUIZ
-    rules: [{name: answer, reply: "Svar mottaget"}]
-"""
-
-
 def test_a_quick_tenant_is_answered_while_a_slow_tenants_renders_run(
     make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path
 ) -> None:
     (tmp_path / "slow.yaml").write_text(SLOW, encoding="utf-8")
-    (tmp_path / "quick.yaml").write_text(QUICK, encoding="utf-8")
+    (tmp_path / "quick.yaml").write_text(RADIO_RULES, encoding="utf-8")
     (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
     platform = make_platform([tmp_path / "slow.yaml", tmp_path / "quick.yaml"], gateways=tmp_path / "gateways.yaml",
                              template_ms=5000, routing_threads=8)  # fmt: skip

@@ -20,17 +20,8 @@ from kodeord.messages import Inbound
 from kodeord.platform import Platform
 from kodeord.web.app import create_app
 
-from .conftest import TV_RULES
+from .conftest import RADIO_RULES, TV_RULES
 
-OTHER_RULES = """\
-tenant: {id: radio}
-numbers: [{number: "72600"}]
-services:
-  - id: quiz
-    number: "72600"
-    keyword: QUIZ
-    rules: [{name: answer, reply: "Svar mottaget"}]
-"""
 KODEORD = str(Path(sys.executable).parent / "kodeord")
 
 
@@ -38,7 +29,7 @@ KODEORD = str(Path(sys.executable).parent / "kodeord")
 def traffic(make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound], tmp_path: Path,
             deliver: Callable[[Platform], object], recording_gateway: RecordingGateway) -> Platform:  # fmt: skip
     """Two tenants' traffic: five votes (one reply fails at the gateway, one is delivered) and a quiz answer."""
-    (tmp_path / "other.yaml").write_text(OTHER_RULES, encoding="utf-8")
+    (tmp_path / "other.yaml").write_text(RADIO_RULES, encoding="utf-8")
     (tmp_path / "tv.yaml").write_text(TV_RULES, encoding="utf-8")
     platform = make_platform([tmp_path / "tv.yaml", tmp_path / "other.yaml"])
     recording_gateway.fail["+46701234563"] = ("failed", "unknown subscriber")

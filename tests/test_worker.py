@@ -22,7 +22,7 @@ from kodeord.platform import Platform
 from kodeord.redis_server import EmbeddedRedis
 from kodeord.settings import Settings
 
-from .conftest import TV_RULES, kannel_gateways
+from .conftest import RADIO_RULES, TV_RULES, kannel_gateways
 
 KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
 MakeInbound = Callable[..., object]
@@ -160,16 +160,7 @@ def test_a_sender_sends_again_what_it_read_before_redis_went_away(
 
 
 _REPLY = next(line for line in TV_RULES.splitlines() if "Tack för rösten" in line)
-ISOLATION_RULES = TV_RULES.replace(_REPLY, _REPLY + "\n" + _REPLY.split("reply")[0] + 'price: "5.00"') + """\
----
-tenant: {id: radio}
-numbers: [{number: "72600"}]
-services:
-  - id: quiz
-    number: "72600"
-    keyword: QUIZ
-    rules: [{name: answer, reply: "Svar mottaget"}]
-"""
+PREMIUM_TV_RULES = TV_RULES.replace(_REPLY, _REPLY + "\n" + _REPLY.split("reply")[0] + 'price: "5.00"')
 
 
 def test_one_tenants_stuck_gateway_does_not_hold_another_tenants_replies(
@@ -177,8 +168,8 @@ def test_one_tenants_stuck_gateway_does_not_hold_another_tenants_replies(
 ) -> None:
     slow = FakeKannel(hold=1)  # the charging gateway takes the first request and never answers it
     with running(slow), running(FakeKannel()) as fast:
-        (tmp_path / "tv.yaml").write_text(ISOLATION_RULES.split("---\n")[0], encoding="utf-8")
-        (tmp_path / "radio.yaml").write_text(ISOLATION_RULES.split("---\n")[1], encoding="utf-8")
+        (tmp_path / "tv.yaml").write_text(PREMIUM_TV_RULES, encoding="utf-8")
+        (tmp_path / "radio.yaml").write_text(RADIO_RULES, encoding="utf-8")
         (tmp_path / "gateways.yaml").write_text(
             f"gateways:\n  k1:\n    type: kannel\n    sendsms_url: {slow.url}\n    username: a\n    password: pw\n"
             f"    charging: true\n  k2:\n    type: kannel\n    sendsms_url: {fast.url}\n    username: b\n"
