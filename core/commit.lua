@@ -2,22 +2,22 @@
 -- message with its record, atomically; or, if the message was committed before, return what it got then.
 -- KEYS: the inbound, outbound and text stores' prefixes, the outbox, one key per guard, the common writes'
 --   keys, then per branch its writes' keys.
--- ARGV[1]: one JSON array, so a message with many writes costs one argument, not dozens:
---   [stores, inbound, now (ms), guards, common, branches]
+-- ARGV[1]: one MessagePack array, so a message with many writes costs one argument, not dozens:
+--   [stores, inbound, guards, common, branches]
 --   stores: [[span, retention] (ms) of the inbound, outbound and text stores]; inbound: [received (ms), from,
---   to, text]; guards: [[field, most ("" for "must not exist"), by], ...]; common and each branch's writes:
---   [[command, [args...]], ...] (args as text); branches: [[shared, extra, writes, messages], ...], one more
---   than there are guards. shared: the outcome's JSON that many messages share (stored once as a text);
---   extra: what of it is this message's own (JSON, or ""); messages: [[outbox entry (JSON), field, to, from,
---   text, kind, price], ...].
+--   to (both as records keep addresses), text]; guards: [[field, most ("" for "must not exist"), by], ...];
+--   common and each branch's writes: [[command, [args...]], ...] (args as text); branches: [[shared, extra,
+--   writes, messages], ...], one more than there are guards. shared: the outcome's JSON that many messages
+--   share (stored once as a text); extra: what of it is this message's own (JSON, or ""); messages: [[outbox
+--   entry (JSON), field, record, text], ...], the record packed by records.py (see rec_out_new).
 -- ARGV[2]: the inbound message's record field; ARGV[3..]: the outgoing messages' record fields, and
---   digest-then-text pairs; the JSON names a field or a text (inbound text, shared, a message's text) by
+--   digest-then-text pairs; ARGV[1] names a field or a text (inbound text, shared, a message's text) by
 --   its index in ARGV.
 -- Returns the committed branch's index (0 when every guard held), or, for a message committed before, the
 -- JSON text [shared, replies, extra] of what it got then.
 -- Redis does not roll back a script that fails half-way, so every write is checked (key type, integer values
 -- for increments) before the first one runs.
-local a = cjson.decode(ARGV[1])
+local a = cmsgpack.unpack(ARGV[1])
 local inbound = {KEYS[1], a[1][1][1], a[1][1][2]}
 local outbound = {KEYS[2], a[1][2][1], a[1][2][2]}
 local texts = {KEYS[3], a[1][3][1], a[1][3][2]}
@@ -29,7 +29,7 @@ if seen_at then
   return cjson.encode({rec_get(texts, rec[5], now) or '{}', rec[6] or 0, rec[7] or ''})
 end
 local function is_int(v) return string.len(v) < 20 and string.match(v, '^-?%d+$') ~= nil end
-local guards, kpos = a[4], 5
+local guards, kpos = a[3], 5
 local chosen = 0
 local bumps = {}
 for g = 1, #guards do
@@ -46,11 +46,13 @@ for g = 1, #guards do
     end
   end
 end
-local expect = {HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set', ZADD='zset',
-  ZINCRBY='zset', ZREM='zset', RPUSH='list', LPUSH='list', LTRIM='list', XADD='stream',
-  INCRBY='string', PFADD='string'}
+local expect
 local writes, typed = {}, {}
 local function take_writes(list, mine)
+  if #list > 0 and not expect then
+    expect = {HSET='hash', HDEL='hash', HINCRBY='hash', SADD='set', SREM='set', ZADD='zset', ZINCRBY='zset',
+      ZREM='zset', RPUSH='list', LPUSH='list', LTRIM='list', XADD='stream', INCRBY='string', PFADD='string'}
+  end
   for i = 1, #list do
     local cmd, args, key = list[i][1], list[i][2], KEYS[kpos]
     kpos = kpos + 1
@@ -76,9 +78,9 @@ local function take_writes(list, mine)
     end
   end
 end
-local problem = take_writes(a[5], true)
+local problem = take_writes(a[4], true)
 if problem then return redis.error_reply(problem) end
-local branches = a[6]
+local branches = a[5]
 local mine
 for b = 1, #branches do
   problem = take_writes(branches[b][3], b - 1 == chosen)
@@ -98,13 +100,11 @@ local base = math.floor(now / outbound[2]) * outbound[2]
 for i = 1, #messages do
   local m = messages[i]
   redis.call('XADD', KEYS[4], '*', 'm', m[1])
-  local fields = {status = "queued", queued_at = a[3], to = m[3], from = m[4], text = m[5], kind = m[6],
-    price = m[7]}
-  rec_put(outbound, ARGV[m[2]], rec_out_merge(nil, fields, base, texts, now, false), now)
+  rec_put(outbound, ARGV[m[2]], rec_out_new(m[3], m[4], base, texts, now), now)
 end
 local i = a[2]
 local in_base = math.floor(now / inbound[2]) * inbound[2]
-local rec = {tonumber(i[1]) - in_base, rec_address(i[2]), rec_address(i[3]), rec_text(texts, i[4], now),
+local rec = {i[1] - in_base, i[2], i[3], rec_text(texts, i[4], now),
   rec_intern(texts, ARGV[mine[1]], ARGV[mine[1] + 1], now), #messages, mine[2]}
 rec_put(inbound, in_field, cmsgpack.pack(rec), now)
 return chosen

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgpack
 import redis
 
 from kodeord import records
@@ -77,22 +78,24 @@ class Committer:
         args = records.Args()
         args.field(f"{inbound.gateway}:{inbound.message_id}")  # ARGV[2]
         received = int(inbound.received_at.timestamp() * 1000)
+        now = int(time.time() * 1000)
         payload: list[Any] = [
-            [store[1:] for store in stores], [received, inbound.sender, inbound.recipient, args.text(inbound.text)],
-            int(time.time() * 1000),
+            [store[1:] for store in stores],
+            [received, records.address(inbound.sender), records.address(inbound.recipient), args.text(inbound.text)],
             [[guard.field, "" if guard.most is None else str(guard.most), str(guard.by)] for guard in guards],
             _writes(script_keys, common),
         ]  # fmt: skip
         packed = []
         for branch in branches:
             branch_writes = _writes(script_keys, branch.writes)
-            messages = [[json.dumps(m, ensure_ascii=False), args.field(m["id"]), m["to"], m["from"],
-                         args.text(m["text"]) if m["text"] else "", m["kind"], m.get("price", "")]
-                        for m in branch.outgoing]  # fmt: skip
+            messages = []
+            for m in branch.outgoing:
+                field, text = args.field(m["id"]), args.text(m["text"]) if m["text"] else 0
+                messages.append([json.dumps(m, ensure_ascii=False), field, records.queued(m, now, text), text])
             shared = args.text(_json(branch.outcome))
             packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
         payload.append(packed)
-        stored = self._script(keys=script_keys, args=[json.dumps(payload, ensure_ascii=False), *args.values])
+        stored = self._script(keys=script_keys, args=[msgpack.packb(payload), *args.values])
         if isinstance(stored, int):
             return stored
         shared, replies, own = json.loads(stored)

@@ -20,7 +20,7 @@ import redis
 from kodeord import gatewayconfig, mailer, templating
 from kodeord.alerts import Alert, AlertConfig, Monitor, raise_alert
 from kodeord.budget import Limits
-from kodeord.catalog import Catalog
+from kodeord.catalog import Catalog, Route
 from kodeord.commit import Committer
 from kodeord.engine import Engine
 from kodeord.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
@@ -148,9 +148,9 @@ class Platform:
         """Run the plugins' periodic checks (``kodeord_housekeeping``); sender workers do, every few seconds."""
         self.hooks.housekeeping(self)
 
-    def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
-        """Route one inbound message (see :class:`kodeord.router.Router`)."""
-        return self.router.handle(inbound, dry_run=dry_run)
+    def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Route | None = None) -> Outcome:
+        """Route one inbound message (see :class:`kodeord.router.Router`); ``route``: its route, if known."""
+        return self.router.handle(inbound, dry_run=dry_run, route=route)
 
     @cached_property
     def lanes(self) -> Lanes:
@@ -167,10 +167,11 @@ class Platform:
             known = self._heavy[tenant] = (catalog, any(templating.may_loop(t) for t in sources))
         return known[1]
 
-    def tenant_of(self, inbound: Inbound) -> str:
-        """The tenant whose service takes ``inbound`` (its number, when no service does): its routing lane."""
+    def route_of(self, inbound: Inbound) -> tuple[Route, str]:
+        """Where ``inbound`` goes, and the tenant whose service takes it (its number, when no service does): its
+        routing lane."""
         route = self.catalog.index.route(inbound.recipient, inbound.text)
-        return route.service.tenant if route.service is not None else f"number:{inbound.recipient}"
+        return route, route.service.tenant if route.service is not None else f"number:{inbound.recipient}"
 
     def reload_rules(self, paths: Iterable[Path] | None = None) -> None:
         """Reload rule files; on error the working configuration stays (and the error is raised)."""

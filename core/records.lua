@@ -22,18 +22,29 @@ local function rec_shard(head, field, g)
   return head .. ':' .. g .. ':' .. math.floor(x * 64 * REC_GROWTH ^ g / 16777216)
 end
 
+-- The current bucket of `store` at `now` and its keys' common head (worked out once per script call: `now` is
+-- read once).
+local function rec_head(store, now)
+  local b = store[4]
+  if not b then
+    b = math.floor(now / store[2])
+    store[4], store[5] = b, store[1] .. ':' .. b
+  end
+  return b, store[5]
+end
+
 -- The shard key holding `field` and the start (ms) of its bucket, or nil: the current bucket and the two
 -- before it (the current one alone if `only_current`), newest generation first.
 local function rec_find(store, field, now, only_current)
   local span = store[2]
-  local b = math.floor(now / span)
-  local heads = {store[1] .. ':' .. b}
+  local b, head = rec_head(store, now)
+  local heads = {head}
   local counts
   if only_current then
-    counts = {redis.call('GET', heads[1] .. ':n')}
+    counts = {redis.call('GET', head .. ':n')}
   else
     heads[2], heads[3] = store[1] .. ':' .. (b - 1), store[1] .. ':' .. (b - 2)
-    counts = redis.call('MGET', heads[1] .. ':n', heads[2] .. ':n', heads[3] .. ':n')
+    counts = redis.call('MGET', head .. ':n', heads[2] .. ':n', heads[3] .. ':n')
   end
   for i = 1, #heads do
     local n = tonumber(counts[i] or '0')
@@ -51,8 +62,7 @@ end
 -- keys expire together, `keep` after the bucket ends.
 local function rec_put(store, field, value, now)
   local span = store[2]
-  local b = math.floor(now / span)
-  local head = store[1] .. ':' .. b
+  local b, head = rec_head(store, now)
   local n = redis.call('INCR', head .. ':n')
   local key = rec_shard(head, field, rec_gen(n))
   local ends = (b + 1) * span + store[3]
@@ -84,28 +94,37 @@ local function rec_get(store, field, now)
   return nil
 end
 
--- The outbound record: REC_OUT (set by records.py) names its fields in order. Packed forms: status and kind
+-- The outbound record: rec_out() (made by records.py) names its fields in order. Packed forms: status and kind
 -- as small numbers, times in ms from the bucket's start, E.164 addresses as numbers, texts (the message, a
 -- failure's reason, a delivery report's words) as rec_text keeps them, the rest as text; an empty field
 -- is false, and trailing empty fields are left off. A text field's value, as the caller gives it, is the
--- index in ARGV of its digest, the text itself following it.
-local REC_STATES = {queued = 0, sent = 1, delivered = 2, failed = 3}
-local REC_KINDS = {reply = 0, broadcast = 1, marketing = 2, notice = 3}
-local REC_TIMES = {queued_at = true, sent_at = true, reported_at = true, failed_at = true, next_at = true}
-local REC_TEXTS = {text = true, report = true, reason = true}
-
+-- index in ARGV of its digest, the text itself following it. (records.py packs a new record the same way.)
 local function rec_address(v)
   local digits = string.match(v, '^%+([1-9]%d*)$')
   if digits and #digits <= 15 then return tonumber(digits) end
   return v
 end
 
+local REC_CODES  -- what rec_pack_value needs, made on first use: most scripts never merge a record
+local function rec_codes()
+  if not REC_CODES then
+    REC_CODES = {
+      status = {queued = 0, sent = 1, delivered = 2, failed = 3},
+      kind = {reply = 0, broadcast = 1, marketing = 2, notice = 3},
+      times = {queued_at = true, sent_at = true, reported_at = true, failed_at = true, next_at = true},
+      texts = {text = true, report = true, reason = true},
+    }
+  end
+  return REC_CODES
+end
+
 local function rec_pack_value(name, v, base, texts, now)
   if v == nil or v == '' or v == false then return false end
-  if name == 'status' then return REC_STATES[v] or v end
-  if name == 'kind' then return REC_KINDS[v] or v end
-  if REC_TIMES[name] then return tonumber(v) - base end
-  if REC_TEXTS[name] then return rec_text(texts, v, now) end
+  local codes = rec_codes()
+  if name == 'status' then return codes.status[v] or v end
+  if name == 'kind' then return codes.kind[v] or v end
+  if codes.times[name] then return tonumber(v) - base end
+  if codes.texts[name] then return rec_text(texts, v, now) end
   if name == 'to' or name == 'from' then return rec_address(v) end
   if name == 'attempts' then return tonumber(v) end
   return tostring(v)
@@ -121,12 +140,21 @@ local function rec_out_merge(packed, fields, base, texts, now, report)
     fields.status = nil
   end
   local last = 0
-  for i, name in ipairs(REC_OUT) do
+  local names = rec_out()
+  for i, name in ipairs(names) do
     local v = fields[name]
     if v ~= nil then rec[i] = rec_pack_value(name, v, base, texts, now) end
     if rec[i] == nil then rec[i] = false end
     if rec[i] ~= false then last = i end
   end
-  for i = #REC_OUT, last + 1, -1 do rec[i] = nil end
+  for i = #names, last + 1, -1 do rec[i] = nil end
+  return cmsgpack.pack(rec)
+end
+
+-- A new outbound record packed by records.py, but for its time (absolute ms; here made relative to the
+-- bucket starting at `base`) and its text (the ARGV index of the text's digest, or 0 for none).
+local function rec_out_new(rec, text, base, texts, now)
+  rec[REC_QUEUED_AT] = rec[REC_QUEUED_AT] - base
+  if text ~= 0 then rec[REC_TEXT] = rec_text(texts, text, now) end
   return cmsgpack.pack(rec)
 end

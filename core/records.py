@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 import redis
@@ -119,7 +119,7 @@ def digest(text: str) -> bytes:
 
 
 class Args:
-    """A script's arguments after its first (the JSON that names them by their index in ARGV): record fields, and
+    """A script's arguments after its first (which names them by their index in ARGV): record fields, and
     texts as a digest followed by the text, each text given once."""
 
     def __init__(self) -> None:
@@ -138,6 +138,30 @@ class Args:
             self.values += [digest(text), text]
             index = self._texts[text] = len(self.values)
         return index
+
+
+def address(value: str) -> int | str:
+    """An address as a record keeps it: an E.164 number as a number, anything else as it is (``rec_address``)."""
+    digits = value[1:]
+    if value[:1] == "+" and 0 < len(digits) <= 15 and digits.isascii() and digits.isdigit() and digits[0] != "0":
+        return int(digits)
+    return value
+
+
+def queued(message: Mapping[str, Any], queued_at: int, text: int) -> list[Any]:
+    """The outbound record of a message just queued (``message``: its outbox entry), packed as ``records.lua``
+    packs one but for its time (``queued_at``, absolute ms) and its text (``text``: the ARGV index of its digest,
+    or 0), which ``rec_out_new`` fills in."""
+    kind = message["kind"]
+    values = {
+        "status": STATES.index("queued"), "queued_at": queued_at, "kind": KINDS.index(kind) if kind in KINDS else kind,
+        "to": address(message["to"]), "from": address(message["from"]), "text": text or False,
+        "price": str(message.get("price") or "") or False,
+    }  # fmt: skip
+    record = [values.get(name, False) for name in OUT_FIELDS]
+    while record and record[-1] is False:
+        record.pop()
+    return record
 
 
 def handle(record_field: bytes) -> str:
@@ -177,7 +201,8 @@ def shards(g: int) -> int:
 def library() -> str:
     """``records.lua`` with the outbound layout filled in: the first part of every script using records."""
     names = ", ".join(f"'{name}'" for name in OUT_FIELDS)
-    return (f"local REC_OUT = {{{names}}}\n"
+    return (f"local function rec_out() return {{{names}}} end\n"
+            f"local REC_QUEUED_AT, REC_TEXT = {OUT_FIELDS.index('queued_at') + 1}, {OUT_FIELDS.index('text') + 1}\n"
             f"local REC_FIRST, REC_GROWTH, REC_LAST_GEN = {FIRST_GENERATION}, {GROWTH}, {LAST_GENERATION}\n"
             + _source("records.lua"))  # fmt: skip
 
@@ -197,6 +222,22 @@ def script(name: str) -> str:
 _FIND = script("records_find.lua")
 
 
+class At(NamedTuple):
+    """Where a record is: its shard key and its bucket's start (ms). A record never moves, so a write may go
+    straight there (after checking it is still there: it may have expired)."""
+
+    key: str
+    base: int
+
+
+class Found(NamedTuple):
+    """A record as found: its packed value, its bucket's start (ms) and where it is."""
+
+    value: bytes
+    base: int
+    at: At
+
+
 class Reader:
     """Reads records of one Redis (the script is registered once)."""
 
@@ -205,12 +246,13 @@ class Reader:
         self.retention = retention
         self._find = client.register_script(_FIND)
 
-    def find(self, keys: Keys, store: Store, fields: Sequence[bytes]) -> list[tuple[bytes, int] | None]:
-        """Each field's (value, its bucket's start in ms), or None where there is no such record."""
+    def find(self, keys: Keys, store: Store, fields: Sequence[bytes]) -> list[Found | None]:
+        """Each field's record, or None where there is none."""
         if not fields:
             return []
         found: Any = self._find(keys=[store.prefix(keys)], args=[store.span_ms, store.keep_ms, *fields])
-        return [None if not value else (value, int(base)) for value, base in zip(found[::2], found[1::2], strict=True)]
+        return [None if not value else Found(value, int(base), At(key.decode(), int(base)))
+                for value, base, key in zip(found[::3], found[1::3], found[2::3], strict=True)]  # fmt: skip
 
     def texts(self, keys: Keys, digests: Sequence[Any]) -> dict[bytes, str]:
         """The stored texts of ``digests`` (those still kept; anything else in ``digests`` is left out)."""

@@ -1,6 +1,7 @@
 -- records_find.lua: look records up by field.
 -- KEYS[1]: a store's prefix. ARGV[1]: the store's bucket span (ms); ARGV[2]: its retention (ms); ARGV[3..]:
--- fields. Returns, for each field, its value and its bucket's start (ms), or nil and 0 where there is none.
+-- fields. Returns, for each field, its value, its bucket's start (ms) and its shard key, or nil, 0 and nil where
+-- there is none.
 local store = {KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])}
 local now = rec_now()
 local found = {}
@@ -9,9 +10,11 @@ for i = 3, #ARGV do
   if key then
     found[#found + 1] = redis.call('HGET', key, ARGV[i])
     found[#found + 1] = base
+    found[#found + 1] = key
   else
     found[#found + 1] = false
     found[#found + 1] = 0
+    found[#found + 1] = false
   end
 end
 return found

@@ -90,10 +90,12 @@ class Router:
         # A dry run shows links as they would look, signed with a throwaway key: it must not store the real one.
         self._dry_links = Links(platform.settings.public_url, lambda: "dry-run")
 
-    def handle(self, inbound: Inbound, *, dry_run: bool = False) -> Outcome:
-        """Route, decide, act and commit one message (``dry_run``: decide only, change nothing)."""
+    def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Route | None = None) -> Outcome:
+        """Route, decide, act and commit one message (``dry_run``: decide only, change nothing; ``route``: where
+        the message goes, if the caller knows it already)."""
         index = self.platform.catalog.index
-        route = index.route(inbound.recipient, inbound.text)
+        if route is None:
+            route = index.route(inbound.recipient, inbound.text)
         if inbound.channel.value == "call" and route.number is not None:
             route = index.call_route(route.number)
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)

@@ -63,6 +63,7 @@ class _Fate:
     item: Outgoing
     queued_at: int  # ms: when its outbox entry was added (queued, or queued again for a retry)
     new: status.NewRecord | None = None  # what its record is made of, if it has none yet
+    at: records.At | None = None  # where its record is, if it has one
     result: str = ""  # sent, retry, failed; "" while undecided
     reason: str = ""
     gateway: str = ""
@@ -231,8 +232,8 @@ class Sender:
         for message_id, record in zip(ids, found, strict=True):
             if record is None:
                 continue
-            fates[message_id].new = None
-            if records.unpack(record[0])[0] in FINAL:
+            fates[message_id].new, fates[message_id].at = None, record.at
+            if records.unpack(record.value)[0] in FINAL:
                 done.add(message_id)
         return done
 
@@ -308,6 +309,7 @@ class Sender:
         def report(*sents: Sent) -> None:
             updates: dict[str, dict[str, Any]] = {}
             new: dict[str, status.NewRecord] = {}
+            at: dict[str, records.At] = {}
             answered: list[handover.Handover] = []
             for sent in sents:
                 fate = by_id.get(sent.id)
@@ -324,12 +326,14 @@ class Sender:
                     }  # fmt: skip
                     if fate.new is not None:
                         new[fate.item.id] = fate.new
+                    if fate.at is not None:
+                        at[fate.item.id] = fate.at
                 mark = marks.pop(sent.id, None)
                 if mark is not None:
                     left[mark.token] -= 1
                     if not left[mark.token]:
                         answered.append(mark)
-            status.update(self.redis, self.retention, scope, updates, new)
+            status.update(self.redis, self.retention, scope, updates, new, at)
             for mark in answered:
                 self.handovers.end(mark)
 
@@ -412,7 +416,8 @@ class Sender:
                 sums[(item.message.service, "cost")] += int(fate.cost / COST_UNIT)
                 if item.message.price:
                     sums[(item.message.service, "revenue")] += int(Decimal(item.message.price) / COST_UNIT)
-        status.update(pipe, self.retention, scope, updates, new)
+        at = {f.item.id: f.at for f in fates if f.at is not None}
+        status.update(pipe, self.retention, scope, updates, new, at)
         fanout.count(pipe, scope, broadcast)
         for (service, what), amount in sums.items():
             if amount:

@@ -12,9 +12,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from kodeord import fanout, records
 from kodeord.gateway import Status
@@ -35,9 +37,11 @@ class NewRecord:
 def update(
     client: redis.Redis | redis.client.Pipeline, retention: Retention, keys: Keys,
     updates: Mapping[str, Mapping[str, Any]], new: Mapping[str, NewRecord] | None = None,
+    at: Mapping[str, records.At] | None = None,
 ) -> None:  # fmt: skip
     """Write outbound records of scope ``keys`` (message id -> fields) in one call, never undoing a delivery
-    report's verdict. ``new``: for these ids, make the record if there is none yet.
+    report's verdict. ``new``: for these ids, make the record if there is none yet. ``at``: where these ids'
+    records were found (saves looking them up again).
 
     ``client`` may be a pipeline (the call then runs when it executes, within its transaction if any).
     """
@@ -47,11 +51,12 @@ def update(
     rows = []
     for message_id, fields in updates.items():
         made = (new or {}).get(message_id)
-        rows.append([args.field(message_id), _with_texts(fields, args), 0 if made is None else _new(made, args)])
+        row = [args.field(message_id), _with_texts(fields, args), 0 if made is None else _new(made, args)]
+        found = (at or {}).get(message_id)
+        rows.append(row if found is None else [*row, found.key, found.base])
     payload = {"out": _span(retention.outbound), "text": _span(retention.texts), "u": rows}
-    script = _registered(client, "status_update.lua")
-    script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
-           args=[json.dumps(payload, ensure_ascii=False), *args.values], client=client)  # fmt: skip
+    _script("status_update.lua")(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
+                                 args=[json.dumps(payload, ensure_ascii=False), *args.values], client=client)
 
 
 def _with_texts(fields: Mapping[str, Any], args: records.Args) -> dict[str, Any]:
@@ -71,8 +76,10 @@ def _span(store: Store) -> list[int]:
     return [store.span_ms, store.keep_ms]
 
 
-def _registered(client: redis.Redis | redis.client.Pipeline, name: str) -> Any:
-    return client.register_script(records.script(name))
+@cache
+def _script(name: str) -> Script:
+    """The script ``name`` (its digest made once); called with the client to run it on."""
+    return Script(None, records.script(name).encode())  # type: ignore[arg-type]
 
 
 def split_ref(ref: str) -> tuple[Keys, str]:
@@ -106,12 +113,12 @@ def apply_report(
     if status not in (Status.DELIVERED, Status.FAILED):
         raise ValueError(f"a delivery report says delivered or failed, not {status}")
     keys, message_id = split_ref(ref)
-    script = _registered(client, "status_report.lua")
+    script = _script("status_report.lua")
     words = detail[:500]
     args = [*_span(retention.outbound), *_span(retention.texts), records.field(message_id), status.value, at_ms,
             records.digest(words), words]  # fmt: skip
     known, latency_ms, changed = script(keys=[retention.outbound.prefix(keys), retention.texts.prefix(keys)],
-                                        args=args)  # fmt: skip
+                                        args=args, client=client)  # fmt: skip
     if not known:
         return None
     fanout_id = fanout.fanout_of(message_id)

@@ -146,8 +146,8 @@ async def receive(platform: Platform, **fields: Any) -> Outcome:
     except KodeordError as exc:
         raise bad_request(str(exc)) from None
     try:
-        tenant = platform.tenant_of(inbound)
-        return await platform.lanes.route(tenant, lambda: platform.handle(inbound), platform.heavy(tenant))
+        route, tenant = platform.route_of(inbound)
+        return await platform.lanes.route(tenant, lambda: platform.handle(inbound, route=route), platform.heavy(tenant))
     except redis.RedisError as exc:
         log.warning("inbound %s not taken, Redis unavailable: %s", fields.get("message_id"), exc)
         raise Refused(text(503, "temporarily unavailable; retry", {"Retry-After": "1"})) from None

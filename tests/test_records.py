@@ -94,6 +94,27 @@ def test_an_outbound_record_reads_back_as_written(
     assert record == {k: v for k, v in expected.items() if v}
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(to=addresses, sender=addresses, text=words, price=st.sampled_from(["", "5.00", "10"]),
+       kind=st.sampled_from(list(Kind)), origin=st.sampled_from(["+46701234567", "0701234567", "+4791234567"]))  # fmt: skip
+def test_a_record_the_commit_queues_reads_back_as_queued(
+    kodeord_redis: redis.Redis, to: str, sender: str, text: str, price: str, kind: Kind, origin: str
+) -> None:
+    kodeord_redis.flushdb()  # each example on its own
+    message = {"id": "q:0", **Outbound(to=to, sender=sender, text=text, kind=kind, price=price).to_dict()}
+    inbound = Inbound.create(sender=origin, recipient="72500", text=text, gateway="g", message_id="q")
+    before = int(time.time() * 1000)
+    assert Committer(kodeord_redis, KEPT).commit(SCOPE, inbound, [Branch({"status": "handled"}, outgoing=[message])]) == 0
+    record = status.read(kodeord_redis, f"{SCOPE.scope}|q:0", KEPT)
+    assert record is not None
+    assert before <= int(record.pop("queued_at")) <= int(time.time() * 1000)
+    expected = {"status": "queued", "kind": kind.value, "to": to, "from": sender, "text": text, "price": price}
+    assert record == {k: v for k, v in expected.items() if v}
+    stored = Reader(kodeord_redis, KEPT).inbound(SCOPE, [records.field("g:q")])[0]
+    assert stored is not None
+    assert (stored["from"], stored["to"], stored["text"], stored["replies"]) == (inbound.sender, "72500", text, 1)
+
+
 def test_texts_are_stored_once_per_bucket(kodeord_redis: redis.Redis) -> None:
     _queue(kodeord_redis, [f"m{n}" for n in range(500)])
     stored = [k for k in kodeord_redis.scan_iter(match=KEPT.texts.prefix(SCOPE) + ":*:*:*")]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis
 
-from kodeord import status
+from kodeord import records, status
 from kodeord.gateway import Status
 from kodeord.keys import Keys
 from kodeord.messages import Outbound
-from kodeord.records import Retention
+from kodeord.records import Reader, Retention
 
 KEPT = Retention(48 * 3600, 72 * 3600)
 
@@ -52,6 +52,22 @@ def test_an_update_of_an_unknown_message_is_dropped_and_a_report_says_unknown(ko
     status.update(kodeord_redis, KEPT, Keys("n:72500"), {"nobody": {"status": "sent"}})
     assert status.read(kodeord_redis, "n:72500|nobody", KEPT) is None
     assert status.apply_report(kodeord_redis, KEPT, "n:72500|nobody", Status.DELIVERED, "dlr", 1) is None
+
+
+def test_an_update_goes_where_its_record_was_found_or_looks_for_it_again(kodeord_redis: redis.Redis) -> None:
+    keys = Keys("s:tv/mello")
+    _queue(kodeord_redis, keys, "m4")
+    found = Reader(kodeord_redis, KEPT).find(keys, KEPT.outbound, [records.field("m4")])[0]
+    assert found is not None
+    status.update(kodeord_redis, KEPT, keys, {"m4": {"status": "sent", "gateway": "k1"}}, at={"m4": found.at})
+    assert status.read(kodeord_redis, "s:tv/mello|m4", KEPT)["status"] == "sent"  # type: ignore[index]
+    stale = records.At(found.at.key + "0", found.at.base)  # where the record is not (it may have expired)
+    status.update(kodeord_redis, KEPT, keys, {"m4": {"status": "failed", "reason": "r"}}, at={"m4": stale})
+    assert status.read(kodeord_redis, "s:tv/mello|m4", KEPT)["reason"] == "r"  # type: ignore[index]
+    assert not kodeord_redis.exists(stale.key)  # nothing written where the record was not
+    status.update(kodeord_redis, KEPT, keys, {"nobody": {"status": "sent"}}, at={"nobody": found.at})
+    assert status.read(kodeord_redis, "s:tv/mello|nobody", KEPT) is None
+    assert kodeord_redis.hlen(found.at.key) == 1
 
 
 def test_a_report_tells_how_long_after_sending_it_came(kodeord_redis: redis.Redis) -> None:
