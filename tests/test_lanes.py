@@ -56,8 +56,9 @@ def test_a_quick_tenant_is_answered_while_a_slow_tenants_renders_run(
     order = sorted(done, key=done.__getitem__)
     assert len(order) == 9
     # The slow tenant holds half of the routing threads; the quick one is answered before the slow tenant's
-    # messages that waited for a lane (on the event loop, it waited for every one of them).
-    assert order.index("quick") < 4, order
+    # messages that waited for a lane (on the event loop, it waited for every one of them). The four that
+    # started 50 ms before it may finish first on a busy machine.
+    assert order.index("quick") <= 4, order
 
 
 def test_a_key_holds_at_most_half_of_the_lanes() -> None:
