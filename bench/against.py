@@ -73,9 +73,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="runs of each")
     parser.add_argument("--metric", default="inbound_per_s", help="the name=value figure to compare")
     parser.add_argument("--hide", action="append", default=[], help="a module the commit's runs must not import")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the benchmark and its options")
-    args = parser.parse_args()
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    command = argv[split + 1 :]
     if not command:
         parser.error("give the benchmark to run after --, e.g. -- bench/load.py --seconds 30")
     with tempfile.TemporaryDirectory(prefix="kodeord-against-") as tmp:

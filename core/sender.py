@@ -333,7 +333,7 @@ class Sender:
                     left[mark.token] -= 1
                     if not left[mark.token]:
                         answered.append(mark)
-            status.update(self.redis, self.retention, scope, updates, new, at)
+            self._record_sent(scope, updates, new, at)
             for mark in answered:
                 self.handovers.end(mark)
 
@@ -371,6 +371,23 @@ class Sender:
             for mark in {m.token: m for m in marks.values()}.values():  # groups not answered for in full
                 self.handovers.end(mark)
         self._unreported(gateway, group, handed=True)
+
+    def _record_sent(self, scope: Keys, updates: dict[str, dict[str, Any]], new: dict[str, status.NewRecord],
+                     at: dict[str, records.At]) -> None:  # fmt: skip
+        """Record what the gateway accepted, waiting for Redis as long as it is away: this process alone knows
+        these messages went out, and a batch read again after an outage must not send them twice."""
+        delay, warned = 0.05, 0.0
+        while True:
+            try:
+                status.update(self.redis, self.retention, scope, updates, new, at)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() - warned > 10:  # once, then every ten seconds of an outage
+                    warned = time.monotonic()
+                    log.warning("cannot record %d sent message(s) yet, Redis is unavailable (%s); trying again",
+                                len(updates), exc)  # fmt: skip
+                time.sleep(delay)
+                delay = min(0.25, delay * 2)
 
     @staticmethod
     def _unreported(gateway: Gateway, chunk: list[_Fate], handed: bool) -> None:

@@ -8,16 +8,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 
 from kodeord.fakekannel import FakeKannel, running
-from kodeord.gateway import RecordingGateway
+from kodeord.gateway import Outgoing, RecordingGateway, Report
 from kodeord.platform import Platform
 from kodeord.redis_server import EmbeddedRedis
 from kodeord.settings import Settings
@@ -157,6 +158,61 @@ def test_a_sender_sends_again_what_it_read_before_redis_went_away(
     assert sender.run_once() == 1
     assert recording_gateway.texts_to("+46701000001")
     assert platform.redis.xpending(stream, GROUP)["pending"] == 0
+
+
+class _AcceptsThenLosesRedis(RecordingGateway):
+    """Accepts every message; right after it accepted the first group, Redis goes away for a second."""
+
+    def __init__(self, server: EmbeddedRedis) -> None:
+        super().__init__()
+        self.server = server
+        self.back = threading.Event()
+        self.done = threading.Event()
+        self.outage: threading.Thread | None = None
+
+    def send(self, batch: Sequence[Outgoing], report: Report) -> None:
+        if self.outage is None:
+            self.server.stop()  # the gateway has the group; its acceptance cannot be recorded now
+            self.outage = threading.Thread(target=self._restart, daemon=True)
+            self.outage.start()
+        super().send(batch, report)
+
+    def _restart(self) -> None:
+        time.sleep(1.0)
+        self.server.start()
+        self.back.set()
+        self.done.wait(60)  # a server lives as long as the thread that started it
+
+
+def test_what_a_gateway_accepted_as_redis_went_away_is_recorded_when_it_is_back_and_not_sent_again(
+    tmp_path: Path, make_inbound: MakeInbound
+) -> None:
+    from kodeord import status
+    from kodeord.sender import Sender
+
+    server = EmbeddedRedis(tmp_path / "redis").start()
+    gateway = _AcceptsThenLosesRedis(server)
+    try:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(TV_RULES, encoding="utf-8")
+        settings = Settings(environ={}, redis_url=server.url, rules=(rules,), data_dir=tmp_path / "var")
+        with Platform(settings) as platform:
+            platform.handle(make_inbound("MELLO 03", sender="+46701000001"))  # type: ignore[arg-type]
+            sender = Sender(platform, gateway=gateway)
+            assert sender.run_once() == 1  # waits for Redis to come back to record the acceptance
+            assert gateway.back.is_set()
+            time.sleep(1.1)  # past the sender's interval for looking at what it left unacknowledged
+            while sender.run_once():
+                pass
+            assert gateway.texts_to("+46701000001") == ["Tack för rösten på 03"]
+            [message_id] = gateway.ids
+            record = status.read(platform.redis, f"s:tv/mello|{message_id}", platform.retention)
+            assert record is not None and record["status"] == "sent"
+    finally:
+        server.stop()
+        if gateway.outage is not None:
+            gateway.done.set()
+            gateway.outage.join(10)
 
 
 _REPLY = next(line for line in TV_RULES.splitlines() if "Tack för rösten" in line)
