@@ -105,15 +105,17 @@ local function rec_address(v)
   return v
 end
 
-local REC_CODES  -- what rec_pack_value needs, made on first use: most scripts never merge a record
+-- What rec_pack_value needs, made on first use (most scripts never merge a record): status and kind by their
+-- numbers, as rec_names() (made by records.py) lists them from 0.
+local REC_CODES
 local function rec_codes()
   if not REC_CODES then
-    REC_CODES = {
-      status = {queued = 0, sent = 1, delivered = 2, failed = 3},
-      kind = {reply = 0, broadcast = 1, marketing = 2, notice = 3},
+    REC_CODES = {status = {}, kind = {},
       times = {queued_at = true, sent_at = true, reported_at = true, failed_at = true, next_at = true},
-      texts = {text = true, report = true, reason = true},
-    }
+      texts = {text = true, report = true, reason = true}}
+    local states, kinds = rec_names()
+    for i, name in ipairs(states) do REC_CODES.status[name] = i - 1 end
+    for i, name in ipairs(kinds) do REC_CODES.kind[name] = i - 1 end
   end
   return REC_CODES
 end

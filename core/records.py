@@ -200,11 +200,15 @@ def shards(g: int) -> int:
 @cache
 def library() -> str:
     """``records.lua`` with the outbound layout filled in: the first part of every script using records."""
-    names = ", ".join(f"'{name}'" for name in OUT_FIELDS)
-    return (f"local function rec_out() return {{{names}}} end\n"
+    return (f"local function rec_out() return {{{_lua_list(OUT_FIELDS)}}} end\n"
             f"local REC_QUEUED_AT, REC_TEXT = {OUT_FIELDS.index('queued_at') + 1}, {OUT_FIELDS.index('text') + 1}\n"
+            f"local function rec_names() return {{{_lua_list(STATES)}}}, {{{_lua_list(KINDS)}}} end\n"
             f"local REC_FIRST, REC_GROWTH, REC_LAST_GEN = {FIRST_GENERATION}, {GROWTH}, {LAST_GENERATION}\n"
             + _source("records.lua"))  # fmt: skip
+
+
+def _lua_list(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 @cache
@@ -231,10 +235,9 @@ class At(NamedTuple):
 
 
 class Found(NamedTuple):
-    """A record as found: its packed value, its bucket's start (ms) and where it is."""
+    """A record as found: its packed value and where it is."""
 
     value: bytes
-    base: int
     at: At
 
 
@@ -251,14 +254,14 @@ class Reader:
         if not fields:
             return []
         found: Any = self._find(keys=[store.prefix(keys)], args=[store.span_ms, store.keep_ms, *fields])
-        return [None if not value else Found(value, int(base), At(key.decode(), int(base)))
+        return [None if not value else Found(value, At(key.decode(), int(base)))
                 for value, base, key in zip(found[::3], found[1::3], found[2::3], strict=True)]  # fmt: skip
 
     def texts(self, keys: Keys, digests: Sequence[Any]) -> dict[bytes, str]:
         """The stored texts of ``digests`` (those still kept; anything else in ``digests`` is left out)."""
         unique = list(dict.fromkeys(d for d in digests if d and isinstance(d, bytes)))
         found = self.find(keys, self.retention.texts, unique)
-        return {d: v[0].decode() for d, v in zip(unique, found, strict=True) if v is not None}
+        return {d: v.value.decode() for d, v in zip(unique, found, strict=True) if v is not None}
 
     def outbound(self, keys: Keys, ids: Sequence[str]) -> list[dict[str, str] | None]:
         """The status records of outgoing messages ``ids`` of scope ``keys``, as text fields."""
@@ -267,14 +270,14 @@ class Reader:
     def outbound_fields(self, keys: Keys, fields: Sequence[bytes]) -> list[dict[str, str] | None]:
         """Outbound records by field, as text fields."""
         found = self.find(keys, self.retention.outbound, fields)
-        unpacked = [None if f is None else (unpack(f[0]), f[1]) for f in found]
+        unpacked = [None if f is None else (unpack(f.value), f.at.base) for f in found]
         texts = self.texts(keys, [v for u in unpacked if u for k, v in _named(OUT_FIELDS, u[0]) if k in TEXTS])
         return [None if u is None else decode_outbound(u[0], u[1], texts) for u in unpacked]
 
     def inbound(self, keys: Keys, fields: Sequence[bytes]) -> list[dict[str, Any] | None]:
         """Inbound records by field, each with its text and outcome."""
         found = self.find(keys, self.retention.inbound, fields)
-        unpacked = [None if f is None else (unpack(f[0]), f[1]) for f in found]
+        unpacked = [None if f is None else (unpack(f.value), f.at.base) for f in found]
         texts = self.texts(keys, [v for u in unpacked if u for k, v in _named(IN_FIELDS, u[0])
                                   if k in ("text", "shared")])  # fmt: skip
         return [None if u is None else decode_inbound(u[0], u[1], texts) for u in unpacked]
