@@ -267,8 +267,6 @@ def demo(port: int | None) -> None:
 
 
 def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulator: bool, sender: bool = False) -> None:
-    import uvicorn
-
     from kodeord.redis_server import EmbeddedRedis, running_url
 
     server: EmbeddedRedis | None = None
@@ -285,7 +283,9 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
         if sender:
             threading.Thread(target=_send_forever, args=(stop,), daemon=True, name="sender").start()
         click.echo(f"Kodeord on http://{host}:{port}/" + ("  (phone simulator)" if simulator else ""))
-        uvicorn.run(
+        from kodeord.web.workers import run as run_web
+
+        run_web(
             "kodeord.web.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
             log_level=settings.log_level.lower(), access_log=False,
         )  # fmt: skip

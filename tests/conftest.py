@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
+import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from hypothesis import settings
@@ -113,6 +117,45 @@ def serve() -> Iterator[Callable[..., str]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def served(web_server: tuple[str, subprocess.Popen[bytes]]) -> str:
+    """The base URL of ``web_server``."""
+    return web_server[0]
+
+
+@pytest.fixture
+def web_server(tmp_path: Path, kodeord_redis_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``kodeord serve --workers 3`` on the test Redis, with the TV rules and a Kannel gateway ``k1``: its base
+    URL and its process."""
+    (tmp_path / "rules.yaml").write_text(TV_RULES, encoding="utf-8")
+    (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(tmp_path / "rules.yaml"),
+           "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+           "KODEORD_LOG_LEVEL": "WARNING",
+           "KODEORD_DATA_DIR": str(tmp_path / "var"), "KODEORD_SECRET_KEY": "test"}  # fmt: skip
+    web = subprocess.Popen([sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", str(port), "--workers", "3"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert web.poll() is None and time.monotonic() < deadline, "kodeord serve did not start"
+            time.sleep(0.1)
+        yield url, web
+    finally:
+        web.send_signal(signal.SIGINT)
+        try:
+            web.wait(15)
+        except subprocess.TimeoutExpired:
+            web.kill()
+            web.wait(10)
 
 
 from .addressbook_rig import book  # noqa: E402, F401 - the address-book rig fixture, for every test module

@@ -3,12 +3,9 @@ with the outboxes and senders read at that moment."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,7 +19,7 @@ from kodeord.metrics import Metrics
 from kodeord.platform import Platform
 from kodeord.sender import Sender
 
-from .conftest import TV_RULES, free_port, kannel_gateways
+from .conftest import TV_RULES, free_port
 
 KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
 
@@ -31,38 +28,6 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of an exposition: (name, sorted labels) -> value."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
-
-
-@pytest.fixture
-def served(tmp_path: Path, kodeord_redis_url: str) -> Iterator[str]:
-    """``kodeord serve --workers 3`` on the test Redis, with the TV rules and a Kannel gateway ``k1``."""
-    (tmp_path / "rules.yaml").write_text(TV_RULES, encoding="utf-8")
-    (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
-    port = free_port()
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(tmp_path / "rules.yaml"),
-           "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
-           "KODEORD_LOG_LEVEL": "WARNING",
-           "KODEORD_DATA_DIR": str(tmp_path / "var"), "KODEORD_SECRET_KEY": "test"}  # fmt: skip
-    web = subprocess.Popen([*KODEORD, "serve", "--port", str(port), "--workers", "3"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert web.poll() is None and time.monotonic() < deadline, "kodeord serve did not start"
-            time.sleep(0.1)
-        yield url
-    finally:
-        web.send_signal(signal.SIGINT)
-        try:
-            web.wait(15)
-        except subprocess.TimeoutExpired:
-            web.kill()
-            web.wait(10)
 
 
 def test_every_scrape_shows_every_process_of_the_platform(
