@@ -21,7 +21,7 @@ from types import FrameType
 
 import httpx
 
-from kodeord.redis_server import EmbeddedRedis
+from kodeord.support.redis_server import EmbeddedRedis
 
 PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # looked up before fork, not in the child

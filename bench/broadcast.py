@@ -1,6 +1,6 @@
 """A writer's broadcast to a big address book, through the outbox and Kannel's sendsms, end to end.
 
-Starts, all on loopback: an embedded Redis; a fake Kannel sendsms (``python -m kodeord.fakekannel``, its own
+Starts, all on loopback: an embedded Redis; a fake Kannel sendsms (``python -m kodeord.testing.fakekannel``, its own
 process); ``kodeord worker`` x S (RQ workers sending through the Kannel gateway). Imports ``--members``
 members into a list (the same batched import as ``kodeord lists import``), then a writer texts the list's
 number and the clock runs until the fake Kannel has accepted a message for every member.
@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 from benchlib import cpu_seconds, die_with_parent, embedded_redis, kannel_gateways
 
-from kodeord.messages import Inbound
+from kodeord.config.settings import Settings
+from kodeord.inbound.messages import Inbound
 from kodeord.platform import Platform
 from kodeord.plugins.addressbook.admin import ListAdmin
-from kodeord.settings import Settings
 
 NUMBER = "+46766861004"
 WRITER = "+46709000001"
@@ -82,7 +82,7 @@ def main() -> None:
     with embedded_redis("kodeord-broadcast-") as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
-            fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
+            fake = subprocess.Popen([sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE,
                                     preexec_fn=die_with_parent)  # fmt: skip
             processes.append(fake)
             assert fake.stdout is not None

@@ -36,11 +36,11 @@ import redis
 from benchlib import die_with_parent, embedded_redis, kannel_gateways
 from televote import rules_file
 
-from kodeord import jobs
-from kodeord.fakekannel import FakeKannel, running
-from kodeord.messages import Inbound
+from kodeord.config.settings import Settings
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound import jobs
 from kodeord.platform import Platform
-from kodeord.settings import Settings
+from kodeord.testing.fakekannel import FakeKannel, running
 
 KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
 STREAM_SCOPE = "bench/mello"

@@ -38,10 +38,10 @@ import httpx
 import redis
 from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, stop_process, wait_http
 
-from kodeord.keys import Keys
-from kodeord.messages import Inbound
+from kodeord.commit.keys import Keys
+from kodeord.config.settings import Settings
+from kodeord.inbound.messages import Inbound
 from kodeord.platform import Platform
-from kodeord.settings import Settings
 
 NUMBER = "72500"
 PATH = "/simulator/send"

@@ -1,6 +1,6 @@
 """Live-TV load: inbound SMS through Kannel's get-url, replies out through Kannel's sendsms, end to end.
 
-Starts, all on loopback: an embedded Redis; a fake Kannel sendsms (``python -m kodeord.fakekannel``, its
+Starts, all on loopback: an embedded Redis; a fake Kannel sendsms (``python -m kodeord.testing.fakekannel``, its
 own process); ``kodeord serve --workers W`` (the web app, W processes); ``kodeord worker`` x S (RQ
 workers sending through the Kannel gateway). Then this process drives Kannel-style get-url requests from
 distinct senders ("MELLO 03" from +4670xxxxxxx, each with its own Kannel id) over ``--concurrency``
@@ -183,7 +183,7 @@ def live_tv(args: argparse.Namespace, prefix: str, rules: str, gateways: Callabl
     with embedded_redis(prefix) as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
-            fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
+            fake = subprocess.Popen([sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE,
                                     preexec_fn=die_with_parent)  # fmt: skip
             processes.append(fake)
             assert fake.stdout is not None

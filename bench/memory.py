@@ -32,12 +32,12 @@ import redis
 from benchlib import embedded_redis
 from televote import CODES, rules_file
 
-from kodeord.gateway import Outgoing, Report, Sent
-from kodeord.keys import Keys
-from kodeord.messages import Inbound
+from kodeord.commit.keys import Keys
+from kodeord.config.settings import Settings
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound.gateway import Outgoing, Report, Sent
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.sender import Sender
-from kodeord.settings import Settings
 
 SHORT_LIVED_S = 600  # keys that expire within minutes (the poll's per-minute burst counts) are working memory
 

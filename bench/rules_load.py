@@ -3,7 +3,7 @@
 Generates the rule file(s) in a temporary directory (each service: a keyword, 9
 aliases, 2-3 rules with ``when: {args: ...}`` and reply templates), then measures
 
-- load: wall time of ``kodeord.catalog.Catalog`` (YAML, schema check, typed
+- load: wall time of ``kodeord.config.catalog.Catalog`` (YAML, schema check, typed
   config, keyword index) with the actions of ``Hooks(make_manager())``;
 - memory: growth of peak RSS (``ru_maxrss``) while loading;
 - load 5 MB: wall time of the same ``Catalog`` for one 5 MB file: the same
@@ -35,12 +35,12 @@ from pathlib import Path
 import redis
 from benchlib import embedded_redis, peak_rss_mb
 
-from kodeord.catalog import Catalog
-from kodeord.keywords import fold
-from kodeord.manager import Hooks, make_manager
-from kodeord.messages import Inbound
+from kodeord.config.catalog import Catalog
+from kodeord.config.keywords import fold
+from kodeord.config.settings import Settings
+from kodeord.inbound.messages import Inbound
 from kodeord.platform import Platform
-from kodeord.settings import Settings
+from kodeord.support.manager import Hooks, make_manager
 
 NUMBER = "72500"
 BIG_FILE_BYTES = 5_000_000

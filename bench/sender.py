@@ -1,6 +1,6 @@
 """The sender on its own: CPU per message of one ``Sender`` sending a broadcast, in this process.
 
-Starts an embedded Redis and a fake Kannel sendsms (``python -m kodeord.fakekannel``, its own process), imports
+Starts an embedded Redis and a fake Kannel sendsms (``python -m kodeord.testing.fakekannel``, its own process), imports
 ``--members`` members into a list, lets a writer broadcast to it, and then runs ``Sender.run_once`` in this
 process until the outbox is empty. Only this process's CPU time counts, so the figure moves with the
 sender's own work (vetoes, hand-over marks, building requests, status writes) and less with the rest of a
@@ -21,11 +21,11 @@ import time
 from benchlib import die_with_parent, embedded_redis, kannel_gateways
 from broadcast import NUMBER, RULES, WRITER, member, stats
 
-from kodeord.messages import Inbound
+from kodeord.config.settings import Settings
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.plugins.addressbook.admin import ListAdmin
-from kodeord.sender import Sender
-from kodeord.settings import Settings
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50_000, help="members of the list")
     args = parser.parse_args()
     with embedded_redis("kodeord-sender-") as (server, tmp):
-        fake = subprocess.Popen([sys.executable, "-m", "kodeord.fakekannel"], stdout=subprocess.PIPE,
+        fake = subprocess.Popen([sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE,
                                 preexec_fn=die_with_parent)  # fmt: skip
         try:
             assert fake.stdout is not None

@@ -1,7 +1,7 @@
 """Televote: SMS votes into a real poll through Kannel's get-url, every one counted once, replies out through sendsms.
 
 The process layout is that of ``load.py``: an embedded Redis; a fake Kannel sendsms (``python -m
-kodeord.fakekannel``, its own process); ``kodeord serve --workers W`` (the web app, W processes); ``kodeord
+kodeord.testing.fakekannel``, its own process); ``kodeord serve --workers W`` (the web app, W processes); ``kodeord
 worker`` x S (RQ workers sending the replies through a Kannel gateway with ``charging: true``). The rule file
 holds one poll, ``bench/mello`` (``voting.vote``, 12 options ``01``..``12``, opened an hour ago, closing in
 two hours, replies priced 4.90). This process drives Kannel-style get-url requests over ``--concurrency``

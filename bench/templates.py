@@ -24,8 +24,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kodeord import templating  # noqa: E402
-from kodeord.errors import TemplateError  # noqa: E402
+from kodeord.decide import templating  # noqa: E402
+from kodeord.support.errors import TemplateError  # noqa: E402
 from tests.test_template_budget import FORBIDDEN, HOSTILE  # noqa: E402
 
 ORDINARY = "Tack för din röst på {{ args }}, {{ sender }}! Resultatet {{ now.strftime('%H:%M') }}."

@@ -20,12 +20,30 @@ named after the hooks in :mod:`kodeord.hookspecs`::
 Register it for installation as a separate distribution through the entry-point
 group ``kodeord`` (``[options.entry_points] kodeord = lottery = my_pkg.plugin``).
 ``docs/plugins.md`` walks through writing, registering and testing a plugin.
+
+The way of a message
+--------------------
+The packages follow a message (``docs/architecture.md`` draws it)::
+
+    inbound   a gateway's webhook -> an Inbound message
+    decide    its service's rules -> an outcome and its Effects  (rule files: config)
+    commit    the outcome -> Redis, atomically; replies queued in an outbox
+    outbound  the outbox -> gateways; statuses and delivery reports
+    watch     metrics, alerts, the message log
+
+``web`` and ``cli`` are the two ways in; ``support`` and ``testing`` serve them all. At the top stay this
+package, :mod:`kodeord.platform` (one running Kodeord, every stage wired together) and
+:mod:`kodeord.hookspecs` (what plugins implement).
 """
 
-from kodeord.actions import ActionCall, ActionSpec, Param, Veto
-from kodeord.effects import Effects, Write
-from kodeord.hookspecs import hookimpl
-from kodeord.messages import Channel, Inbound, Outbound
+from kodeord.support import moved
+
+moved.install()
+
+from kodeord.commit.effects import Effects, Write  # noqa: E402 - after the old names' finder
+from kodeord.decide.actions import ActionCall, ActionSpec, Param, Veto  # noqa: E402
+from kodeord.hookspecs import hookimpl  # noqa: E402
+from kodeord.inbound.messages import Channel, Inbound, Outbound  # noqa: E402
 
 __all__ = [
     "ActionCall",

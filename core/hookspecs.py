@@ -17,14 +17,14 @@ if TYPE_CHECKING:
     import redis
     from starlette.routing import BaseRoute
 
-    from kodeord.actions import ActionCall, ActionSpec, Veto
-    from kodeord.effects import Effects
-    from kodeord.fanout import Fanout, FanoutPage
-    from kodeord.gateway import GatewayType
-    from kodeord.links import Links
-    from kodeord.messages import Outbound
-    from kodeord.model import Service
-    from kodeord.settings import Setting
+    from kodeord.commit.effects import Effects
+    from kodeord.config.model import Service
+    from kodeord.config.settings import Setting
+    from kodeord.decide.actions import ActionCall, ActionSpec, Veto
+    from kodeord.inbound.messages import Outbound
+    from kodeord.outbound.fanout import Fanout, FanoutPage
+    from kodeord.outbound.gateway import GatewayType
+    from kodeord.web.links import Links
 
 PROJECT = "kodeord"
 _hookspec = pluggy.HookspecMarker(PROJECT)
@@ -69,7 +69,7 @@ def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
     Return ``Veto(reason)`` to stop it (it is recorded, not sent). Return
     ``None`` to let it pass to the next plugin's check. A change that makes
     you refuse messages to an address holds from its acknowledgement on if
-    you commit it and then call ``kodeord.handover.settle`` for the address
+    you commit it and then call ``kodeord.commit.handover.settle`` for the address
     before acknowledging it (an action sets ``Effects.settle`` instead).
     """
 

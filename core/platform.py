@@ -17,25 +17,26 @@ from types import TracebackType
 
 import redis
 
-from kodeord import gatewayconfig, mailer, templating
-from kodeord.alerts import Alert, AlertConfig, Monitor, raise_alert
-from kodeord.budget import Limits
-from kodeord.catalog import Catalog, Route
-from kodeord.commit import Committer
-from kodeord.engine import Engine
-from kodeord.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
-from kodeord.gatewayconfig import GatewaysConfig
-from kodeord.keys import PREFIX
-from kodeord.lanes import Lanes
-from kodeord.links import Links
-from kodeord.manager import Hooks, make_manager
-from kodeord.messages import Inbound
-from kodeord.metrics import Metrics
-from kodeord.records import Retention
-from kodeord.redis_server import EmbeddedRedis, connect, private_dir, shared_secret
-from kodeord.router import Outcome, Router
-from kodeord.routing import RoutingTable
-from kodeord.settings import Settings
+from kodeord.commit.committer import Committer
+from kodeord.commit.keys import PREFIX
+from kodeord.commit.records import Retention
+from kodeord.config.catalog import Catalog, Route
+from kodeord.config.settings import Settings
+from kodeord.decide import templating
+from kodeord.decide.budget import Limits
+from kodeord.decide.engine import Engine
+from kodeord.decide.lanes import Lanes
+from kodeord.decide.router import Outcome, Router
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound import gatewayconfig, mailer
+from kodeord.outbound.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
+from kodeord.outbound.gatewayconfig import GatewaysConfig
+from kodeord.outbound.operators import RoutingTable
+from kodeord.support.manager import Hooks, make_manager
+from kodeord.support.redis_server import EmbeddedRedis, connect, private_dir, shared_secret
+from kodeord.watch.alerts import Alert, AlertConfig, Monitor, raise_alert
+from kodeord.watch.metrics import Metrics
+from kodeord.web.links import Links
 
 log = logging.getLogger(__name__)
 SECRET_KEY_FILE = "secret.key"  # in the data dir, 0600
@@ -138,7 +139,7 @@ class Platform:
     def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> bool:
         """Alert the operators, at most once per cause per alert interval; return whether this one was new.
 
-        See :func:`kodeord.alerts.raise_alert`. Without an ``alerts`` section it is only logged.
+        See :func:`kodeord.watch.alerts.raise_alert`. Without an ``alerts`` section it is only logged.
         """
         alert = Alert(cause, message, value, threshold, datetime.now(UTC))
         config = self.monitor.config if self.monitor is not None else AlertConfig()
@@ -149,7 +150,7 @@ class Platform:
         self.hooks.housekeeping(self)
 
     def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Route | None = None) -> Outcome:
-        """Route one inbound message (see :class:`kodeord.router.Router`); ``route``: its route, if known."""
+        """Route one inbound message (see :class:`kodeord.decide.router.Router`); ``route``: its route, if known."""
         return self.router.handle(inbound, dry_run=dry_run, route=route)
 
     @cached_property

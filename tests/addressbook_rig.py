@@ -14,10 +14,10 @@ import httpx
 import pytest
 import redis
 
-from kodeord.fakekannel import FakeKannel, running
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.plugins.addressbook.admin import ListAdmin
-from kodeord.sender import Sender
+from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.web.app import create_app
 
 from .conftest import free_port, kannel_gateways

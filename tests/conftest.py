@@ -1,4 +1,4 @@
-"""Shared test helpers. Kodeord's own pytest plugin (kodeord.testing) supplies the Redis fixtures."""
+"""Shared test helpers. Kodeord's own pytest plugin (kodeord.testing.fixtures) supplies the Redis fixtures."""
 
 from __future__ import annotations
 

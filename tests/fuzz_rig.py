@@ -19,14 +19,15 @@ import pytest
 import redis
 from starlette.applications import Starlette
 
-from kodeord import apikeys, signing
-from kodeord.fakekannel import running
+from kodeord.inbound import signing
 from kodeord.platform import Platform
+from kodeord.testing.fakeelks import FakeElks
+from kodeord.testing.fakekannel import running
+from kodeord.web import apikeys
 from kodeord.web.app import create_app
 
 from .addressbook_rig import RULES as LIST_RULES
 from .conftest import free_port
-from .fake_elks import FakeElks
 from .televote_rig import poll_rules
 
 SECRET_KEY = "fuzz-key"

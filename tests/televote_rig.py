@@ -16,14 +16,14 @@ import httpx
 import pytest
 import redis
 
-from kodeord import apikeys
-from kodeord.fakekannel import FakeKannel, running
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.sender import Sender
+from kodeord.testing.fakeelks import FakeElks
+from kodeord.testing.fakekannel import FakeKannel, running
+from kodeord.web import apikeys
 from kodeord.web.app import create_app
 
 from .conftest import free_port
-from .fake_elks import FakeElks
 
 IDS = itertools.count(1)
 THANKS = "https://media.example/tack.mp3"

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord.gateway import Outgoing, Report, Sent
-from kodeord.messagelog import MessageLog, Query
+from kodeord.outbound.gateway import Outgoing, Report, Sent
+from kodeord.outbound.sender import Sender
 from kodeord.plugins.addressbook.admin import ListError
-from kodeord.sender import Sender
+from kodeord.watch.messagelog import MessageLog, Query
 
 from .addressbook_rig import CLOSED, OPEN, OTHER, Book
 

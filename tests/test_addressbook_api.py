@@ -20,10 +20,11 @@ from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord import apikeys, fanout, status
-from kodeord.gateway import Status
-from kodeord.keys import Keys
-from kodeord.mailer import SmtpGateway
+from kodeord.commit.keys import Keys
+from kodeord.outbound import fanout, status
+from kodeord.outbound.gateway import Status
+from kodeord.outbound.mailer import SmtpGateway
+from kodeord.web import apikeys
 
 from .addressbook_rig import OPEN, RULES, Book
 from .conftest import free_port, on_terminal
@@ -296,8 +297,8 @@ def test_a_broadcast_followed_from_the_cli_shows_it_go_out(
 ) -> None:
     import threading
 
-    from kodeord.gateway import RecordingGateway
-    from kodeord.sender import Sender
+    from kodeord.outbound.gateway import RecordingGateway
+    from kodeord.outbound.sender import Sender
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")

@@ -22,7 +22,8 @@ import redis
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from kodeord.alerts import (
+from kodeord.inbound.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from kodeord.watch.alerts import (
     OLDEST_UNSENT,
     Alert,
     AlertConfig,
@@ -32,7 +33,6 @@ from kodeord.alerts import (
     key_for,
     send_webhook,
 )
-from kodeord.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 SECRET = "webhook-secret"
 NOW = 1_700_000_000.0
@@ -243,7 +243,7 @@ def test_a_failing_notifier_is_logged_and_the_others_still_run(
     kodeord_redis: redis.Redis, config: Callable[..., AlertConfig], receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     monitor = Monitor(kodeord_redis, config(smtp_port=free_port()))  # nothing listens there
-    with caplog.at_level(logging.ERROR, logger="kodeord.alerts"):
+    with caplog.at_level(logging.ERROR, logger="kodeord.watch.alerts"):
         assert [a.cause for a in monitor.check(900, now=NOW)] == [OLDEST_UNSENT]
     [record] = caplog.records
     assert record.levelno == logging.ERROR

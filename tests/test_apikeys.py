@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kodeord import apikeys
-from kodeord.apikeys import ApiKeyError
 from kodeord.platform import Platform
+from kodeord.web import apikeys
 from kodeord.web.apiauth import json_body
+from kodeord.web.apikeys import ApiKeyError
 from kodeord.web.app import create_app, http_error
 
 from .conftest import TV_RULES

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kodeord.errors import RuleFileError
-from kodeord.messages import Inbound
+from kodeord.inbound.messages import Inbound
 from kodeord.platform import Platform
+from kodeord.support.errors import RuleFileError
 
 from .conftest import TV_RULES
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kodeord import apikeys
-from kodeord.errors import RuleFileError
 from kodeord.plugins.voting.draw import entry_list, pick
+from kodeord.support.errors import RuleFileError
+from kodeord.web import apikeys
 
 from .televote_rig import THANKS, TV
 

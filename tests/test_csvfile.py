@@ -10,8 +10,8 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord import csvfile
-from kodeord.routing import import_portability
+from kodeord.outbound.operators import import_portability
+from kodeord.support import csvfile
 
 ROWS = [["phone", "email", "name"], ["0701000002", "", "Åsa Öberg"], ["", "cecilia@example.se", "Cecilia; Ek"]]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import redis
 
-from kodeord.fakekannel import FakeKannel, running
+from kodeord.config.settings import Settings
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.redis_server import EmbeddedRedis
-from kodeord.sender import Sender
-from kodeord.settings import Settings
+from kodeord.support.redis_server import EmbeddedRedis
+from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.web.app import create_app
 
 from .conftest import TV_RULES, free_port, kannel_gateways

@@ -26,12 +26,12 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord import apikeys
-from kodeord.errors import RuleFileError
-from kodeord.fakekannel import FakeKannel, running
-from kodeord.messages import Inbound
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.sender import Sender
+from kodeord.support.errors import RuleFileError
+from kodeord.testing.fakekannel import FakeKannel, running
+from kodeord.web import apikeys
 from kodeord.web.app import create_app
 
 from .conftest import free_port

@@ -1,4 +1,4 @@
-"""Tests for kodeord.encoding: GSM 03.38 / UCS-2 detection and segment counts."""
+"""Tests for kodeord.inbound.encoding: GSM 03.38 / UCS-2 detection and segment counts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord.encoding import Encoding, TextInfo, analyse, is_gsm7
+from kodeord.inbound.encoding import Encoding, TextInfo, analyse, is_gsm7
 
 # Written out independently of the module, row by row as in the GSM 03.38
 # table (columns 0x00-0x70), so the property tests compare against the spec

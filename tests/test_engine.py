@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord.engine import Engine, facts, unconditional
-from kodeord.messages import Channel
-from kodeord.model import Condition, Rule, Service
-from kodeord.schema import Loc
+from kodeord.config.model import Condition, Rule, Service
+from kodeord.config.schema import Loc
+from kodeord.decide.engine import Engine, facts, unconditional
+from kodeord.inbound.messages import Channel
 
 LOC = Loc("t.yaml", 1, 1)
 

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.routing import Route
 
-from kodeord import signing
-from kodeord.manager import Hooks, make_manager
+from kodeord.inbound import signing
 from kodeord.platform import Platform
+from kodeord.support.manager import Hooks, make_manager
 from kodeord.web.app import create_app
 from kodeord.web.download import attachment
 

@@ -19,15 +19,16 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord import records, status
-from kodeord.errors import RuleFileError
-from kodeord.messages import MAX_TEXT
+from kodeord.commit import records
+from kodeord.inbound.messages import MAX_TEXT
+from kodeord.outbound import status
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.sender import Sender
+from kodeord.support.errors import RuleFileError
+from kodeord.testing.fakeelks import FakeElks
 from kodeord.web.app import create_app
 
 from .conftest import TV_RULES, free_port
-from .fake_elks import FakeElks
 
 VOTER = "+46701234567"
 SCOPE = "s:tv/mello"  # the scope of the MELLO service's outbox and status records
@@ -152,11 +153,11 @@ def test_wrong_credentials_are_refused_logged_and_change_nothing(
     before = sorted(kodeord_redis.keys("*"))
     for query in ["", "?secret=", "?secret=s3cre", "?secret=s3cret2", "?Secret=s3cret", "?secret=S3CRET"]:
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="kodeord.webhooks"):
+        with caplog.at_level(logging.WARNING, logger="kodeord.inbound.webhooks"):
             answer = site.sms("MELLO 03", "s-intruder", query=query)
         assert (query, answer.status_code) == (query, 401)
         assert "www-authenticate" not in answer.headers  # elks1 takes a secret, not basic auth
-        assert [r.getMessage() for r in caplog.records if r.name == "kodeord.webhooks"] == [
+        assert [r.getMessage() for r in caplog.records if r.name == "kodeord.inbound.webhooks"] == [
             "gateway elks1: refused POST /gateways/elks1/elks from 127.0.0.1: wrong or missing credentials"]  # fmt: skip
     assert sorted(kodeord_redis.keys("*")) == before
 
@@ -341,7 +342,7 @@ def test_a_report_without_a_valid_signature_gets_401(
     signed = {k: v[0] for k, v in parse_qs(hook.query).items()}
     for change in [{"sig": "0" * 32}, {"sig": ""}, {"ref": ref_of("s-other")}, {"ref": ""}]:
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="kodeord.webhooks"):
+        with caplog.at_level(logging.WARNING, logger="kodeord.inbound.webhooks"):
             answer = httpx.post(f"{site.url}{hook.path}", params=signed | change,
                                 data={"id": accepted["id"], "status": "failed"})  # fmt: skip
         assert (change, answer.status_code) == (change, 401)

@@ -24,13 +24,15 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kodeord import records, signing, status
-from kodeord.gateway import GatewayContext, Outgoing, Sent
-from kodeord.keys import Keys
-from kodeord.messages import Outbound
+from kodeord.commit import records
+from kodeord.commit.keys import Keys
+from kodeord.inbound import signing
+from kodeord.inbound.messages import Outbound
+from kodeord.outbound import status
+from kodeord.outbound.gateway import GatewayContext, Outgoing, Sent
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.plugins import jsonhook
-from kodeord.sender import Sender
 from kodeord.web.app import create_app
 
 from .conftest import TV_RULES, free_port

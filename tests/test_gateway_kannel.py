@@ -26,11 +26,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from kodeord import records, status
-from kodeord.fakekannel import FakeKannel, running
-from kodeord.jobs import Dispatcher
+from kodeord.commit import records
+from kodeord.outbound import status
+from kodeord.outbound.jobs import Dispatcher
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.sender import Sender
+from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.web.app import create_app
 
 from .conftest import TV_RULES, free_port
@@ -162,7 +163,7 @@ def test_inbound_without_valid_credentials_is_refused_logged_and_changes_nothing
 ) -> None:
     r = rig()
     before = sorted(r.redis.keys("*"))
-    with caplog.at_level(logging.WARNING, logger="kodeord.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="kodeord.inbound.webhooks"):
         answer = r.inbound({**vote(), **params}, auth=auth)
     assert answer.status_code == 401
     assert "unauthorized" in answer.text and "Basic" in answer.headers["www-authenticate"]
@@ -321,7 +322,7 @@ def test_a_delivery_report_with_a_wrong_signature_or_unknown_message_is_refused(
     assert httpx.get(base, params={"ref": ref + "x", "sig": sig, "type": "1"}).status_code == 401
     assert httpx.get(base, params={"ref": ref, "sig": sig, "type": "x"}).status_code == 400
     assert status.read(r.redis, ref, r.platform.retention)["status"] == "sent"  # type: ignore[index]
-    from kodeord import signing
+    from kodeord.inbound import signing
 
     other = "tv|nosuchmessage"
     good = signing.token(r.platform.secret_key(), "k1", other)
@@ -429,7 +430,7 @@ def test_the_cheapest_route_of_acceptable_quality_wins_and_its_cost_is_recorded(
 
 
 def test_the_portability_table_overrides_the_prefix(rig: Callable[..., Rig], tmp_path: Path) -> None:
-    from kodeord.routing import import_portability
+    from kodeord.outbound.operators import import_portability
 
     r = rig()
     csv = tmp_path / "ported.csv"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kodeord import gatewaycheck
-from kodeord.gatewayconfig import load
-from kodeord.manager import Hooks, make_manager
+from kodeord.outbound import gatewaycheck
+from kodeord.outbound.gatewayconfig import load
+from kodeord.support.manager import Hooks, make_manager
 
 GUIDE = Path(__file__).parents[1] / "docs" / "gateways.md"
 

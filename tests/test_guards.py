@@ -11,11 +11,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord.commit import Branch, Committer, Earlier
-from kodeord.effects import Effects, Guard, Write
-from kodeord.keys import Keys
-from kodeord.messages import Inbound
-from kodeord.records import Retention
+from kodeord.commit.committer import Branch, Committer, Earlier
+from kodeord.commit.effects import Effects, Guard, Write
+from kodeord.commit.keys import Keys
+from kodeord.commit.records import Retention
+from kodeord.inbound.messages import Inbound
 
 SCOPE = Keys.for_service("t/poll")
 IDS = itertools.count()

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from kodeord import handover
+from kodeord.commit import handover
 
 
 def settle_seconds(client: redis.Redis, addresses: list[str]) -> float:

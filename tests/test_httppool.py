@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord.httpclient import Answer
-from kodeord.httppool import HttpPool, ProtocolError, _parse
+from kodeord.outbound.httppool import HttpPool, ProtocolError, _parse
+from kodeord.support.httpclient import Answer
 
 Outcome: TypeAlias = Answer | OSError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord import keywords
+from kodeord.config import keywords
 
 
 def test_swedish_and_norwegian_letters_fold() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kodeord import lanes as lanes_module
-from kodeord import templating
-from kodeord.lanes import SWITCH_INTERVAL_S, Lanes
+from kodeord.decide import lanes as lanes_module
+from kodeord.decide import templating
+from kodeord.decide.lanes import SWITCH_INTERVAL_S, Lanes
 from kodeord.platform import Platform
 from kodeord.web.app import create_app
 

@@ -20,10 +20,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kodeord.gateway import Outgoing, Sent
-from kodeord.mailer import SmtpGateway, from_settings, message_id
-from kodeord.messages import Channel, Outbound
-from kodeord.settings import Settings, SettingsError
+from kodeord.config.settings import Settings, SettingsError
+from kodeord.inbound.messages import Channel, Outbound
+from kodeord.outbound.gateway import Outgoing, Sent
+from kodeord.outbound.mailer import SmtpGateway, from_settings, message_id
 from tests.conftest import free_port
 
 FROM = "Kodeord <noreply@kodeord.test>"

@@ -13,11 +13,13 @@ import httpx
 import pytest
 import redis
 
-from kodeord import apikeys, records, status
-from kodeord.gateway import RecordingGateway, Status
-from kodeord.messagelog import MessageLog, Query, QueryError
-from kodeord.messages import Inbound
+from kodeord.commit import records
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound import status
+from kodeord.outbound.gateway import RecordingGateway, Status
 from kodeord.platform import Platform
+from kodeord.watch.messagelog import MessageLog, Query, QueryError
+from kodeord.web import apikeys
 from kodeord.web.app import create_app
 
 from .conftest import RADIO_RULES, TV_RULES

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kodeord.errors import InvalidMessage
-from kodeord.messages import Inbound, check_email
+from kodeord.inbound.messages import Inbound, check_email
+from kodeord.support.errors import InvalidMessage
 
 from .addressbook_rig import RULES
 

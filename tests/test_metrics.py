@@ -13,11 +13,12 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from kodeord import gauges, webhooks
-from kodeord.gateway import RecordingGateway, Status
-from kodeord.metrics import Metrics
+from kodeord.inbound import webhooks
+from kodeord.outbound.gateway import RecordingGateway, Status
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.sender import Sender
+from kodeord.watch import gauges
+from kodeord.watch.metrics import Metrics
 
 from .conftest import TV_RULES, free_port
 

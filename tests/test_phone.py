@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord import phone
-from kodeord.errors import InvalidNumber
+from kodeord.inbound import phone
+from kodeord.support.errors import InvalidNumber
 
 
 @pytest.mark.parametrize(

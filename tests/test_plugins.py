@@ -18,19 +18,19 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from kodeord import ActionCall, ActionSpec, Effects, Outbound, Veto, hookimpl, hookspecs
-from kodeord.errors import PluginError
-from kodeord.fanout import Fanout, FanoutPage, Recipient
-from kodeord.gateway import GatewayType, Outgoing, RecordingGateway, Report, Sent
-from kodeord.jobs import Dispatcher
-from kodeord.links import Links
-from kodeord.manager import Hooks, make_manager
-from kodeord.messages import Inbound, Kind
-from kodeord.model import Service
+from kodeord.config.model import Service
+from kodeord.config.schema import Record
+from kodeord.config.settings import Setting, Settings
+from kodeord.inbound.messages import Inbound, Kind
+from kodeord.outbound.fanout import Fanout, FanoutPage, Recipient
+from kodeord.outbound.gateway import GatewayType, Outgoing, RecordingGateway, Report, Sent
+from kodeord.outbound.jobs import Dispatcher
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.schema import Record
-from kodeord.sender import Sender
-from kodeord.settings import Setting, Settings
+from kodeord.support.errors import PluginError
+from kodeord.support.manager import Hooks, make_manager
 from kodeord.web.app import create_app
+from kodeord.web.links import Links
 
 from .conftest import TV_RULES
 
@@ -198,7 +198,7 @@ def test_plugin_writing_outside_its_keys_is_refused(
         @hookimpl
         def kodeord_run_action(self, call: ActionCall) -> Effects | None:
             from kodeord import Write
-            from kodeord.keys import Keys
+            from kodeord.commit.keys import Keys
 
             return Effects(writes=[Write("SET", Keys.for_service("other/svc").key_for("x"), ("1",))])
 
@@ -263,3 +263,28 @@ def test_the_plugin_guide_shows_the_partner_plugin_as_it_is() -> None:
     test_source = (example / "tests" / "test_coupon.py").read_text(encoding="utf-8")
     [shown] = [b for b in blocks if "def test_each_number_gets_one_stable_code" in b]
     assert shown.strip() in test_source
+
+
+@pytest.mark.parametrize(("old", "new"), [("kodeord.effects", "kodeord.commit.effects"),
+                                          ("kodeord.gateway", "kodeord.outbound.gateway"),
+                                          ("kodeord.keys", "kodeord.commit.keys")])  # fmt: skip
+def test_a_module_imported_by_its_name_before_the_stage_layout_still_imports_with_a_warning_naming_the_new(
+    old: str, new: str
+) -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=rf"^{re.escape(old)} moved to {re.escape(new)}: import it from there"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+    assert module.__name__ == new
+
+
+def test_what_the_old_commit_module_offered_is_still_there_with_a_warning() -> None:
+    from kodeord.commit.committer import Committer
+
+    with pytest.warns(DeprecationWarning, match="kodeord.commit.Committer moved to kodeord.commit.committer"):
+        from kodeord.commit import Committer as old
+
+    assert old is Committer

@@ -6,7 +6,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord.ratelimit import RateLimiter
+from kodeord.outbound.ratelimit import RateLimiter
 
 
 def test_a_second_grants_at_most_the_rate_across_workers(kodeord_redis: redis.Redis) -> None:

@@ -10,11 +10,12 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kodeord import records, status
-from kodeord.commit import Branch, Committer, Earlier
-from kodeord.keys import Keys
-from kodeord.messages import Inbound, Kind, Outbound
-from kodeord.records import Reader, Retention
+from kodeord.commit import records
+from kodeord.commit.committer import Branch, Committer, Earlier
+from kodeord.commit.keys import Keys
+from kodeord.commit.records import Reader, Retention
+from kodeord.inbound.messages import Inbound, Kind, Outbound
+from kodeord.outbound import status
 
 SCOPE = Keys.for_service("tv/mello")
 KEPT = Retention(48 * 3600, 72 * 3600)

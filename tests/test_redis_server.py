@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from kodeord.redis_server import EmbeddedRedis, RedisStartError, connect
+from kodeord.support.redis_server import EmbeddedRedis, RedisStartError, connect
 
 
 def gone(pid: int, within: float = 5.0) -> bool:
@@ -129,7 +129,7 @@ def test_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
         f"""
         import time
         from pathlib import Path
-        from kodeord.redis_server import EmbeddedRedis
+        from kodeord.support.redis_server import EmbeddedRedis
         server = EmbeddedRedis(Path({str(tmp_path)!r})).start()
         print(server.pid, flush=True)
         time.sleep(60)

@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from kodeord import ActionCall, ActionSpec, Effects, Write, hookimpl
-from kodeord.gateway import RecordingGateway
-from kodeord.keys import Keys
-from kodeord.messages import Inbound, Outbound
+from kodeord.commit.keys import Keys
+from kodeord.inbound.messages import Inbound, Outbound
+from kodeord.outbound.gateway import RecordingGateway
 from kodeord.platform import Platform
 
 from .conftest import TV_RULES
@@ -232,7 +232,7 @@ def test_any_text_from_outside_gets_an_outcome(make_platform: Callable[..., Plat
 
 
 def test_inbound_fields_are_validated() -> None:
-    from kodeord.errors import InvalidMessage, InvalidNumber
+    from kodeord.support.errors import InvalidMessage, InvalidNumber
 
     with pytest.raises(InvalidNumber, match="not a phone number"):
         Inbound.create(sender="hello", recipient="72500", gateway="g", message_id="1")

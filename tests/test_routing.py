@@ -11,9 +11,9 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord import routing
-from kodeord.phone import parse
-from kodeord.routing import (
+from kodeord.inbound.phone import parse
+from kodeord.outbound import operators as routing
+from kodeord.outbound.operators import (
     CHUNK_SIZE,
     PORTABILITY,
     Choice,

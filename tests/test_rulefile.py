@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import tokens
 
-from kodeord.actions import ActionSpec, Param
-from kodeord.catalog import Catalog
-from kodeord.errors import RuleFileError
-from kodeord.rulefile import load
-from kodeord.schema import Anything, Checker, Loc
-from kodeord.yamlfile import MAX_FILE_BYTES
+from kodeord.config.catalog import Catalog
+from kodeord.config.rulefile import load
+from kodeord.config.schema import Anything, Checker, Loc
+from kodeord.config.yamlfile import MAX_FILE_BYTES
+from kodeord.decide.actions import ActionSpec, Param
+from kodeord.support.errors import RuleFileError
 
 from .hostile import any_bytes
 
@@ -265,8 +265,8 @@ def test_a_number_may_be_declared_in_any_loaded_file_whatever_their_order(tmp_pa
 
 
 def test_shipped_demo_rules_are_valid() -> None:
-    from kodeord.manager import Hooks, make_manager
     from kodeord.platform import demo_rules
+    from kodeord.support.manager import Hooks, make_manager
 
     config = load(demo_rules(), Hooks(make_manager()).actions())
     assert "demo-tv/mello" in config.services

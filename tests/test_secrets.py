@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from kodeord import gatewayconfig
-from kodeord.errors import RuleFileError
-from kodeord.links import Links
-from kodeord.manager import Hooks, make_manager
+from kodeord.config.settings import Settings
+from kodeord.outbound import gatewayconfig
 from kodeord.platform import LEGACY_SECRET_KEY, Platform
-from kodeord.redis_server import EmbeddedRedis, connect, running_url, shared_secret
-from kodeord.settings import Settings
+from kodeord.support.errors import RuleFileError
+from kodeord.support.manager import Hooks, make_manager
+from kodeord.support.redis_server import EmbeddedRedis, connect, running_url, shared_secret
+from kodeord.web.links import Links
 
 SECRET = "Hunter2-s3cret"  # upper case: normalised (lowered) names must not give it away either
 
@@ -123,7 +123,7 @@ def test_processes_starting_at_once_agree_on_one_key(
         import sys
         from pathlib import Path
         from kodeord.platform import Platform
-        from kodeord.settings import Settings
+        from kodeord.config.settings import Settings
         sys.stdin.readline()  # all start together
         settings = Settings(environ={{}}, redis_url={kodeord_redis_url!r}, data_dir=Path({str(tmp_path / "var")!r}))
         with Platform(settings, rule_paths=()) as platform:

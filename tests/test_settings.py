@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kodeord.settings import CORE_SETTINGS, Setting, Settings, SettingsError
+from kodeord.config.settings import CORE_SETTINGS, Setting, Settings, SettingsError
 
 DOCS = Path(__file__).parents[1] / "docs" / "commands.md"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import redis
 
-from kodeord import records, status
-from kodeord.gateway import Status
-from kodeord.keys import Keys
-from kodeord.messages import Outbound
-from kodeord.records import Reader, Retention
+from kodeord.commit import records
+from kodeord.commit.keys import Keys
+from kodeord.commit.records import Reader, Retention
+from kodeord.inbound.messages import Outbound
+from kodeord.outbound import status
+from kodeord.outbound.gateway import Status
 
 KEPT = Retention(48 * 3600, 72 * 3600)
 

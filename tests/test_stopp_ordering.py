@@ -21,12 +21,12 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from kodeord.fakekannel import FakeKannel, running
-from kodeord.gateway import Outgoing, RecordingGateway, Report, Sent
-from kodeord.messages import Inbound
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound.gateway import Outgoing, RecordingGateway, Report, Sent
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.plugins.addressbook.admin import ListAdmin
-from kodeord.sender import Sender
+from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.web.app import create_app
 
 from .addressbook_rig import OPEN, RULES

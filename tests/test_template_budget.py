@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kodeord import templating
-from kodeord.budget import BudgetExceeded, Limits
-from kodeord.errors import RuleFileError, TemplateError
-from kodeord.messages import Inbound
+from kodeord.decide import templating
+from kodeord.decide.budget import BudgetExceeded, Limits
+from kodeord.inbound.messages import Inbound
 from kodeord.platform import Platform
+from kodeord.support.errors import RuleFileError, TemplateError
 
 # Each of these stalled a process for seconds to minutes, took gigabytes, or crashed it, before the budget.
 HOSTILE = [

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kodeord import templating
-from kodeord.errors import TemplateError
+from kodeord.decide import templating
+from kodeord.support.errors import TemplateError
 
 
 def test_renders_variables_and_filters() -> None:

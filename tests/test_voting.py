@@ -25,9 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kodeord import apikeys, signing
-from kodeord.errors import RuleFileError
+from kodeord.inbound import signing
 from kodeord.platform import Platform
+from kodeord.support.errors import RuleFileError
+from kodeord.web import apikeys
 
 from .televote_rig import STUDIO, THANKS, TV, VOICE, poll_rules
 

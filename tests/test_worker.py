@@ -17,11 +17,11 @@ from pathlib import Path
 
 import redis
 
-from kodeord.fakekannel import FakeKannel, running
-from kodeord.gateway import Outgoing, RecordingGateway, Report
+from kodeord.config.settings import Settings
+from kodeord.outbound.gateway import Outgoing, RecordingGateway, Report
 from kodeord.platform import Platform
-from kodeord.redis_server import EmbeddedRedis
-from kodeord.settings import Settings
+from kodeord.support.redis_server import EmbeddedRedis
+from kodeord.testing.fakekannel import FakeKannel, running
 
 from .conftest import RADIO_RULES, TV_RULES, kannel_gateways
 
@@ -133,8 +133,8 @@ def test_the_worker_lives_through_a_redis_restart(tmp_path: Path, make_inbound: 
 
 
 def test_the_worker_gives_up_only_its_own_leases(kodeord_redis: redis.Redis, make_platform: Callable[..., Platform]) -> None:
-    from kodeord import jobs
-    from kodeord.sender import Sender
+    from kodeord.outbound import jobs
+    from kodeord.outbound.sender import Sender
 
     sender = Sender(make_platform(TV_RULES))
     kodeord_redis.set(jobs.lease_key("a"), f"t1:{sender.consumer}")
@@ -147,7 +147,7 @@ def test_the_worker_gives_up_only_its_own_leases(kodeord_redis: redis.Redis, mak
 def test_a_sender_sends_again_what_it_read_before_redis_went_away(
     make_platform: Callable[..., Platform], make_inbound: MakeInbound, recording_gateway: RecordingGateway
 ) -> None:
-    from kodeord.sender import GROUP, Sender
+    from kodeord.outbound.sender import GROUP, Sender
 
     platform = make_platform(TV_RULES)
     platform.handle(make_inbound("MELLO 03", sender="+46701000001"))  # type: ignore[arg-type]
@@ -187,8 +187,8 @@ class _AcceptsThenLosesRedis(RecordingGateway):
 def test_what_a_gateway_accepted_as_redis_went_away_is_recorded_when_it_is_back_and_not_sent_again(
     tmp_path: Path, make_inbound: MakeInbound
 ) -> None:
-    from kodeord import status
-    from kodeord.sender import Sender
+    from kodeord.outbound import status
+    from kodeord.outbound.sender import Sender
 
     server = EmbeddedRedis(tmp_path / "redis").start()
     gateway = _AcceptsThenLosesRedis(server)

@@ -16,7 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kodeord import apikeys, webhooks
+from kodeord.inbound import webhooks
+from kodeord.web import apikeys
 
 MAX_BODY = 65536
 

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kodeord import gauges
-from kodeord.errors import KodeordError
 from kodeord.platform import Platform
+from kodeord.support.errors import KodeordError
+from kodeord.watch import gauges
 from kodeord.web import gateways, messages, simulator
 from kodeord.web.apiauth import tenant_of
 
@@ -116,7 +116,7 @@ def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory``: a platform from the environment's settings."""
     import os
 
-    from kodeord.settings import Settings, parse_flag
+    from kodeord.config.settings import Settings, parse_flag
 
     platform = Platform(Settings())
     return create_app(

@@ -1,7 +1,7 @@
 """``/gateways/<gateway id>/<sub-path>``: the webhook endpoints of configured gateways.
 
 Each gateway type names its endpoints (``kannel``, ``kannel/dlr``, ...); this module finds the gateway's
-handler, runs it, and turns a :class:`kodeord.webhooks.Refused` into its answer (a 4xx saying what was wrong).
+handler, runs it, and turns a :class:`kodeord.inbound.webhooks.Refused` into its answer (a 4xx saying what was wrong).
 Anything else a handler raises is a defect: Starlette logs it and answers 500 without details, and the
 fuzz tests (tests/test_fuzz.py) fail on it.
 """
@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from kodeord.inbound.webhooks import Refused, text
 from kodeord.platform import Platform
-from kodeord.webhooks import Refused, text
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from kodeord.messagelog import MAX_LIMIT, MessageLog, Query, QueryError
 from kodeord.platform import Platform
+from kodeord.watch.messagelog import MAX_LIMIT, MessageLog, Query, QueryError
 from kodeord.web.apiauth import tenant_endpoint
 from kodeord.web.params import parse_whole
 

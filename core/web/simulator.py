@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kodeord.errors import KodeordError
-from kodeord.gateway import console_inbox_key
-from kodeord.messages import Inbound
+from kodeord.inbound.messages import Inbound
+from kodeord.outbound.gateway import console_inbox_key
 from kodeord.platform import Platform
+from kodeord.support.errors import KodeordError
 
 _pages = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(files("kodeord.templates"))),

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from kodeord.actions import ActionCall, ActionSpec, Param, Veto
-from kodeord.effects import Effects
-from kodeord.fanout import Fanout, FanoutPage
+from kodeord.commit.effects import Effects
+from kodeord.decide.actions import ActionCall, ActionSpec, Param, Veto
 from kodeord.hookspecs import hookimpl
-from kodeord.links import Links
-from kodeord.messages import Outbound
+from kodeord.inbound.messages import Outbound
+from kodeord.outbound.fanout import Fanout, FanoutPage
+from kodeord.web.links import Links
 
 from . import broadcast, store
 from .admin import ACTION
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import redis
     from starlette.routing import BaseRoute
 
-    from kodeord.model import Service
+    from kodeord.config.model import Service
 
 PARAMS = (
     Param("name", str, doc="the list's name in replies (default: the service id)", validate=CHECKS["name"]),

@@ -13,17 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kodeord import handover, phone, templating
-from kodeord.errors import InvalidMessage, InvalidNumber, RequestError
-from kodeord.fanout import Fanout
-from kodeord.messages import Kind, Outbound, check_email
+from kodeord.commit import handover
+from kodeord.decide import templating
+from kodeord.inbound import phone
+from kodeord.inbound.messages import Kind, Outbound, check_email
+from kodeord.outbound.fanout import Fanout
+from kodeord.support.errors import InvalidMessage, InvalidNumber, RequestError
+from kodeord.support.luascript import LuaScript
 
 from . import options as opts
 from . import store
 from .store import CONSENT_KEEP, ListKeys
 
 if TYPE_CHECKING:
-    from kodeord.model import Service
+    from kodeord.config.model import Service
     from kodeord.platform import Platform
 
 ACTION = "addressbook.inbox"
@@ -33,49 +36,8 @@ class ListError(RequestError):
     """A list operation that cannot be done; ``http_status`` says why."""
 
 
-# KEYS: members, pending, unsubscribed, contacts, consent, outbox
-# ARGV: op, id, consent record, contact JSON ("" for none), outbox entry ("" for none), consent records to keep.
-# The notice's status record is made when it is sent.
-_CHANGE = """
-local op, id = ARGV[1], ARGV[2]
-if op ~= 'remove' and redis.call('ZSCORE', KEYS[3], id) then return 'unsubscribed' end
-if op == 'add' then
-  redis.call('ZADD', KEYS[1], 0, id)
-  redis.call('ZREM', KEYS[2], id)
-  if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], id, ARGV[4]) end
-elseif op == 'approve' or op == 'reject' then
-  if not redis.call('ZSCORE', KEYS[2], id) then return 'not-pending' end
-  redis.call('ZREM', KEYS[2], id)
-  if op == 'approve' then redis.call('ZADD', KEYS[1], 0, id) end
-elseif op == 'remove' then
-  local was = redis.call('ZREM', KEYS[1], id) + redis.call('ZREM', KEYS[2], id)
-  if was == 0 then return 'not-member' end
-  redis.call('HDEL', KEYS[4], id)
-end
-redis.call('RPUSH', KEYS[5], ARGV[3])
-redis.call('LTRIM', KEYS[5], -tonumber(ARGV[6]), -1)
-if ARGV[5] ~= '' then redis.call('XADD', KEYS[6], '*', 'm', ARGV[5]) end
-return 'ok'
-"""
-
-# Many manual adds at once. KEYS: members, pending, unsubscribed, contacts, then each member's consent list.
-# ARGV: records to keep, the consent record, then (id, contact JSON or "") per member. Returns skipped ids.
-_IMPORT = """
-local skipped = {}
-for i = 5, #KEYS do
-  local id, contact = ARGV[2 * (i - 4) + 1], ARGV[2 * (i - 4) + 2]
-  if redis.call('ZSCORE', KEYS[3], id) then
-    skipped[#skipped + 1] = id
-  else
-    redis.call('ZADD', KEYS[1], 0, id)
-    redis.call('ZREM', KEYS[2], id)
-    if contact ~= '' then redis.call('HSET', KEYS[4], id, contact) end
-    redis.call('RPUSH', KEYS[i], ARGV[2])
-    redis.call('LTRIM', KEYS[i], -tonumber(ARGV[1]), -1)
-  end
-end
-return skipped
-"""
+_CHANGE = LuaScript(__package__, "changeMember-6.lua")
+_IMPORT = LuaScript(__package__, "importMembers-4.lua")
 IMPORT_BATCH = 1000
 
 
@@ -211,7 +173,6 @@ class ListAdmin:
         """
         lk = self.keys(list_id)
         record = store.consent_record("added", self.channel, note, self.by)
-        script = self.redis.register_script(_IMPORT)
         skipped: list[str] = []
         for start in range(0, len(rows), IMPORT_BATCH):
             chunk = rows[start : start + IMPORT_BATCH]
@@ -219,7 +180,7 @@ class ListAdmin:
             for member, contact in chunk:
                 args += [member, contact]
             keys = [lk.members, lk.pending, lk.unsubscribed, lk.contacts, *(lk.consent(m) for m, _ in chunk)]
-            skipped += [s.decode() for s in script(keys=keys, args=args)]
+            skipped += [s.decode() for s in _IMPORT(self.redis, keys, args)]
             if progress is not None:
                 progress(len(chunk))
         return skipped
@@ -261,10 +222,8 @@ class ListAdmin:
         record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
         if entry:
             self.platform.committer.register(lk.scope.outbox)
-        result = self.redis.eval(
-            _CHANGE, 6, lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member), lk.scope.outbox,
-            op, member, record, contact, entry, CONSENT_KEEP,
-        )  # fmt: skip
+        result = _CHANGE(self.redis, [lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member),
+                                      lk.scope.outbox], [op, member, record, contact, entry, CONSENT_KEEP])  # fmt: skip
         result = result.decode() if isinstance(result, bytes) else result
         if result == "unsubscribed":
             raise ListError(f"{member} unsubscribed from {list_id}; only they can join again (START or their link)",

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kodeord import fanout
+from kodeord.outbound import fanout
 from kodeord.web.apiauth import json_body, tenant_of
 from kodeord.web.download import attachment
 from kodeord.web.params import parse_whole

@@ -1,6 +1,6 @@
 """Broadcasts to a list: its members page by page, and the check at send time that each still is one.
 
-A broadcast is a core fan-out (:mod:`kodeord.fanout`) whose source is this plugin. Members are paged in
+A broadcast is a core fan-out (:mod:`kodeord.outbound.fanout`) whose source is this plugin. Members are paged in
 lexical order of their ids, so the cursor is simply the last id sent; someone who joins during a broadcast
 gets it if their id sorts after the cursor. A member who leaves during a broadcast is removed from
 ``members`` at once, and every message is checked against ``members`` again just before it is sent.
@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from kodeord.actions import Veto
-from kodeord.fanout import Fanout, FanoutPage, Recipient
-from kodeord.links import Links
-from kodeord.messages import Channel, Kind, Outbound
+from kodeord.decide.actions import Veto
+from kodeord.inbound.messages import Channel, Kind, Outbound
+from kodeord.outbound.fanout import Fanout, FanoutPage, Recipient
+from kodeord.web.links import Links
 
 from . import store
 from .store import ListKeys

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 import click
 
-from kodeord import csvfile, progress
-from kodeord.errors import KodeordError
-from kodeord.settings import Settings
+from kodeord.cli import progress
+from kodeord.config.settings import Settings
+from kodeord.support import csvfile
+from kodeord.support.errors import KodeordError
 
 from .admin import ListAdmin, ListError
 from .store import CONSENT_FIELDS
@@ -247,7 +248,7 @@ def start_broadcast(name: str, text: str, follow: bool, reports_timeout: float) 
 def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: float, every: float = 0.5) -> Any:
     """Show a broadcast's progress on standard error until every message is sent or failed and every sent one
     is reported on (or ``reports_timeout`` passed since the last was sent); return its final progress."""
-    from kodeord import fanout
+    from kodeord.outbound import fanout
 
     scope = admin.keys(list_id).scope
     terminal = sys.stderr.isatty()

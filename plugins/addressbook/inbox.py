@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kodeord import templating
-from kodeord.actions import ActionCall
-from kodeord.effects import Effects, Write
-from kodeord.errors import TemplateError
-from kodeord.fanout import Fanout
-from kodeord.messages import Channel, Kind, Outbound
+from kodeord.commit.effects import Effects, Write
+from kodeord.decide import templating
+from kodeord.decide.actions import ActionCall
+from kodeord.inbound.messages import Channel, Kind, Outbound
+from kodeord.outbound.fanout import Fanout
+from kodeord.support.errors import TemplateError
 
 from . import options as opts
 from . import store

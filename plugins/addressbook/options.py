@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kodeord import templating
-from kodeord.errors import TemplateError
-from kodeord.keywords import fold
+from kodeord.config.keywords import fold
+from kodeord.decide import templating
+from kodeord.support.errors import TemplateError
 
 APPROVAL = ("auto", "manual")
 SENDERS = ("writers", "members")

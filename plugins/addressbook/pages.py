@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from kodeord import handover
+from kodeord.commit import handover
 
 from . import store
 from .admin import ListAdmin, ListError

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kodeord.keys import PREFIX, Keys
+from kodeord.commit.keys import PREFIX, Keys
 from kodeord.web.params import parse_whole
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kodeord.actions import Param
-from kodeord.errors import RequestError
-from kodeord.model import Rule, Service
+from kodeord.config.model import Rule, Service
+from kodeord.decide.actions import Param
+from kodeord.support.errors import RequestError
 
 ACTION = "donation.give"
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

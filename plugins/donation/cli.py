@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from kodeord.errors import KodeordError
-from kodeord.settings import Settings
+from kodeord.config.settings import Settings
+from kodeord.support.errors import KodeordError
 
 
 @contextmanager

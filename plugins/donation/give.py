@@ -10,9 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from kodeord.actions import ActionCall
-from kodeord.effects import Effects, Write
-from kodeord.errors import PluginError
+from kodeord.commit.effects import Effects, Write
+from kodeord.decide.actions import ActionCall
+from kodeord.support.errors import PluginError
 
 from . import campaign as campaigns
 from .store import DonationKeys, Slot

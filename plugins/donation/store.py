@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from kodeord.keys import Keys
+from kodeord.commit.keys import Keys
 
 PLUGIN = "donation"
 

@@ -40,11 +40,12 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kodeord import hookimpl, signing, webhooks
-from kodeord.gateway import CallFailed, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
-from kodeord.httpclient import Answer, HttpClient
-from kodeord.messages import MAX_TEXT
-from kodeord.schema import Field, Flag, Number, Record, Text
+from kodeord import hookimpl
+from kodeord.config.schema import Field, Flag, Number, Record, Text
+from kodeord.inbound import signing, webhooks
+from kodeord.inbound.messages import MAX_TEXT
+from kodeord.outbound.gateway import CallFailed, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
+from kodeord.support.httpclient import Answer, HttpClient
 
 log = logging.getLogger(__name__)
 

@@ -87,10 +87,12 @@ import redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from kodeord import hookimpl, signing, status, webhooks
-from kodeord.gateway import Endpoint, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
-from kodeord.httpclient import Answer, HttpClient
-from kodeord.schema import Field, Flag, Number, Record, Text
+from kodeord import hookimpl
+from kodeord.config.schema import Field, Flag, Number, Record, Text
+from kodeord.inbound import signing, webhooks
+from kodeord.outbound import status
+from kodeord.outbound.gateway import Endpoint, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
+from kodeord.support.httpclient import Answer, HttpClient
 
 if TYPE_CHECKING:
     from kodeord.platform import Platform

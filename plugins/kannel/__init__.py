@@ -6,7 +6,7 @@ Kannel's side (kannel.conf) and ours (the gateways file) are shown in docs/gatew
     get-url = "http://HOST:PORT/gateways/<id>/kannel?from=%p&to=%P&text=%a&id=%I&smsc=%i&coding=%c&charset=%C&secret=S"
 
 The text arrives percent-encoded in whatever charset Kannel had: the one ``charset`` names when that is a text
-encoding (:func:`kodeord.encoding.text_codec`; any other label is ignored) and the text decodes in it, UCS-2
+encoding (:func:`kodeord.inbound.encoding.text_codec`; any other label is ignored) and the text decodes in it, UCS-2
 (UTF-16BE) when ``coding=2``, UTF-8 when nothing says otherwise and it decodes, else Windows-1252 (Kannel's
 default for 7-bit and 8-bit texts, a superset of Latin-1). Replies are never returned in the HTTP answer (set
 ``max-messages = 0`` on the sms-service); they are sent through sendsms so they get routing, retries and
@@ -25,13 +25,14 @@ from urllib.parse import quote, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kodeord import hookimpl, signing, webhooks
-from kodeord.encoding import Encoding, text_codec
-from kodeord.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
-from kodeord.httpclient import Answer, HttpClient
-from kodeord.httppool import HttpPool
-from kodeord.messages import MAX_TEXT
-from kodeord.schema import Field, Flag, Number, Record, Text
+from kodeord import hookimpl
+from kodeord.config.schema import Field, Flag, Number, Record, Text
+from kodeord.inbound import signing, webhooks
+from kodeord.inbound.encoding import Encoding, text_codec
+from kodeord.inbound.messages import MAX_TEXT
+from kodeord.outbound.gateway import GatewayContext, GatewayType, Outgoing, Report, Sent, Status
+from kodeord.outbound.httppool import HttpPool
+from kodeord.support.httpclient import Answer, HttpClient
 from kodeord.web.params import parse_whole
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kodeord.actions import ActionCall, ActionSpec
-from kodeord.effects import Effects
+from kodeord.commit.effects import Effects
+from kodeord.decide.actions import ActionCall, ActionSpec
 from kodeord.hookspecs import hookimpl
 
 from . import competition, poll

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kodeord.model import Rule, Service
+from kodeord.config.model import Rule, Service
 
 from . import poll as polls
 from .poll import Poll, PollError

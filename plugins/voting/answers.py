@@ -6,11 +6,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from kodeord import templating
-from kodeord.actions import ActionCall
-from kodeord.effects import Effects
-from kodeord.errors import TemplateError
-from kodeord.messages import Channel, Kind, Outbound
+from kodeord.commit.effects import Effects
+from kodeord.decide import templating
+from kodeord.decide.actions import ActionCall
+from kodeord.inbound.messages import Channel, Kind, Outbound
+from kodeord.support.errors import TemplateError
 
 
 def context(call: ActionCall, variables: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from kodeord.effects import Write
+from kodeord.commit.effects import Write
 
 from .admin import services
 from .poll import ACTION, Poll

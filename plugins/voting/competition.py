@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kodeord.actions import ActionCall, Param
-from kodeord.effects import Effects, Guard, Write
-from kodeord.keys import Keys
-from kodeord.messages import Channel
-from kodeord.model import Rule, Service
+from kodeord.commit.effects import Effects, Guard, Write
+from kodeord.commit.keys import Keys
+from kodeord.config.model import Rule, Service
+from kodeord.decide.actions import ActionCall, Param
+from kodeord.inbound.messages import Channel
 
 from . import answers
 from .poll import PollError, localise, moment_problem, normalise_code, reply_checker, url_problem, window_state

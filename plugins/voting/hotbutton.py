@@ -14,7 +14,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from kodeord.gateway import Caller, CallFailed
+from kodeord.outbound.gateway import Caller, CallFailed
 
 from .poll import Poll, PollError
 from .store import PollKeys, now_ms

@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kodeord import phone, templating
-from kodeord.actions import Param
-from kodeord.errors import KodeordError, RequestError, TemplateError
-from kodeord.keywords import fold
-from kodeord.model import Rule, Service
+from kodeord.config.keywords import fold
+from kodeord.config.model import Rule, Service
+from kodeord.decide import templating
+from kodeord.decide.actions import Param
+from kodeord.inbound import phone
+from kodeord.support.errors import KodeordError, RequestError, TemplateError
 
 ACTION = "voting.vote"
 CODE = re.compile(r"[A-Za-z0-9ÅÄÖÆØåäöæø]{1,12}")

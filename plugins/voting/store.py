@@ -29,7 +29,7 @@ from typing import Any
 
 import redis
 
-from kodeord.keys import Keys
+from kodeord.commit.keys import Keys
 
 from .poll import Poll
 

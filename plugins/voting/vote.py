@@ -14,9 +14,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from kodeord.actions import ActionCall
-from kodeord.effects import Effects, Guard, Write
-from kodeord.messages import Channel
+from kodeord.commit.effects import Effects, Guard, Write
+from kodeord.decide.actions import ActionCall
+from kodeord.inbound.messages import Channel
 
 from . import answers, burst
 from . import poll as polls

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from kodeord import ActionCall, ActionSpec, Effects, Param, Write, hookimpl
-from kodeord.keys import Keys
-from kodeord.settings import Setting
+from kodeord.commit.keys import Keys
+from kodeord.config.settings import Setting
 
 ACTION = "coupon.claim"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kodeord.messages import Inbound, Outbound
+from kodeord.inbound.messages import Inbound, Outbound
 from kodeord.platform import Platform
 
 RULES = """\

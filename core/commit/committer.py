@@ -1,0 +1,127 @@
+"""Committing one message's effects: its record, writes, outbox and the outgoing messages' records in one step.
+
+A Lua script (``commitMessage-4.lua``) runs atomically in Redis: either the inbound record (the dedupe mark), every
+state write, every outgoing message and its record are stored, or none are. If the inbound record already
+exists (a gateway retry raced us), nothing is written and what the message got then is returned instead.
+
+Guards (caps, "not closed" marks) are checked inside the same script, so a
+limit holds exactly however many messages race for it: the script picks the
+branch to commit, the normal one or the one its first failing guard names.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import redis
+
+from kodeord.commit import records
+from kodeord.commit.effects import Guard, Write
+from kodeord.commit.keys import OUTBOXES, Keys
+from kodeord.commit.records import Retention
+from kodeord.inbound.messages import Inbound
+
+_COMMIT = records.script(__package__, "commitMessage-4.lua")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One possible result of a message: its outcome, writes and outgoing messages (outbox entries).
+
+    ``outcome`` is what many messages share (stored once as a text); ``own`` what is this message's alone.
+    """
+
+    outcome: dict[str, Any]
+    writes: Sequence[Write] = ()
+    outgoing: Sequence[dict[str, Any]] = ()
+    own: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What a message committed before got: its shared outcome, its own part and how many replies it queued."""
+
+    outcome: dict[str, Any]
+    own: dict[str, Any]
+    replies: int
+
+
+class Committer:
+    """Loads the script once per client and remembers which outboxes and scopes it registered."""
+
+    def __init__(self, client: redis.Redis, retention: Retention) -> None:
+        self.redis = client
+        self.retention = retention
+        self._registered: set[str] = set()
+
+    def commit(
+        self, keys: Keys, inbound: Inbound, branches: Sequence[Branch], guards: Sequence[Guard] = (),
+        common: Sequence[Write] = (),
+    ) -> int | Earlier:  # fmt: skip
+        """Commit ``common`` and one of ``branches``: the first when every guard holds, else the one after
+        the first failing guard; record ``inbound`` with it. Return the committed branch's index, or what the
+        message got when it was committed before."""
+        if len(branches) != len(guards) + 1:
+            raise ValueError(f"{len(guards)} guards need {len(guards) + 1} branches, got {len(branches)}")
+        outbox = keys.outbox
+        if any(branch.outgoing for branch in branches):
+            self.register(outbox)  # before the stream can hold anything
+        self.register_scope(keys)
+        stores = self.retention.args(keys)
+        script_keys = [stores[0][0], stores[1][0], stores[2][0], outbox, *(guard.key for guard in guards)]
+        args = records.Args()
+        args.field(f"{inbound.gateway}:{inbound.message_id}")  # ARGV[2]
+        received = int(inbound.received_at.timestamp() * 1000)
+        now = int(time.time() * 1000)
+        payload: list[Any] = [
+            [store[1:] for store in stores],
+            [received, records.address(inbound.sender), records.address(inbound.recipient), args.text(inbound.text)],
+            [[guard.field, "" if guard.most is None else str(guard.most), str(guard.by)] for guard in guards],
+            _writes(script_keys, common),
+        ]  # fmt: skip
+        packed = []
+        for branch in branches:
+            branch_writes = _writes(script_keys, branch.writes)
+            messages = []
+            for m in branch.outgoing:
+                field, text = args.field(m["id"]), args.text(m["text"]) if m["text"] else 0
+                messages.append([json.dumps(m, ensure_ascii=False), field, records.queued(m, now, text), text])
+            shared = args.text(_json(branch.outcome))
+            packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
+        payload.append(packed)
+        stored = _COMMIT(self.redis, script_keys, [msgpack.packb(payload), *args.values])
+        if isinstance(stored, int):
+            return stored
+        shared, replies, own = json.loads(stored)
+        return Earlier(json.loads(shared), json.loads(own) if own else {}, int(replies))
+
+    def register(self, stream: str) -> None:
+        """Make senders read ``stream`` (once per process; idempotent in Redis)."""
+        if stream not in self._registered:
+            self.redis.sadd(OUTBOXES, stream)
+            self._registered.add(stream)
+
+    def register_scope(self, keys: Keys) -> None:
+        """List ``keys``'s scope among those with message records (once per process)."""
+        if keys.scope not in self._registered:
+            self.redis.sadd(records.SCOPES, keys.scope)
+            self._registered.add(keys.scope)
+
+    def forget_registrations(self) -> None:
+        """Register outboxes again (after Redis was flushed)."""
+        self._registered.clear()
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _writes(script_keys: list[str], writes: Sequence[Write]) -> list[list[Any]]:
+    """``writes`` as the script takes them (arguments as text), their keys added to ``script_keys``."""
+    script_keys += [write.key for write in writes]
+    return [[write.command.upper(), [str(arg) for arg in write.args]] for write in writes]

@@ -1,0 +1,123 @@
+"""The typed configuration that rule files are parsed into, once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kodeord.config.schema import Loc
+from kodeord.inbound.messages import Channel
+
+ROLES = ("member", "writer", "functionary", "stranger")
+RESERVED = ("start", "stop", "help")
+NUMBER_TYPES = ("shared", "dedicated", "voice", "email")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# durable_rules hangs above about 480 rules in one ruleset; stay far below it.
+MAX_RULES_PER_SERVICE = 100
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A customer: owns services and dedicated numbers."""
+
+    id: str
+    name: str
+    timezone: str
+    file: str
+
+
+@dataclass(frozen=True)
+class Words:
+    """Reserved words of a number, in folded form, handled before any keyword."""
+
+    start: frozenset[str]
+    stop: frozenset[str]
+    help: frozenset[str]
+
+    def reserved(self, folded_word: str) -> str | None:
+        """Which reserved word (start/stop/help) ``folded_word`` is, if any."""
+        for name in RESERVED:
+            if folded_word in getattr(self, name):
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class Number:
+    """An address messages arrive at: short code, dedicated/voice number, list email."""
+
+    address: str
+    type: str
+    country: str
+    words: Words
+    replies: dict[str, str]  # platform texts: start, stop, help, unknown
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Condition:
+    """When a rule applies. ``None`` means "any"."""
+
+    reserved: frozenset[str] | None = None
+    keywords: frozenset[str] | None = None  # folded
+    args: re.Pattern[str] | None = None
+    roles: frozenset[str] | None = None
+    channels: frozenset[Channel] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    hours: tuple[int, int] | None = None  # minutes of day [from, until)
+    days: frozenset[int] | None = None  # 0 = Monday
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a condition and what to do."""
+
+    name: str
+    when: Condition
+    action: str | None
+    params: dict[str, Any]
+    reply: str | None
+    loc: Loc
+    price: str | None = None  # premium: the reply is charged to the sender, e.g. "5.00"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A customer's service on one number, with its rules."""
+
+    tenant: str
+    id: str
+    number: str
+    keyword: str | None
+    aliases: tuple[str, ...]
+    catch_all: bool
+    accent_sensitive: bool
+    fallback: str | None
+    rules: tuple[Rule, ...]
+    timezone: str
+    settings: dict[str, Any]
+    loc: Loc
+    calls: dict[str, str] = field(default_factory=dict)  # voice number -> the words a call to it stands for
+
+    @property
+    def key(self) -> str:
+        """Globally unique name, ``tenant/service``."""
+        return f"{self.tenant}/{self.id}"
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The keyword and its aliases as written."""
+        return ((self.keyword,) if self.keyword else ()) + self.aliases
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything loaded from a set of rule files."""
+
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    numbers: dict[str, Number] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    files: tuple[str, ...] = ()

@@ -1,0 +1,92 @@
+"""Which senders are alive: each beats every ``BEAT_S`` while it runs, and one that has not beaten for
+``DEAD_AFTER_MS`` is dead.
+
+A sender killed mid-batch leaves its messages pending in the outbox's consumer group, and the job that ran
+it holds the stream's lease. Waiting for both to time out held a service's replies for half a minute; with a
+heartbeat, another sender takes both over within about ``DEAD_AFTER_MS`` of the death. A sender that is alive
+but slow (a gateway taking its time) keeps beating, so its messages are not taken from it. A sender beats
+only while it holds work (a sending job); one that ends cleanly removes its beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+
+from kodeord.commit.keys import PREFIX
+
+log = logging.getLogger(__name__)
+
+ALIVE = f"{PREFIX}:senders:alive"  # sorted set: sender (consumer name) -> its last beat (ms since the epoch)
+BEAT_S = 0.25
+DEAD_AFTER_MS = 2000
+FORGET_AFTER_MS = 24 * 3600 * 1000  # a dead sender's entry is dropped this long after its last beat
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Heart:
+    """Beats for one sender from a thread of its own while the sender holds work (:meth:`beating`)."""
+
+    def __init__(self, client: redis.Redis, name: str) -> None:
+        self._redis, self.name = client, name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """Beat while the block runs (a sending job); then say this sender holds nothing any more.
+
+        The first beat is made before the block starts, so the sender counts as alive before it takes anything.
+        """
+        if self._thread is not None:  # nested: the outer block beats
+            yield
+            return
+        self.beat()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="kodeord-heartbeat", daemon=True)
+        self._thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)
+            self._thread = None
+            try:
+                self._redis.zrem(ALIVE, self.name)  # gone, not dead: nothing of it is to be taken over
+            except redis.RedisError:
+                pass  # its beats grow old instead; it left nothing pending, so nothing is taken
+
+    def beat(self) -> None:
+        """Say this sender is alive."""
+        now = _now_ms()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(ALIVE, {self.name: now})
+        pipe.zremrangebyscore(ALIVE, "-inf", now - FORGET_AFTER_MS)
+        pipe.execute()
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(BEAT_S):
+            try:
+                self.beat()
+            except redis.RedisError as exc:  # Redis is away: beat again once it is back
+                log.debug("heartbeat failed: %s", exc)
+
+
+def dead(client: redis.Redis, names: list[str]) -> set[str]:
+    """Those of ``names`` that beat once and stopped more than ``DEAD_AFTER_MS`` ago (killed while they held
+    work). A sender that never beat, or stopped beating cleanly, is not dead: it is unknown, and what it holds
+    is taken over only after ``claim_after_ms``."""
+    if not names:
+        return set()
+    beats = client.zmscore(ALIVE, names)
+    since = _now_ms() - DEAD_AFTER_MS
+    return {name for name, beat in zip(names, beats, strict=True) if beat is not None and beat < since}
+

@@ -1,0 +1,166 @@
+"""Loading plugins in one place, and a typed facade over ``pm.hook``.
+
+A new plugin manager per platform (and so per test); never a process-global one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pluggy
+
+from kodeord import hookspecs
+from kodeord.support.errors import PluginError
+
+if TYPE_CHECKING:
+    import click
+    import redis
+    from starlette.routing import BaseRoute
+
+    from kodeord.commit.effects import Effects
+    from kodeord.config.model import Service
+    from kodeord.config.settings import Setting
+    from kodeord.decide.actions import ActionCall, ActionSpec, Veto
+    from kodeord.inbound.messages import Outbound
+    from kodeord.outbound.fanout import Fanout, FanoutPage
+    from kodeord.outbound.gateway import GatewayType
+    from kodeord.web.links import Links
+
+ENTRY_POINT_GROUP = "kodeord"
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "kodeord.decide.builtins",
+    "kodeord.plugins.voting",
+    "kodeord.plugins.donation",
+    "kodeord.plugins.addressbook",
+    "kodeord.plugins.nix",
+    "kodeord.plugins.erb",
+    "kodeord.plugins.kannel",
+    "kodeord.plugins.elks",
+    "kodeord.plugins.jsonhook",
+)
+T = TypeVar("T")
+
+
+def short_name(module_name: str) -> str:
+    """``kodeord.plugins.voting`` -> ``voting`` (the name used to block a plugin)."""
+    return "core" if module_name == "kodeord.decide.builtins" else module_name.rsplit(".", 1)[-1]
+
+
+def make_manager(extra: Iterable[object] = (), blocked: Iterable[str] = ()) -> pluggy.PluginManager:
+    """A fresh manager with the built-ins, installed entry points and ``extra`` plugins.
+
+    ``blocked`` names plugins not to load (built-in short names such as
+    ``voting``, or entry-point names); ``core`` cannot be blocked.
+    """
+    import importlib
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    blocked = set(blocked) - {"core"}
+    for name in blocked:
+        pm.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        name = short_name(module_name)
+        if name not in blocked:
+            pm.register(importlib.import_module(module_name), name=name)
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in extra:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
+
+
+def _collect(hook: Callable[..., Any], **kwargs: Any) -> list[Any]:
+    items: list[Any] = []
+    hook(register=items.append, **kwargs)
+    return items
+
+
+class Hooks:
+    """One typed method per hook, so core code is type-checked."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self._hook = pm.hook
+
+    def plugin_names(self) -> list[str]:
+        """Names of the registered plugins."""
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if name and plugin is not None)
+
+    def actions(self) -> dict[str, ActionSpec]:
+        """Every declared action by name; a name declared twice is an error."""
+        found: dict[str, ActionSpec] = {}
+        for spec in _collect(self._hook.kodeord_register_actions):
+            if spec.name in found:
+                raise PluginError(f"action {spec.name!r} is declared by two plugins")
+            found[spec.name] = spec
+        return found
+
+    def run_action(self, call: ActionCall) -> Effects | None:
+        """The owning plugin's effects, or None if no plugin runs this action."""
+        result: Effects | None = self._hook.kodeord_run_action(call=call)
+        return result
+
+    def sender_role(self, service: Service, sender: str, redis: redis.Redis) -> str:
+        """The sender's role (``stranger`` when no plugin knows better)."""
+        role: str | None = self._hook.kodeord_sender_role(service=service, sender=sender, redis=redis)
+        return role or "stranger"
+
+    def vet_many(self, messages: Sequence[Outbound], redis: redis.Redis) -> list[Veto | None]:
+        """The first veto of each message (batch checks first, then the per-message hook), or None."""
+        vetoes: list[Veto | None] = [None] * len(messages)
+        for found in self._hook.kodeord_vet_outgoing_batch(messages=messages, redis=redis):
+            for index, veto in (found or {}).items():
+                if vetoes[index] is None:
+                    vetoes[index] = veto
+        if self._hook.kodeord_vet_outgoing.get_hookimpls():
+            for index, message in enumerate(messages):
+                if vetoes[index] is None:
+                    vetoes[index] = self._hook.kodeord_vet_outgoing(message=message, redis=redis)
+        return vetoes
+
+    def fanout_page(
+        self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
+    ) -> FanoutPage | None:
+        """The owning plugin's next page of recipients, or None if no plugin owns the fan-out."""
+        page: FanoutPage | None = self._hook.kodeord_fanout_page(
+            fanout=fanout, after=after, limit=limit, redis=redis, links=links
+        )
+        return page
+
+    def prepare_outgoing(self, message: Outbound) -> Outbound:
+        """``message`` as the first plugin that changes it leaves it."""
+        if not self._hook.kodeord_prepare_outgoing.get_hookimpls():  # the usual case: spare the hook call
+            return message
+        changed: Outbound | None = self._hook.kodeord_prepare_outgoing(message=message)
+        return changed or message
+
+    def gateway_types(self) -> dict[str, GatewayType]:
+        """Every registered gateway type by name; a name registered twice is an error."""
+        types: dict[str, GatewayType] = {}
+        for gateway_type in _collect(self._hook.kodeord_register_gateway_types):
+            if gateway_type.name in types:
+                raise PluginError(f"gateway type {gateway_type.name!r} is registered by two plugins")
+            types[gateway_type.name] = gateway_type
+        return types
+
+    def routes(self) -> list[BaseRoute]:
+        """Web routes contributed by plugins."""
+        return _collect(self._hook.kodeord_register_routes)
+
+    def register_commands(self, cli: click.Group) -> None:
+        """Let plugins add CLI commands."""
+        self._hook.kodeord_register_commands(cli=cli)
+
+    def settings(self) -> list[Setting]:
+        """Settings declared by plugins."""
+        return _collect(self._hook.kodeord_register_settings)
+
+    def startup(self, platform: Any) -> None:
+        """Tell plugins the platform is ready."""
+        self._hook.kodeord_startup(platform=platform)
+
+    def housekeeping(self, platform: Any) -> None:
+        """Let plugins run their periodic checks."""
+        self._hook.kodeord_housekeeping(platform=platform)
