@@ -15,10 +15,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kodeord demo
 
-test: $(STAMP)
-	$(BIN)/ruff check core plugins tests bench examples
-	$(BIN)/mypy core plugins
+test: lint
 	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check core plugins tests bench examples
+	$(BIN)/ruff format --check core plugins tests bench examples
+	$(BIN)/mypy core plugins
 
 bench: $(STAMP)
 	$(BIN)/python bench/rules_load.py

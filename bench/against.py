@@ -62,7 +62,9 @@ def run(command: list[str], cwd: Path, path: str | None, metric: str) -> float:
     lines = done.stdout.strip().splitlines()
     found = re.search(rf"(?:^| ){re.escape(metric)}=([0-9.]+)", lines[-1]) if lines else None
     if done.returncode != 0 or found is None:
-        sys.exit(f"{' '.join(command)} in {cwd} failed (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        sys.exit(
+            f"{' '.join(command)} in {cwd} failed (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     print(f"  {'this' if path is None else 'base'}: {lines[-1]}", flush=True)
     return float(found.group(1))
 
@@ -90,8 +92,10 @@ def main() -> None:
             for figures, cwd, pythonpath in order if pair % 2 == 0 else reversed(order):
                 figures.append(run(command, cwd, pythonpath, args.metric))
     ratio = statistics.mean(this) / statistics.mean(base)
-    print(f"ratio={ratio:.3f} pairs={args.pairs} this={','.join(f'{v:g}' for v in this)} "
-          f"base={','.join(f'{v:g}' for v in base)}")  # fmt: skip
+    print(
+        f"ratio={ratio:.3f} pairs={args.pairs} this={','.join(f'{v:g}' for v in this)} "
+        f"base={','.join(f'{v:g}' for v in base)}"
+    )
 
 
 if __name__ == "__main__":

@@ -108,9 +108,18 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
 def kannel_gateways(sendsms: str, *, secret: str | None = None, charging: bool = False, connections: int = 8) -> str:
     """A gateways file with one Kannel gateway ``kannel`` (sending to ``sendsms``) routing every number."""
     lines = [
-        "gateways:", "  kannel:", "    type: kannel", f"    sendsms_url: {sendsms}", "    username: kodeord",
-        "    password: bench", f"    connections: {connections}",
-        *([f"    inbound_secret: {secret}"] if secret else []), *(["    charging: true"] if charging else []),
-        "routing:", "  routes:", "    default:", "      - {gateway: kannel, price: 0.05}",
-    ]  # fmt: skip
+        "gateways:",
+        "  kannel:",
+        "    type: kannel",
+        f"    sendsms_url: {sendsms}",
+        "    username: kodeord",
+        "    password: bench",
+        f"    connections: {connections}",
+        *([f"    inbound_secret: {secret}"] if secret else []),
+        *(["    charging: true"] if charging else []),
+        "routing:",
+        "  routes:",
+        "    default:",
+        "      - {gateway: kannel, price: 0.05}",
+    ]
     return "\n".join(lines) + "\n"

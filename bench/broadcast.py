@@ -82,18 +82,25 @@ def main() -> None:
     with embedded_redis("kodeord-broadcast-") as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
-            fake = subprocess.Popen([sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE,
-                                    preexec_fn=die_with_parent)  # fmt: skip
+            fake = subprocess.Popen(
+                [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
+            )
             processes.append(fake)
             assert fake.stdout is not None
             fake_port = int(fake.stdout.readline())
             (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
             sendsms = f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"
             (tmp / "gateways.yaml").write_text(kannel_gateways(sendsms, connections=args.connections), encoding="utf-8")
-            env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
-                   "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
-                   "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
-                   "KODEORD_DATA_DIR": str(tmp / "var"), "KODEORD_SECRET_KEY": "bench"}  # fmt: skip
+            env = {
+                **os.environ,
+                "KODEORD_REDIS_URL": server.url,
+                "KODEORD_RULES": str(tmp / "rules.yaml"),
+                "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"),
+                "KODEORD_LOG_LEVEL": "WARNING",
+                "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+                "KODEORD_DATA_DIR": str(tmp / "var"),
+                "KODEORD_SECRET_KEY": "bench",
+            }
             settings = Settings(environ=env)
             with Platform(settings) as platform:
                 admin = ListAdmin(platform, "forening", by="bench", channel="cli")
@@ -103,18 +110,30 @@ def main() -> None:
                 admin.import_members("medlemmar", rows, "bench import")
                 del rows
                 imported_s = time.perf_counter() - started
-                print(f"imported {args.members} members in {imported_s:.1f} s "
-                      f"({args.members / imported_s:.0f}/s)", flush=True)  # fmt: skip
+                print(
+                    f"imported {args.members} members in {imported_s:.1f} s ({args.members / imported_s:.0f}/s)",
+                    flush=True,
+                )
                 kodeord = [sys.executable, "-c", "from kodeord.cli import main; main()"]
                 for _ in range(args.senders):
-                    processes.append(subprocess.Popen([*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                                      preexec_fn=die_with_parent))  # fmt: skip
+                    processes.append(
+                        subprocess.Popen(
+                            [*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
+                        )
+                    )
                 time.sleep(2.0)  # workers up and idle before the clock starts
                 named = {"senders": [p.pid for p in processes[1:]], "fake-kannel": [fake.pid], "redis": [server.pid]}
                 cpu_before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in named.items()}
                 begin = time.perf_counter()
-                platform.handle(Inbound.create(sender=WRITER, recipient=NUMBER, text="Årsmöte torsdag kl 19!",
-                                               gateway="bench", message_id="broadcast-1"))  # fmt: skip
+                platform.handle(
+                    Inbound.create(
+                        sender=WRITER,
+                        recipient=NUMBER,
+                        text="Årsmöte torsdag kl 19!",
+                        gateway="bench",
+                        message_id="broadcast-1",
+                    )
+                )
                 deadline = time.monotonic() + args.timeout
                 last, last_change, done_at = -1, time.perf_counter(), 0.0
                 while time.monotonic() < deadline:
@@ -129,8 +148,10 @@ def main() -> None:
                         break
                     time.sleep(0.5)
                 elapsed = (done_at or time.perf_counter()) - begin
-                cpu = {name: (sum(cpu_seconds(p) for p in pids) - cpu_before[name]) / elapsed
-                       for name, pids in named.items()}  # fmt: skip
+                cpu = {
+                    name: (sum(cpu_seconds(p) for p in pids) - cpu_before[name]) / elapsed
+                    for name, pids in named.items()
+                }
                 final = stats(fake_port)
                 peak = max(peak_rss_mb(p.pid) for p in processes[1:])
                 info = platform.redis.info("memory")
@@ -144,9 +165,11 @@ def main() -> None:
                     process.kill()
     members_reached = min(final["distinct"] - 1, args.members)
     print("cpu cores per process: " + json.dumps({k: round(v, 2) for k, v in cpu.items()}))
-    print(f"redis used_memory_mb={info['used_memory'] / 2**20:.0f} elapsed_s={elapsed:.1f} "
-          f"accepted={final['accepted']} lost={args.members - members_reached} "
-          f"duplicated={final['accepted'] - final['distinct']}")  # fmt: skip
+    print(
+        f"redis used_memory_mb={info['used_memory'] / 2**20:.0f} elapsed_s={elapsed:.1f} "
+        f"accepted={final['accepted']} lost={args.members - members_reached} "
+        f"duplicated={final['accepted'] - final['distinct']}"
+    )
     print(f"members={args.members} sent_per_s={members_reached / elapsed:.0f} peak_rss_mb={peak:.0f}")
 
 

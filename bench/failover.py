@@ -86,8 +86,13 @@ class Votes:
         """Route one vote (until it is taken); return its sender."""
         self.n += 1
         sender = f"+4670{self.n * 7_654_321 % 10_000_000:07d}"
-        inbound = Inbound.create(sender=sender, recipient="72500", text=f"MELLO {self.n % 12 + 1:02d}",
-                                 gateway="kannel", message_id=f"failover-{self.n}")  # fmt: skip
+        inbound = Inbound.create(
+            sender=sender,
+            recipient="72500",
+            text=f"MELLO {self.n % 12 + 1:02d}",
+            gateway="kannel",
+            message_id=f"failover-{self.n}",
+        )
         while True:
             try:
                 self.platform.handle(inbound)
@@ -137,13 +142,20 @@ def main() -> None:
         arrivals = Arrivals(fake)
         (tmp / "rules.yaml").write_text(rules_file(datetime.now(UTC)), encoding="utf-8")
         (tmp / "gateways.yaml").write_text(kannel_gateways(fake.url, charging=True), encoding="utf-8")
-        env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
-               "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
-               "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
-               "KODEORD_DATA_DIR": str(tmp / "var")}  # fmt: skip
+        env = {
+            **os.environ,
+            "KODEORD_REDIS_URL": server.url,
+            "KODEORD_RULES": str(tmp / "rules.yaml"),
+            "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"),
+            "KODEORD_LOG_LEVEL": "WARNING",
+            "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+            "KODEORD_DATA_DIR": str(tmp / "var"),
+        }
         settings = Settings(environ=env)
-        workers = [subprocess.Popen([*KODEORD, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                    preexec_fn=die_with_parent) for _ in range(2)]  # fmt: skip
+        workers = [
+            subprocess.Popen([*KODEORD, "worker"], env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            for _ in range(2)
+        ]
         try:
             with Platform(settings) as platform:
                 time.sleep(3.0)  # both workers up
@@ -161,8 +173,9 @@ def main() -> None:
                     server.start()
                     back_at = time.monotonic()
                     redis_stall = arrivals.first_after(back_at)
-                    print(f"Redis away {args.outage:g} s; replies again {redis_stall:.2f} s after it answered",
-                          flush=True)  # fmt: skip
+                    print(
+                        f"Redis away {args.outage:g} s; replies again {redis_stall:.2f} s after it answered", flush=True
+                    )
                     time.sleep(2.0)
                 time.sleep(args.quiet)
                 routed_at = time.monotonic()
@@ -185,8 +198,10 @@ def main() -> None:
     lost = len(set(votes.taken) - set(replies))
     duplicated = sum(n - 1 for n in replies.values() if n > 1)
     print(f"votes={len(votes.taken)} replies={sum(replies.values())}")
-    print(f"kill_stall_s={kill_stall:.2f} redis_stall_s={redis_stall:.2f} idle_reply_ms={idle_reply_ms:.0f} "
-          f"lost={lost} duplicated={duplicated}")  # fmt: skip
+    print(
+        f"kill_stall_s={kill_stall:.2f} redis_stall_s={redis_stall:.2f} idle_reply_ms={idle_reply_ms:.0f} "
+        f"lost={lost} duplicated={duplicated}"
+    )
 
 
 if __name__ == "__main__":

@@ -97,7 +97,9 @@ def bench_router(platform: Platform, messages: int, limit_s: float) -> float:
             break
     elapsed, done = time.perf_counter() - started, sum(statuses.values())
     outbox = platform.redis.xlen(Keys.for_service("demo-tv/mello").outbox)
-    print(f"router: {done} messages in {elapsed:.2f} s = {done / elapsed:.0f}/s; {dict(statuses)}, outbox holds {outbox}")
+    print(
+        f"router: {done} messages in {elapsed:.2f} s = {done / elapsed:.0f}/s; {dict(statuses)}, outbox holds {outbox}"
+    )
     return done / elapsed
 
 
@@ -131,7 +133,18 @@ def serve(kind: str, port: int, redis_url: str, rules: Path) -> None:
 def start_server(kind: str, redis_url: str, rules: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start a child server (this script with --serve) and wait until it answers HTTP."""
     port = free_port()
-    argv = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--redis-url", redis_url, "--rules", str(rules)]
+    argv = [
+        sys.executable,
+        __file__,
+        "--serve",
+        kind,
+        "--port",
+        str(port),
+        "--redis-url",
+        redis_url,
+        "--rules",
+        str(rules),
+    ]
     process = subprocess.Popen(argv, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}{PATH}", process)
     return process, port
@@ -143,7 +156,9 @@ async def connection(port: int, client: str, tls: ssl.SSLContext) -> AsyncIterat
     if client == "httpx":
         # One AsyncClient per task: a single shared one spends its time scanning its pool (httpx issue #3215).
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, verify=tls, timeout=30) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, verify=tls, timeout=30
+        ) as http:
 
             async def post(body: bytes) -> bool:
                 response = await http.post(PATH, content=body, headers={"Content-Type": "application/json"})
@@ -154,7 +169,9 @@ async def connection(port: int, client: str, tls: ssl.SSLContext) -> AsyncIterat
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
 
     async def post_raw(body: bytes) -> bool:  # minimal HTTP/1.1: far less client CPU per request than httpx
-        head = f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        )
         writer.write(head.encode() + b"\r\n\r\n" + body)
         async with asyncio.timeout(30):
             reply = await reader.readuntil(b"\r\n\r\n")
@@ -169,7 +186,8 @@ async def connection(port: int, client: str, tls: ssl.SSLContext) -> AsyncIterat
 
 
 async def drive(port: int, args: argparse.Namespace, offset: int, pids: dict[str, int]) -> float:
-    """POST votes for WARMUP_S + ``--seconds`` over ``--concurrency`` connections; return handled messages/s in the window."""
+    """POST votes for WARMUP_S + ``--seconds`` over ``--concurrency`` connections; return handled messages/s in
+    the window."""
     counted = errors = 0
     begin = time.perf_counter()
     window_start, window_end = begin + WARMUP_S, begin + WARMUP_S + args.seconds
@@ -209,7 +227,10 @@ def measure(kind: str, args: argparse.Namespace, redis_url: str, redis_pid: int,
         rate = asyncio.run(drive(port, args, offset, {"server": process.pid, "redis": redis_pid}))
     finally:
         stop_process(process)
-    print(f"{kind}: {rate:.0f} messages/s over HTTP ({args.client} client, {args.concurrency} connections, {args.seconds:g} s)")
+    print(
+        f"{kind}: {rate:.0f} messages/s over HTTP ({args.client} client, {args.concurrency} connections, "
+        f"{args.seconds:g} s)"
+    )
     return rate
 
 
@@ -219,7 +240,9 @@ def main() -> None:
     parser.add_argument("--router-seconds", type=float, default=40.0, help="time limit of (a)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured duration of each HTTP run")
     parser.add_argument("--concurrency", type=int, default=48, help="concurrent client connections")
-    parser.add_argument("--client", choices=("httpx", "raw"), default="raw", help="load generator (raw: minimal HTTP/1.1)")
+    parser.add_argument(
+        "--client", choices=("httpx", "raw"), default="raw", help="load generator (raw: minimal HTTP/1.1)"
+    )
     parser.add_argument("--serve", choices=("kodeord", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)

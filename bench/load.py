@@ -151,10 +151,15 @@ def arguments(doc: str | None, baseline: bool = False) -> argparse.Namespace:
     """The options of the live-TV harnesses (this one and televote.py; ``baseline``: offer ``--baseline``)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     if baseline:
-        parser.add_argument("--baseline", action="store_true",
-                            help="first run load.py's plain replies the same way, for a ratio on a noisy machine")
+        parser.add_argument(
+            "--baseline",
+            action="store_true",
+            help="first run load.py's plain replies the same way, for a ratio on a noisy machine",
+        )
     parser.add_argument("--seconds", type=float, default=60.0, help="measured duration")
-    parser.add_argument("--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="client connections (Kannel's max-pending-requests)"
+    )
     parser.add_argument("--web-workers", type=int, default=3, help="web processes")
     parser.add_argument("--senders", type=int, default=1, help="sender worker processes")
     parser.add_argument("--drain", type=float, default=120.0, help="longest wait for the last replies")
@@ -174,36 +179,60 @@ class Run:
 
 
 @contextmanager
-def live_tv(args: argparse.Namespace, prefix: str, rules: str, gateways: Callable[[str], str],
-            drive: Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
-            expected: Callable[[dict[str, Any]], int]) -> Iterator[Run]:  # fmt: skip
+def live_tv(
+    args: argparse.Namespace,
+    prefix: str,
+    rules: str,
+    gateways: Callable[[str], str],
+    drive: Callable[[int, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+    expected: Callable[[dict[str, Any]], int],
+) -> Iterator[Run]:
     """Start Redis, the fake Kannel, ``kodeord serve`` and the senders; run ``drive(port, args)``; wait until
     the fake Kannel has ``expected(load)`` distinct replies (or ``--drain`` passes); yield the figures while
     Redis still runs; stop everything."""
     with embedded_redis(prefix) as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
-            fake = subprocess.Popen([sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE,
-                                    preexec_fn=die_with_parent)  # fmt: skip
+            fake = subprocess.Popen(
+                [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
+            )
             processes.append(fake)
             assert fake.stdout is not None
             fake_port = int(fake.stdout.readline())
             (tmp / "rules.yaml").write_text(rules, encoding="utf-8")
-            (tmp / "gateways.yaml").write_text(gateways(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8")
+            (tmp / "gateways.yaml").write_text(
+                gateways(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8"
+            )
             port = free_port()
-            env = {**os.environ, "KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
-                   "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"), "KODEORD_LOG_LEVEL": "WARNING",
-                   "KODEORD_PUBLIC_URL": f"http://127.0.0.1:{port}", "KODEORD_DATA_DIR": str(tmp / "var")}  # fmt: skip
+            env = {
+                **os.environ,
+                "KODEORD_REDIS_URL": server.url,
+                "KODEORD_RULES": str(tmp / "rules.yaml"),
+                "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"),
+                "KODEORD_LOG_LEVEL": "WARNING",
+                "KODEORD_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                "KODEORD_DATA_DIR": str(tmp / "var"),
+            }
             kodeord = [sys.executable, "-c", "from kodeord.cli import main; main()"]
-            web = subprocess.Popen([*kodeord, "serve", "--port", str(port), "--workers", str(args.web_workers)],
-                                   env=env, preexec_fn=die_with_parent)  # fmt: skip
+            web = subprocess.Popen(
+                [*kodeord, "serve", "--port", str(port), "--workers", str(args.web_workers)],
+                env=env,
+                preexec_fn=die_with_parent,
+            )
             processes.append(web)
             wait_http(f"http://127.0.0.1:{port}/healthz", web)
             for _ in range(args.senders):
-                processes.append(subprocess.Popen([*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                                  preexec_fn=die_with_parent))  # fmt: skip
-            named: dict[str, int | list[int]] = {"web": web.pid, "senders": [p.pid for p in processes[2:]],
-                                                 "fake-kannel": fake.pid, "redis": server.pid}  # fmt: skip
+                processes.append(
+                    subprocess.Popen(
+                        [*kodeord, "worker"], env=env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent
+                    )
+                )
+            named: dict[str, int | list[int]] = {
+                "web": web.pid,
+                "senders": [p.pid for p in processes[2:]],
+                "fake-kannel": fake.pid,
+                "redis": server.pid,
+            }
             cpu_before = {name: cpu_of(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
             load = asyncio.run(drive(port, args))
             elapsed = WARMUP_S + args.seconds
@@ -238,12 +267,16 @@ def main() -> None:
     load, cpu, final, last_at = run.load, run.cpu, run.final, run.last_at
     replies_per_s = final["distinct"] / max(1e-9, last_at - load["begin"])
     lost = max(0, int(load["handled"]) - final["distinct"])
-    print(f"handled {load['handled']:.0f} inbound ({load['refused']:.0f} not handled), "
-          f"fake Kannel accepted {final['accepted']} replies ({final['distinct']} distinct)")  # fmt: skip
+    print(
+        f"handled {load['handled']:.0f} inbound ({load['refused']:.0f} not handled), "
+        f"fake Kannel accepted {final['accepted']} replies ({final['distinct']} distinct)"
+    )
     print("CPU while loaded (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     print(json.dumps({"web_workers": args.web_workers, "senders": args.senders, "concurrency": args.concurrency}))
-    print(f"inbound_per_s={inbound_per_s:.0f} replies_delivered_per_s={replies_per_s:.0f} p50_ms={load['p50']:.0f} "
-          f"p99_ms={load['p99']:.0f} lost={lost} duplicated={final['duplicated']}")  # fmt: skip
+    print(
+        f"inbound_per_s={inbound_per_s:.0f} replies_delivered_per_s={replies_per_s:.0f} p50_ms={load['p50']:.0f} "
+        f"p99_ms={load['p99']:.0f} lost={lost} duplicated={final['duplicated']}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,19 +55,31 @@ class Accepting:
 
 
 def _settings(url: str, tmp: Path) -> Settings:
-    return Settings(environ={"KODEORD_REDIS_URL": url, "KODEORD_RULES": str(tmp / "rules.yaml"),
-                             "KODEORD_DATA_DIR": str(tmp / "var"), "KODEORD_SECRET_KEY": "bench",
-                             "KODEORD_LOG_LEVEL": "WARNING"})  # fmt: skip
+    return Settings(
+        environ={
+            "KODEORD_REDIS_URL": url,
+            "KODEORD_RULES": str(tmp / "rules.yaml"),
+            "KODEORD_DATA_DIR": str(tmp / "var"),
+            "KODEORD_SECRET_KEY": "bench",
+            "KODEORD_LOG_LEVEL": "WARNING",
+        }
+    )
 
 
 def _route(job: tuple[str, str, int, int]) -> int:
     url, tmp, start, stop = job
     with Platform(_settings(url, Path(tmp))) as platform:
         for n in range(start, stop):
-            platform.handle(Inbound.create(
-                sender=f"+4670{n:07d}", recipient="72500", text=f"MELLO {CODES[n % len(CODES)]}", gateway="kannel",
-                message_id=str(uuid.UUID(int=n)), operator="telia",
-            ))  # fmt: skip
+            platform.handle(
+                Inbound.create(
+                    sender=f"+4670{n:07d}",
+                    recipient="72500",
+                    text=f"MELLO {CODES[n % len(CODES)]}",
+                    gateway="kannel",
+                    message_id=str(uuid.UUID(int=n)),
+                    operator="telia",
+                )
+            )
     return stop - start
 
 
@@ -134,13 +146,19 @@ def main() -> None:
         client.close()
     n = args.messages
     print(f"routed={routed} routing_s={routing_s:.0f} sent={sent} elapsed_s={elapsed:.0f} left_in_outboxes={left}")
-    print(f"used_memory_before={before} used_memory_after={after} text_bytes_total={texts} "
-          f"short_lived_bytes_total={working}")  # fmt: skip
-    print(f"keys={keys} dataset_bytes={stats.get('dataset.bytes')} overhead_bytes={stats.get('overhead.total')} "
-          f"keys_and_expiries_bytes={stats.get('db.0', {}).get('overhead.hashtable.main', 0)}+"
-          f"{stats.get('db.0', {}).get('overhead.hashtable.expires', 0)}")  # fmt: skip
-    print(f"messages={n} bytes_per_message={(after - before - working) / n:.0f} dedupe_bytes={dedupe / n:.0f} "
-          f"status_bytes={statuses / n:.0f}")  # fmt: skip
+    print(
+        f"used_memory_before={before} used_memory_after={after} text_bytes_total={texts} "
+        f"short_lived_bytes_total={working}"
+    )
+    print(
+        f"keys={keys} dataset_bytes={stats.get('dataset.bytes')} overhead_bytes={stats.get('overhead.total')} "
+        f"keys_and_expiries_bytes={stats.get('db.0', {}).get('overhead.hashtable.main', 0)}+"
+        f"{stats.get('db.0', {}).get('overhead.hashtable.expires', 0)}"
+    )
+    print(
+        f"messages={n} bytes_per_message={(after - before - working) / n:.0f} dedupe_bytes={dedupe / n:.0f} "
+        f"status_bytes={statuses / n:.0f}"
+    )
 
 
 if __name__ == "__main__":

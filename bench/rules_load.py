@@ -52,7 +52,8 @@ def service_yaml(tenant: str, i: int) -> tuple[str, list[str]]:
     """One service's YAML block and its ten keywords."""
     words = [f"{stem}{i}" for stem in STEMS]
     rules = [
-        f"      - {{name: vote, when: {{args: '0[1-9]'}}, reply: 'Tack för din röst på {{{{ args }}}}! /{tenant} {i}'}}",
+        "      - {name: vote, when: {args: '0[1-9]'}, "
+        f"reply: 'Tack för din röst på {{{{ args }}}}! /{tenant} {i}'}}",
         f"      - {{name: how-to, when: {{args: ''}}, reply: 'Skicka {words[0]} följt av 01-09.'}}",
     ]
     if i % 2:  # every other service has a third rule
@@ -74,7 +75,11 @@ def write_rules(folder: Path, services: int, tenants: int) -> dict[str, str]:
     owner: dict[str, str] = {}
     for t in range(tenants):
         tenant = f"tenant{t}"
-        lines = [f"tenant: {{id: {tenant}, name: Kund {t} AB}}", f'numbers: [{{number: "{NUMBER}", type: shared}}]', "services:"]
+        lines = [
+            f"tenant: {{id: {tenant}, name: Kund {t} AB}}",
+            f'numbers: [{{number: "{NUMBER}", type: shared}}]',
+            "services:",
+        ]
         for i in range(t, services, tenants):
             block, words = service_yaml(tenant, i)
             lines.append(block)
@@ -104,10 +109,15 @@ def route_all(platform: Platform, owner: dict[str, str], args: argparse.Namespac
     words = words[: args.messages]
     # Messages as phones send them: lower case, often without the accents; built before the clock starts.
     inbounds = [
-        Inbound.create(sender="+46701234567", recipient=NUMBER, text=f"{fold(w) if n % 2 else w.lower()} 0{n % 9 + 1}",
-                       gateway="bench", message_id=f"m{n}")
+        Inbound.create(
+            sender="+46701234567",
+            recipient=NUMBER,
+            text=f"{fold(w) if n % 2 else w.lower()} 0{n % 9 + 1}",
+            gateway="bench",
+            message_id=f"m{n}",
+        )
         for n, w in enumerate(words)
-    ]  # fmt: skip
+    ]
     wrong = routed = 0
     started = time.perf_counter()
     deadline = started + args.seconds
@@ -117,7 +127,9 @@ def route_all(platform: Platform, owner: dict[str, str], args: argparse.Namespac
         if outcome.service != owner[word] or outcome.rule != "vote" or not outcome.replies:
             wrong += 1
             if wrong <= 5:
-                print(f"  wrong: {inbound.text!r} -> {outcome.status} {outcome.service} {outcome.rule} {outcome.errors}")
+                print(
+                    f"  wrong: {inbound.text!r} -> {outcome.status} {outcome.service} {outcome.rule} {outcome.errors}"
+                )
         if time.perf_counter() > deadline:
             print(f"  stopped after {args.seconds:g} s (--seconds)")
             break
@@ -130,7 +142,9 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=1, help="tenants (one rule file each) sharing the short code")
     parser.add_argument("--messages", type=int, default=10_000, help="at most this many keywords to route")
     parser.add_argument("--seconds", type=float, default=60.0, help="time limit of the routing loop")
-    parser.add_argument("--order", choices=("shuffled", "sorted"), default="shuffled", help="order keywords are routed in")
+    parser.add_argument(
+        "--order", choices=("shuffled", "sorted"), default="shuffled", help="order keywords are routed in"
+    )
     args = parser.parse_args()
 
     with embedded_redis("kodeord-bench-rules-") as (server, tmp):
@@ -138,7 +152,10 @@ def main() -> None:
         folder.mkdir()
         owner = write_rules(folder, args.services, max(1, args.tenants))
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
-        print(f"generated {args.services} services, {len(owner)} keywords, {args.tenants} tenant(s): {size_mb:.1f} MB of YAML")
+        print(
+            f"generated {args.services} services, {len(owner)} keywords, {args.tenants} tenant(s): "
+            f"{size_mb:.1f} MB of YAML"
+        )
 
         settings = Settings(environ={}, redis_url=server.url, data_dir=tmp / "var")
         hooks = Hooks(make_manager())
@@ -156,8 +173,10 @@ def main() -> None:
             platform.catalog = catalog
             routed, wrong, seconds = route_all(platform, owner, args)
             routed_per_s = routed / seconds if seconds else 0.0
-            print(f"route: {routed} keywords in {seconds:.2f} s = {routed_per_s:.0f}/s (dry run), {wrong} wrong, "
-                  f"{len(platform.engine)} compiled rule sets cached, peak RSS now +{peak_rss_mb() - rss_before:.0f} MB")  # fmt: skip
+            print(
+                f"route: {routed} keywords in {seconds:.2f} s = {routed_per_s:.0f}/s (dry run), {wrong} wrong, "
+                f"{len(platform.engine)} compiled rule sets cached, peak RSS now +{peak_rss_mb() - rss_before:.0f} MB"
+            )
         client.close()
 
         big = tmp / "big"

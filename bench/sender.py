@@ -33,23 +33,37 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50_000, help="members of the list")
     args = parser.parse_args()
     with embedded_redis("kodeord-sender-") as (server, tmp):
-        fake = subprocess.Popen([sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE,
-                                preexec_fn=die_with_parent)  # fmt: skip
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
+        )
         try:
             assert fake.stdout is not None
             port = int(fake.stdout.readline())
             (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
             sendsms = f"http://127.0.0.1:{port}/cgi-bin/sendsms"
             (tmp / "gateways.yaml").write_text(kannel_gateways(sendsms, connections=16), encoding="utf-8")
-            settings = Settings(environ={"KODEORD_REDIS_URL": server.url, "KODEORD_RULES": str(tmp / "rules.yaml"),
-                                         "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"),
-                                         "KODEORD_DATA_DIR": str(tmp / "var"), "KODEORD_SECRET_KEY": "bench"})  # fmt: skip
+            settings = Settings(
+                environ={
+                    "KODEORD_REDIS_URL": server.url,
+                    "KODEORD_RULES": str(tmp / "rules.yaml"),
+                    "KODEORD_GATEWAYS": str(tmp / "gateways.yaml"),
+                    "KODEORD_DATA_DIR": str(tmp / "var"),
+                    "KODEORD_SECRET_KEY": "bench",
+                }
+            )
             with Platform(settings) as platform:
                 admin = ListAdmin(platform, "forening", by="bench", channel="cli")
                 admin.set_role("medlemmar", "writers", WRITER, True)
                 admin.import_members("medlemmar", [(member(n), "") for n in range(args.members)], "bench import")
-                platform.handle(Inbound.create(sender=WRITER, recipient=NUMBER, text="Årsmöte torsdag kl 19!",
-                                               gateway="bench", message_id="bench-1"))  # fmt: skip
+                platform.handle(
+                    Inbound.create(
+                        sender=WRITER,
+                        recipient=NUMBER,
+                        text="Årsmöte torsdag kl 19!",
+                        gateway="bench",
+                        message_id="bench-1",
+                    )
+                )
                 sender = Sender(platform)
                 started, cpu = time.perf_counter(), time.process_time()
                 idle = 0
@@ -61,8 +75,10 @@ def main() -> None:
             fake.terminate()
             fake.wait(10)
     print(f"accepted={accepted} elapsed_s={elapsed:.1f} cpu_s={cpu:.1f}")
-    print(f"members={args.members} cpu_per_message_us={cpu / args.members * 1e6:.0f} "
-          f"sent_per_s={args.members / elapsed:.0f}")  # fmt: skip
+    print(
+        f"members={args.members} cpu_per_message_us={cpu / args.members * 1e6:.0f} "
+        f"sent_per_s={args.members / elapsed:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -136,8 +136,14 @@ async def drive(port: int, args: argparse.Namespace) -> dict[str, Any]:
             writer.close()
 
     await asyncio.gather(*(connection(c) for c in range(args.concurrency)))
-    return {"sent": sent, "in_window": in_window, "per_code": per_code, "outcomes": outcomes,
-            **percentiles(latencies), "begin": begin}  # fmt: skip
+    return {
+        "sent": sent,
+        "in_window": in_window,
+        "per_code": per_code,
+        "outcomes": outcomes,
+        **percentiles(latencies),
+        "begin": begin,
+    }
 
 
 def main() -> None:
@@ -162,20 +168,32 @@ def main() -> None:
     votes_per_s = int(load["in_window"]) / args.seconds
     replies_per_s = final["distinct"] / max(1e-9, last_at - float(load["begin"]))
     print("requests: " + ", ".join(f"{k} x{v}" for k, v in sorted(outcomes.items())))
-    print(f"sent {sent} votes; counted {counted} in Redis ({by_sms} by sms); fake Kannel accepted "
-          f"{final['accepted']} replies ({final['distinct']} distinct, {final['duplicated']} duplicated, "
-          f"{replies_missing} missing)")  # fmt: skip
+    print(
+        f"sent {sent} votes; counted {counted} in Redis ({by_sms} by sms); fake Kannel accepted "
+        f"{final['accepted']} replies ({final['distinct']} distinct, {final['duplicated']} duplicated, "
+        f"{replies_missing} missing)"
+    )
     print("per option counted/sent: " + ", ".join(f"{c} {counts[c]}/{per_code[c]}" for c in CODES))
     mismatched = [c for c in CODES if counts[c] != per_code[c]]
     if mismatched:
         print(f"options whose count differs from the votes sent: {', '.join(mismatched)}")
     print("CPU while loaded (1.0 = one core): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     print(f"p50_ms={load['p50']:.0f} p99_ms={load['p99']:.0f} replies_delivered_per_s={replies_per_s:.0f}")
-    print(json.dumps({"web_workers": args.web_workers, "senders": args.senders, "concurrency": args.concurrency,
-                      "seconds": args.seconds}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "web_workers": args.web_workers,
+                "senders": args.senders,
+                "concurrency": args.concurrency,
+                "seconds": args.seconds,
+            }
+        )
+    )
     if baseline_per_s is not None:
-        print(f"baseline (load.py, plain replies, just before): {baseline_per_s:.0f}/s; "
-              f"votes/baseline={votes_per_s / max(1e-9, baseline_per_s):.2f}")  # fmt: skip
+        print(
+            f"baseline (load.py, plain replies, just before): {baseline_per_s:.0f}/s; "
+            f"votes/baseline={votes_per_s / max(1e-9, baseline_per_s):.2f}"
+        )
     print(f"votes_per_s={votes_per_s:.0f} counted={counted} sent={sent} lost={lost} double={double}")
 
 

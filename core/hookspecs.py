@@ -87,9 +87,7 @@ def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis)
 
 
 @_hookspec(firstresult=True)
-def kodeord_fanout_page(
-    fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
-) -> FanoutPage | None:
+def kodeord_fanout_page(fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links) -> FanoutPage | None:
     """The next recipients of a broadcast you started (``fanout.source`` is your plugin's name).
 
     ``links`` makes signed links (e.g. a leave link for each recipient's message).

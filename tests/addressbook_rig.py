@@ -104,8 +104,9 @@ class Book:
 
 
 @pytest.fixture
-def book(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path,
-         kodeord_redis: redis.Redis) -> Iterator[Book]:  # fmt: skip
+def book(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, kodeord_redis: redis.Redis
+) -> Iterator[Book]:
     """A platform with two tenants' lists, served over HTTP, sending to a fake Kannel."""
     with running() as kannel:
         gateways = tmp_path / "gateways.yaml"
@@ -114,7 +115,12 @@ def book(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_
         rules.write_text(RULES, encoding="utf-8")
         other.write_text(OTHER_RULES, encoding="utf-8")
         port = free_port()
-        platform = make_platform([rules, other], gateways=gateways, public_url=f"http://127.0.0.1:{port}",
-                                 secret_key="test-key", fanout_page=7)  # fmt: skip
+        platform = make_platform(
+            [rules, other],
+            gateways=gateways,
+            public_url=f"http://127.0.0.1:{port}",
+            secret_key="test-key",
+            fanout_page=7,
+        )
         url = serve(create_app(platform), port)
         yield Book(platform, url, kannel, kodeord_redis)

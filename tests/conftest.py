@@ -132,11 +132,20 @@ def web_server(tmp_path: Path, kodeord_redis_url: str) -> Iterator[tuple[str, su
     (tmp_path / "rules.yaml").write_text(TV_RULES, encoding="utf-8")
     (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
     port = free_port()
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(tmp_path / "rules.yaml"),
-           "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
-           "KODEORD_LOG_LEVEL": "WARNING",
-           "KODEORD_DATA_DIR": str(tmp_path / "var"), "KODEORD_SECRET_KEY": "test"}  # fmt: skip
-    web = subprocess.Popen([sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", str(port), "--workers", "3"], env=env)
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(tmp_path / "rules.yaml"),
+        "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"),
+        "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+        "KODEORD_SECRET_KEY": "test",
+    }
+    web = subprocess.Popen(
+        [sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", str(port), "--workers", "3"],
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

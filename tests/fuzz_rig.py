@@ -65,7 +65,8 @@ FUND_RULES = textwrap.dedent(
         number: "72550"
         keyword: GE
         rules:
-          - {name: give, do: donation.give, with: {campaign: jul-2026, payout_percent: 85}, reply: "Tack!", price: "9.90"}
+          - {name: give, do: donation.give, with: {campaign: jul-2026, payout_percent: 85}, reply: "Tack!",
+             price: "9.90"}
     """
 )
 
@@ -166,12 +167,18 @@ class Site:
         member = ["forening/medlemmar", MEMBER_PHONE]
         tokens = tuple(self.platform.links.token(f"addressbook-{page}", member) for page in ("join", "leave"))
         return {
-            "list": ("medlemmar", "kris"), "member": (MEMBER_EMAIL, WIDE_EMAIL, MEMBER_PHONE, PENDING_PHONE),
-            "role": ("writers", "functionaries"), "address": (MEMBER_PHONE, "kansli@example.se"),
-            "broadcast": ("api:1",), "poll": ("mello", "senare"), "competition": ("tavling",), "draw": ("1", "0"),
-            "token": tokens, "gateway": ("k1", "e1", "hook"),
+            "list": ("medlemmar", "kris"),
+            "member": (MEMBER_EMAIL, WIDE_EMAIL, MEMBER_PHONE, PENDING_PHONE),
+            "role": ("writers", "functionaries"),
+            "address": (MEMBER_PHONE, "kansli@example.se"),
+            "broadcast": ("api:1",),
+            "poll": ("mello", "senare"),
+            "competition": ("tavling",),
+            "draw": ("1", "0"),
+            "token": tokens,
+            "gateway": ("k1", "e1", "hook"),
             "path": ("kannel", "kannel/dlr", "elks", "elks/voice", "elks/dlr", "json", "json/dlr"),
-        }  # fmt: skip
+        }
 
     def bearer(self, tenant: str) -> tuple[bytes, bytes]:
         """The Authorization header of the tenant's API key."""
@@ -197,8 +204,9 @@ def query(params: dict[str, str] | Sequence[tuple[str, str]]) -> str:
 
 
 @pytest.fixture
-def site(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path,
-         kodeord_redis: redis.Redis) -> Iterator[Site]:  # fmt: skip
+def site(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, kodeord_redis: redis.Redis
+) -> Iterator[Site]:
     """The rig, with two members by email, a member by phone, a pending joiner and a recent caller."""
     now = datetime.now(UTC)
     with running() as kannel:
@@ -208,17 +216,25 @@ def site(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_
             "tv.yaml": poll_rules(now - timedelta(hours=1), now + timedelta(hours=1), CONTEST),
             "hjalp.yaml": FUND_RULES,
             "gateways.yaml": GATEWAYS.format(
-                sendsms=kannel.url, elks=elks, secret=INBOUND_SECRET, json_secret=JSON_SECRET,
-                kannel_user=KANNEL_AUTH[0], kannel_password=KANNEL_AUTH[1],
-                elks_user=ELKS_AUTH[0], elks_password=ELKS_AUTH[1],
+                sendsms=kannel.url,
+                elks=elks,
+                secret=INBOUND_SECRET,
+                json_secret=JSON_SECRET,
+                kannel_user=KANNEL_AUTH[0],
+                kannel_password=KANNEL_AUTH[1],
+                elks_user=ELKS_AUTH[0],
+                elks_password=ELKS_AUTH[1],
             ),
-        }  # fmt: skip
+        }
         for name, text in files.items():
             (tmp_path / name).write_text(text, encoding="utf-8")
         port = free_port()
-        platform = make_platform([tmp_path / n for n in ("forening.yaml", "tv.yaml", "hjalp.yaml")],
-                                 gateways=tmp_path / "gateways.yaml", public_url=f"http://127.0.0.1:{port}",
-                                 secret_key=SECRET_KEY)  # fmt: skip
+        platform = make_platform(
+            [tmp_path / n for n in ("forening.yaml", "tv.yaml", "hjalp.yaml")],
+            gateways=tmp_path / "gateways.yaml",
+            public_url=f"http://127.0.0.1:{port}",
+            secret_key=SECRET_KEY,
+        )
         app = create_app(platform, simulator_enabled=True)
         url = serve(app, port)
         keys = {tenant: apikeys.create(kodeord_redis, tenant, "fuzz") for tenant in TENANTS}
@@ -232,12 +248,21 @@ def site(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_
             lists = f"{url}/api/addressbook/lists"
             for member in ({"email": MEMBER_EMAIL}, {"email": WIDE_EMAIL}, {"phone": MEMBER_PHONE}):
                 assert admin.post(f"{lists}/medlemmar/members", json=member, headers=auth).status_code == 201
-            joined = admin.get(f"{url}/gateways/k1/kannel", params={
-                "from": PENDING_PHONE, "to": "+46766861005", "text": "START", "id": "seed-1", "secret": INBOUND_SECRET,
-            })  # fmt: skip
+            joined = admin.get(
+                f"{url}/gateways/k1/kannel",
+                params={
+                    "from": PENDING_PHONE,
+                    "to": "+46766861005",
+                    "text": "START",
+                    "id": "seed-1",
+                    "secret": INBOUND_SECRET,
+                },
+            )
             assert joined.status_code == 200, joined.text
-            rang = admin.post(f"{url}/gateways/e1/elks/voice?secret={INBOUND_SECRET}",
-                              data={"callid": "seed-call", "from": CALLER, "to": "+469912345"})  # fmt: skip
+            rang = admin.post(
+                f"{url}/gateways/e1/elks/voice?secret={INBOUND_SECRET}",
+                data={"callid": "seed-call", "from": CALLER, "to": "+469912345"},
+            )
             assert rang.status_code == 200, rang.text
             assert not errors.records, errors.report()
             yield made

@@ -36,11 +36,15 @@ def poll_rules(opens: datetime, closes: datetime, extra_services: str = "", **ex
     options = {
         "title": "Melodifestivalen",
         "options": '[{code: "01", name: Anna}, {code: "02", name: Bertil}, {code: "03", name: Cilla}]',
-        "opens": f'"{opens.isoformat()}"', "closes": f'"{closes.isoformat()}"', "thanks": THANKS, "studio": f'"{STUDIO}"',
-    } | extra  # fmt: skip
+        "opens": f'"{opens.isoformat()}"',
+        "closes": f'"{closes.isoformat()}"',
+        "thanks": THANKS,
+        "studio": f'"{STUDIO}"',
+    } | extra
     lines = "".join(f"          {k}: {v}\n" for k, v in options.items())
     later = (closes + timedelta(days=1)).isoformat()
-    return f"""\
+    return (
+        f"""\
 tenant: {{id: tv, name: TV AB, timezone: Europe/Stockholm}}
 numbers:
   - {{number: "72500", type: shared}}
@@ -63,7 +67,9 @@ services:
         do: voting.vote
         with: {{options: [{{code: A}}, {{code: B}}], opens: "{later}"}}
         reply: "Tack!"
-""" + extra_services
+"""
+        + extra_services
+    )
 
 
 OTHER_RULES = textwrap.dedent(
@@ -82,7 +88,8 @@ OTHER_RULES = textwrap.dedent(
 
 GATEWAYS = """\
 gateways:
-  k1: {{type: kannel, sendsms_url: "{sendsms}", username: kodeord, password: pw, inbound_secret: s3cret, charging: true}}
+  k1: {{type: kannel, sendsms_url: "{sendsms}", username: kodeord, password: pw, inbound_secret: s3cret,
+        charging: true}}
   e1: {{type: elks, api_url: "{api}/a1", api_user: u1, api_password: p1, inbound_secret: v0ice}}
 routing:
   routes:
@@ -105,16 +112,27 @@ class TV:
     http: httpx.Client = field(default_factory=httpx.Client)
 
     def sms(self, sender: str, text: str, to: str = "72500", message_id: str | None = None) -> httpx.Response:
-        params = {"from": sender, "to": to, "text": text, "id": message_id or f"in-{next(self.ids)}",
-                  "secret": "s3cret", "smsc": "telia"}  # fmt: skip
+        params = {
+            "from": sender,
+            "to": to,
+            "text": text,
+            "id": message_id or f"in-{next(self.ids)}",
+            "secret": "s3cret",
+            "smsc": "telia",
+        }
         answer = self.http.get(f"{self.url}/gateways/k1/kannel", params=params)
         assert answer.status_code == 200, answer.text
         return answer
 
     def ring(self, caller: str, number: str, call_id: str | None = None) -> dict[str, Any]:
         """A call as 46elks posts it to the number's voice_start; the call actions we answered."""
-        form = {"callid": call_id or f"c{next(self.ids)}", "from": caller, "to": number, "direction": "incoming",
-                "created": "2026-11-23T19:02:13.224000"}  # fmt: skip
+        form = {
+            "callid": call_id or f"c{next(self.ids)}",
+            "from": caller,
+            "to": number,
+            "direction": "incoming",
+            "created": "2026-11-23T19:02:13.224000",
+        }
         answer = self.http.post(f"{self.url}/gateways/e1/elks/voice?secret=v0ice", data=form)
         assert answer.status_code == 200, answer.text
         assert answer.headers["content-type"] == "application/json"
@@ -144,26 +162,37 @@ class TV:
 
 
 @pytest.fixture
-def make_tv(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path,
-            kodeord_redis: redis.Redis) -> Iterator[Callable[..., TV]]:  # fmt: skip
+def make_tv(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, kodeord_redis: redis.Redis
+) -> Iterator[Callable[..., TV]]:
     """``make_tv(opens=..., closes=..., alerts="", **poll_options)``: the rig, the poll open by default."""
     built: list[TV] = []
     with running() as kannel:
 
-        def build(opens: datetime | None = None, closes: datetime | None = None, alerts: str = "",
-                  extra_services: str = "", **extra: Any) -> TV:  # fmt: skip
+        def build(
+            opens: datetime | None = None,
+            closes: datetime | None = None,
+            alerts: str = "",
+            extra_services: str = "",
+            **extra: Any,
+        ) -> TV:
             now = datetime.now(UTC)
             elks = FakeElks()
             api = serve(elks.app())
             rules, other = tmp_path / "tv.yaml", tmp_path / "radio.yaml"
-            rules.write_text(poll_rules(opens or now - timedelta(hours=1), closes or now + timedelta(hours=1),
-                                        extra_services, **extra), encoding="utf-8")  # fmt: skip
+            rules.write_text(
+                poll_rules(
+                    opens or now - timedelta(hours=1), closes or now + timedelta(hours=1), extra_services, **extra
+                ),
+                encoding="utf-8",
+            )
             other.write_text(OTHER_RULES, encoding="utf-8")
             gateways = tmp_path / "gateways.yaml"
             gateways.write_text(GATEWAYS.format(sendsms=kannel.url, api=api, alerts=alerts), encoding="utf-8")
             port = free_port()
-            platform = make_platform([rules, other], gateways=gateways, public_url=f"http://127.0.0.1:{port}",
-                                     secret_key="test-key")  # fmt: skip
+            platform = make_platform(
+                [rules, other], gateways=gateways, public_url=f"http://127.0.0.1:{port}", secret_key="test-key"
+            )
             url = serve(create_app(platform), port)
             key = apikeys.create(kodeord_redis, "tv", f"test-{len(built)}")
             built.append(TV(platform, url, kannel, elks, kodeord_redis, key))

@@ -45,7 +45,9 @@ def test_only_the_join_word_joins_other_text_goes_to_the_functionaries_marked_no
     book.send()
     assert members(book) == []
     assert book.inbox(OFFICIAL) == ["Meddelande ej skickat. Från +46701000001 till Föreningen: START please"]
-    assert book.inbox(ANNA) == ["Ditt meddelande har skickats till funktionärerna i Föreningen. Skicka START för att gå med."]
+    assert book.inbox(ANNA) == [
+        "Ditt meddelande har skickats till funktionärerna i Föreningen. Skicka START för att gå med."
+    ]
 
 
 def test_a_list_has_its_own_words_and_replies(book: Book) -> None:
@@ -61,10 +63,13 @@ def test_a_list_has_its_own_words_and_replies(book: Book) -> None:
     assert book.inbox(OFFICIAL) == []
 
 
-@pytest.mark.parametrize(("number", "language", "joined"), [
-    ("+47" + "41234567", "no", "Velkommen til Klubben!"),
-    ("+46" + "701234567", "en", "Welcome to Klubben!"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("number", "language", "joined"),
+    [
+        ("+47" + "41234567", "no", "Velkommen til Klubben!"),
+        ("+46" + "701234567", "en", "Welcome to Klubben!"),
+    ],
+)
 def test_replies_come_in_the_list_language(book: Book, number: str, language: str, joined: str) -> None:
     admin = book.admin("klubben")
     admin.set_options("medlemmar", {"name": "Klubben", "language": language})
@@ -109,8 +114,10 @@ def test_stopp_unsubscribes_and_no_administrator_can_add_the_number_back(book: B
     assert members(book, state="unsubscribed") == [ANNA]
     left = book.inbox(ANNA)[-1]
     assert left.startswith("Du är avanmäld från Föreningen och får inga fler utskick.")
-    for attempt in (lambda: admin.add_member("medlemmar", ANNA),
-                    lambda: admin.import_members("medlemmar", [(ANNA, "")], "bulk")):  # fmt: skip
+    for attempt in (
+        lambda: admin.add_member("medlemmar", ANNA),
+        lambda: admin.import_members("medlemmar", [(ANNA, "")], "bulk"),
+    ):
         try:
             skipped = attempt()
         except ListError as exc:
@@ -271,8 +278,10 @@ def test_any_text_from_a_stranger_is_forwarded_or_is_a_word_and_never_broadcast(
     book.admin().set_role("medlemmar", "functionaries", OFFICIAL, True)
     book.redis.delete(book.admin().keys("medlemmar").members)
     before = len(book.kannel.accepted)
-    answer = httpx.get(f"{book.url}/gateways/k1/kannel",
-                       params={"from": DAVID, "to": OPEN, "text": text, "id": f"h-{next(book.ids)}", "secret": "s3cret"})  # fmt: skip
+    answer = httpx.get(
+        f"{book.url}/gateways/k1/kannel",
+        params={"from": DAVID, "to": OPEN, "text": text, "id": f"h-{next(book.ids)}", "secret": "s3cret"},
+    )
     if answer.status_code == 400:  # text Kannel could never send (e.g. NUL); refused with a reason
         assert answer.text
         return

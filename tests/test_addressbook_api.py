@@ -49,8 +49,13 @@ def api(book: Book) -> Api:
 
 def test_every_route_needs_a_key_of_the_lists_tenant(book: Book, api: Api) -> None:
     other = Api(book, "klubben")
-    for method, path in [("GET", ""), ("GET", "/medlemmar"), ("GET", "/medlemmar/members"),
-                         ("POST", "/medlemmar/members"), ("PATCH", "/medlemmar")]:  # fmt: skip
+    for method, path in [
+        ("GET", ""),
+        ("GET", "/medlemmar"),
+        ("GET", "/medlemmar/members"),
+        ("POST", "/medlemmar/members"),
+        ("PATCH", "/medlemmar"),
+    ]:
         assert httpx.request(method, api.url + path, json={}).status_code == 401
         wrong = httpx.request(method, api.url + path, json={}, headers={"Authorization": "Bearer kod_wrong"})
         assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
@@ -75,18 +80,22 @@ def test_create_show_and_change_a_lists_options(api: Api) -> None:
     assert back.json()["options"]["senders"] == "writers"
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"approval": "sometimes"}, "option 'approval': must be one of auto, manual"),
-    ({"replies": {"joined": "Hej {{ lista }}"}}, "unknown variable 'lista'"),
-    ({"replies": {"joined": "Hej {{ list"}}, "template syntax error"),
-    ({"replies": {"joined": "{{ 'a' * 1000000000 }}"}}, "template would go over its budget"),
-    ({"replies": {"joined": "{{ list.__class__ }}"}}, "template reaches for line 1: '__class__'"),
-    ({"replies": {"welcome": "Hej"}}, "unknown reply 'welcome'"),
-    ({"join_words": ["two words"]}, "'two words' is not a single word"),
-    ({"colour": "red"}, "unknown option 'colour'"),
-])  # fmt: skip
-def test_bad_options_are_refused_with_the_reason_and_change_nothing(api: Api, options: dict[str, Any],
-                                                                     message: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"approval": "sometimes"}, "option 'approval': must be one of auto, manual"),
+        ({"replies": {"joined": "Hej {{ lista }}"}}, "unknown variable 'lista'"),
+        ({"replies": {"joined": "Hej {{ list"}}, "template syntax error"),
+        ({"replies": {"joined": "{{ 'a' * 1000000000 }}"}}, "template would go over its budget"),
+        ({"replies": {"joined": "{{ list.__class__ }}"}}, "template reaches for line 1: '__class__'"),
+        ({"replies": {"welcome": "Hej"}}, "unknown reply 'welcome'"),
+        ({"join_words": ["two words"]}, "'two words' is not a single word"),
+        ({"colour": "red"}, "unknown option 'colour'"),
+    ],
+)
+def test_bad_options_are_refused_with_the_reason_and_change_nothing(
+    api: Api, options: dict[str, Any], message: str
+) -> None:
     answer = api("PATCH", "/medlemmar", options)
     assert answer.status_code == 422 and message in answer.json()["error"]
     assert api("GET", "/medlemmar").json()["options"]["approval"] == "auto"
@@ -108,8 +117,10 @@ def test_members_pending_and_unsubscribed_through_the_api(book: Book, api: Api) 
     assert api("DELETE", f"/kris/members/{BERIT}").status_code == 204
     assert api("GET", "/kris/members").json()["items"] == []
     records = api("GET", f"/kris/members/{ANNA}/consent").json()["records"]
-    assert [(r["event"], r["channel"], r["text"]) for r in records] == [("added", "api", "paper form"),
-                                                                        ("leave", "sms", "STOPP")]  # fmt: skip
+    assert [(r["event"], r["channel"], r["text"]) for r in records] == [
+        ("added", "api", "paper form"),
+        ("leave", "sms", "STOPP"),
+    ]
     csv_text = api("GET", f"/kris/members/{ANNA}/consent", format="csv").text
     assert csv_text.splitlines()[0] == "at,event,channel,text,by,ref" and ",leave,sms,STOPP," in csv_text
 
@@ -131,7 +142,8 @@ def test_members_page_through_a_long_list(book: Book, api: Api) -> None:
 def test_writers_and_functionaries_through_the_api(book: Book, api: Api) -> None:
     assert api("POST", "/medlemmar/writers", {"address": "0709000001"}).json() == {"writers": [WRITER]}
     assert api("POST", "/medlemmar/functionaries", {"address": "Kansli@Example.se"}).json() == {
-        "functionaries": ["kansli@example.se"]}  # fmt: skip
+        "functionaries": ["kansli@example.se"]
+    }
     assert api("POST", "/medlemmar/writers", {"address": "nonsense"}).status_code == 400
     book.sms(ANNA, "START")
     book.sms(WRITER, "Hej medlemmar")
@@ -154,9 +166,14 @@ def test_a_broadcast_started_through_the_api_and_its_progress(book: Book, api: A
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
-                      st.dictionaries(st.text(max_size=10), st.text(max_size=20)).map(lambda d: json.dumps(d).encode())))
-def test_any_body_gets_a_clear_answer_never_a_500(api: Api, body: bytes) -> None:  # fmt: skip
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(str.encode),
+        st.dictionaries(st.text(max_size=10), st.text(max_size=20)).map(lambda d: json.dumps(d).encode()),
+    )
+)
+def test_any_body_gets_a_clear_answer_never_a_500(api: Api, body: bytes) -> None:
     for path in ("/medlemmar/members", "/medlemmar/writers", "", "/medlemmar/broadcasts"):
         answer = httpx.post(api.url + path, content=body, headers={**api.headers, "Content-Type": "application/json"})
         assert answer.status_code < 500, (path, body, answer.text)
@@ -211,7 +228,8 @@ def test_members_with_email_get_broadcasts_by_mail_with_a_working_leave_link(
     assert "bo@example.se" in [r["id"] for r in api("GET", "/medlemmar/members").json()["items"]]
     assert httpx.post(link, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert [r["id"] for r in api("GET", "/medlemmar/members", state="unsubscribed").json()["items"]] == [
-        "bo@example.se"]  # fmt: skip
+        "bo@example.se"
+    ]
     book.sms(WRITER, "Nästa utskick")
     book.send()
     assert [m["To"] for m in inbox.messages].count("bo@example.se") == 1
@@ -238,8 +256,13 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_cli_manages_a_list(tmp_path: Path, kodeord_redis_url: str, kodeord_redis: Any) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(rules),
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
     name = "forening/medlemmar"
     assert cli(env, "add", name, "--phone", "0701000001", "--note", "form").returncode == 0
     csv_file = tmp_path / "members.csv"
@@ -269,8 +292,13 @@ def test_the_cli_manages_a_list(tmp_path: Path, kodeord_redis_url: str, kodeord_
 def test_the_cli_imports_what_swedish_excel_saves(tmp_path: Path, kodeord_redis_url: str) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(rules),
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
     name = "forening/medlemmar"
     sheet = tmp_path / "medlemmar.csv"  # Excel's "CSV (semikolonavgränsad)": Windows-1252 and semicolons
     sheet.write_bytes("Phone;Email;Name\r\n0701000002;;Åsa Öberg\r\n;cecilia@example.se;Cecilia\r\n".encode("cp1252"))
@@ -283,8 +311,13 @@ def test_the_cli_imports_what_swedish_excel_saves(tmp_path: Path, kodeord_redis_
 def test_a_long_import_shows_its_progress_on_a_terminal(tmp_path: Path, kodeord_redis_url: str) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(rules),
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
     sheet = tmp_path / "members.csv"
     sheet.write_text("phone\n" + "".join(f"070{n:07d}\n" for n in range(1, 1201)), encoding="utf-8")
     code, out, shown = on_terminal([*KODEORD, "lists", "import", "forening/medlemmar", str(sheet)], env)
@@ -302,8 +335,13 @@ def test_a_broadcast_followed_from_the_cli_shows_it_go_out(
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(rules),
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
     name = "forening/medlemmar"
     members = tmp_path / "members.csv"
     members.write_text("phone\n" + "".join(f"07010{n:05d}\n" for n in range(30)), encoding="utf-8")

@@ -56,8 +56,10 @@ class Mailbox:
         return "250 OK"
 
     def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(e.original_content or b"", _class=EmailMessage, policy=default_policy)
-                for e in self.envelopes]  # fmt: skip
+        return [
+            email.message_from_bytes(e.original_content or b"", _class=EmailMessage, policy=default_policy)
+            for e in self.envelopes
+        ]
 
 
 @dataclass
@@ -215,8 +217,16 @@ def test_oldest_unsent_alert(
     [alert] = monitor.check(420.4, now=NOW)
     assert (alert.cause, alert.value, alert.threshold) == (OLDEST_UNSENT, 420.4, 300)
     assert alert.message == "the oldest unsent message has waited 420 s; threshold 300 s"
-    assert receiver.bodies() == [{"type": "alert", "cause": "oldest-unsent", "message": alert.message,
-                                  "value": 420.4, "threshold": 300.0, "at": "2023-11-14T22:13:20+00:00"}]  # fmt: skip
+    assert receiver.bodies() == [
+        {
+            "type": "alert",
+            "cause": "oldest-unsent",
+            "message": alert.message,
+            "value": 420.4,
+            "threshold": 300.0,
+            "at": "2023-11-14T22:13:20+00:00",
+        }
+    ]
 
 
 def test_each_cause_is_limited_on_its_own(
@@ -254,8 +264,9 @@ def test_a_failing_notifier_is_logged_and_the_others_still_run(
     assert monitor.check(900, now=NOW + 1) == []
 
 
-def test_custom_notifiers_replace_the_defaults(kodeord_redis: redis.Redis, config: Callable[..., AlertConfig],
-                                               smtp: Smtp, receiver: Receiver) -> None:  # fmt: skip
+def test_custom_notifiers_replace_the_defaults(
+    kodeord_redis: redis.Redis, config: Callable[..., AlertConfig], smtp: Smtp, receiver: Receiver
+) -> None:
     got: list[Alert] = []
 
     def broken(alert: Alert) -> None:

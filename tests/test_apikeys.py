@@ -128,7 +128,9 @@ def test_last_used_is_written_at_most_once_a_minute(kodeord_redis: redis.Redis) 
     assert apikeys.list_keys(kodeord_redis, "tv")[0]["last_used"] == recent
     kodeord_redis.hset(record, "last_used", (datetime.now(UTC) - timedelta(minutes=2)).isoformat())
     assert apikeys.tenant_for(kodeord_redis, key) == "tv"
-    assert datetime.now(UTC) - datetime.fromisoformat(apikeys.list_keys(kodeord_redis, "tv")[0]["last_used"]) < timedelta(seconds=5)
+    assert datetime.now(UTC) - datetime.fromisoformat(
+        apikeys.list_keys(kodeord_redis, "tv")[0]["last_used"]
+    ) < timedelta(seconds=5)
 
 
 def test_the_keys_of_two_tenants_do_not_mix(site: tuple[Platform, str]) -> None:
@@ -198,7 +200,9 @@ async def echo(request: Request) -> Response:
 
 @pytest.fixture
 def echo_url(serve: Callable[[Any], str]) -> str:
-    return serve(Starlette(routes=[Route("/echo", echo, methods=["POST"])], exception_handlers={HTTPException: http_error}))
+    return serve(
+        Starlette(routes=[Route("/echo", echo, methods=["POST"])], exception_handlers={HTTPException: http_error})
+    )
 
 
 @pytest.mark.parametrize(
@@ -207,14 +211,26 @@ def echo_url(serve: Callable[[Any], str]) -> str:
         (b'{"a": [1, "\xc3\xa5"]}', {"Content-Type": "application/json; charset=utf-8"}, 200, {"a": [1, "å"]}),
         (b"", {}, 200, {}),
         (b"[1]", {}, 400, {"error": "expected a JSON object"}),
-        (b"{nope", {}, 400, {"error": "body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"}),
+        (
+            b"{nope",
+            {},
+            400,
+            {
+                "error": "body is not valid JSON: Expecting property name enclosed in double quotes: "
+                "line 1 column 2 (char 1)"
+            },
+        ),
         (b'{"a": NaN}', {}, 400, {"error": "body is not valid JSON: NaN is not allowed"}),
         (b"[" * 30000 + b"]" * 30000, {}, 400, {"error": "body is not valid JSON: nested too deeply"}),
-        (b"a=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415,
-         {"error": "expected Content-Type application/json, got 'application/x-www-form-urlencoded'"}),
+        (
+            b"a=1",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            {"error": "expected Content-Type application/json, got 'application/x-www-form-urlencoded'"},
+        ),
         (b"{}" + b" " * 65535, {}, 413, {"error": "body larger than 65536 bytes"}),
     ],
-)  # fmt: skip
+)
 def test_json_body(echo_url: str, content: bytes, headers: dict[str, str], status: int, answer: Any) -> None:
     response = httpx.post(echo_url + "/echo", content=content, headers=headers)
     assert (response.status_code, response.json()) == (status, answer)
@@ -232,8 +248,12 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def cli_env(kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path) -> dict[str, str]:
-    return {"KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_DATA_DIR": str(tmp_path / "var"),
-            "KODEORD_RULES": str(ROOT / "rules"), "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
+    return {
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+        "KODEORD_RULES": str(ROOT / "rules"),
+        "KODEORD_LOG_LEVEL": "WARNING",
+    }
 
 
 def test_cli_creates_lists_and_revokes_keys(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:

@@ -14,7 +14,9 @@ from kodeord.support.errors import RuleFileError
 from .conftest import TV_RULES
 
 
-def test_reload_picks_up_changes(make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound], tmp_path: Path) -> None:
+def test_reload_picks_up_changes(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound], tmp_path: Path
+) -> None:
     path = tmp_path / "tv.yaml"
     path.write_text(TV_RULES, encoding="utf-8")
     platform = make_platform(path)

@@ -18,7 +18,9 @@ KODEORD = str(Path(sys.executable).parent / "kodeord")
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KODEORD, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [KODEORD, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60
+    )
 
 
 def test_check_accepts_the_shipped_rules() -> None:
@@ -35,15 +37,22 @@ def test_check_reports_yaml_and_schema_errors_with_location(tmp_path: Path) -> N
     result = run("rules", "check", str(broken), str(typo))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{broken}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
+    assert (
+        lines[0]
+        == f"{broken}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
+    )
     assert lines[1] == f"{typo}:3:5: unknown key 'numbr' (did you mean 'number'?) (at numbers[0])"
     assert lines[2] == f"{typo}:3:5: missing required key 'number' (at numbers[0])"
 
 
 @pytest.fixture
 def cli_env(kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path) -> dict[str, str]:
-    return {"KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_DATA_DIR": str(tmp_path / "var"),
-            "KODEORD_RULES": str(ROOT / "rules"), "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
+    return {
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+        "KODEORD_RULES": str(ROOT / "rules"),
+        "KODEORD_LOG_LEVEL": "WARNING",
+    }
 
 
 def test_try_json_shows_the_decision_and_changes_nothing(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:
@@ -110,8 +119,11 @@ def test_routing_import_replaces_the_portability_table_all_or_nothing(
 
 def test_gateways_check_and_the_commands_that_refuse_to_lose_messages(tmp_path: Path) -> None:
     gateways = tmp_path / "gateways.yaml"
-    gateways.write_text("gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://127.0.0.1:9/cgi-bin/sendsms\n"
-                        "    username: u\n    password: p\n", encoding="utf-8")  # fmt: skip
+    gateways.write_text(
+        "gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://127.0.0.1:9/cgi-bin/sendsms\n"
+        "    username: u\n    password: p\n",
+        encoding="utf-8",
+    )
     checked = run("gateways", "check", str(gateways), env={"KODEORD_PUBLIC_URL": ""})
     assert checked.returncode == 1
     assert checked.stdout.splitlines() == [
@@ -119,7 +131,7 @@ def test_gateways_check_and_the_commands_that_refuse_to_lose_messages(tmp_path: 
         "add routing: with routes to your gateways (docs/routing.md)",
         f"{gateways}:3:5: gateway k1 asks for delivery reports, but KODEORD_PUBLIC_URL is not set: they would go "
         "to http://127.0.0.1:8000; set it to where the gateway reaches Kodeord (or dlr: false)",
-    ]  # fmt: skip
+    ]
     env = {"KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "", "KODEORD_DATA_DIR": str(tmp_path / "var")}
     for command in (["worker", "--burst"], ["serve", "--port", "1"]):
         refused = run(*command, env=env)

@@ -71,8 +71,13 @@ def test_one_number_answering_over_many_connections_makes_one_entry(make_tv: Mak
 
     def answer(n: int) -> None:
         with httpx.Client() as client:
-            params = {"from": "+46701000001", "to": "72500", "text": f"TÄVLA {'X12'[n % 3]}", "id": f"c-{n}",
-                      "secret": "s3cret"}  # fmt: skip
+            params = {
+                "from": "+46701000001",
+                "to": "72500",
+                "text": f"TÄVLA {'X12'[n % 3]}",
+                "id": f"c-{n}",
+                "secret": "s3cret",
+            }
             assert client.get(f"{tv.url}/gateways/k1/kannel", params=params).status_code == 200
 
     with ThreadPoolExecutor(12) as pool:
@@ -136,8 +141,11 @@ def test_another_tenant_cannot_see_or_draw_a_competition(make_tv: MakeTV) -> Non
     answers_by(tv, {"+46701000001": "X"})
     radio = apikeys.create(tv.redis, "radio")
     assert tv.api("GET", "/competitions", key=radio).json() == {"competitions": []}
-    for method, path in [("GET", "/competitions/tavling"), ("POST", "/competitions/tavling/draws"),
-                         ("GET", "/competitions/tavling/draws/1/entries")]:  # fmt: skip
+    for method, path in [
+        ("GET", "/competitions/tavling"),
+        ("POST", "/competitions/tavling/draws"),
+        ("GET", "/competitions/tavling/draws/1/entries"),
+    ]:
         assert tv.api(method, path, key=radio, json={}).status_code == 404
         assert tv.http.request(method, f"{tv.url}/api/voting{path}").status_code == 401
     assert tv.api("GET", "/competitions/tavling").json()["draws"] == 0
@@ -146,8 +154,13 @@ def test_another_tenant_cannot_see_or_draw_a_competition(make_tv: MakeTV) -> Non
 def test_the_cli_draws_and_prints_the_entry_list(make_tv: MakeTV, tmp_path: Path, kodeord_redis_url: str) -> None:
     tv = make_tv(extra_services=contest())
     answers_by(tv, {"+46701000001": "X", "+46701000002": "X", "+46701000003": "2"})
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(tmp_path / "tv.yaml"),
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(tmp_path / "tv.yaml"),
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*KODEORD, "competitions", *args], env=env, capture_output=True, text=True, timeout=60)
@@ -165,10 +178,13 @@ def test_the_cli_draws_and_prints_the_entry_list(make_tv: MakeTV, tmp_path: Path
     assert missing.returncode == 1 and "no competition 'nothing'" in missing.stderr
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("key: 'two words'", "the key is one answer word, got 'two words'"),
-    ("key: X\n          opens: yesterday", "expected a date and time such as 2027-02-01T20:00, got 'yesterday'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("key: 'two words'", "the key is one answer word, got 'two words'"),
+        ("key: X\n          opens: yesterday", "expected a date and time such as 2027-02-01T20:00, got 'yesterday'"),
+    ],
+)
 def test_competition_mistakes_are_refused_at_load(make_tv: MakeTV, line: str, message: str) -> None:
     with pytest.raises(RuleFileError) as caught:
         make_tv(extra_services=contest().replace("key: X", line))

@@ -40,9 +40,12 @@ def senders(n: int) -> list[str]:
 
 
 def test_a_worker_killed_mid_batch_leaves_nothing_unsent_and_nothing_sent_twice(
-    make_platform: Callable[..., Platform], kodeord_redis_url: str, kodeord_redis: redis.Redis, tmp_path: Path,
+    make_platform: Callable[..., Platform],
+    kodeord_redis_url: str,
+    kodeord_redis: redis.Redis,
+    tmp_path: Path,
     make_inbound: Callable[..., object],
-) -> None:  # fmt: skip
+) -> None:
     fake = FakeKannel(hold=12)  # the 12th sendsms request never gets an answer
     with running(fake):
         rules, gateways = write_config(tmp_path, fake.url)
@@ -50,9 +53,15 @@ def test_a_worker_killed_mid_batch_leaves_nothing_unsent_and_nothing_sent_twice(
         numbers = senders(30)
         for i, number in enumerate(numbers):
             platform.handle(make_inbound("MELLO 03", sender=number, message_id=f"kill-{i}"))  # type: ignore[arg-type]
-        env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": str(rules),
-               "KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
-               "KODEORD_CLAIM_AFTER_MS": "500", "KODEORD_LOG_LEVEL": "WARNING"}  # fmt: skip
+        env = {
+            **os.environ,
+            "KODEORD_REDIS_URL": kodeord_redis_url,
+            "KODEORD_RULES": str(rules),
+            "KODEORD_GATEWAYS": str(gateways),
+            "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+            "KODEORD_CLAIM_AFTER_MS": "500",
+            "KODEORD_LOG_LEVEL": "WARNING",
+        }
         log = (tmp_path / "worker.log").open("wb")
         first = subprocess.Popen([*KODEORD, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -86,9 +95,15 @@ def test_a_redis_restart_during_sending_loses_nothing_that_was_acknowledged(
     try:
         with running(fake):
             rules, gateways = write_config(tmp_path, fake.url)
-            settings = Settings(environ={}, redis_url=server.url, rules=(rules,), gateways=gateways,
-                                public_url=f"http://127.0.0.1:{free_port()}", retry_base_seconds=0.05,
-                                data_dir=tmp_path / "var")  # fmt: skip
+            settings = Settings(
+                environ={},
+                redis_url=server.url,
+                rules=(rules,),
+                gateways=gateways,
+                public_url=f"http://127.0.0.1:{free_port()}",
+                retry_base_seconds=0.05,
+                data_dir=tmp_path / "var",
+            )
             with Platform(settings) as platform:
                 url = serve(create_app(platform))
                 stop = threading.Event()

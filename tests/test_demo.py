@@ -33,13 +33,16 @@ def test_demo_answers_start_and_stops_its_redis(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KODEORD_")}
     env |= {"KODEORD_DATA_DIR": str(tmp_path / "var"), "KODEORD_LOG_LEVEL": "WARNING"}
-    demo = subprocess.Popen([KODEORD, "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    demo = subprocess.Popen(
+        [KODEORD, "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         assert wait_for(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30)
         assert httpx.get(url, follow_redirects=False).headers["location"] == "/simulator"
-        answer = httpx.post(f"{url}/simulator/send", json={"from": "+46701234567", "to": "+46766861004", "text": "START"})
+        answer = httpx.post(
+            f"{url}/simulator/send", json={"from": "+46701234567", "to": "+46766861004", "text": "START"}
+        )
         assert answer.json()["replies"][0]["text"].startswith("Välkommen till Demoföreningen!")
         pid = int((tmp_path / "var" / "redis.pid").read_text())
 

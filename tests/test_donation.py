@@ -64,7 +64,8 @@ services:
     number: "72550"
     keyword: GELITE
     rules:
-      - {{name: give, do: donation.give, with: {{campaign: jul-2026, payout_percent: 85}}, reply: "Tack!", price: "0.90"}}
+      - {{name: give, do: donation.give, with: {{campaign: jul-2026, payout_percent: 85}}, reply: "Tack!",
+         price: "0.90"}}
   - id: vatten
     number: "{NUMBER}"
     catch_all: true
@@ -93,7 +94,8 @@ RADIO_RULES = textwrap.dedent(
 
 GATEWAYS = """\
 gateways:
-  k1: {{type: kannel, sendsms_url: "{sendsms}", username: kodeord, password: pw, inbound_secret: s3cret, charging: true}}
+  k1: {{type: kannel, sendsms_url: "{sendsms}", username: kodeord, password: pw, inbound_secret: s3cret,
+        charging: true}}
 routing:
   routes:
     default:
@@ -112,18 +114,32 @@ class Fund:
     key: str  # the hjalp tenant's API key
     http: httpx.Client = field(default_factory=httpx.Client)
 
-    def sms(self, text: str, to: str = "72550", smsc: str = "telia", message_id: str | None = None,
-            sender: str = DONOR) -> httpx.Response:  # fmt: skip
-        params = {"from": sender, "to": to, "text": text, "id": message_id or f"in-{next(IDS)}", "secret": "s3cret",
-                  "smsc": smsc}  # fmt: skip
+    def sms(
+        self, text: str, to: str = "72550", smsc: str = "telia", message_id: str | None = None, sender: str = DONOR
+    ) -> httpx.Response:
+        params = {
+            "from": sender,
+            "to": to,
+            "text": text,
+            "id": message_id or f"in-{next(IDS)}",
+            "secret": "s3cret",
+            "smsc": smsc,
+        }
         answer = self.http.get(f"{self.url}/gateways/k1/kannel", params=params)
         assert answer.status_code == 200, answer.text
         return answer
 
     def at(self, moment: datetime, text: str, to: str = "72550", operator: str = "telia") -> None:
         """A donation received at ``moment`` (handled directly, for donations on other days)."""
-        inbound = Inbound.create(sender=DONOR, recipient=to, text=text, gateway="k1", message_id=f"at-{next(IDS)}",
-                                 received_at=moment, operator=operator)  # fmt: skip
+        inbound = Inbound.create(
+            sender=DONOR,
+            recipient=to,
+            text=text,
+            gateway="k1",
+            message_id=f"at-{next(IDS)}",
+            received_at=moment,
+            operator=operator,
+        )
         assert self.platform.handle(inbound).status == "handled"
 
     def api(self, path: str, key: str | None = None, **params: str) -> httpx.Response:
@@ -146,8 +162,9 @@ class Fund:
 
 
 @pytest.fixture
-def make_fund(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path,
-              kodeord_redis: redis.Redis) -> Iterator[Callable[[], Fund]]:  # fmt: skip
+def make_fund(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, kodeord_redis: redis.Redis
+) -> Iterator[Callable[[], Fund]]:
     """``make_fund()``: the rig, with the hjalp and radio tenants' rule files in tmp_path."""
     built: list[Fund] = []
     with running() as kannel:
@@ -158,8 +175,9 @@ def make_fund(make_platform: Callable[..., Platform], serve: Callable[..., str],
             other.write_text(RADIO_RULES, encoding="utf-8")
             gateways.write_text(GATEWAYS.format(sendsms=kannel.url), encoding="utf-8")
             port = free_port()
-            platform = make_platform([rules, other], gateways=gateways, public_url=f"http://127.0.0.1:{port}",
-                                     secret_key="test-key")  # fmt: skip
+            platform = make_platform(
+                [rules, other], gateways=gateways, public_url=f"http://127.0.0.1:{port}", secret_key="test-key"
+            )
             url = serve(create_app(platform), port)
             built.append(Fund(platform, url, kannel, kodeord_redis, apikeys.create(kodeord_redis, "hjalp")))
             return built[-1]
@@ -193,8 +211,13 @@ def test_a_donation_is_thanked_with_a_reply_charged_at_its_price(make_fund: Make
 
 def test_totals_per_campaign_operator_and_day(make_fund: MakeFund) -> None:
     fund = make_fund()
-    for text, to, smsc in [("GE", "72550", "telia"), ("ge tack", "72550", "tele2"), ("GELITE", "72550", "telia"),
-                           ("hej", NUMBER, "tele2"), ("GE", "72550", "telia")]:  # fmt: skip
+    for text, to, smsc in [
+        ("GE", "72550", "telia"),
+        ("ge tack", "72550", "tele2"),
+        ("GELITE", "72550", "telia"),
+        ("hej", NUMBER, "tele2"),
+        ("GE", "72550", "telia"),
+    ]:
         fund.sms(text, to=to, smsc=smsc)
     found = fund.totals()
     assert found["currency"] == "SEK" and found["tenant"] == "hjalp" and "rows" not in found
@@ -203,8 +226,10 @@ def test_totals_per_campaign_operator_and_day(make_fund: MakeFund) -> None:
         {"campaign": "jul-2026", "name": "Julinsamlingen", **figures(4, "30.60", "26.02")},
         {"campaign": "vatten", "name": "vatten", **figures(1, "2.50", "1.56")},  # 62.5 % of 2.50 = 1.5625
     ]
-    assert found["operators"] == [{"operator": "tele2", **figures(2, "12.40", "9.98")},
-                                  {"operator": "telia", **figures(3, "20.70", "17.60")}]  # fmt: skip
+    assert found["operators"] == [
+        {"operator": "tele2", **figures(2, "12.40", "9.98")},
+        {"operator": "telia", **figures(3, "20.70", "17.60")},
+    ]
     assert found["days"] == [{"day": today(), **figures(5, "33.10", "27.58")}]
     assert found["total"] == figures(5, "33.10", "27.58")
     assert len(fund.send()) == 5
@@ -231,13 +256,40 @@ def test_days_are_the_tenants_and_the_settlement_is_exact_in_json_and_csv(make_f
     found = answer.json()
     assert (found["from"], found["until"]) == ("2026-11-23", "2026-11-24")
     assert found["rows"] == [
-        {"day": "2026-11-24", "campaign": "jul-2026", "campaign_name": "Julinsamlingen", "operator": "tele2",
-         "price": "9.90", "payout_percent": "85", "count": 1, "gross": "9.90", "owed": "8.42"},
-        {"day": "2026-11-24", "campaign": "jul-2026", "campaign_name": "Julinsamlingen", "operator": "telia",
-         "price": "0.90", "payout_percent": "85", "count": 1, "gross": "0.90", "owed": "0.77"},  # 0.765 half up
-        {"day": "2026-11-24", "campaign": "vatten", "campaign_name": "vatten", "operator": "telia",
-         "price": "2.50", "payout_percent": "62.5", "count": 1, "gross": "2.50", "owed": "1.56"},
-    ]  # fmt: skip
+        {
+            "day": "2026-11-24",
+            "campaign": "jul-2026",
+            "campaign_name": "Julinsamlingen",
+            "operator": "tele2",
+            "price": "9.90",
+            "payout_percent": "85",
+            "count": 1,
+            "gross": "9.90",
+            "owed": "8.42",
+        },
+        {
+            "day": "2026-11-24",
+            "campaign": "jul-2026",
+            "campaign_name": "Julinsamlingen",
+            "operator": "telia",
+            "price": "0.90",
+            "payout_percent": "85",
+            "count": 1,
+            "gross": "0.90",
+            "owed": "0.77",
+        },  # 0.765 half up
+        {
+            "day": "2026-11-24",
+            "campaign": "vatten",
+            "campaign_name": "vatten",
+            "operator": "telia",
+            "price": "2.50",
+            "payout_percent": "62.5",
+            "count": 1,
+            "gross": "2.50",
+            "owed": "1.56",
+        },
+    ]
     assert found["days"] == [{"day": "2026-11-24", **figures(3, "13.30", "10.75")}]
     assert found["total"] == figures(3, "13.30", "10.75")
     assert sum(Decimal(r["owed"]) for r in found["rows"]) == Decimal(found["total"]["owed"])
@@ -253,12 +305,15 @@ def test_days_are_the_tenants_and_the_settlement_is_exact_in_json_and_csv(make_f
     assert table == [{k: str(v) for k, v in row.items()} for row in found["rows"]]
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"from": "2026-13-01"}, "from must be a date such as 2026-11-23, got '2026-13-01'"),
-    ({"until": "24/11/2026"}, "until must be a date such as 2026-11-23, got '24/11/2026'"),
-    ({"from": "2026-11-25", "until": "2026-11-24"}, "from (2026-11-25) must not be after until (2026-11-24)"),
-    ({"format": "xlsx"}, "format must be csv or json, got 'xlsx'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"from": "2026-13-01"}, "from must be a date such as 2026-11-23, got '2026-13-01'"),
+        ({"until": "24/11/2026"}, "until must be a date such as 2026-11-23, got '24/11/2026'"),
+        ({"from": "2026-11-25", "until": "2026-11-24"}, "from (2026-11-25) must not be after until (2026-11-24)"),
+        ({"format": "xlsx"}, "format must be csv or json, got 'xlsx'"),
+    ],
+)
 def test_bad_report_parameters_are_refused_by_name(make_fund: MakeFund, params: dict[str, str], message: str) -> None:
     answer = make_fund().api("/settlement", **params)
     assert answer.status_code == 400 and answer.json() == {"error": message}
@@ -291,24 +346,39 @@ def test_a_price_outside_the_swedish_range_is_refused_with_its_place(
     make_platform: Callable[..., Platform], price: str
 ) -> None:
     message = refusal(make_platform, fund_rules(price=price))
-    expected = (r"rules-\d+\.yaml:14:9: a premium price on a SE number must be from 0.80 to 9.90 SEK, "
-                rf"got {price.strip(chr(34))} \(at services\[0\]\.rules\[0\]\.price\)")  # fmt: skip
+    expected = (
+        r"rules-\d+\.yaml:14:9: a premium price on a SE number must be from 0.80 to 9.90 SEK, "
+        rf"got {price.strip(chr(34))} \(at services\[0\]\.rules\[0\]\.price\)"
+    )
     assert re.search(expected, message), message
 
 
-@pytest.mark.parametrize(("rule", "expected"), [
-    ("{name: free, do: donation.give, reply: 'Tack!'}",
-     "donation.give needs price: (the amount, 0.80-9.90 SEK on a Swedish number)"),
-    ("{name: silent, do: donation.give, price: '5.00'}",
-     "donation.give needs reply: (the thank-you message, which carries the charge)"),
-    ("{name: other, do: donation.give, with: {campaign: jul-2026, payout_percent: 90}, reply: x, price: '5.00'}",
-     "campaign 'jul-2026' has another name or payout_percent in rule 'give'; give them the same"),
-    ("{name: big, do: donation.give, with: {payout_percent: 150}, reply: x, price: '5.00'}",
-     "parameter 'payout_percent': the payout is a percent from 0 to 100, got 150"),
-    ("{name: id, do: donation.give, with: {campaign: 'jul 2026'}, reply: x, price: '5.00'}",
-     "parameter 'campaign': a campaign id is 1-64 letters, digits, '-' and '_', got 'jul 2026'"),
-    ("{name: var, do: donation.give, reply: '{{ sum }}', price: '5.00'}", "template uses unknown variable 'sum'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (
+            "{name: free, do: donation.give, reply: 'Tack!'}",
+            "donation.give needs price: (the amount, 0.80-9.90 SEK on a Swedish number)",
+        ),
+        (
+            "{name: silent, do: donation.give, price: '5.00'}",
+            "donation.give needs reply: (the thank-you message, which carries the charge)",
+        ),
+        (
+            "{name: other, do: donation.give, with: {campaign: jul-2026, payout_percent: 90}, reply: x, price: '5.00'}",
+            "campaign 'jul-2026' has another name or payout_percent in rule 'give'; give them the same",
+        ),
+        (
+            "{name: big, do: donation.give, with: {payout_percent: 150}, reply: x, price: '5.00'}",
+            "parameter 'payout_percent': the payout is a percent from 0 to 100, got 150",
+        ),
+        (
+            "{name: id, do: donation.give, with: {campaign: 'jul 2026'}, reply: x, price: '5.00'}",
+            "parameter 'campaign': a campaign id is 1-64 letters, digits, '-' and '_', got 'jul 2026'",
+        ),
+        ("{name: var, do: donation.give, reply: '{{ sum }}', price: '5.00'}", "template uses unknown variable 'sum'"),
+    ],
+)
 def test_donation_rule_mistakes_are_refused_at_load(
     make_platform: Callable[..., Platform], rule: str, expected: str
 ) -> None:
@@ -322,8 +392,13 @@ def test_the_cli_shows_totals_and_the_settlement(make_fund: MakeFund, tmp_path: 
     fund.sms("GELITE", smsc="tele2")
     fund.sms("BIDRA")
     rules = os.pathsep.join(str(tmp_path / name) for name in ("hjalp.yaml", "radio.yaml"))
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": rules,
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": rules,
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
 
     def donations(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*KODEORD, "donations", *args], env=env, capture_output=True, text=True, timeout=60)

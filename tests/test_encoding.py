@@ -59,9 +59,7 @@ def test_empty_text() -> None:
     [(1, 1, 160), (160, 1, 160), (161, 2, 153), (306, 2, 153), (307, 3, 153)],
 )
 def test_gsm7_plain_boundaries(length: int, segments: int, per_segment: int) -> None:
-    assert analyse("a" * length) == TextInfo(
-        Encoding.GSM7, length, segments, per_segment
-    )
+    assert analyse("a" * length) == TextInfo(Encoding.GSM7, length, segments, per_segment)
 
 
 @pytest.mark.parametrize(
@@ -176,9 +174,7 @@ def test_segments_cover_units(text: str) -> None:
 
 
 @given(any_texts, st.data())
-def test_segments_monotonic_when_appending_same_class(
-    text: str, data: st.DataObject
-) -> None:
+def test_segments_monotonic_when_appending_same_class(text: str, data: st.DataObject) -> None:
     before = analyse(text)
     if before.encoding is Encoding.GSM7:
         char = data.draw(gsm7_chars)

@@ -27,8 +27,17 @@ def rule(name: str, **when: object) -> Rule:
 NOON = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)  # Wednesday, 12:00 in Stockholm
 
 
-def decide(engine: Engine, svc: Service, *, args: str = "", role: str = "stranger", channel: str = "sms",
-           reserved: str | None = None, now: datetime = NOON, keyword: str = "k") -> str | None:  # fmt: skip
+def decide(
+    engine: Engine,
+    svc: Service,
+    *,
+    args: str = "",
+    role: str = "stranger",
+    channel: str = "sms",
+    reserved: str | None = None,
+    now: datetime = NOON,
+    keyword: str = "k",
+) -> str | None:
     event = facts(svc, keyword=keyword, args=args, reserved=reserved, role=role, channel=channel, now=now)
     chosen = engine.decide(svc, event)
     return chosen.name if chosen else None
@@ -96,15 +105,21 @@ def test_cache_is_bounded_and_reload_safe() -> None:
     assert len(engine) == 0
 
 
-@given(reserved=st.sampled_from([None, "start", "stop", "help"]), role=st.sampled_from(["member", "stranger"]),
-       channel=st.sampled_from(["sms", "call"]), args=st.text(max_size=10))  # fmt: skip
-def test_an_unconditional_first_rule_is_known_without_the_engine(reserved: str | None, role: str, channel: str,
-                                                                   args: str) -> None:  # fmt: skip
+@given(
+    reserved=st.sampled_from([None, "start", "stop", "help"]),
+    role=st.sampled_from(["member", "stranger"]),
+    channel=st.sampled_from(["sms", "call"]),
+    args=st.text(max_size=10),
+)
+def test_an_unconditional_first_rule_is_known_without_the_engine(
+    reserved: str | None, role: str, channel: str, args: str
+) -> None:
     svc = service(rule("always"), rule("stops", reserved=frozenset({"stop"})))
     engine = Engine()
     try:
-        event = facts(svc, keyword="mello", args=args, reserved=reserved, role=role, channel=channel,
-                      now=datetime.now(UTC))  # fmt: skip
+        event = facts(
+            svc, keyword="mello", args=args, reserved=reserved, role=role, channel=channel, now=datetime.now(UTC)
+        )
         assert unconditional(svc, reserved) is (engine.decide(svc, event) if reserved is None else None)
         if reserved is not None:  # a reserved word never reaches a rule that did not ask for it
             assert engine.decide(svc, event) is (svc.rules[1] if reserved == "stop" else None)

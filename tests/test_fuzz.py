@@ -59,8 +59,9 @@ SUPPRESSED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthC
 
 def fuzz(weight: float) -> settings:
     """Settings of a fuzz test: ``weight`` times the profile's ``max_examples``, no deadline (HTTP varies)."""
-    return settings(max_examples=max(1, round(settings().max_examples * weight)), deadline=None,
-                    suppress_health_check=SUPPRESSED)  # fmt: skip
+    return settings(
+        max_examples=max(1, round(settings().max_examples * weight)), deadline=None, suppress_health_check=SUPPRESSED
+    )
 
 
 def send(site: Site, method: bytes, target: bytes, headers: Headers = (), body: bytes = b"") -> Answer:
@@ -125,10 +126,21 @@ def secret_param(who: Who) -> list[tuple[bytes, bytes]]:
 
 content_type = st.one_of(
     st.none(),
-    st.sampled_from([b"application/json", b"application/json; charset=latin-1", b"application/x-www-form-urlencoded",
-                     b"application/x-www-form-urlencoded; charset=iso-8859-1", b"text/plain; charset=undefined",
-                     b"text/plain; charset=idna", b'text/plain; charset="utf-16"', b"multipart/form-data; boundary=x",
-                     b"application/json\xff", b";", b"text/plain; charset=\xc3\xa9"]),  # fmt: skip
+    st.sampled_from(
+        [
+            b"application/json",
+            b"application/json; charset=latin-1",
+            b"application/x-www-form-urlencoded",
+            b"application/x-www-form-urlencoded; charset=iso-8859-1",
+            b"text/plain; charset=undefined",
+            b"text/plain; charset=idna",
+            b'text/plain; charset="utf-16"',
+            b"multipart/form-data; boundary=x",
+            b"application/json\xff",
+            b";",
+            b"text/plain; charset=\xc3\xa9",
+        ]
+    ),
     header_value,
 )
 
@@ -159,7 +171,7 @@ QUERY = {
     "from": st.sampled_from([b"2026-11-23", b"2026-02-30", "٢٠٢٦-01-01".encode()]),
     "until": st.sampled_from([b"2026-11-24", b"9999-12-31", b"0000-01-01"]),
     "phone": st.sampled_from(PHONES).map(str.encode),
-}  # fmt: skip
+}
 # route path -> the query parameters it reads
 QUERIES = {
     "/api/addressbook/lists/{list}/members": ("state", "after", "limit"),
@@ -168,27 +180,49 @@ QUERIES = {
     "/api/donation/settlement": ("from", "until", "format"),
     "/simulator/inbox": ("phone",),
 }
-EMAILS = st.one_of(st.emails(), st.sampled_from(["a\r\nb@example.com", "a\nb@example.com", 'a"b@example.com',
-                                                 "på@例子.com", "ä@exämple.com", "x@[1.2.3.4]", "a@b"]))  # fmt: skip
+EMAILS = st.one_of(
+    st.emails(),
+    st.sampled_from(
+        [
+            "a\r\nb@example.com",
+            "a\nb@example.com",
+            'a"b@example.com',
+            "på@例子.com",
+            "ä@exämple.com",
+            "x@[1.2.3.4]",
+            "a@b",
+        ]
+    ),
+)
 OPTIONS = {
-    "name": any_text, "approval": st.sampled_from(["auto", "manual"]), "senders": st.sampled_from(["writers", "members"]),
-    "language": st.sampled_from(["sv", "no", "en"]), "join_words": st.lists(any_text, max_size=3),
-    "leave_words": st.lists(st.sampled_from(["STOPP", "SLUTA"]), min_size=1), "footer": any_text,
+    "name": any_text,
+    "approval": st.sampled_from(["auto", "manual"]),
+    "senders": st.sampled_from(["writers", "members"]),
+    "language": st.sampled_from(["sv", "no", "en"]),
+    "join_words": st.lists(any_text, max_size=3),
+    "leave_words": st.lists(st.sampled_from(["STOPP", "SLUTA"]), min_size=1),
+    "footer": any_text,
     "replies": st.dictionaries(st.sampled_from(["joined", "left", "welcome"]), any_text, max_size=2),
-}  # fmt: skip
+}
 # (method, route path) -> the fields of its JSON body
 BODIES: dict[tuple[str, str], dict[str, st.SearchStrategy[object]]] = {
-    ("POST", "/api/addressbook/lists"): {"id": st.sampled_from(["nyhetsbrev", "a" * 65, "-x"]),
-                                         "options": st.fixed_dictionaries({}, optional=OPTIONS)},
+    ("POST", "/api/addressbook/lists"): {
+        "id": st.sampled_from(["nyhetsbrev", "a" * 65, "-x"]),
+        "options": st.fixed_dictionaries({}, optional=OPTIONS),
+    },
     ("PATCH", "/api/addressbook/lists/{list}"): {name: st.one_of(value, st.none()) for name, value in OPTIONS.items()},
-    ("POST", "/api/addressbook/lists/{list}/members"): {"phone": phone, "email": EMAILS, "name": any_text,
-                                                        "note": any_text},
+    ("POST", "/api/addressbook/lists/{list}/members"): {
+        "phone": phone,
+        "email": EMAILS,
+        "name": any_text,
+        "note": any_text,
+    },
     ("POST", "/api/addressbook/lists/{list}/{role:str}"): {"address": st.one_of(phone, EMAILS)},
     ("POST", "/api/addressbook/lists/{list}/broadcasts"): {"text": sms_text},
     ("POST", "/api/voting/polls/{poll}/hot-button"): {"seconds": st.integers(-10, 4000)},
     ("POST", "/api/voting/competitions/{competition}/draws"): {"winners": st.integers(-1, 200)},
     ("POST", "/simulator/send"): {"from": phone, "to": number, "text": sms_text},
-}  # fmt: skip
+}
 TENANT_OF = {"/api/addressbook": "forening", "/api/voting": "tv", "/api/donation": "hjalp"}
 METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS")
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -234,46 +268,125 @@ def test_every_route_answers_hostile_requests_below_500(site: Site, route: Route
 
 
 @fuzz(3)
-@given(who=anybody, extra=st.lists(st.tuples(st.sampled_from([b"Authorization", b"X-Api-Key", b"X-Kodeord-Signature",
-                                                              b"X-Kodeord-Timestamp", b"Content-Type", b"Cookie",
-                                                              b"X-Kannel-From", b"Accept"]), header_value), max_size=4),
-       target=st.sampled_from([b"/", b"/healthz", b"/metrics", b"/api/whoami", b"/api/addressbook/lists",
-                               b"/api/voting/polls", b"/api/donation/totals", b"/simulator/inbox?phone=%00"]))  # fmt: skip
+@given(
+    who=anybody,
+    extra=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    b"Authorization",
+                    b"X-Api-Key",
+                    b"X-Kodeord-Signature",
+                    b"X-Kodeord-Timestamp",
+                    b"Content-Type",
+                    b"Cookie",
+                    b"X-Kannel-From",
+                    b"Accept",
+                ]
+            ),
+            header_value,
+        ),
+        max_size=4,
+    ),
+    target=st.sampled_from(
+        [
+            b"/",
+            b"/healthz",
+            b"/metrics",
+            b"/api/whoami",
+            b"/api/addressbook/lists",
+            b"/api/voting/polls",
+            b"/api/donation/totals",
+            b"/simulator/inbox?phone=%00",
+        ]
+    ),
+)
 def test_any_header_bytes_on_every_kind_of_route(site: Site, who: Who, extra: Headers, target: bytes) -> None:
     send(site, b"GET", target, [*auth_headers(site, who), *extra])
 
 
 # -- Kannel ----------------------------------------------------------------------------------------------------
 
-CHARSETS = (b"UTF-8", b"UTF-16BE", b"UCS-2", b"ISO-8859-1", b"WINDOWS-1252", b"undefined", b"idna", b"utf\x008",
-            b"rot13", b"hex", b"base64", b"punycode", b"unicode_escape", b"\xc3\xa9")  # fmt: skip
+CHARSETS = (
+    b"UTF-8",
+    b"UTF-16BE",
+    b"UCS-2",
+    b"ISO-8859-1",
+    b"WINDOWS-1252",
+    b"undefined",
+    b"idna",
+    b"utf\x008",
+    b"rot13",
+    b"hex",
+    b"base64",
+    b"punycode",
+    b"unicode_escape",
+    b"\xc3\xa9",
+)
 KANNEL = {
-    "from": phone.map(str.encode), "to": number.map(str.encode), "id": message_id.map(str.encode),
-    "text": st.one_of(sms_text.map(utf8), any_bytes, st.sampled_from([b"\xff\xfe", b"\x00M\x00E", "GE".encode("utf-16-be")])),
-    "smsc": st.sampled_from([b"telia", b"tele2", b"x" * 101]), "coding": st.sampled_from([b"0", b"1", b"2", b"\xb2"]),
+    "from": phone.map(str.encode),
+    "to": number.map(str.encode),
+    "id": message_id.map(str.encode),
+    "text": st.one_of(
+        sms_text.map(utf8), any_bytes, st.sampled_from([b"\xff\xfe", b"\x00M\x00E", "GE".encode("utf-16-be")])
+    ),
+    "smsc": st.sampled_from([b"telia", b"tele2", b"x" * 101]),
+    "coding": st.sampled_from([b"0", b"1", b"2", b"\xb2"]),
     "charset": st.sampled_from(CHARSETS),
-}  # fmt: skip
+}
 
 
 @fuzz(5)
-@given(method=st.sampled_from([b"GET", b"POST"]), params=byte_fields(KANNEL), who=gateway_caller("kannel"),
-       ctype=content_type, body=st.one_of(sms_text.map(utf8), some_body))  # fmt: skip
-@example(method=b"GET", params=[(b"from", b"+46701234567"), (b"to", b"72500"), (b"id", b"c1"), (b"text", b"\xff\xfe"),
-                                (b"charset", b"undefined")], who=("secret", b"s3cret"), ctype=None, body=b"")  # fmt: skip
-@example(method=b"GET", params=[(b"from", b"+46701234567"), (b"to", b"72500"), (b"id", b"c2"), (b"text", b"x"),
-                                (b"charset", b"utf\x008")], who=("kannel", b""), ctype=None, body=b"")  # fmt: skip
+@given(
+    method=st.sampled_from([b"GET", b"POST"]),
+    params=byte_fields(KANNEL),
+    who=gateway_caller("kannel"),
+    ctype=content_type,
+    body=st.one_of(sms_text.map(utf8), some_body),
+)
+@example(
+    method=b"GET",
+    params=[
+        (b"from", b"+46701234567"),
+        (b"to", b"72500"),
+        (b"id", b"c1"),
+        (b"text", b"\xff\xfe"),
+        (b"charset", b"undefined"),
+    ],
+    who=("secret", b"s3cret"),
+    ctype=None,
+    body=b"",
+)
+@example(
+    method=b"GET",
+    params=[(b"from", b"+46701234567"), (b"to", b"72500"), (b"id", b"c2"), (b"text", b"x"), (b"charset", b"utf\x008")],
+    who=("kannel", b""),
+    ctype=None,
+    body=b"",
+)
 @example(method=b"GET", params=[(b"from", b"1")], who=("raw", b"Basic \xe9\xe9"), ctype=None, body=b"")
-@example(method=b"POST", params=[(b"from", b"+46701234567"), (b"to", b"72500"), (b"id", b"c3")], who=("kannel", b""),
-         ctype=b"text/plain; charset=idna", body=b"MELLO 03")  # fmt: skip
-def test_kannel_get_url_and_post_url(site: Site, method: bytes, params: list[tuple[bytes, bytes]], who: Who,
-                                     ctype: bytes | None, body: bytes) -> None:  # fmt: skip
+@example(
+    method=b"POST",
+    params=[(b"from", b"+46701234567"), (b"to", b"72500"), (b"id", b"c3")],
+    who=("kannel", b""),
+    ctype=b"text/plain; charset=idna",
+    body=b"MELLO 03",
+)
+def test_kannel_get_url_and_post_url(
+    site: Site, method: bytes, params: list[tuple[bytes, bytes]], who: Who, ctype: bytes | None, body: bytes
+) -> None:
     target = b"/gateways/k1/kannel?" + query_string(params + secret_param(who))
     send(site, method, target, with_type(auth_headers(site, who), ctype), body if method == b"POST" else b"")
 
 
 @fuzz(3)
-@given(ref=ref, signed=st.booleans(), sig=any_bytes, kind=st.one_of(st.sampled_from([b"1", b"2", b"4", b"16"]), any_bytes),
-       method=st.sampled_from([b"GET", b"POST"]))  # fmt: skip
+@given(
+    ref=ref,
+    signed=st.booleans(),
+    sig=any_bytes,
+    kind=st.one_of(st.sampled_from([b"1", b"2", b"4", b"16"]), any_bytes),
+    method=st.sampled_from([b"GET", b"POST"]),
+)
 @example(ref="x|y", signed=False, sig="é".encode(), kind=b"1", method=b"GET")
 @example(ref="x|y", signed=False, sig=b"\xff", kind=b"1", method=b"GET")
 def test_kannel_delivery_report(site: Site, ref: str, signed: bool, sig: bytes, kind: bytes, method: bytes) -> None:
@@ -285,12 +398,21 @@ def test_kannel_delivery_report(site: Site, ref: str, signed: bool, sig: bytes, 
 # -- 46elks ----------------------------------------------------------------------------------------------------
 
 ELKS_FORMS = {
-    b"elks": {"id": message_id, "from": phone, "to": number, "message": sms_text, "direction": st.just("incoming"),
-              "created": st.just("2026-11-23T19:02:13.224000")},
+    b"elks": {
+        "id": message_id,
+        "from": phone,
+        "to": number,
+        "message": sms_text,
+        "direction": st.just("incoming"),
+        "created": st.just("2026-11-23T19:02:13.224000"),
+    },
     b"elks/voice": {"callid": message_id, "from": phone, "to": number, "direction": st.just("incoming")},
-    b"elks/dlr": {"id": message_id, "status": st.sampled_from(["delivered", "failed", "sent", "x"]),
-                  "delivered": st.just("2026-11-23T19:02:13")},
-}  # fmt: skip
+    b"elks/dlr": {
+        "id": message_id,
+        "status": st.sampled_from(["delivered", "failed", "sent", "x"]),
+        "delivered": st.just("2026-11-23T19:02:13"),
+    },
+}
 FORM = b"application/x-www-form-urlencoded"
 
 
@@ -314,8 +436,9 @@ def elks_request(draw: st.DrawFn) -> tuple[bytes, Who, list[tuple[bytes, bytes]]
 @given(request=elks_request(), method=mostly(st.just(b"POST"), st.sampled_from([b"GET", b"PUT"])))
 @example(request=(b"elks", ("raw", b"Basic !!!"), [], None, b""), method=b"POST")
 @example(request=(b"elks/dlr", ("none", b""), [(b"ref", b"x|y"), (b"sig", "é".encode())], None, b""), method=b"POST")
-def test_elks_webhooks(site: Site, request: tuple[bytes, Who, list[tuple[bytes, bytes]], bytes | None, bytes],
-                       method: bytes) -> None:  # fmt: skip
+def test_elks_webhooks(
+    site: Site, request: tuple[bytes, Who, list[tuple[bytes, bytes]], bytes | None, bytes], method: bytes
+) -> None:
     endpoint, who, params, ctype, body = request
     target = b"/gateways/e1/" + endpoint + (b"?" + query_string(params) if params else b"")
     send(site, method, target, with_type(auth_headers(site, who), ctype), body)
@@ -324,10 +447,15 @@ def test_elks_webhooks(site: Site, request: tuple[bytes, Who, list[tuple[bytes, 
 # -- the JSON gateway ------------------------------------------------------------------------------------------
 
 JSON_BODIES = {
-    b"json": {"id": message_id, "from": phone, "to": number, "text": sms_text,
-              "channel": st.sampled_from(["sms", "call", "email"])},
+    b"json": {
+        "id": message_id,
+        "from": phone,
+        "to": number,
+        "text": sms_text,
+        "channel": st.sampled_from(["sms", "call", "email"]),
+    },
     b"json/dlr": {"ref": ref, "status": st.sampled_from(["delivered", "failed", "sent"]), "reason": any_text},
-}  # fmt: skip
+}
 
 
 @st.composite
@@ -339,13 +467,20 @@ def json_request(draw: st.DrawFn) -> tuple[bytes, bytes, str]:
 
 
 @fuzz(4)
-@given(request=json_request(), stamp=header_value, sig=header_value, ctype=mostly(st.none(), content_type),
-       method=mostly(st.just(b"POST"), st.just(b"GET")))  # fmt: skip
-@example(request=(b"json", b"{}", "raw"), stamp=str(int(time.time())).encode(), sig=b"\xc3\xa9", ctype=None,
-         method=b"POST")  # fmt: skip
+@given(
+    request=json_request(),
+    stamp=header_value,
+    sig=header_value,
+    ctype=mostly(st.none(), content_type),
+    method=mostly(st.just(b"POST"), st.just(b"GET")),
+)
+@example(
+    request=(b"json", b"{}", "raw"), stamp=str(int(time.time())).encode(), sig=b"\xc3\xa9", ctype=None, method=b"POST"
+)
 @example(request=(b"json/dlr", b"{}", "raw"), stamp=b"1", sig=b"sha256=\xe9", ctype=None, method=b"POST")
-def test_json_gateway(site: Site, request: tuple[bytes, bytes, str], stamp: bytes, sig: bytes, ctype: bytes | None,
-                      method: bytes) -> None:  # fmt: skip
+def test_json_gateway(
+    site: Site, request: tuple[bytes, bytes, str], stamp: bytes, sig: bytes, ctype: bytes | None, method: bytes
+) -> None:
     endpoint, body, signed = request
     if signed == "raw":
         headers = [(b"X-Kodeord-Timestamp", stamp), (b"X-Kodeord-Signature", sig)]
@@ -357,8 +492,11 @@ def test_json_gateway(site: Site, request: tuple[bytes, bytes, str], stamp: byte
 
 
 @fuzz(1)
-@given(gateway=st.one_of(st.sampled_from(["k1", "e1", "hook"]), any_text), path=any_text,
-       method=st.sampled_from([b"GET", b"POST", b"PUT"]))  # fmt: skip
+@given(
+    gateway=st.one_of(st.sampled_from(["k1", "e1", "hook"]), any_text),
+    path=any_text,
+    method=st.sampled_from([b"GET", b"POST", b"PUT"]),
+)
 def test_unknown_gateways_and_endpoints(site: Site, gateway: str, path: str, method: bytes) -> None:
     send(site, method, b"/gateways/" + percent(utf8(gateway)) + b"/" + percent(utf8(path)))
 
@@ -369,7 +507,9 @@ def test_unknown_gateways_and_endpoints(site: Site, gateway: str, path: str, met
 
 def test_a_delivery_report_whose_signature_is_not_ascii_is_refused(site: Site) -> None:
     """One constant-time compare of bytes for every secret and signature (signing.same)."""
-    assert send(site, b"GET", b"/gateways/k1/kannel/dlr?ref=s%3Atv%2Fmello%7Ck1%3Ax%3A0&sig=%C3%A9&type=1").status == 401
+    assert (
+        send(site, b"GET", b"/gateways/k1/kannel/dlr?ref=s%3Atv%2Fmello%7Ck1%3Ax%3A0&sig=%C3%A9&type=1").status == 401
+    )
     assert send(site, b"POST", b"/gateways/e1/elks/dlr?ref=x%7Cy&sig=%C3%A9", body=b"status=delivered").status == 401
 
 
@@ -382,7 +522,12 @@ def test_a_webhook_signature_that_is_not_ascii_is_refused(site: Site) -> None:
 
 
 def test_basic_auth_that_is_not_base64_of_utf8_is_no_credentials(site: Site) -> None:
-    for credentials in (b"Basic \xe9\xe9", b"Basic !!!", b"Basic " + base64.b64encode(b"\xff:\xfe"), "Basic é".encode()):
+    for credentials in (
+        b"Basic \xe9\xe9",
+        b"Basic !!!",
+        b"Basic " + base64.b64encode(b"\xff:\xfe"),
+        "Basic é".encode(),
+    ):
         header = [(b"Authorization", credentials)]
         assert send(site, b"GET", b"/gateways/k1/kannel?from=%2B46701234567&to=72500&id=b1", header).status == 401
         form = b"id=1&from=%2B46701234567&to=72500&message=x"
@@ -391,8 +536,18 @@ def test_basic_auth_that_is_not_base64_of_utf8_is_no_credentials(site: Site) -> 
 
 def test_a_kannel_charset_that_is_no_text_encoding_is_ignored(site: Site) -> None:
     """codecs.lookup() finds these, but they are not text encodings (encoding.text_codec)."""
-    for charset in (b"undefined", b"idna", b"utf%008", b"%00", b"rot13", b"hex", b"base64", b"unicode_escape",
-                    b"punycode", b"%C3%A9"):  # fmt: skip
+    for charset in (
+        b"undefined",
+        b"idna",
+        b"utf%008",
+        b"%00",
+        b"rot13",
+        b"hex",
+        b"base64",
+        b"unicode_escape",
+        b"punycode",
+        b"%C3%A9",
+    ):
         target = b"/gateways/k1/kannel?from=%2B46701234567&to=72500&text=MELLO%2003&secret=s3cret&charset=" + charset
         assert send(site, b"GET", target + b"&id=cs-" + charset).status == 200
 
@@ -417,9 +572,11 @@ def test_an_email_address_that_is_not_one_is_refused_with_the_reason(site: Site)
         ('"a b"@example.com', "Quoting the part before the @-sign is not allowed here."),
         ("anna@example", "The part after the @-sign is not valid. It should have a period."),
         ("anna@exam ple.com", "The part after the @-sign contains invalid characters: SPACE."),
-    ]:  # fmt: skip
-        for path, field in ((b"/api/addressbook/lists/medlemmar/members", "email"),
-                            (b"/api/addressbook/lists/medlemmar/functionaries", "address")):  # fmt: skip
+    ]:
+        for path, field in (
+            (b"/api/addressbook/lists/medlemmar/members", "email"),
+            (b"/api/addressbook/lists/medlemmar/functionaries", "address"),
+        ):
             answer = send(site, b"POST", path, api, json.dumps({field: email}).encode())
             assert answer.status == 400
             assert json.loads(body_of(answer)) == {"error": f"invalid email address {email!r}: {reason}"}
@@ -431,8 +588,10 @@ def test_a_members_email_address_is_normalised_and_its_consent_export_is_a_file(
     for email, member, filename in [
         ("På@例子.com", "på@例子.com", "consent-medlemmar-på_at_例子.com.csv"),
         (" Anna.Berg@Example.COM ", "anna.berg@example.com", "consent-medlemmar-anna.berg_at_example.com.csv"),
-    ]:  # fmt: skip
-        added = send(site, b"POST", b"/api/addressbook/lists/medlemmar/members", api, json.dumps({"email": email}).encode())
+    ]:
+        added = send(
+            site, b"POST", b"/api/addressbook/lists/medlemmar/members", api, json.dumps({"email": email}).encode()
+        )
         assert added.status == 201 and json.loads(body_of(added))["id"] == member
         target = b"/api/addressbook/lists/medlemmar/members/" + percent(member.encode()) + b"/consent?format=csv"
         export = send(site, b"GET", target, api)
@@ -458,7 +617,7 @@ def test_json_text_with_a_lone_surrogate_is_refused(site: Site) -> None:
         (b"/api/addressbook/lists/medlemmar/members", b"POST", b'{"phone": "+46701000003", "name": "\\ud800"}'),
         (b"/api/addressbook/lists/medlemmar", b"PATCH", b'{"name": "\\udfff"}'),
         (b"/api/addressbook/lists", b"POST", b'{"id": "x", "options": {"\\ud800": 1}}'),
-    ]:  # fmt: skip
+    ]:
         answer = send(site, method, path, api, body)
         assert answer.status == 400 and b"lone surrogate" in body_of(answer)
 

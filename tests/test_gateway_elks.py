@@ -66,8 +66,14 @@ class Site:
 
     def sms(self, text: str, message_id: str | None = None, sender: str = VOTER, **kwargs: Any) -> httpx.Response:
         """An inbound SMS to 72500 as 46elks posts it."""
-        form = {"id": message_id or f"s{next(self.ids)}", "from": sender, "to": "72500", "message": text,
-                "direction": "incoming", "created": "2024-05-11T19:02:13.224000"}  # fmt: skip
+        form = {
+            "id": message_id or f"s{next(self.ids)}",
+            "from": sender,
+            "to": "72500",
+            "message": text,
+            "direction": "incoming",
+            "created": "2024-05-11T19:02:13.224000",
+        }
         return self.post(data=form, **kwargs)
 
     def send(self) -> int:
@@ -91,14 +97,19 @@ def make_site(make_platform: Callable[..., Platform], serve: Callable[..., str],
     def build(rules: str = TV_RULES, **options: Any) -> Site:
         elks = FakeElks()
         api = serve(elks.app())
-        elks1 = {"type": "elks", "api_url": f"{api}/a1", "api_user": "u1", "api_password": "p1",
-                 "inbound_secret": "s3cret", **options}  # fmt: skip
+        elks1 = {
+            "type": "elks",
+            "api_url": f"{api}/a1",
+            "api_user": "u1",
+            "api_password": "p1",
+            "inbound_secret": "s3cret",
+            **options,
+        }
         lines = "".join(f"    {name}: {json.dumps(value)}\n" for name, value in elks1.items())
         path = tmp_path / "gateways.yaml"
         path.write_text(GATEWAYS.format(api=api, elks1=lines), encoding="utf-8")
         port = free_port()
-        platform = make_platform(rules, gateways=path, public_url=f"http://127.0.0.1:{port}",
-                                 retry_base_seconds=0.05)  # fmt: skip
+        platform = make_platform(rules, gateways=path, public_url=f"http://127.0.0.1:{port}", retry_base_seconds=0.05)
         url = serve(create_app(platform), port=port)
         return Site(platform, url, elks, Sender(platform))
 
@@ -120,7 +131,10 @@ def test_an_sms_is_answered_through_the_api(site: Site) -> None:
     assert site.send() == 1
     [form] = site.elks.accepted
     assert {k: form[k] for k in ("from", "to", "message")} == {
-        "from": "72500", "to": VOTER, "message": "Tack för rösten på 03"}  # fmt: skip
+        "from": "72500",
+        "to": VOTER,
+        "message": "Tack för rösten på 03",
+    }
     hook = urlsplit(form["whendelivered"])
     assert f"{hook.scheme}://{hook.netloc}{hook.path}" == f"{site.url}/gateways/elks1/elks/dlr"
     assert parse_qs(hook.query)["ref"] == [ref_of("s0b7c0ffee")]
@@ -158,7 +172,8 @@ def test_wrong_credentials_are_refused_logged_and_change_nothing(
         assert (query, answer.status_code) == (query, 401)
         assert "www-authenticate" not in answer.headers  # elks1 takes a secret, not basic auth
         assert [r.getMessage() for r in caplog.records if r.name == "kodeord.inbound.webhooks"] == [
-            "gateway elks1: refused POST /gateways/elks1/elks from 127.0.0.1: wrong or missing credentials"]  # fmt: skip
+            "gateway elks1: refused POST /gateways/elks1/elks from 127.0.0.1: wrong or missing credentials"
+        ]
     assert sorted(kodeord_redis.keys("*")) == before
 
 
@@ -168,10 +183,12 @@ MALFORMED = [
     ({"id": "s1", "from": VOTER, "to": "", "message": "x"}, "missing to (46elks posts id, from, to and message)"),
     ({"id": "s1", "from": VOTER, "to": "72500"}, "missing message (46elks posts id, from, to and message)"),
     ({"id": "s1", "from": "hello", "to": "72500", "message": "x"}, "invalid phone number 'hello': not a phone number"),
-    ({"id": "s1", "from": VOTER, "to": "+4670123", "message": "x"},
-     "invalid phone number '+4670123': not a valid number for its country"),
+    (
+        {"id": "s1", "from": VOTER, "to": "+4670123", "message": "x"},
+        "invalid phone number '+4670123': not a valid number for its country",
+    ),
     ({"id": "x" * 201, "from": VOTER, "to": "72500", "message": "x"}, "missing or over-long message id"),
-]  # fmt: skip
+]
 
 
 def test_malformed_messages_get_400_with_the_reason(site: Site, kodeord_redis: redis.Redis) -> None:
@@ -184,14 +201,18 @@ def test_malformed_messages_get_400_with_the_reason(site: Site, kodeord_redis: r
 
 FORM = "application/x-www-form-urlencoded"
 NOT_FORMS = [
-    (b'{"id": "s1", "from": "+46701234567"}', "application/json", 400,
-     f"the body must be {FORM}, not application/json"),
+    (
+        b'{"id": "s1", "from": "+46701234567"}',
+        "application/json",
+        400,
+        f"the body must be {FORM}, not application/json",
+    ),
     (b"id=s1&from=%2B46701234567&to=72500&message=R%F6sta", FORM, 400, "the body is not UTF-8"),
     (b"id=s1&message=R\xf6sta", f"{FORM}; charset=utf-8", 400, "the body is not UTF-8"),
     (b"MELLO 03", FORM, 400, "the body is not form data (name=value&...)"),
     (b"id=s1&&from=x", FORM, 400, "the body is not form data (name=value&...)"),
     (b"message=" + b"%F0%9F%A6%8C" * 11_000, FORM, 413, "the body is longer than 128000 bytes"),
-]  # fmt: skip
+]
 
 
 def test_bodies_that_are_not_utf8_forms_are_refused(site: Site) -> None:
@@ -289,7 +310,9 @@ def test_a_charging_gateway_passes_the_price_on(make_site: Callable[..., Site]) 
     while site.send():
         pass
     assert sorted((f["message"], f.get("price", "")) for f in site.elks.accepted) == [
-        ("Okänd kod x", ""), ("Tack för rösten på 03", "5.00")]  # fmt: skip
+        ("Okänd kod x", ""),
+        ("Tack för rösten på 03", "5.00"),
+    ]
 
 
 def test_a_gateway_that_does_not_charge_sends_no_premium_messages(make_site: Callable[..., Site]) -> None:
@@ -343,8 +366,9 @@ def test_a_report_without_a_valid_signature_gets_401(
     for change in [{"sig": "0" * 32}, {"sig": ""}, {"ref": ref_of("s-other")}, {"ref": ""}]:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="kodeord.inbound.webhooks"):
-            answer = httpx.post(f"{site.url}{hook.path}", params=signed | change,
-                                data={"id": accepted["id"], "status": "failed"})  # fmt: skip
+            answer = httpx.post(
+                f"{site.url}{hook.path}", params=signed | change, data={"id": accepted["id"], "status": "failed"}
+            )
         assert (change, answer.status_code) == (change, 401)
         assert "delivery report without a valid signature" in caplog.text
     record = status.read(site.platform.redis, ref_of("s-dlr"), site.platform.retention)
@@ -367,6 +391,7 @@ def test_api_credentials_are_required(make_platform: Callable[..., Platform], tm
     with pytest.raises(RuleFileError) as caught:
         make_platform(TV_RULES, gateways=path)
     assert str(caught.value) == (
-        f"{path}:5:14: expected a URL such as https://api.46elks.com/a1, got the text 'ftp://x' (at gateways.elks1.api_url)\n"
+        f"{path}:5:14: expected a URL such as https://api.46elks.com/a1, got the text 'ftp://x' "
+        "(at gateways.elks1.api_url)\n"
         f"{path}:3:5: missing required key 'api_password' (at gateways.elks1)"
     )

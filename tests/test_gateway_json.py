@@ -223,9 +223,15 @@ def test_signed_inbound_is_answered_and_the_reply_reaches_the_provider_signed(si
     assert site.send() == 1
     [sent] = site.provider.received
     assert sent.body == {
-        "id": ref("m1").split("|")[1], "ref": ref("m1"), "from": "72500", "to": VOTER, "text": "Tack för rösten på 07",
-        "encoding": "gsm7", "segments": 1, "callback_url": f"{site.url}/gateways/hook/json/dlr",
-    }  # fmt: skip
+        "id": ref("m1").split("|")[1],
+        "ref": ref("m1"),
+        "from": "72500",
+        "to": VOTER,
+        "text": "Tack för rösten på 07",
+        "encoding": "gsm7",
+        "segments": 1,
+        "callback_url": f"{site.url}/gateways/hook/json/dlr",
+    }
     assert sent.idempotency_key == ref("m1").split("|")[1]
     assert sent.snippet_verified  # the docstring's snippet checks what Kodeord signs
     record = status.read(site.redis, ref("m1"), site.platform.retention)
@@ -279,9 +285,11 @@ def test_unsigned_inbound_is_refused_logged_and_changes_nothing(
     assert why in answer.text
     assert site.snapshot() == before
     assert any(
-        r.levelno == logging.WARNING and "gateway hook: refused POST /gateways/hook/json" in r.getMessage()
-        and why in r.getMessage() for r in caplog.records
-    )  # fmt: skip
+        r.levelno == logging.WARNING
+        and "gateway hook: refused POST /gateways/hook/json" in r.getMessage()
+        and why in r.getMessage()
+        for r in caplog.records
+    )
     assert site.send() == 0 and site.provider.received == []
 
 
@@ -332,8 +340,9 @@ def test_inbound_answers_are_never_server_errors(site: Site) -> None:
     )
     messages = st.dictionaries(
         st.sampled_from(["id", "from", "to", "text", "channel"]),
-        values | st.sampled_from([VOTER, "72500", "0701234567", "MELLO 03", "sms", "call", "", "+"]), max_size=5,
-    )  # fmt: skip
+        values | st.sampled_from([VOTER, "72500", "0701234567", "MELLO 03", "sms", "call", "", "+"]),
+        max_size=5,
+    )
     bodies = st.one_of(messages, values, st.binary(max_size=64))
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -494,8 +503,13 @@ def test_bad_reports_are_refused_with_the_reason(site: Site, sent: str, body: An
 def test_a_report_on_another_gateways_message_is_refused(site: Site) -> None:
     other = f"{SCOPE.scope}|kannel:x:0"
     new = status.NewRecord(Outbound(to="+46701234567", sender="72500", text="Hej"), int(time.time() * 1000))
-    status.update(site.redis, site.platform.retention, SCOPE, {"kannel:x:0": {"status": "sent", "gateway": "kannel"}},
-                  {"kannel:x:0": new})  # fmt: skip
+    status.update(
+        site.redis,
+        site.platform.retention,
+        SCOPE,
+        {"kannel:x:0": {"status": "sent", "gateway": "kannel"}},
+        {"kannel:x:0": new},
+    )
     answer = site.post("json/dlr", {"ref": other, "status": "delivered"})
     assert answer.status_code == 404 and "sent through gateway hook" in answer.text
     record = status.read(site.redis, other, site.platform.retention)

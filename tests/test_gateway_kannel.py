@@ -48,8 +48,9 @@ RULES = TV_RULES + (
 
 
 def gateways_yaml(sendsms: str, extra: str = "") -> str:
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         gateways:
           k1:
             type: kannel
@@ -81,7 +82,9 @@ def gateways_yaml(sendsms: str, extra: str = "") -> str:
             default:
               - {{gateway: k1, price: 0.10, quality: 0.99}}
         """
-    ) + extra
+        )
+        + extra
+    )
 
 
 @dataclass
@@ -102,8 +105,9 @@ class Rig:
 
 
 @pytest.fixture
-def rig(make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path,
-        kodeord_redis: redis.Redis) -> Iterator[Callable[..., Rig]]:  # fmt: skip
+def rig(
+    make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path, kodeord_redis: redis.Redis
+) -> Iterator[Callable[..., Rig]]:
     def build(extra: str = "", sendsms: str | None = None, **overrides: Any) -> Rig:
         kannel = stack.enter()
         path = tmp_path / "gateways.yaml"
@@ -142,7 +146,12 @@ def test_inbound_with_basic_auth_is_routed_and_the_reply_goes_out_through_sendsm
     assert (answer.status_code, answer.text, answer.headers["x-kodeord-status"]) == (200, "", "handled")
     assert r.send() == 1
     [sms] = r.sent_to("+46701234567")
-    assert (sms["from"], sms["text"], sms["username"], sms["password"]) == ("72500", "Tack för rösten på 03", "kodeord", "pw")
+    assert (sms["from"], sms["text"], sms["username"], sms["password"]) == (
+        "72500",
+        "Tack för rösten på 03",
+        "kodeord",
+        "pw",
+    )
     assert (sms["charset"], sms["coding"], sms["dlr-mask"]) == ("UTF-8", "0", "19")
     assert "smsc" not in sms  # k1 forces none
 
@@ -152,12 +161,15 @@ def test_inbound_with_the_secret_parameter(rig: Callable[..., Rig]) -> None:
     assert r.inbound({**vote(), "secret": "s3cret"}, auth=None).status_code == 200
 
 
-@pytest.mark.parametrize(("params", "auth"), [
-    ({}, None),
-    ({"secret": "wrong"}, None),
-    ({}, ("kannel", "wrong")),
-    ({}, ("someone", "in-pw")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("params", "auth"),
+    [
+        ({}, None),
+        ({"secret": "wrong"}, None),
+        ({}, ("kannel", "wrong")),
+        ({}, ("someone", "in-pw")),
+    ],
+)
 def test_inbound_without_valid_credentials_is_refused_logged_and_changes_nothing(
     rig: Callable[..., Rig], params: dict[str, str], auth: tuple[str, str] | None, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -177,13 +189,18 @@ def test_a_gateway_without_inbound_credentials_accepts_nobody(rig: Callable[...,
     assert answer.status_code == 401
 
 
-@pytest.mark.parametrize(("params", "reason"), [
-    ({"from": ""}, "missing from"),
-    ({"id": ""}, "missing id"),
-    ({"from": "not a number"}, "phone number"),
-    ({"to": "++"}, "number"),
-])  # fmt: skip
-def test_malformed_inbound_gets_400_with_the_reason(rig: Callable[..., Rig], params: dict[str, str], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"from": ""}, "missing from"),
+        ({"id": ""}, "missing id"),
+        ({"from": "not a number"}, "phone number"),
+        ({"to": "++"}, "number"),
+    ],
+)
+def test_malformed_inbound_gets_400_with_the_reason(
+    rig: Callable[..., Rig], params: dict[str, str], reason: str
+) -> None:
     r = rig()
     answer = r.inbound({**vote(), **params})
     assert answer.status_code == 400
@@ -221,17 +238,22 @@ def raw_get(url: str, text: bytes, **params: str) -> httpx.Response:
 TEXT = "MELLO Gött! Blåbær ÆØÅ æøå"
 
 
-@pytest.mark.parametrize(("raw", "params"), [
-    (TEXT.encode("utf-8"), {"charset": "UTF-8", "coding": "0"}),
-    (TEXT.encode("utf-8"), {}),  # no charset given: UTF-8 when it decodes
-    (TEXT.encode("cp1252"), {"charset": "WINDOWS-1252", "coding": "0"}),
-    (TEXT.encode("latin-1"), {"charset": "ISO-8859-1"}),
-    (TEXT.encode("cp1252"), {}),  # undecodable as UTF-8: Kannel's default 8-bit charset
-    (TEXT.encode("utf-16-be"), {"charset": "UTF-16BE", "coding": "2"}),
-    (TEXT.encode("utf-16-be"), {"charset": "UCS-2", "coding": "2"}),
-    (TEXT.encode("utf-16-be"), {"coding": "2"}),
-])  # fmt: skip
-def test_inbound_text_in_every_charset_kannel_sends(rig: Callable[..., Rig], raw: bytes, params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("raw", "params"),
+    [
+        (TEXT.encode("utf-8"), {"charset": "UTF-8", "coding": "0"}),
+        (TEXT.encode("utf-8"), {}),  # no charset given: UTF-8 when it decodes
+        (TEXT.encode("cp1252"), {"charset": "WINDOWS-1252", "coding": "0"}),
+        (TEXT.encode("latin-1"), {"charset": "ISO-8859-1"}),
+        (TEXT.encode("cp1252"), {}),  # undecodable as UTF-8: Kannel's default 8-bit charset
+        (TEXT.encode("utf-16-be"), {"charset": "UTF-16BE", "coding": "2"}),
+        (TEXT.encode("utf-16-be"), {"charset": "UCS-2", "coding": "2"}),
+        (TEXT.encode("utf-16-be"), {"coding": "2"}),
+    ],
+)
+def test_inbound_text_in_every_charset_kannel_sends(
+    rig: Callable[..., Rig], raw: bytes, params: dict[str, str]
+) -> None:
     r = rig()
     answer = raw_get(r.url, raw, **{"from": "+46701234567", "to": "72500", "id": "c-1", **params})
     assert answer.status_code == 200, answer.text
@@ -243,9 +265,11 @@ def test_inbound_text_in_every_charset_kannel_sends(rig: Callable[..., Rig], raw
 def test_post_url_takes_the_text_from_the_body_in_its_charset(rig: Callable[..., Rig]) -> None:
     r = rig()
     answer = httpx.post(
-        f"{r.url}/gateways/k1/kannel", params={"from": "+46701234567", "to": "72500", "id": "p-1", "secret": "s3cret"},
-        content="MELLO Smörgås 😀".encode("utf-16-be"), headers={"content-type": "text/plain; charset=UTF-16BE"},
-    )  # fmt: skip
+        f"{r.url}/gateways/k1/kannel",
+        params={"from": "+46701234567", "to": "72500", "id": "p-1", "secret": "s3cret"},
+        content="MELLO Smörgås 😀".encode("utf-16-be"),
+        headers={"content-type": "text/plain; charset=UTF-16BE"},
+    )
     assert answer.status_code == 200, answer.text
     r.send()
     [sms] = r.sent_to("+46701234567")
@@ -291,7 +315,11 @@ def test_delivery_reports_update_the_status(rig: Callable[..., Rig]) -> None:
     record = status.read(r.redis, ref, r.platform.retention)
     assert record is not None
     assert (record["status"], record["gateway"], record["operator"], Decimal(record["cost"])) == (
-        "sent", "k1", "telia", Decimal("0.05"))
+        "sent",
+        "k1",
+        "telia",
+        Decimal("0.05"),
+    )
     dlr = sms["dlr-url"].replace("%d", "{}")
     assert httpx.get(dlr.format(8)).status_code == 200  # accepted by the SMSC: no change
     assert status.read(r.redis, ref, r.platform.retention)["status"] == "sent"  # type: ignore[index]
@@ -420,11 +448,15 @@ def test_the_cheapest_route_of_acceptable_quality_wins_and_its_cost_is_recorded(
     [norway] = r.sent_to("+4791234567")
     assert (telia["username"], tele2["username"], norway["username"]) == ("kodeord", "cheap", "kodeord")
     assert tele2["smsc"] == "cheap-smsc"
-    records = {n: status.read(r.redis, ref_of(m)[0], r.platform.retention) for n, m in (("telia", telia), ("tele2", tele2), ("no", norway))}
+    records = {
+        n: status.read(r.redis, ref_of(m)[0], r.platform.retention)
+        for n, m in (("telia", telia), ("tele2", tele2), ("no", norway))
+    }
     assert {n: (s["gateway"], s["operator"], Decimal(s["cost"])) for n, s in records.items() if s} == {
-        "telia": ("k1", "telia", Decimal("0.05")), "tele2": ("k2", "tele2", Decimal("0.03")),
+        "telia": ("k1", "telia", Decimal("0.05")),
+        "tele2": ("k2", "tele2", Decimal("0.03")),
         "no": ("k1", "default", Decimal("0.10")),
-    }  # fmt: skip
+    }
     day = datetime.now(ZoneInfo("Europe/Stockholm")).date().isoformat()
     assert status.cost(r.redis, "tv/mello") == {day: Decimal("0.18")}
 
@@ -487,15 +519,17 @@ def test_a_failing_gateway_raises_one_alert_per_interval(rig: Callable[..., Rig]
         return PlainTextResponse("ok")
 
     hook_url = serve(Starlette(routes=[Route("/alert", hook, methods=["POST"])]))
-    r = rig(textwrap.dedent(
-        f"""\
+    r = rig(
+        textwrap.dedent(
+            f"""\
         alerts:
           webhook: {{url: "{hook_url}/alert", secret: alert-key}}
           failure_rate: 0.5
           min_attempts: 3
           interval: 3600
         """
-    ))  # fmt: skip
+        )
+    )
     for i in range(4):
         number = f"+4670123456{i}"
         r.kannel.answers[number] = (400, "Unknown receiver")

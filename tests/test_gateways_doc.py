@@ -38,11 +38,18 @@ def test_the_guide_passes_its_own_check_and_the_check_finds_what_loses_messages(
     live = {"KODEORD_PUBLIC_URL": "https://sms.example.com"}
     assert gatewaycheck.check(config, live) + gatewaycheck.kannel_conf(tmp_path / "kannel.conf", config) == []
     unset = [f.message.split(":")[0] for f in gatewaycheck.check(config, {})]
-    assert unset == [f"gateway {g} asks for delivery reports, but KODEORD_PUBLIC_URL is not set" for g in
-                     ("telia", "elks", "partner")]  # fmt: skip
+    assert unset == [
+        f"gateway {g} asks for delivery reports, but KODEORD_PUBLIC_URL is not set"
+        for g in ("telia", "elks", "partner")
+    ]
     lossy = kannel.group(1).replace("dlr-storage = internal", "dlr-storage = internal # in memory")
     lossy = lossy.replace("group = core", "group = smsbox\nglobal-sender = 72500\n\ngroup = core")
-    (tmp_path / "kannel.conf").write_text(lossy.replace("password = SENDSMS-PASSWORD", "password = x"), encoding="utf-8")
+    (tmp_path / "kannel.conf").write_text(
+        lossy.replace("password = SENDSMS-PASSWORD", "password = x"), encoding="utf-8"
+    )
     found = [str(f).split(": ", 1)[1] for f in gatewaycheck.kannel_conf(tmp_path / "kannel.conf", config)]
     assert [f.split(":")[0][:40] for f in found] == [
-        "a comment after a value", "warning", "gateway telia", ]  # fmt: skip
+        "a comment after a value",
+        "warning",
+        "gateway telia",
+    ]

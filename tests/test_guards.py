@@ -34,8 +34,10 @@ def nothing_recorded(client: redis.Redis) -> bool:
 
 def commit(committer: Committer, guards: list[Guard], common: Sequence[Write] = ()) -> int | Earlier:
     n = next(IDS)
-    branches = [Branch({"branch": b}, [Write("HINCRBY", SCOPE.key_for("branches"), (str(b), 1))])
-                for b in range(len(guards) + 1)]  # fmt: skip
+    branches = [
+        Branch({"branch": b}, [Write("HINCRBY", SCOPE.key_for("branches"), (str(b), 1))])
+        for b in range(len(guards) + 1)
+    ]
     return committer.commit(SCOPE, message(f"m{n}"), branches, guards, common)
 
 
@@ -46,7 +48,10 @@ def counts(client: redis.Redis, key: str) -> dict[str, int]:
 def test_a_failing_guard_commits_its_branch_and_moves_no_counter(kodeord_redis: redis.Redis) -> None:
     committer = Committer(kodeord_redis, KEPT)
     voters, options = SCOPE.key_for("voters"), SCOPE.key_for("options")
-    guards = [Guard.cap("capped", voters, "+461", 3, Effects()), Guard.cap("capped_option", options, "+461|01", 1, Effects())]
+    guards = [
+        Guard.cap("capped", voters, "+461", 3, Effects()),
+        Guard.cap("capped_option", options, "+461|01", 1, Effects()),
+    ]
     assert commit(committer, guards) == 0
     assert commit(committer, guards) == 2  # the second guard fails ...
     assert counts(kodeord_redis, voters) == {"+461": 1}  # ... so the first one's counter did not move
@@ -70,25 +75,32 @@ def test_a_duplicate_returns_the_earlier_outcome_and_writes_nothing(kodeord_redi
     guards = [Guard.cap("capped", voters, "+461", 1, Effects())]
     branches = [Branch({"branch": 0}, own={"settled": ["+461"]}), Branch({"branch": 1})]
     assert committer.commit(SCOPE, message("same"), branches, guards) == 0
-    assert committer.commit(SCOPE, message("same"), branches, guards) == Earlier({"branch": 0}, {"settled": ["+461"]}, 0)
+    assert committer.commit(SCOPE, message("same"), branches, guards) == Earlier(
+        {"branch": 0}, {"settled": ["+461"]}, 0
+    )
     assert counts(kodeord_redis, voters) == {"+461": 1}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(most=st.integers(1, 4), per_option=st.integers(1, 3),
-       votes=st.lists(st.tuples(st.sampled_from(["+461", "+462"]), st.sampled_from(["01", "02"])), max_size=25))
-def test_caps_match_a_model_over_any_sequence(kodeord_redis: redis.Redis, most: int, per_option: int,
-                                              votes: list[tuple[str, str]]) -> None:  # fmt: skip
+@given(
+    most=st.integers(1, 4),
+    per_option=st.integers(1, 3),
+    votes=st.lists(st.tuples(st.sampled_from(["+461", "+462"]), st.sampled_from(["01", "02"])), max_size=25),
+)
+def test_caps_match_a_model_over_any_sequence(
+    kodeord_redis: redis.Redis, most: int, per_option: int, votes: list[tuple[str, str]]
+) -> None:
     kodeord_redis.flushdb()
     committer = Committer(kodeord_redis, KEPT)
     voters, options = SCOPE.key_for("voters"), SCOPE.key_for("options")
     model: dict[str, int] = {}
     for sender, code in votes:
-        guards = [Guard.cap("capped", voters, sender, most, Effects()),
-                  Guard.cap("capped_option", options, f"{sender}|{code}", per_option, Effects())]  # fmt: skip
+        guards = [
+            Guard.cap("capped", voters, sender, most, Effects()),
+            Guard.cap("capped_option", options, f"{sender}|{code}", per_option, Effects()),
+        ]
         total = sum(v for k, v in model.items() if k.startswith(sender + "|"))
-        expected = 0 if total < most and model.get(f"{sender}|{code}", 0) < per_option else (
-            1 if total >= most else 2)  # fmt: skip
+        expected = 0 if total < most and model.get(f"{sender}|{code}", 0) < per_option else (1 if total >= most else 2)
         assert commit(committer, guards) == expected
         if expected == 0:
             model[f"{sender}|{code}"] = model.get(f"{sender}|{code}", 0) + 1
@@ -99,7 +111,9 @@ def test_caps_match_a_model_over_any_sequence(kodeord_redis: redis.Redis, most: 
     assert counts(kodeord_redis, voters) == per_sender
 
 
-def test_a_counter_that_is_not_an_integer_stops_the_commit_before_anything_is_written(kodeord_redis: redis.Redis) -> None:
+def test_a_counter_that_is_not_an_integer_stops_the_commit_before_anything_is_written(
+    kodeord_redis: redis.Redis,
+) -> None:
     committer = Committer(kodeord_redis, KEPT)
     counts = SCOPE.key_for("counts")
     for bad in ("1.5", " 7", "0x10", "1e3"):

@@ -67,4 +67,3 @@ def test_a_dead_senders_group_lapses_within_the_lease_and_leaves_the_index(kodeo
     kodeord_redis.zadd(handover.INDEX, {next(iter(kodeord_redis.zrange(handover.INDEX, 0, -1))): stale})
     live = handover.Handovers(kodeord_redis, "alive").begin(["+46702222222"])
     assert kodeord_redis.zrange(handover.INDEX, 0, -1) == [live.key.encode()]
-

@@ -246,8 +246,12 @@ class TestPool:
         assert len(batches) > 1
 
     def test_more_groups_are_taken_while_the_last_is_still_answered(self, origin: Origin) -> None:
-        groups = [["/delay?ms=300&g=0"] + [f"/len?g=0&i={i}" for i in range(4)],
-                  [f"/len?g=1&i={i}" for i in range(5)], [], [f"/len?g=3&i={i}" for i in range(3)]]  # fmt: skip
+        groups = [
+            ["/delay?ms=300&g=0"] + [f"/len?g=0&i={i}" for i in range(4)],
+            [f"/len?g=1&i={i}" for i in range(5)],
+            [],
+            [f"/len?g=3&i={i}" for i in range(3)],
+        ]
         targets = [target for group in groups for target in group]
         taken: list[int] = []  # answers reported when each group was asked for
         reported: list[tuple[int, Outcome]] = []

@@ -29,14 +29,20 @@ services:
     keyword: MELLO
     rules: [{name: vote, reply: "{% for i in range(90000) %}{% endfor %}Tack"}]
 """
+
+
 def test_a_quick_tenant_is_answered_while_a_slow_tenants_renders_run(
     make_platform: Callable[..., Platform], serve: Callable[..., str], tmp_path: Path
 ) -> None:
     (tmp_path / "slow.yaml").write_text(SLOW, encoding="utf-8")
     (tmp_path / "quick.yaml").write_text(RADIO_RULES, encoding="utf-8")
     (tmp_path / "gateways.yaml").write_text(kannel_gateways("http://127.0.0.1:9/cgi-bin/sendsms"), encoding="utf-8")
-    platform = make_platform([tmp_path / "slow.yaml", tmp_path / "quick.yaml"], gateways=tmp_path / "gateways.yaml",
-                             template_ms=5000, routing_threads=8)  # fmt: skip
+    platform = make_platform(
+        [tmp_path / "slow.yaml", tmp_path / "quick.yaml"],
+        gateways=tmp_path / "gateways.yaml",
+        template_ms=5000,
+        routing_threads=8,
+    )
     url = serve(create_app(platform))
     done: dict[str, float] = {}
 

@@ -14,7 +14,9 @@ from kodeord.outbound import jobs
 from kodeord.support.luascript import LuaScript, ScriptCallError, parse_header, split
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = sorted(p for folder in ("core", "plugins") for p in (ROOT / folder).rglob("*.lua") if "includes" not in p.parts)
+SCRIPTS = sorted(
+    p for folder in ("core", "plugins") for p in (ROOT / folder).rglob("*.lua") if "includes" not in p.parts
+)
 USED = re.compile(r"\b(KEYS|ARGV)\[(\d+)\]")
 # Slots a script reads through an index rather than by number: the report's digest and words (``report = 8``,
 # read by the records library as ARGV[i] and ARGV[i + 1]).
@@ -48,7 +50,9 @@ def test_each_script_is_loaded_by_the_python_beside_it(path: Path) -> None:
 
 def test_a_call_with_other_counts_than_the_header_is_refused_before_redis(kodeord_redis: redis.Redis) -> None:
     release = jobs._RELEASE_LEASE
-    with pytest.raises(ScriptCallError, match=r"^releaseLease-1.lua takes 1 keys and 1 arguments, called with 2 and 1$"):
+    with pytest.raises(
+        ScriptCallError, match=r"^releaseLease-1.lua takes 1 keys and 1 arguments, called with 2 and 1$"
+    ):
         release(kodeord_redis, ["a", "b"], ["token"])
     with pytest.raises(ScriptCallError, match="called with 1 and 0"):
         release(kodeord_redis, ["a"], [])
@@ -74,13 +78,20 @@ def test_more_arguments_are_allowed_where_the_header_says_n_dots(kodeord_redis: 
     assert find(kodeord_redis, ["p"], [1000, 2000, b"0123456789"]) == [None, 0, None]
 
 
-@pytest.mark.parametrize(("name", "text", "problem"), [
-    ("noHeader-1.lua", "return 1\n", "no header"),
-    ("gap-1.lua", "-- x\n--   KEYS[1] a\n--   ARGV[2] b\nreturn 1\n", r"ARGV must be numbered 1, 2, ... in order, not \[2\]"),
-    ("early-2.lua", "--   KEYS[1..] a\n--   KEYS[2] b\n", r"only the last of the header's KEYS may be"),
-    ("misnamed-2.lua", "--   KEYS[1] a\n", r"named camelCase-N.lua, N the keys it always takes \(1 by"),
-    ("snake_case-1.lua", "--   KEYS[1] a\n", "named camelCase-N.lua"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("noHeader-1.lua", "return 1\n", "no header"),
+        (
+            "gap-1.lua",
+            "-- x\n--   KEYS[1] a\n--   ARGV[2] b\nreturn 1\n",
+            r"ARGV must be numbered 1, 2, ... in order, not \[2\]",
+        ),
+        ("early-2.lua", "--   KEYS[1..] a\n--   KEYS[2] b\n", r"only the last of the header's KEYS may be"),
+        ("misnamed-2.lua", "--   KEYS[1] a\n", r"named camelCase-N.lua, N the keys it always takes \(1 by"),
+        ("snake_case-1.lua", "--   KEYS[1] a\n", "named camelCase-N.lua"),
+    ],
+)
 def test_a_header_that_is_wrong_says_what_is_wrong(name: str, text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(name)}: .*{problem}"):
         parse_header(name, text)

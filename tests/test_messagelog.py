@@ -28,8 +28,13 @@ KODEORD = str(Path(sys.executable).parent / "kodeord")
 
 
 @pytest.fixture
-def traffic(make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound], tmp_path: Path,
-            deliver: Callable[[Platform], object], recording_gateway: RecordingGateway) -> Platform:  # fmt: skip
+def traffic(
+    make_platform: Callable[..., Platform],
+    make_inbound: Callable[..., Inbound],
+    tmp_path: Path,
+    deliver: Callable[[Platform], object],
+    recording_gateway: RecordingGateway,
+) -> Platform:
     """Two tenants' traffic: five votes (one reply fails at the gateway, one is delivered) and a quiz answer."""
     (tmp_path / "other.yaml").write_text(RADIO_RULES, encoding="utf-8")
     (tmp_path / "tv.yaml").write_text(TV_RULES, encoding="utf-8")
@@ -49,11 +54,21 @@ def test_show_gives_a_message_with_its_replies_text_route_and_history(traffic: P
     shown = log.show(records.inbound_id("test", "v0"))
     assert shown is not None
     assert (shown["direction"], shown["service"], shown["from"], shown["to"], shown["text"], shown["status"]) == (
-        "in", "tv/mello", "+46701234560", "72500", "MELLO 01", "handled")  # fmt: skip
+        "in",
+        "tv/mello",
+        "+46701234560",
+        "72500",
+        "MELLO 01",
+        "handled",
+    )
     assert shown["outcome"]["rule"] == "vote"
     [reply] = shown["replies"]
-    assert (reply["direction"], reply["to"], reply["text"], reply["status"]) == ("out", "+46701234560",
-                                                                                 "Tack för rösten på 01", "delivered")  # fmt: skip
+    assert (reply["direction"], reply["to"], reply["text"], reply["status"]) == (
+        "out",
+        "+46701234560",
+        "Tack för rösten på 01",
+        "delivered",
+    )
     assert [step["status"] for step in reply["history"]] == ["queued", "sent", "delivered"]
     assert reply["history"][-1]["report"] == "ACK/" and reply["route"]["gateway"] == "recording"
     assert log.show(reply["id"]) == reply  # a reply by its own id ...
@@ -92,10 +107,15 @@ def test_paging_visits_every_message_once(traffic: Platform) -> None:
     assert len(seen) == len(set(seen)) == 12 and pages >= 3
 
 
-@pytest.mark.parametrize(("filters", "message"), [
-    ({"status": "lost"}, "status must be one of"), ({"to": "not a number"}, "to: "),
-    ({"since": "yesterday"}, "since must be like 15m"), ({"service": "mello"}, "service must be tenant/service"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"status": "lost"}, "status must be one of"),
+        ({"to": "not a number"}, "to: "),
+        ({"since": "yesterday"}, "since must be like 15m"),
+        ({"service": "mello"}, "service must be tenant/service"),
+    ],
+)
 def test_bad_filters_say_what_is_wrong(filters: dict[str, str], message: str) -> None:
     with pytest.raises(QueryError, match=message):
         Query.parse(("SE",), **filters)
@@ -117,8 +137,12 @@ def test_the_api_shows_a_tenant_its_own_messages_only(traffic: Platform, serve: 
     paged = httpx.get(f"{url}/api/messages", params={"limit": "4"}, headers=tv).json()
     assert len(paged["messages"]) == 4 and paged["cursor"]
     assert httpx.get(f"{url}/api/messages").status_code == 401
-    for params, reason in (({"limit": "0"}, "limit must be"), ({"cursor": "x"}, "cursor must be"),
-                           ({"colour": "red"}, "unknown parameter"), ({"since": "soon"}, "since must be")):  # fmt: skip
+    for params, reason in (
+        ({"limit": "0"}, "limit must be"),
+        ({"cursor": "x"}, "cursor must be"),
+        ({"colour": "red"}, "unknown parameter"),
+        ({"since": "soon"}, "since must be"),
+    ):
         bad = httpx.get(f"{url}/api/messages", params=params, headers=tv)
         assert bad.status_code == 400 and reason in bad.json()["error"], bad.text
 

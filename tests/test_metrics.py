@@ -27,15 +27,20 @@ KODEORD = [sys.executable, "-c", "from kodeord.cli import main; main()"]
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of an exposition: (name, sorted labels) -> value."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_every_scrape_shows_every_process_of_the_platform(
     served: str, make_platform: Callable[..., Platform], tmp_path: Path
 ) -> None:
-    votes = [{"from": f"+4670123{n:04d}", "to": "72500", "text": "MELLO 03", "id": f"k-{n}", "secret": "s3cret"}
-             for n in range(30)]  # fmt: skip
+    votes = [
+        {"from": f"+4670123{n:04d}", "to": "72500", "text": "MELLO 03", "id": f"k-{n}", "secret": "s3cret"}
+        for n in range(30)
+    ]
     with httpx.Client(base_url=served) as client:  # new connections: the three workers share them
         for vote in votes:
             assert client.get("/gateways/k1/kannel", params=vote).status_code == 200

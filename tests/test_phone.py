@@ -27,7 +27,12 @@ def test_parses_swedish_and_norwegian_numbers(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("", "empty"), ("hello", "not a phone number"), ("+46 70", "not a valid number for its country"), ("+999 1234567", "unknown country code")],
+    [
+        ("", "empty"),
+        ("hello", "not a phone number"),
+        ("+46 70", "not a valid number for its country"),
+        ("+999 1234567", "unknown country code"),
+    ],
 )
 def test_refuses_with_reason(raw: str, reason: str) -> None:
     with pytest.raises(InvalidNumber) as info:
@@ -71,12 +76,14 @@ COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
         st.tuples(st.sampled_from(COUNTRY_CODES), st.text("0123456789", min_size=0, max_size=15)).map(
             lambda parts: f"+{parts[0]}{parts[1]}"
         ),
-        st.sampled_from([
-            phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
-            for region in sorted(phonenumbers.SUPPORTED_REGIONS)
-            for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
-            if (example := phonenumbers.example_number_for_type(region, kind)) is not None
-        ]),
+        st.sampled_from(
+            [
+                phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+                for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+                if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+            ]
+        ),
         st.text("+0123456789 -()", max_size=20),
     )
 )

@@ -130,7 +130,7 @@ class EveryHook:
 
 EVERY_RULES = TV_RULES.replace(
     "      - name: writers\n        when: {role: writer}",
-    "      - name: echo\n        when: {role: functionary}\n        do: every.echo\n        reply: \"eko {{ echo }}\"\n"
+    '      - name: echo\n        when: {role: functionary}\n        do: every.echo\n        reply: "eko {{ echo }}"\n'
     "      - name: writers\n        when: {role: writer}",
 )
 
@@ -202,7 +202,7 @@ def test_plugin_writing_outside_its_keys_is_refused(
 
             return Effects(writes=[Write("SET", Keys.for_service("other/svc").key_for("x"), ("1",))])
 
-    rules = TV_RULES.replace("reply: \"Tack för rösten på {{ args }}\"", "do: rogue.write")
+    rules = TV_RULES.replace('reply: "Tack för rösten på {{ args }}"', "do: rogue.write")
     platform = make_platform(rules, plugins=[Rogue()])
     with pytest.raises(PluginError, match="wrote outside its service's keys"):
         platform.handle(make_inbound("MELLO 03"))
@@ -235,7 +235,7 @@ def test_partner_plugin_is_found_through_its_entry_point() -> None:
 
 
 def test_partner_action_with_missing_parameter_is_refused_at_load(make_platform: Callable[..., Platform]) -> None:
-    rules = TV_RULES.replace("reply: \"Tack för rösten på {{ args }}\"", "do: coupon.claim")
+    rules = TV_RULES.replace('reply: "Tack för rösten på {{ args }}"', "do: coupon.claim")
     with pytest.raises(Exception, match=re.escape("action 'coupon.claim' needs parameter 'prefix'")):
         make_platform(rules)
 
@@ -265,9 +265,14 @@ def test_the_plugin_guide_shows_the_partner_plugin_as_it_is() -> None:
     assert shown.strip() in test_source
 
 
-@pytest.mark.parametrize(("old", "new"), [("kodeord.effects", "kodeord.commit.effects"),
-                                          ("kodeord.gateway", "kodeord.outbound.gateway"),
-                                          ("kodeord.keys", "kodeord.commit.keys")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("kodeord.effects", "kodeord.commit.effects"),
+        ("kodeord.gateway", "kodeord.outbound.gateway"),
+        ("kodeord.keys", "kodeord.commit.keys"),
+    ],
+)
 def test_a_module_imported_by_its_name_before_the_stage_layout_still_imports_with_a_warning_naming_the_new(
     old: str, new: str
 ) -> None:

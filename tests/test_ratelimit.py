@@ -20,8 +20,10 @@ def test_a_second_grants_at_most_the_rate_across_workers(kodeord_redis: redis.Re
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(wants=st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=20),
-       rate=st.integers(min_value=1, max_value=300))  # fmt: skip
+@given(
+    wants=st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=20),
+    rate=st.integers(min_value=1, max_value=300),
+)
 def test_grants_within_a_second_add_up_to_the_rate_or_the_demand(
     kodeord_redis: redis.Redis, wants: list[int], rate: int
 ) -> None:

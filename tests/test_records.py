@@ -63,7 +63,9 @@ def test_a_retry_gets_the_same_answer_for_its_retention_then_counts_as_new(kodeo
     branches = [Branch({"status": "handled"}, own={"settled": ["+46701234567"]})]
     assert committer.commit(SCOPE, inbound, branches) == 0
     time.sleep(1.1)  # the record is now in an earlier bucket
-    assert committer.commit(SCOPE, inbound, branches) == Earlier({"status": "handled"}, {"settled": ["+46701234567"]}, 0)
+    assert committer.commit(SCOPE, inbound, branches) == Earlier(
+        {"status": "handled"}, {"settled": ["+46701234567"]}, 0
+    )
     deadline = time.monotonic() + 6
     while committer.commit(SCOPE, inbound, branches) != 0:  # gone within 1.5 retentions (plus a bucket's rounding)
         assert time.monotonic() < deadline
@@ -71,15 +73,24 @@ def test_a_retry_gets_the_same_answer_for_its_retention_then_counts_as_new(kodeo
 
 
 addresses = st.one_of(
-    st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True), st.from_regex(r"[0-9]{3,8}", fullmatch=True),
-    st.from_regex(r"[a-z]{1,10}@[a-z]{1,10}\.se", fullmatch=True), st.just("+0123"),
-)  # fmt: skip
+    st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True),
+    st.from_regex(r"[0-9]{3,8}", fullmatch=True),
+    st.from_regex(r"[a-z]{1,10}@[a-z]{1,10}\.se", fullmatch=True),
+    st.just("+0123"),
+)
 words = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(to=addresses, sender=addresses, text=words, reason=words, price=st.sampled_from(["", "5.00", "10"]),
-       kind=st.sampled_from(list(Kind)), attempts=st.integers(1, 8))  # fmt: skip
+@given(
+    to=addresses,
+    sender=addresses,
+    text=words,
+    reason=words,
+    price=st.sampled_from(["", "5.00", "10"]),
+    kind=st.sampled_from(list(Kind)),
+    attempts=st.integers(1, 8),
+)
 def test_an_outbound_record_reads_back_as_written(
     kodeord_redis: redis.Redis, to: str, sender: str, text: str, reason: str, price: str, kind: Kind, attempts: int
 ) -> None:
@@ -89,15 +100,31 @@ def test_an_outbound_record_reads_back_as_written(
     fields = {"status": "failed", "reason": reason, "attempts": attempts, "failed_at": now + 5, "gateway": "k1"}
     status.update(kodeord_redis, KEPT, SCOPE, {"r1": fields}, {"r1": status.NewRecord(message, now)})
     record = status.read(kodeord_redis, f"{SCOPE.scope}|r1", KEPT)
-    expected = {"status": "failed", "queued_at": str(now), "kind": kind.value, "to": to, "from": sender,
-                "text": text, "price": price, "reason": reason, "attempts": str(attempts),
-                "failed_at": str(now + 5), "gateway": "k1"}  # fmt: skip
+    expected = {
+        "status": "failed",
+        "queued_at": str(now),
+        "kind": kind.value,
+        "to": to,
+        "from": sender,
+        "text": text,
+        "price": price,
+        "reason": reason,
+        "attempts": str(attempts),
+        "failed_at": str(now + 5),
+        "gateway": "k1",
+    }
     assert record == {k: v for k, v in expected.items() if v}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(to=addresses, sender=addresses, text=words, price=st.sampled_from(["", "5.00", "10"]),
-       kind=st.sampled_from(list(Kind)), origin=st.sampled_from(["+46701234567", "0701234567", "+4791234567"]))  # fmt: skip
+@given(
+    to=addresses,
+    sender=addresses,
+    text=words,
+    price=st.sampled_from(["", "5.00", "10"]),
+    kind=st.sampled_from(list(Kind)),
+    origin=st.sampled_from(["+46701234567", "0701234567", "+4791234567"]),
+)
 def test_a_record_the_commit_queues_reads_back_as_queued(
     kodeord_redis: redis.Redis, to: str, sender: str, text: str, price: str, kind: Kind, origin: str
 ) -> None:
@@ -105,7 +132,9 @@ def test_a_record_the_commit_queues_reads_back_as_queued(
     message = {"id": "q:0", **Outbound(to=to, sender=sender, text=text, kind=kind, price=price).to_dict()}
     inbound = Inbound.create(sender=origin, recipient="72500", text=text, gateway="g", message_id="q")
     before = int(time.time() * 1000)
-    assert Committer(kodeord_redis, KEPT).commit(SCOPE, inbound, [Branch({"status": "handled"}, outgoing=[message])]) == 0
+    assert (
+        Committer(kodeord_redis, KEPT).commit(SCOPE, inbound, [Branch({"status": "handled"}, outgoing=[message])]) == 0
+    )
     record = status.read(kodeord_redis, f"{SCOPE.scope}|q:0", KEPT)
     assert record is not None
     assert before <= int(record.pop("queued_at")) <= int(time.time() * 1000)

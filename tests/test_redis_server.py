@@ -48,7 +48,9 @@ def make_server() -> Iterator[Callable[..., EmbeddedRedis]]:
         server.stop()
 
 
-def test_a_data_dir_too_deep_for_a_socket_gets_tcp_only(tmp_path: Path, make_server: Callable[..., EmbeddedRedis]) -> None:
+def test_a_data_dir_too_deep_for_a_socket_gets_tcp_only(
+    tmp_path: Path, make_server: Callable[..., EmbeddedRedis]
+) -> None:
     server = make_server(tmp_path / ("d" * 100))
     server.start()
     assert server.socket is None and not (server.data_dir / "redis.sock").exists()

@@ -42,7 +42,7 @@ class CountingPlugin:
 
 
 COUNT_RULES = TV_RULES.replace(
-    "reply: \"Tack för rösten på {{ args }}\"", "do: count.vote\n        reply: \"Tack för rösten på {{ code }}\""
+    'reply: "Tack för rösten på {{ args }}"', 'do: count.vote\n        reply: "Tack för rösten på {{ code }}"'
 )
 
 
@@ -57,7 +57,12 @@ def votes(platform: Platform) -> dict[bytes, bytes]:
 
 def test_keyword_rule_action_and_reply(tv: Platform, make_inbound: Callable[..., Inbound]) -> None:
     outcome = tv.handle(make_inbound("mello 03"))
-    assert (outcome.status, outcome.service, outcome.rule, outcome.action) == ("handled", "tv/mello", "vote", "count.vote")
+    assert (outcome.status, outcome.service, outcome.rule, outcome.action) == (
+        "handled",
+        "tv/mello",
+        "vote",
+        "count.vote",
+    )
     assert [r["text"] for r in outcome.replies] == ["Tack för rösten på 03"]
     assert outcome.replies[0]["to"] == "+46701234567"
     assert outcome.replies[0]["from"] == "72500"
@@ -148,7 +153,9 @@ def test_stop_blocks_everything_but_replies_until_start(
 ) -> None:
     phone = "+46701111111"
     assert tv.handle(make_inbound("STOPP", sender=phone)).status == "reserved"
-    broadcast = Outbound(to=phone, sender="72500", text="Nyhet!", kind=Outbound.__dataclass_fields__["kind"].default.BROADCAST)
+    broadcast = Outbound(
+        to=phone, sender="72500", text="Nyhet!", kind=Outbound.__dataclass_fields__["kind"].default.BROADCAST
+    )
     reply = Outbound(to=phone, sender="72500", text="Svar")
     veto, passed = tv.hooks.vet_many([broadcast, reply], tv.redis)
     assert veto is not None and "STOP" in veto.reason
@@ -167,7 +174,9 @@ def test_dry_run_changes_nothing(tv: Platform, make_inbound: Callable[..., Inbou
 
 
 def test_outgoing_messages_reach_the_gateway_once(
-    tv: Platform, make_inbound: Callable[..., Inbound], deliver: Callable[[Platform], list[Outbound]],
+    tv: Platform,
+    make_inbound: Callable[..., Inbound],
+    deliver: Callable[[Platform], list[Outbound]],
     recording_gateway: RecordingGateway,
 ) -> None:
     for i in range(1, 6):
@@ -188,7 +197,9 @@ def test_failed_commit_leaves_no_trace(tv: Platform, make_inbound: Callable[...,
     assert tv.redis.xlen(scope.outbox) == 0
 
 
-def test_time_of_message_decides_the_window(make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]) -> None:
+def test_time_of_message_decides_the_window(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
     platform = make_platform(
         """\
 tenant: {id: tv, timezone: Europe/Stockholm}
@@ -204,6 +215,7 @@ services:
         reply: "Svar registrerat"
 """
     )
+
     def at(hour: int, minute: int) -> str | None:
         when = datetime(2026, 12, 24, hour - 1, minute, tzinfo=UTC)  # Stockholm is UTC+1 in December
         return platform.handle(make_inbound("QUIZ 1", received_at=when)).rule
@@ -241,8 +253,12 @@ def test_inbound_fields_are_validated() -> None:
     with pytest.raises(InvalidMessage, match="message id"):
         Inbound.create(sender="+46701234567", recipient="72500", gateway="g", message_id="")
     with pytest.raises(InvalidMessage, match="time zone"):
-        Inbound.create(sender="+46701234567", recipient="72500", gateway="g", message_id="1", received_at=datetime(2026, 1, 1))
-    mail = Inbound.create(sender="Anna@Example.SE", recipient="Lista@Kodeord.SE", channel="email", gateway="smtp", message_id="1")
+        Inbound.create(
+            sender="+46701234567", recipient="72500", gateway="g", message_id="1", received_at=datetime(2026, 1, 1)
+        )
+    mail = Inbound.create(
+        sender="Anna@Example.SE", recipient="Lista@Kodeord.SE", channel="email", gateway="smtp", message_id="1"
+    )
     assert (mail.sender, mail.recipient) == ("anna@example.se", "lista@kodeord.se")
 
 

@@ -163,8 +163,13 @@ def test_operator_from_portability_then_longest_prefix_then_default(kodeord_redi
     import_portability(kodeord_redis, write(tmp_path / "p.csv", "+46709999999,telenor-se\n"))
     numbers = ["+46709999999", "+46701234567", "+46709876543", "+46731234567", "+4790123456", "+4741234567"]
     assert table().operators(kodeord_redis, numbers) == [
-        "telenor-se", "tele2", "telia", "tele2", "telenor-no", "default",
-    ]  # fmt: skip
+        "telenor-se",
+        "tele2",
+        "telia",
+        "tele2",
+        "telenor-no",
+        "default",
+    ]
 
 
 def test_operators_of_a_batch_take_one_hmget(kodeord_redis: redis.Redis) -> None:
@@ -244,12 +249,19 @@ def test_route_a_batch(kodeord_redis: redis.Redis, tmp_path: Path) -> None:
 
     numbers = ["+46701234567", "+46701234568", "+46709999999", "+46709999998", "+46709999997"]
     choices = table().route(
-        kodeord_redis, numbers, charged=[False, False, False, True, False], available=available,
+        kodeord_redis,
+        numbers,
+        charged=[False, False, False, True, False],
+        available=available,
         can_charge={"elks"}.__contains__,
-    )  # fmt: skip
+    )
     assert [(c.operator, c.gateway) if c else None for c in choices] == [
-        ("telia", "kannel-telia"), ("tele2", "elks"), ("telia", "kannel-telia"), ("telia", "elks"), ("telia", "kannel-telia"),
-    ]  # fmt: skip
+        ("telia", "kannel-telia"),
+        ("tele2", "elks"),
+        ("telia", "kannel-telia"),
+        ("telia", "elks"),
+        ("telia", "kannel-telia"),
+    ]
     # One choice per (operator, charged): (telia, False), (tele2, False), (telia, True).
     assert len(asked) == 2 + 1 + 2
     with pytest.raises(ValueError, match="2 numbers but 1 charged flags"):
@@ -269,27 +281,62 @@ def test_console_table_sends_everything_to_the_console(kodeord_redis: redis.Redi
 @pytest.mark.parametrize(
     ("prefixes", "routes", "min_quality", "message"),
     [
-        ({"4670": "telia"}, {"default": [ELKS]}, 0.0, "prefix '4670' of operator 'telia': must be '+' then digits, quoted"),
-        ({"+46-70": "telia"}, {"default": [ELKS]}, 0.0, "prefix '+46-70' of operator 'telia': must be '+' then digits, quoted"),
+        (
+            {"4670": "telia"},
+            {"default": [ELKS]},
+            0.0,
+            "prefix '4670' of operator 'telia': must be '+' then digits, quoted",
+        ),
+        (
+            {"+46-70": "telia"},
+            {"default": [ELKS]},
+            0.0,
+            "prefix '+46-70' of operator 'telia': must be '+' then digits, quoted",
+        ),
         ({4670: "telia"}, {"default": [ELKS]}, 0.0, "prefix 4670 of operator 'telia': must be '+' then digits, quoted"),
         ({"+": "telia"}, {"default": [ELKS]}, 0.0, "prefix '+' of operator 'telia': must be '+' then digits, quoted"),
-        ({"+4670": "telia"}, {"tele2": [ELKS]}, 0.0,
-         "operator 'telia' (prefix '+4670') has no routes, and there are no 'default' routes"),
-        ({}, {"tele2": [ELKS]}, 0.0,
-         "operator 'default' (the default operator) has no routes, and there are no 'default' routes"),
+        (
+            {"+4670": "telia"},
+            {"tele2": [ELKS]},
+            0.0,
+            "operator 'telia' (prefix '+4670') has no routes, and there are no 'default' routes",
+        ),
+        (
+            {},
+            {"tele2": [ELKS]},
+            0.0,
+            "operator 'default' (the default operator) has no routes, and there are no 'default' routes",
+        ),
         ({}, {"default": []}, 0.0, "routes for operator 'default': no routes listed"),
         ({}, {" ": [ELKS]}, 0.0, "routes for operator '': empty name"),
-        ({}, {"default": [RouteOption("elks", Decimal("-0.01"), 0.9)]}, 0.0,
-         "routes for operator 'default', gateway 'elks': price must be 0 or more, got -0.01"),
-        ({}, {"default": [RouteOption("elks", Decimal("NaN"), 0.9)]}, 0.0,
-         "routes for operator 'default', gateway 'elks': price must be 0 or more, got NaN"),
-        ({}, {"default": [RouteOption("elks", Decimal(1), 1.5)]}, 0.0,
-         "routes for operator 'default', gateway 'elks': quality must be between 0 and 1, got 1.5"),
-        ({}, {"default": [RouteOption("", Decimal(1), 1.0)]}, 0.0, "routes for operator 'default', gateway '': empty gateway name"),
+        (
+            {},
+            {"default": [RouteOption("elks", Decimal("-0.01"), 0.9)]},
+            0.0,
+            "routes for operator 'default', gateway 'elks': price must be 0 or more, got -0.01",
+        ),
+        (
+            {},
+            {"default": [RouteOption("elks", Decimal("NaN"), 0.9)]},
+            0.0,
+            "routes for operator 'default', gateway 'elks': price must be 0 or more, got NaN",
+        ),
+        (
+            {},
+            {"default": [RouteOption("elks", Decimal(1), 1.5)]},
+            0.0,
+            "routes for operator 'default', gateway 'elks': quality must be between 0 and 1, got 1.5",
+        ),
+        (
+            {},
+            {"default": [RouteOption("", Decimal(1), 1.0)]},
+            0.0,
+            "routes for operator 'default', gateway '': empty gateway name",
+        ),
         ({}, {"Telia": [ELKS], "telia": [ELKS], "default": [ELKS]}, 0.0, "routes for operator 'telia': given twice"),
         ({}, {"default": [ELKS]}, 1.2, "min_quality must be between 0 and 1, got 1.2"),
     ],
-)  # fmt: skip
+)
 def test_invalid_configuration(
     prefixes: dict[str, str], routes: dict[str, list[RouteOption]], min_quality: float, message: str
 ) -> None:

@@ -21,7 +21,9 @@ from .hostile import any_bytes
 
 ACTIONS = {
     "core.reply": ActionSpec("core.reply", "reply"),
-    "test.vote": ActionSpec("test.vote", "vote", params=(Param("poll", str, required=True), Param("max", int, default=5))),
+    "test.vote": ActionSpec(
+        "test.vote", "vote", params=(Param("poll", str, required=True), Param("max", int, default=5))
+    ),
 }
 
 
@@ -48,7 +50,10 @@ def problems(*paths: Path) -> list[str]:
 
 
 def test_valid_file_loads(tmp_path: Path) -> None:
-    path = write(tmp_path, "ok.yaml", """\
+    path = write(
+        tmp_path,
+        "ok.yaml",
+        """\
         tenant: {id: t1}
         numbers:
           - number: "72500"
@@ -62,7 +67,8 @@ def test_valid_file_loads(tmp_path: Path) -> None:
                 do: test.vote
                 with: {poll: final}
                 reply: "Tack!"
-        """)
+        """,
+    )
     config = load([path], ACTIONS)
     service = config.services["t1/s1"]
     assert service.rules[0].params == {"poll": "final", "max": 5}
@@ -73,23 +79,33 @@ def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yaml", "tenant: {id: t1}\nservices:\n  - id: [unclosed\n")
     found = problems(path)
     assert len(found) == 1
-    assert found[0] == f"{path}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
+    assert (
+        found[0]
+        == f"{path}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
+    )
 
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
-    path = write(tmp_path, "typo.yaml", """\
+    path = write(
+        tmp_path,
+        "typo.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
           - id: s1
             number: "72500"
             keywrd: MELLO
-        """)
+        """,
+    )
     assert problems(path) == [f"{path}:6:5: unknown key 'keywrd' (did you mean 'keyword'?) (at services[0])"]
 
 
 def test_wrong_type_names_key_path(tmp_path: Path) -> None:
-    path = write(tmp_path, "type.yaml", """\
+    path = write(
+        tmp_path,
+        "type.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
@@ -100,7 +116,8 @@ def test_wrong_type_names_key_path(tmp_path: Path) -> None:
               - name: r1
                 when: {role: admin}
                 reply: hi
-        """)
+        """,
+    )
     assert problems(path) == [
         f"{path}:9:22: expected one of member, writer, functionary, stranger, got the text 'admin' "
         "(at services[0].rules[0].when.role[0])"
@@ -108,7 +125,10 @@ def test_wrong_type_names_key_path(tmp_path: Path) -> None:
 
 
 def test_unknown_action_and_bad_params(tmp_path: Path) -> None:
-    path = write(tmp_path, "act.yaml", """\
+    path = write(
+        tmp_path,
+        "act.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
@@ -121,7 +141,8 @@ def test_unknown_action_and_bad_params(tmp_path: Path) -> None:
               - name: r2
                 do: test.vote
                 with: {max: many, colour: red}
-        """)
+        """,
+    )
     assert problems(path) == [
         f"{path}:9:9: unknown action 'test.vot' (did you mean 'test.vote'?); actions there are: core.reply, "
         "test.vote (at services[0].rules[0].do)",
@@ -132,7 +153,10 @@ def test_unknown_action_and_bad_params(tmp_path: Path) -> None:
 
 
 def test_bad_regex_is_located(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.yaml", """\
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
@@ -143,7 +167,8 @@ def test_bad_regex_is_located(tmp_path: Path) -> None:
               - name: r1
                 when: {args: '(unclosed'}
                 reply: "Hej"
-        """)
+        """,
+    )
     assert problems(path) == [
         f"{path}:9:22: bad pattern '(unclosed': missing ), unterminated subpattern at position 0 "
         "(at services[0].rules[0].when.args)"
@@ -151,15 +176,24 @@ def test_bad_regex_is_located(tmp_path: Path) -> None:
 
 
 def test_bad_phone_number_is_located(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.yaml", """\
+    path = write(
+        tmp_path,
+        "bad.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "+46 70 12"}]
-        """)
-    assert problems(path) == [f"{path}:2:12: invalid phone number '+46 70 12': not a valid number for its country (at numbers[0].number)"]
+        """,
+    )
+    assert problems(path) == [
+        f"{path}:2:12: invalid phone number '+46 70 12': not a valid number for its country (at numbers[0].number)"
+    ]
 
 
 def test_template_syntax_error_is_located(tmp_path: Path) -> None:
-    path = write(tmp_path, "tpl.yaml", """\
+    path = write(
+        tmp_path,
+        "tpl.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
@@ -169,29 +203,36 @@ def test_template_syntax_error_is_located(tmp_path: Path) -> None:
             rules:
               - name: r1
                 reply: "Hej {{ oops"
-        """)
+        """,
+    )
     [found] = problems(path)
     assert found.startswith(f"{path}:9:9: template syntax error on line 1:")
     assert found.endswith("(at services[0].rules[0].reply)")
 
 
 def test_keyword_conflict_names_both_files(tmp_path: Path) -> None:
-    a = write(tmp_path, "a.yaml", """\
+    a = write(
+        tmp_path,
+        "a.yaml",
+        """\
         tenant: {id: ta}
         numbers: [{number: "72500"}]
         services:
           - {id: one, number: "72500", keyword: RÖSTA, rules: [{name: r, reply: a}]}
-        """)
-    b = write(tmp_path, "b.yaml", """\
+        """,
+    )
+    b = write(
+        tmp_path,
+        "b.yaml",
+        """\
         tenant: {id: tb}
         numbers: [{number: "72500"}]
         services:
           - {id: two, number: "72500", keyword: rosta, rules: [{name: r, reply: b}]}
-        """)
-    [found] = problems(a, b)
-    assert found == (
-        f"{b}:4:5: keyword 'rosta' on number 72500 is claimed by both ta/one ({a}:4) and tb/two ({b}:4)"
+        """,
     )
+    [found] = problems(a, b)
+    assert found == (f"{b}:4:5: keyword 'rosta' on number 72500 is claimed by both ta/one ({a}:4) and tb/two ({b}:4)")
 
 
 def test_dedicated_number_belongs_to_one_tenant(tmp_path: Path) -> None:
@@ -204,7 +245,10 @@ def test_dedicated_number_belongs_to_one_tenant(tmp_path: Path) -> None:
 
 def test_too_many_rules_is_refused(tmp_path: Path) -> None:
     rules = "\n".join(f"      - {{name: r{i}, reply: x}}" for i in range(101))
-    path = write(tmp_path, "big.yaml", f"""\
+    path = write(
+        tmp_path,
+        "big.yaml",
+        f"""\
 tenant: {{id: t1}}
 numbers: [{{number: "72500"}}]
 services:
@@ -213,7 +257,8 @@ services:
     keyword: MELLO
     rules:
 {rules}
-""")
+""",
+    )
     assert problems(path) == [
         f"{path}:7:5: service 's1' has 101 rules; at most 100 are allowed in one service "
         "(split it into several services) (at services[0].rules)"
@@ -221,20 +266,28 @@ services:
 
 
 def test_reserved_word_cannot_be_a_keyword(tmp_path: Path) -> None:
-    path = write(tmp_path, "r.yaml", """\
+    path = write(
+        tmp_path,
+        "r.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
           - {id: s1, number: "72500", keyword: Stopp, rules: [{name: r, reply: x}]}
-        """)
+        """,
+    )
     assert problems(path) == [f"{path}:4:5: keyword 'Stopp' is a reserved word on number 72500"]
 
 
 def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, "many.yaml", """\
+    path = write(
+        tmp_path,
+        "many.yaml",
+        """\
         tenant: {id: t1, colour: red}
         numbers: [{number: "72500", type: fancy}]
-        """)
+        """,
+    )
     found = problems(path)
     assert len(found) == 2
     assert found[0].startswith(f"{path}:1:18: unknown key 'colour'")
@@ -242,15 +295,22 @@ def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_a_number_may_be_declared_in_any_loaded_file_whatever_their_order(tmp_path: Path) -> None:
-    user = write(tmp_path, "a.yaml", """\
+    user = write(
+        tmp_path,
+        "a.yaml",
+        """\
         tenant: {id: kund, name: Kund AB}
         services:
           - id: quiz
             number: "72500"
             keyword: QUIZ
             rules: [{name: svar, reply: "Tack!"}]
-        """)
-    owner = write(tmp_path, "b.yaml", """\
+        """,
+    )
+    owner = write(
+        tmp_path,
+        "b.yaml",
+        """\
         tenant: {id: tv, name: TV AB}
         numbers: [{number: "72500", type: shared}]
         services:
@@ -258,7 +318,8 @@ def test_a_number_may_be_declared_in_any_loaded_file_whatever_their_order(tmp_pa
             number: "72500"
             keyword: MELLO
             rules: [{name: vote, reply: "Tack!"}]
-        """)
+        """,
+    )
     for paths in ((user, owner), (owner, user)):
         config = load(paths, ACTIONS)
         assert {"kund/quiz", "tv/mello"} <= set(config.services)
@@ -280,7 +341,9 @@ def test_reply_with_a_misspelt_variable_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_costly_template_is_refused_where_it_stands(tmp_path: Path) -> None:
-    path = write(tmp_path, "tpl.yaml", SERVICE + "    rules:\n      - name: r1\n        reply: \"{{ 'a' * 1000000000 }}\"\n")
+    path = write(
+        tmp_path, "tpl.yaml", SERVICE + "    rules:\n      - name: r1\n        reply: \"{{ 'a' * 1000000000 }}\"\n"
+    )
     assert problems(path) == [
         f"{path}:9:9: template would go over its budget: template would produce more than 1000000 characters"
         " in all (at services[0].rules[0].reply)"
@@ -327,8 +390,12 @@ def test_alias_bomb_is_refused(tmp_path: Path, where: str, indent: int, line: in
     ids=["itself", "too-deep"],
 )
 def test_alias_faults_are_located(tmp_path: Path, value: str, expected: str) -> None:
-    path = write(tmp_path, "alias.yaml", f'tenant: {{id: t1}}\nnumbers: [{{number: "72500"}}]\nservices:\n'
-                                         f'  - {{id: s1, number: "72500", keyword: A, settings: {value}}}\n')  # fmt: skip
+    path = write(
+        tmp_path,
+        "alias.yaml",
+        f'tenant: {{id: t1}}\nnumbers: [{{number: "72500"}}]\nservices:\n'
+        f'  - {{id: s1, number: "72500", keyword: A, settings: {value}}}\n',
+    )
     assert problems(path) == [f"{path}:{expected}"]
 
 
@@ -355,7 +422,8 @@ def test_deep_nesting_is_refused(tmp_path: Path, value: str, where: str) -> None
 def test_an_impossible_date_is_located(tmp_path: Path) -> None:
     path = write(tmp_path, "date.yaml", SERVICE + "    rules: [{name: r1, reply: x, when: {from: 2026-13-01}}]\n")
     assert problems(path) == [
-        f"{path}:7:47: cannot read '2026-13-01' as a date (month must be in 1..12); put it in quotes if it is meant as text"
+        f"{path}:7:47: cannot read '2026-13-01' as a date (month must be in 1..12); "
+        "put it in quotes if it is meant as text"
     ]
 
 
@@ -398,11 +466,48 @@ def test_values_nested_too_deep_for_conversion_are_a_problem() -> None:
         assert found == ["f.yaml:3:5: values nested more than 64 levels deep (at settings)"]
 
 
-YAML_PIECES = st.sampled_from([
-    "[", "]", "{", "}", ": ", ", ", "- ", "? ", "\n", "  ", "#", "&a ", "*a", "<<: ", "!!set ", "!!int ", "!!timestamp ",
-    "!!binary ", "!x ", "|\n", ">-\n", "'", '"', "---\n", "%YAML 1.1\n", "2026-13-01", "0x_", "1e999", "tenant: ",
-    "{id: t1}", "services: ", "settings: ", "rules: ", "lol", "\t", "\ufeff", "\x00", "\r",
-])  # fmt: skip
+YAML_PIECES = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        ": ",
+        ", ",
+        "- ",
+        "? ",
+        "\n",
+        "  ",
+        "#",
+        "&a ",
+        "*a",
+        "<<: ",
+        "!!set ",
+        "!!int ",
+        "!!timestamp ",
+        "!!binary ",
+        "!x ",
+        "|\n",
+        ">-\n",
+        "'",
+        '"',
+        "---\n",
+        "%YAML 1.1\n",
+        "2026-13-01",
+        "0x_",
+        "1e999",
+        "tenant: ",
+        "{id: t1}",
+        "services: ",
+        "settings: ",
+        "rules: ",
+        "lol",
+        "\t",
+        "\ufeff",
+        "\x00",
+        "\r",
+    ]
+)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -420,15 +525,22 @@ def test_any_bytes_load_or_give_located_problems(tmp_path: Path, data: bytes) ->
         assert all(p.file == str(path) and p.line >= 1 and p.column >= 1 and p.message for p in exc.problems)
 
 
-@pytest.mark.parametrize(("text", "where", "plain"), [
-    ("a:\n  b: 1\n c: 2\n", "3:2", "this line is indented differently from the lines before it"),
-    ("reply: Svar: ja\n", "1:12", "a ': ' where no new key can start: put a value that holds ': ' in quotes"),
-    ("a:\n\t- b\n", "2:1", "a tab character: indent with spaces only"),
-    ('reply: "hej\nx: 1\n', "1:8", "a quote starts here and is never closed"),
-    ("a: [1, 2\nb: 3\n", "1:4", "a list in [ ] is not closed, or its items are not separated by commas"),
-    ("a: *nope\n", "1:4", "an alias (*name) with no anchor (&name) before it"),
-    ("services:\n  - id: x\n    number\n    keyword: y\n", "3:5", "a line that is neither 'key: value' nor a list item"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "where", "plain"),
+    [
+        ("a:\n  b: 1\n c: 2\n", "3:2", "this line is indented differently from the lines before it"),
+        ("reply: Svar: ja\n", "1:12", "a ': ' where no new key can start: put a value that holds ': ' in quotes"),
+        ("a:\n\t- b\n", "2:1", "a tab character: indent with spaces only"),
+        ('reply: "hej\nx: 1\n', "1:8", "a quote starts here and is never closed"),
+        ("a: [1, 2\nb: 3\n", "1:4", "a list in [ ] is not closed, or its items are not separated by commas"),
+        ("a: *nope\n", "1:4", "an alias (*name) with no anchor (&name) before it"),
+        (
+            "services:\n  - id: x\n    number\n    keyword: y\n",
+            "3:5",
+            "a line that is neither 'key: value' nor a list item",
+        ),
+    ],
+)
 def test_yaml_syntax_errors_read_in_plain_words(tmp_path: Path, text: str, where: str, plain: str) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(text, encoding="utf-8")
@@ -438,7 +550,10 @@ def test_yaml_syntax_errors_read_in_plain_words(tmp_path: Path, text: str, where
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = write(tmp_path, "many.yaml", """\
+    path = write(
+        tmp_path,
+        "many.yaml",
+        """\
         tenant: {id: t1}
         numbers: [{number: "72500"}]
         services:
@@ -455,12 +570,15 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
           - id: s3
             number: "72500"
             keywrd: DÅ
-        """)
+        """,
+    )
     expected = [
-        ("8:20", "template syntax error on line 1"), ("9:20", "unknown action 'nosuch.action'"),
-        ("11:5", "number 99999 is not declared"), ("13:5", "unknown key 'colour'"),
+        ("8:20", "template syntax error on line 1"),
+        ("9:20", "unknown action 'nosuch.action'"),
+        ("11:5", "number 99999 is not declared"),
+        ("13:5", "unknown key 'colour'"),
         ("16:5", "unknown key 'keywrd' (did you mean 'keyword'?)"),
-    ]  # fmt: skip
+    ]
     found = problems(path)
     assert len(found) == len(expected), found
     for problem, (where, start) in zip(found, expected, strict=True):

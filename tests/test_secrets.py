@@ -131,8 +131,12 @@ def test_processes_starting_at_once_agree_on_one_key(
         """
     )
     env = os.environ | {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    children = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 text=True, env=env) for _ in range(3)]  # fmt: skip
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(3)
+    ]
     time.sleep(1.0)  # let them import
     for child in children:
         assert child.stdin is not None
@@ -231,8 +235,14 @@ def test_files_an_earlier_version_left_open_are_closed(tmp_path: Path) -> None:
     with EmbeddedRedis(data_dir) as server:
         assert redis.Redis.from_url(server.url).get("vote") == b"42"
     assert mode(data_dir) == 0o700
-    for name in ("appendonly.aof", "redis.log", "redis.lock", "redis.password", "appendonlydir",
-                 "appendonlydir/appendonly.aof.1.base.rdb"):  # fmt: skip
+    for name in (
+        "appendonly.aof",
+        "redis.log",
+        "redis.lock",
+        "redis.password",
+        "appendonlydir",
+        "appendonlydir/appendonly.aof.1.base.rdb",
+    ):
         assert closed_to_others(data_dir / name), name
     assert mode(data_dir / "notes.txt") == 0o644
 
@@ -274,31 +284,51 @@ def test_the_embedded_redis_wants_its_password_which_no_command_line_shows(tmp_p
 @pytest.mark.parametrize(
     ("yaml", "message"),
     [
-        ("gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://kannel/\n    username: u\n    password: p\n"
-         "    timeout: ${SECRET}\n",
-         "7:14: expected seconds, got the text '${SECRET}' (at gateways.k1.timeout)"),
-        ("gateways:\n  e1:\n    type: elks\n    api_url: ${SECRET}\n    api_user: u\n    api_password: p\n",
-         "4:14: expected a URL such as https://api.46elks.com/a1, got the text '${SECRET}' (at gateways.e1.api_url)"),
-        ("gateways:\n  e1:\n    type: elks\n    api_url: https://${SECRET}@example.com /a1\n    api_user: u\n"
-         "    api_password: p\n",
-         "4:14: expected a URL such as https://api.46elks.com/a1, got the text 'https://${SECRET}@example.com /a1'"
-         " (at gateways.e1.api_url)"),
-        ("gateways:\n  x:\n    type: ${SECRET}\n",
-         "3:5: unknown gateway type '${SECRET}'; known: elks, json, kannel (at gateways.x)"),
-        ("gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://kannel/\n    username: u\n    passwrd: ${SECRET}\n",
-         "3:5: missing required key 'password' (at gateways.k1)"),
-        ("routing:\n  routes:\n    default:\n      - gateway: ${SECRET}\n        price: 0\n",
-         "4:9: route to unknown gateway '${SECRET}' (at routing.routes.default[0])"),
-        ("routing:\n  operators:\n    '+4670': ${SECRET}\n  routes:\n    telia:\n      - {gateway: console, price: 0}\n",
-         "1:1: operator '${SECRET}' (prefix '+4670') has no routes, and there are no 'default' routes (at routing)"),
-        ("routing:\n  default_operator: ' ${SECRET}'\n  routes:\n    telia:\n      - {gateway: console, price: 0}\n",
-         "1:1: operator ' ${SECRET}' (the default operator) has no routes, and there are no 'default' routes (at routing)"),
-        ("alerts:\n  email: ${SECRET}\n",
-         "1:1: alerts: emails '${SECRET}' is not an email address (at alerts)"),
-        ("alerts:\n  webhook:\n    url: ${SECRET}\n    secret: x\n",
-         "1:1: alerts: webhook_url must be an http:// or https:// URL, got '${SECRET}' (at alerts)"),
+        (
+            "gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://kannel/\n    username: u\n    password: p\n"
+            "    timeout: ${SECRET}\n",
+            "7:14: expected seconds, got the text '${SECRET}' (at gateways.k1.timeout)",
+        ),
+        (
+            "gateways:\n  e1:\n    type: elks\n    api_url: ${SECRET}\n    api_user: u\n    api_password: p\n",
+            "4:14: expected a URL such as https://api.46elks.com/a1, got the text '${SECRET}' (at gateways.e1.api_url)",
+        ),
+        (
+            "gateways:\n  e1:\n    type: elks\n    api_url: https://${SECRET}@example.com /a1\n    api_user: u\n"
+            "    api_password: p\n",
+            "4:14: expected a URL such as https://api.46elks.com/a1, got the text 'https://${SECRET}@example.com /a1'"
+            " (at gateways.e1.api_url)",
+        ),
+        (
+            "gateways:\n  x:\n    type: ${SECRET}\n",
+            "3:5: unknown gateway type '${SECRET}'; known: elks, json, kannel (at gateways.x)",
+        ),
+        (
+            "gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://kannel/\n    username: u\n"
+            "    passwrd: ${SECRET}\n",
+            "3:5: missing required key 'password' (at gateways.k1)",
+        ),
+        (
+            "routing:\n  routes:\n    default:\n      - gateway: ${SECRET}\n        price: 0\n",
+            "4:9: route to unknown gateway '${SECRET}' (at routing.routes.default[0])",
+        ),
+        (
+            "routing:\n  operators:\n    '+4670': ${SECRET}\n  routes:\n"
+            "    telia:\n      - {gateway: console, price: 0}\n",
+            "1:1: operator '${SECRET}' (prefix '+4670') has no routes, and there are no 'default' routes (at routing)",
+        ),
+        (
+            "routing:\n  default_operator: ' ${SECRET}'\n  routes:\n    telia:\n      - {gateway: console, price: 0}\n",
+            "1:1: operator ' ${SECRET}' (the default operator) has no routes, "
+            "and there are no 'default' routes (at routing)",
+        ),
+        ("alerts:\n  email: ${SECRET}\n", "1:1: alerts: emails '${SECRET}' is not an email address (at alerts)"),
+        (
+            "alerts:\n  webhook:\n    url: ${SECRET}\n    secret: x\n",
+            "1:1: alerts: webhook_url must be an http:// or https:// URL, got '${SECRET}' (at alerts)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_misplaced_secret_is_reported_by_its_name_not_its_value(tmp_path: Path, yaml: str, message: str) -> None:
     path = tmp_path / "gateways.yaml"
     path.write_text(yaml, encoding="utf-8")
@@ -311,8 +341,11 @@ def test_a_misplaced_secret_is_reported_by_its_name_not_its_value(tmp_path: Path
 
 def test_substituted_values_still_work_and_hide_in_reprs(tmp_path: Path) -> None:
     path = tmp_path / "gateways.yaml"
-    path.write_text("gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://${HOST}/send\n"
-                    "    username: u\n    password: ${SECRET}\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://${HOST}/send\n"
+        "    username: u\n    password: ${SECRET}\n",
+        encoding="utf-8",
+    )
     config = gatewayconfig.load(path, Hooks(make_manager()).gateway_types(), {"SECRET": SECRET, "HOST": "kannel:13013"})
     options = config.gateways[0].options
     assert options["password"] == SECRET and f"{options['password']}" == SECRET and str(options["password"]) == SECRET

@@ -23,7 +23,8 @@ def test_an_early_delivery_report_survives_the_senders_sent_and_retry_writes(kod
     keys = Keys("s:tv/mello")
     _queue(kodeord_redis, keys, "m1")
     assert status.apply_report(kodeord_redis, KEPT, "s:tv/mello|m1", Status.DELIVERED, "dlr 1", 1) == status.Reported(
-        True, None)  # not sent yet: no latency  # fmt: skip
+        True, None
+    )  # not sent yet: no latency
     status.update(kodeord_redis, KEPT, keys, {"m1": {"status": "sent", "gateway": "k1", "cost": "0.05"}})
     pipe = kodeord_redis.pipeline(transaction=True)
     status.update(pipe, KEPT, keys, {"m1": {"status": "queued", "attempts": 1}})
@@ -31,9 +32,15 @@ def test_an_early_delivery_report_survives_the_senders_sent_and_retry_writes(kod
     record = status.read(kodeord_redis, "s:tv/mello|m1", KEPT)
     assert record is not None
     assert (record["status"], record["gateway"], record["cost"], record["attempts"]) == ("delivered", "k1", "0.05", "1")
-    assert (record["report"], record["to"], record["from"], record["text"]) == ("dlr 1", "+46701234567", "72500", "Tack!")
+    assert (record["report"], record["to"], record["from"], record["text"]) == (
+        "dlr 1",
+        "+46701234567",
+        "72500",
+        "Tack!",
+    )
     assert status.apply_report(kodeord_redis, KEPT, "s:tv/mello|m1", Status.FAILED, "late", 2) == status.Reported(
-        False, None)  # fmt: skip
+        False, None
+    )
     assert status.read(kodeord_redis, "s:tv/mello|m1", KEPT)["report"] == "dlr 1"  # type: ignore[index]
 
 
@@ -75,5 +82,6 @@ def test_a_report_tells_how_long_after_sending_it_came(kodeord_redis: redis.Redi
     keys = Keys("s:tv/mello")
     _queue(kodeord_redis, keys, "m3")
     status.update(kodeord_redis, KEPT, keys, {"m3": {"status": "sent", "sent_at": 10_000_000}})
-    assert status.apply_report(kodeord_redis, KEPT, "s:tv/mello|m3", Status.DELIVERED, "ok", 10_002_500) == status.Reported(
-        True, 2.5)  # fmt: skip
+    assert status.apply_report(
+        kodeord_redis, KEPT, "s:tv/mello|m3", Status.DELIVERED, "ok", 10_002_500
+    ) == status.Reported(True, 2.5)

@@ -192,8 +192,11 @@ def test_a_stopp_is_answered_only_after_the_group_in_hand_over_to_its_sender(
     answered: list[float] = []
     try:
         assert gateway.entered.wait(10)  # vetted, and being handed over
-        stopping = threading.Thread(target=lambda: answered.append(
-            platform.handle(make_inbound("STOPP", to=OPEN, sender=member(1))) and time.monotonic()))  # fmt: skip
+        stopping = threading.Thread(
+            target=lambda: answered.append(
+                platform.handle(make_inbound("STOPP", to=OPEN, sender=member(1))) and time.monotonic()
+            )
+        )
         stopping.start()
         stopping.join(held)
         assert answered == []  # waits for the group to be out

@@ -123,15 +123,20 @@ def test_compiling_does_not_fold_costly_constants() -> None:
     assert len(code) < 10_000  # the product is computed (and refused) at render, not written into the code
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("Tack {{ text|upper }}! {{ 2 ** 10 }} {{ '%05.1f'|format(3.14159) }}", "Tack X! 1024 003.1"),
-    ("{% for o in ['a', 'b'] %}{{ loop.index }}={{ o|upper }}{{ ', ' if not loop.last }}{% endfor %}", "1=A, 2=B"),
-    ("{% macro g(n) %}<{{ n }}>{% endmacro %}{{ g(1) }}{{ g(2) }}", "<1><2>"),
-    ("[{{ '{:>5}|{}'.format(text, 7) }}] {{ text.center(5, '*') }} {{ [1, 2, 3]|sum }}", "[    x|7] **x** 6"),
-    ("{{ ', '.join(['a', 'b']) }} {{ ['a', 'b']|join('-') }} {{ text ~ text }} {{ now.strftime('%Y') }}",
-     "a, b a-b xx 2026"),
-    ("{{ text|replace('x', 'yy') }} {{ (text * 3)|length }} {{ range(3)|list }}", "yy 3 [0, 1, 2]"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("Tack {{ text|upper }}! {{ 2 ** 10 }} {{ '%05.1f'|format(3.14159) }}", "Tack X! 1024 003.1"),
+        ("{% for o in ['a', 'b'] %}{{ loop.index }}={{ o|upper }}{{ ', ' if not loop.last }}{% endfor %}", "1=A, 2=B"),
+        ("{% macro g(n) %}<{{ n }}>{% endmacro %}{{ g(1) }}{{ g(2) }}", "<1><2>"),
+        ("[{{ '{:>5}|{}'.format(text, 7) }}] {{ text.center(5, '*') }} {{ [1, 2, 3]|sum }}", "[    x|7] **x** 6"),
+        (
+            "{{ ', '.join(['a', 'b']) }} {{ ['a', 'b']|join('-') }} {{ text ~ text }} {{ now.strftime('%Y') }}",
+            "a, b a-b xx 2026",
+        ),
+        ("{{ text|replace('x', 'yy') }} {{ (text * 3)|length }} {{ range(3)|list }}", "yy 3 [0, 1, 2]"),
+    ],
+)
 def test_ordinary_templates_render_as_before(source: str, expected: str) -> None:
     templating.check(source)
     assert templating.render(source, {**SAMPLE, "text": "x"}) == expected
@@ -152,8 +157,9 @@ def test_limits_come_from_settings_and_are_each_enforced(small_limits: Limits) -
         templating.render("{% for i in range(2) %}{% endfor %}", {})
 
 
-def test_a_platform_takes_its_limits_from_its_settings(make_platform: Callable[..., Platform],
-                                                        make_inbound: Callable[..., Inbound]) -> None:  # fmt: skip
+def test_a_platform_takes_its_limits_from_its_settings(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
     before = templating.limits()
     try:
         with pytest.raises(RuleFileError, match=r"rules-0.yaml:9:9: .* produced more than 40 characters"):
@@ -179,10 +185,26 @@ services:
         reply: "Eko: {{ args }}"
 """
 
-_PIECES = st.sampled_from([
-    "text", "args", "1", "7", "10 ** 5", "100000", "300000000", "'ab'", "(text * 50)", "[1, 2]", "range(1000)",
-    "text|length", "text|center(30000)", "text.ljust(99999)", "'%9999999s' % 1", "text|replace('x', text)",
-])  # fmt: skip
+_PIECES = st.sampled_from(
+    [
+        "text",
+        "args",
+        "1",
+        "7",
+        "10 ** 5",
+        "100000",
+        "300000000",
+        "'ab'",
+        "(text * 50)",
+        "[1, 2]",
+        "range(1000)",
+        "text|length",
+        "text|center(30000)",
+        "text.ljust(99999)",
+        "'%9999999s' % 1",
+        "text|replace('x', text)",
+    ]
+)
 _OPS = st.sampled_from([" * ", " ** ", " + ", " ~ ", " % ", " // "])
 
 

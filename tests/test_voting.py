@@ -84,8 +84,11 @@ def test_votes_before_opening_and_after_closing_do_not_count(make_tv: MakeTV) ->
     assert reply["text"].startswith("Röstningen i Melodifestivalen har inte öppnat än")
     assert "binfo" not in reply
     assert early.ring(VOTER, VOICE["01"]) == {"play": THANKS}  # no closed_recording: the thanks
-    late = make_tv(opens=now - timedelta(hours=2), closes=now - timedelta(seconds=1),
-                   closed_recording="https://media.example/stangd.mp3")  # fmt: skip
+    late = make_tv(
+        opens=now - timedelta(hours=2),
+        closes=now - timedelta(seconds=1),
+        closed_recording="https://media.example/stangd.mp3",
+    )
     assert late.ring(VOTER, VOICE["01"]) == {"play": "https://media.example/stangd.mp3"}
     late.sms(VOTER, "MELLO 01")
     result = late.result()
@@ -101,7 +104,13 @@ def test_caps_hold_exactly_when_one_number_votes_over_many_connections(make_tv: 
 
     def vote(n: int) -> str:
         with httpx.Client() as client:  # a connection of its own
-            params = {"from": VOTER, "to": "72500", "text": f"MELLO 0{n % 3 + 1}", "id": f"race-{n}", "secret": "s3cret"}
+            params = {
+                "from": VOTER,
+                "to": "72500",
+                "text": f"MELLO 0{n % 3 + 1}",
+                "id": f"race-{n}",
+                "secret": "s3cret",
+            }
             answer = client.get(f"{tv.url}/gateways/k1/kannel", params=params)
             return answer.headers["x-kodeord-status"]
 
@@ -225,8 +234,12 @@ def test_burst_alerts_for_a_number_and_a_prefix_reach_the_operators(make_tv: Mak
 
     async def hook(request: Request) -> Response:
         body = await request.body()
-        signing.verify("hook-secret", body, request.headers.get(signing.TIMESTAMP_HEADER),
-                       request.headers.get(signing.SIGNATURE_HEADER))  # raises (and answers 500) when wrong
+        signing.verify(
+            "hook-secret",
+            body,
+            request.headers.get(signing.TIMESTAMP_HEADER),
+            request.headers.get(signing.SIGNATURE_HEADER),
+        )  # raises (and answers 500) when wrong
         received.append(json.loads(body))
         return Response(status_code=204)
 
@@ -244,7 +257,9 @@ def test_burst_alerts_for_a_number_and_a_prefix_reach_the_operators(make_tv: Mak
     assert causes == ["burst:tv/mello:number:+46701234567", "burst:tv/mello:prefix:+467012345"]
     logged = tv.api("GET", "/polls/mello/alerts").json()["alerts"]
     assert sorted((a["kind"], a["who"], a["count"], a["limit"]) for a in logged) == [
-        ("number", "+46701234567", 5, 3), ("prefix", "+467012345", 8, 6)]
+        ("number", "+46701234567", 5, 3),
+        ("prefix", "+467012345", 8, 6),
+    ]
     tv.sms(VOTER, "MELLO 03")
     tv.platform.housekeeping()
     tv.platform.monitor.check(0.0)
@@ -256,8 +271,12 @@ def test_a_tenant_sees_only_its_own_polls(make_tv: MakeTV) -> None:
     assert [p["poll"] for p in tv.api("GET", "/polls").json()["polls"]] == ["mello", "senare"]
     radio = apikeys.create(tv.redis, "radio")
     assert [p["poll"] for p in tv.api("GET", "/polls", key=radio).json()["polls"]] == ["topplistan"]
-    for method, path in [("GET", "/polls/mello"), ("POST", "/polls/mello/close"), ("POST", "/polls/mello/hot-button"),
-                         ("GET", "/polls/mello/alerts")]:  # fmt: skip
+    for method, path in [
+        ("GET", "/polls/mello"),
+        ("POST", "/polls/mello/close"),
+        ("POST", "/polls/mello/hot-button"),
+        ("GET", "/polls/mello/alerts"),
+    ]:
         assert tv.api(method, path, key=radio, json={}).status_code == 404
         assert tv.http.request(method, f"{tv.url}/api/voting{path}").status_code == 401
     assert tv.result()["state"] == "open"
@@ -268,8 +287,13 @@ def test_the_cli_shows_and_closes_a_poll(make_tv: MakeTV, tmp_path: Path, kodeor
     tv.sms(VOTER, "MELLO 01")
     tv.ring(VOTER, VOICE["02"])
     rules = os.pathsep.join(str(tmp_path / name) for name in ("tv.yaml", "radio.yaml"))
-    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_RULES": rules,
-           "KODEORD_LOG_LEVEL": "WARNING", "KODEORD_DATA_DIR": str(tmp_path / "var")}  # fmt: skip
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": rules,
+        "KODEORD_LOG_LEVEL": "WARNING",
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+    }
 
     def polls(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*KODEORD, "polls", *args], env=env, capture_output=True, text=True, timeout=60)
@@ -296,8 +320,11 @@ def test_two_presses_at_once_never_pick_the_same_caller(make_tv: MakeTV) -> None
 
     def press(_: int) -> str:
         with httpx.Client() as client:
-            answer = client.post(f"{tv.url}/api/voting/polls/mello/hot-button", json={"seconds": 60},
-                                 headers={"Authorization": f"Bearer {tv.key}"})  # fmt: skip
+            answer = client.post(
+                f"{tv.url}/api/voting/polls/mello/hot-button",
+                json={"seconds": 60},
+                headers={"Authorization": f"Bearer {tv.key}"},
+            )
             assert answer.status_code == 200, answer.text
             return str(answer.json()["picked"])
 
@@ -355,5 +382,8 @@ def test_poll_mistakes_are_refused_at_load_with_their_place(make_platform: Calla
     assert "calls: +469912347 stands for '04', which is no option's code" in str(caught.value)
     with pytest.raises(RuleFileError) as caught:
         make_platform(poll_rules(now, now + timedelta(hours=1)).replace('price: "4.90"', 'price: "12.00"'))
-    assert re.search(r"rules-\d+\.yaml:\d+:\d+: a premium price on a SE number must be from 0.80 to 9.90 SEK, "
-                     r"got 12.00 \(at services\[0\]\.rules\[0\]\.price\)", str(caught.value)), str(caught.value)
+    assert re.search(
+        r"rules-\d+\.yaml:\d+:\d+: a premium price on a SE number must be from 0.80 to 9.90 SEK, "
+        r"got 12.00 \(at services\[0\]\.rules\[0\]\.price\)",
+        str(caught.value),
+    ), str(caught.value)

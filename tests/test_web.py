@@ -71,7 +71,9 @@ def test_non_json_body_is_refused(site: tuple[Platform, str]) -> None:
     assert response.status_code == 400 and response.json() == {"error": "body must be JSON"}
 
 
-def test_simulator_is_absent_unless_enabled(make_platform: Callable[..., Platform], serve: Callable[[Any], str]) -> None:
+def test_simulator_is_absent_unless_enabled(
+    make_platform: Callable[..., Platform], serve: Callable[[Any], str]
+) -> None:
     url = serve(create_app(make_platform(TV_RULES)))
     assert httpx.get(f"{url}/simulator").status_code == 404
     assert httpx.post(f"{url}/simulator/send", json={}).status_code == 404

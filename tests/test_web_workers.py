@@ -105,7 +105,10 @@ def test_a_port_another_server_holds_is_refused_not_shared(served: str, tmp_path
     env = {**os.environ, "KODEORD_REDIS_URL": "redis://127.0.0.1:9/0", "KODEORD_DATA_DIR": str(tmp_path / "var")}
     second = subprocess.run(
         [sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", port, "--workers", "2"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert second.returncode == 1
     assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr

@@ -34,7 +34,12 @@ def config(tmp_path: Path, sendsms: str) -> dict[str, str]:
     rules.write_text(TV_RULES, encoding="utf-8")
     gateways = tmp_path / "gateways.yaml"
     gateways.write_text(kannel_gateways(sendsms, connections=1), encoding="utf-8")
-    return {"KODEORD_RULES": str(rules), "KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000", "KODEORD_LOG_LEVEL": "INFO"}
+    return {
+        "KODEORD_RULES": str(rules),
+        "KODEORD_GATEWAYS": str(gateways),
+        "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+        "KODEORD_LOG_LEVEL": "INFO",
+    }
 
 
 @contextmanager
@@ -114,8 +119,13 @@ def test_the_worker_lives_through_a_redis_restart(tmp_path: Path, make_inbound: 
     try:
         with running(FakeKannel()) as fake:
             env = {**config(tmp_path, fake.url), "KODEORD_REDIS_URL": server.url}
-            settings = Settings(environ={}, redis_url=server.url, rules=(Path(env["KODEORD_RULES"]),),
-                                gateways=Path(env["KODEORD_GATEWAYS"]), data_dir=tmp_path / "var")  # fmt: skip
+            settings = Settings(
+                environ={},
+                redis_url=server.url,
+                rules=(Path(env["KODEORD_RULES"]),),
+                gateways=Path(env["KODEORD_GATEWAYS"]),
+                data_dir=tmp_path / "var",
+            )
             log = tmp_path / "worker.log"
             with worker(env, log) as process, Platform(settings) as platform:
                 platform.handle(make_inbound("MELLO 03", sender="+46701000001"))  # type: ignore[arg-type]
@@ -132,7 +142,9 @@ def test_the_worker_lives_through_a_redis_restart(tmp_path: Path, make_inbound: 
     assert "Redis answers again" in log.read_text()
 
 
-def test_the_worker_gives_up_only_its_own_leases(kodeord_redis: redis.Redis, make_platform: Callable[..., Platform]) -> None:
+def test_the_worker_gives_up_only_its_own_leases(
+    kodeord_redis: redis.Redis, make_platform: Callable[..., Platform]
+) -> None:
     from kodeord.outbound import jobs
     from kodeord.outbound.sender import Sender
 
@@ -230,10 +242,15 @@ def test_one_tenants_stuck_gateway_does_not_hold_another_tenants_replies(
             f"gateways:\n  k1:\n    type: kannel\n    sendsms_url: {slow.url}\n    username: a\n    password: pw\n"
             f"    charging: true\n  k2:\n    type: kannel\n    sendsms_url: {fast.url}\n    username: b\n"
             "    password: pw\nrouting:\n  routes:\n    default:\n      - {gateway: k2, price: 0.01}\n"
-            "      - {gateway: k1, price: 0.05}\n", encoding="utf-8")  # fmt: skip
-        env = {"KODEORD_RULES": f"{tmp_path / 'tv.yaml'}{os.pathsep}{tmp_path / 'radio.yaml'}",
-               "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"), "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
-               "KODEORD_REDIS_URL": kodeord_redis_url}  # fmt: skip
+            "      - {gateway: k1, price: 0.05}\n",
+            encoding="utf-8",
+        )
+        env = {
+            "KODEORD_RULES": f"{tmp_path / 'tv.yaml'}{os.pathsep}{tmp_path / 'radio.yaml'}",
+            "KODEORD_GATEWAYS": str(tmp_path / "gateways.yaml"),
+            "KODEORD_PUBLIC_URL": "http://127.0.0.1:8000",
+            "KODEORD_REDIS_URL": kodeord_redis_url,
+        }
         platform = make_platform([tmp_path / "tv.yaml", tmp_path / "radio.yaml"], gateways=tmp_path / "gateways.yaml")
         with worker(env, tmp_path / "worker.log") as process:
             platform.handle(make_inbound("MELLO 03", sender="+46701234567"))  # type: ignore[arg-type]

@@ -86,10 +86,14 @@ def rules_check(paths: tuple[Path, ...]) -> None:
 @click.option("--to", "to", required=True, help="The number the message is sent to.")
 @click.option("--from", "sender", required=True, help="The sender's phone number.")
 @click.option("--channel", default="sms", type=click.Choice(["sms", "call", "email"]))
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path), help="Rule files (default: KODEORD_RULES).")
+@click.option(
+    "--rules", "rule_paths", multiple=True, type=click.Path(path_type=Path), help="Rule files (default: KODEORD_RULES)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.argument("text", nargs=-1)
-def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], as_json: bool, text: tuple[str, ...]) -> None:
+def rules_try(
+    to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], as_json: bool, text: tuple[str, ...]
+) -> None:
     """Show which service, rule and action a message selects and the replies, changing nothing."""
     from kodeord.platform import Platform
 
@@ -97,9 +101,14 @@ def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], 
     try:
         with Platform(settings, rule_paths=rule_paths or None) as platform:
             inbound = Inbound.create(
-                sender=sender, recipient=to, text=" ".join(text), channel=channel, gateway="try",
-                message_id=uuid.uuid4().hex, regions=settings.regions,
-            )  # fmt: skip
+                sender=sender,
+                recipient=to,
+                text=" ".join(text),
+                channel=channel,
+                gateway="try",
+                message_id=uuid.uuid4().hex,
+                regions=settings.regions,
+            )
             outcome = platform.handle(inbound, dry_run=True)
     except RuleFileError as exc:
         click.echo(str(exc), err=True)
@@ -109,10 +118,21 @@ def rules_try(to: str, sender: str, channel: str, rule_paths: tuple[Path, ...], 
         sys.exit(2)
     replies = [{"to": r["to"], "text": r["text"]} for r in outcome.replies]
     if as_json:
-        click.echo(json.dumps({
-            "service": outcome.service, "rule": outcome.rule, "action": outcome.action, "replies": replies,
-            "status": outcome.status, "vetoed": outcome.vetoed, "errors": outcome.errors, "broadcasts": outcome.fanouts,
-        }, ensure_ascii=False))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "service": outcome.service,
+                    "rule": outcome.rule,
+                    "action": outcome.action,
+                    "replies": replies,
+                    "status": outcome.status,
+                    "vetoed": outcome.vetoed,
+                    "errors": outcome.errors,
+                    "broadcasts": outcome.fanouts,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo(f"status:  {outcome.status}")
     click.echo(f"service: {outcome.service or '-'}")
@@ -218,8 +238,11 @@ def apikey_revoke(tenant: str, prefix_or_name: str) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     if not revoked:
-        click.echo(f"error: tenant {tenant!r} has no API key with prefix or name {prefix_or_name!r}"
-                   f" (see: kodeord apikey list {tenant})", err=True)  # fmt: skip
+        click.echo(
+            f"error: tenant {tenant!r} has no API key with prefix or name {prefix_or_name!r}"
+            f" (see: kodeord apikey list {tenant})",
+            err=True,
+        )
         sys.exit(1)
     click.echo(f"revoked API key {prefix_or_name!r} of tenant {tenant!r}")
 
@@ -237,8 +260,13 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Send what is queued, then exit.")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Outboxes sent at once; a slow gateway holds only the thread sending through it.")  # fmt: skip
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Outboxes sent at once; a slow gateway holds only the thread sending through it.",
+)
 def worker(burst: bool, threads: int) -> None:
     """Send queued messages through the configured gateways (RQ workers in threads, plus a dispatcher)."""
     from kodeord.outbound import jobs
@@ -247,7 +275,9 @@ def worker(burst: bool, threads: int) -> None:
     settings = _settings()
     refuse_lossy(settings)
     with Platform(settings) as platform:
-        click.echo(f"worker sending through {', '.join(sorted(platform.gateways))}" + ("" if burst else "; Ctrl-C stops"))
+        click.echo(
+            f"worker sending through {', '.join(sorted(platform.gateways))}" + ("" if burst else "; Ctrl-C stops")
+        )
         if burst:
             jobs.use_platform(platform)
             dispatcher = jobs.Dispatcher(platform)
@@ -286,9 +316,14 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
         from kodeord.web.workers import run as run_web
 
         run_web(
-            "kodeord.web.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-            log_level=settings.log_level.lower(), access_log=False,
-        )  # fmt: skip
+            "kodeord.web.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
     finally:
         stop.set()
         if server is not None:

@@ -27,8 +27,11 @@ def gateways() -> None:
 
 @gateways.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--kannel-conf", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Kannel's kannel.conf, checked against the file's kannel gateways.")  # fmt: skip
+@click.option(
+    "--kannel-conf",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Kannel's kannel.conf, checked against the file's kannel gateways.",
+)
 def gateways_check(path: Path, kannel_conf: Path | None) -> None:
     """Check a gateways file: print FILE:LINE:COL: per problem (warnings say so); exit 1 on any error."""
     from kodeord.outbound import gatewaycheck
@@ -63,8 +66,9 @@ def refuse_lossy(settings: Settings) -> None:
 
     path = settings.gateways
     if not path:
-        click.echo("warning: no KODEORD_GATEWAYS: replies go to the console gateway (the demo's); no SMS leaves",
-                   err=True)  # fmt: skip
+        click.echo(
+            "warning: no KODEORD_GATEWAYS: replies go to the console gateway (the demo's); no SMS leaves", err=True
+        )
         return
     try:
         config = _load(Path(path), settings)
@@ -77,6 +81,9 @@ def refuse_lossy(settings: Settings) -> None:
     for finding in found:
         click.echo(str(finding), err=True)
     if any(f.error for f in found):
-        click.echo("not starting: this configuration would lose replies or delivery reports "
-                   "(kodeord gateways check tells the same)", err=True)  # fmt: skip
+        click.echo(
+            "not starting: this configuration would lose replies or delivery reports "
+            "(kodeord gateways check tells the same)",
+            err=True,
+        )
         sys.exit(1)

@@ -88,8 +88,16 @@ def _print_message(m: dict[str, Any], indent: str = "") -> None:
 @click.option("--limit", default=50, show_default=True, help="Messages per page (at most 500).")
 @click.option("--cursor", default="", help="Where to go on: the cursor the last page printed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: messages and the next cursor.")
-def messages_search(to: str | None, sender: str | None, service: str | None, status: str | None,
-                    since: str | None, limit: int, cursor: str, as_json: bool) -> None:  # fmt: skip
+def messages_search(
+    to: str | None,
+    sender: str | None,
+    service: str | None,
+    status: str | None,
+    since: str | None,
+    limit: int,
+    cursor: str,
+    as_json: bool,
+) -> None:
     """Search the message log, newest first; one line per message."""
     from kodeord.watch.messagelog import Query, QueryError
 
@@ -107,8 +115,10 @@ def messages_search(to: str | None, sender: str | None, service: str | None, sta
     for m in found:
         arrow = "in " if m["direction"] == "in" else "out"
         text = m["text"] if len(m["text"]) <= 40 else m["text"][:37] + "..."
-        click.echo(f"{m['time']}  {m['id']}  {arrow}  {m['service'] or m['scope']}  {m['from']} -> {m['to']}  "
-                   f"{m['status']}  {text!r}")  # fmt: skip
+        click.echo(
+            f"{m['time']}  {m['id']}  {arrow}  {m['service'] or m['scope']}  {m['from']} -> {m['to']}  "
+            f"{m['status']}  {text!r}"
+        )
     if following:
         click.echo(f"more: add --cursor {following}", err=True)
     elif not found:

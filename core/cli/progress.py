@@ -11,8 +11,7 @@ import click
 
 def bar(label: str, length: int) -> Any:
     """A progress bar of ``length`` steps on standard error when it is a terminal (hidden otherwise)."""
-    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
-                             hidden=not sys.stderr.isatty())  # fmt: skip
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True, hidden=not sys.stderr.isatty())
 
 
 def lines(path: Path) -> int:

@@ -19,6 +19,9 @@ def __getattr__(name: str) -> Any:
 
     if name.startswith("_") or not hasattr(committer, name):
         raise AttributeError(f"module 'kodeord.commit' has no attribute {name!r}")
-    warnings.warn(f"kodeord.commit.{name} moved to kodeord.commit.committer: import it from there",
-                  DeprecationWarning, stacklevel=2)  # fmt: skip
+    warnings.warn(
+        f"kodeord.commit.{name} moved to kodeord.commit.committer: import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return getattr(committer, name)

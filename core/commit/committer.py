@@ -60,9 +60,13 @@ class Committer:
         self._registered: set[str] = set()
 
     def commit(
-        self, keys: Keys, inbound: Inbound, branches: Sequence[Branch], guards: Sequence[Guard] = (),
+        self,
+        keys: Keys,
+        inbound: Inbound,
+        branches: Sequence[Branch],
+        guards: Sequence[Guard] = (),
         common: Sequence[Write] = (),
-    ) -> int | Earlier:  # fmt: skip
+    ) -> int | Earlier:
         """Commit ``common`` and one of ``branches``: the first when every guard holds, else the one after
         the first failing guard; record ``inbound`` with it. Return the committed branch's index, or what the
         message got when it was committed before."""
@@ -83,7 +87,7 @@ class Committer:
             [received, records.address(inbound.sender), records.address(inbound.recipient), args.text(inbound.text)],
             [[guard.field, "" if guard.most is None else str(guard.most), str(guard.by)] for guard in guards],
             _writes(script_keys, common),
-        ]  # fmt: skip
+        ]
         packed = []
         for branch in branches:
             branch_writes = _writes(script_keys, branch.writes)

@@ -12,10 +12,25 @@ from kodeord.outbound.fanout import Fanout
 # Writes a plugin may ask for; each touches exactly one key (its first argument).
 ALLOWED_COMMANDS = frozenset(
     {
-        "SET", "DEL", "EXPIRE", "INCRBY", "HSET", "HDEL", "HINCRBY", "SADD", "SREM",
-        "ZADD", "ZINCRBY", "ZREM", "RPUSH", "LPUSH", "LTRIM", "PFADD", "XADD",
+        "SET",
+        "DEL",
+        "EXPIRE",
+        "INCRBY",
+        "HSET",
+        "HDEL",
+        "HINCRBY",
+        "SADD",
+        "SREM",
+        "ZADD",
+        "ZINCRBY",
+        "ZREM",
+        "RPUSH",
+        "LPUSH",
+        "LTRIM",
+        "PFADD",
+        "XADD",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,8 @@ def settle(client: redis.Redis, addresses: Iterable[str], poll: float = 0.002) -
     deadline = time.monotonic() + SETTLE_MAX_S
     while in_flight(client, members):
         if time.monotonic() > deadline:
-            log.warning("a hand-over to %d address(es) took over %g s; answering the change anyway", len(members),
-                        SETTLE_MAX_S)  # fmt: skip
+            log.warning(
+                "a hand-over to %d address(es) took over %g s; answering the change anyway", len(members), SETTLE_MAX_S
+            )
             return
         time.sleep(poll)

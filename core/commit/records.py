@@ -43,9 +43,25 @@ TEXT_BYTES = 8  # a text's field
 
 # The outbound record's fields, in their packed order (see ``includes/records.lua`` for each one's packed form).
 OUT_FIELDS = (
-    "status", "queued_at", "kind", "to", "from", "text", "price", "sent_at", "gateway", "operator", "cost",
-    "attempts", "reported_at", "report", "reason", "failed_at", "next_at", "gateway_ref",
-)  # fmt: skip
+    "status",
+    "queued_at",
+    "kind",
+    "to",
+    "from",
+    "text",
+    "price",
+    "sent_at",
+    "gateway",
+    "operator",
+    "cost",
+    "attempts",
+    "reported_at",
+    "report",
+    "reason",
+    "failed_at",
+    "next_at",
+    "gateway_ref",
+)
 STATES = ("queued", "sent", "delivered", "failed")
 KINDS = ("reply", "broadcast", "marketing", "notice")
 TIMES = frozenset({"queued_at", "sent_at", "reported_at", "failed_at", "next_at"})
@@ -155,10 +171,14 @@ def queued(message: Mapping[str, Any], queued_at: int, text: int) -> list[Any]:
     or 0), which ``rec_out_new`` fills in."""
     kind = message["kind"]
     values = {
-        "status": STATES.index("queued"), "queued_at": queued_at, "kind": KINDS.index(kind) if kind in KINDS else kind,
-        "to": address(message["to"]), "from": address(message["from"]), "text": text or False,
+        "status": STATES.index("queued"),
+        "queued_at": queued_at,
+        "kind": KINDS.index(kind) if kind in KINDS else kind,
+        "to": address(message["to"]),
+        "from": address(message["from"]),
+        "text": text or False,
         "price": str(message.get("price") or "") or False,
-    }  # fmt: skip
+    }
     record = [values.get(name, False) for name in OUT_FIELDS]
     while record and record[-1] is False:
         record.pop()
@@ -201,11 +221,13 @@ def shards(g: int) -> int:
 @cache
 def library() -> str:
     """``includes/records.lua`` with the outbound layout filled in: the first part of every script using records."""
-    return (f"local function rec_out() return {{{_lua_list(OUT_FIELDS)}}} end\n"
-            f"local REC_QUEUED_AT, REC_TEXT = {OUT_FIELDS.index('queued_at') + 1}, {OUT_FIELDS.index('text') + 1}\n"
-            f"local function rec_names() return {{{_lua_list(STATES)}}}, {{{_lua_list(KINDS)}}} end\n"
-            f"local REC_FIRST, REC_GROWTH, REC_LAST_GEN = {FIRST_GENERATION}, {GROWTH}, {LAST_GENERATION}\n"
-            + luascript.source(__package__, "includes/records.lua"))  # fmt: skip
+    return (
+        f"local function rec_out() return {{{_lua_list(OUT_FIELDS)}}} end\n"
+        f"local REC_QUEUED_AT, REC_TEXT = {OUT_FIELDS.index('queued_at') + 1}, {OUT_FIELDS.index('text') + 1}\n"
+        f"local function rec_names() return {{{_lua_list(STATES)}}}, {{{_lua_list(KINDS)}}} end\n"
+        f"local REC_FIRST, REC_GROWTH, REC_LAST_GEN = {FIRST_GENERATION}, {GROWTH}, {LAST_GENERATION}\n"
+        + luascript.source(__package__, "includes/records.lua")
+    )
 
 
 def _lua_list(names: Sequence[str]) -> str:
@@ -249,8 +271,10 @@ class Reader:
         if not fields:
             return []
         found: Any = _FIND(self.redis, [store.prefix(keys)], [store.span_ms, store.keep_ms, *fields])
-        return [None if not value else Found(value, At(key.decode(), int(base)))
-                for value, base, key in zip(found[::3], found[1::3], found[2::3], strict=True)]  # fmt: skip
+        return [
+            None if not value else Found(value, At(key.decode(), int(base)))
+            for value, base, key in zip(found[::3], found[1::3], found[2::3], strict=True)
+        ]
 
     def texts(self, keys: Keys, digests: Sequence[Any]) -> dict[bytes, str]:
         """The stored texts of ``digests`` (those still kept; anything else in ``digests`` is left out)."""
@@ -273,8 +297,9 @@ class Reader:
         """Inbound records by field, each with its text and outcome."""
         found = self.find(keys, self.retention.inbound, fields)
         unpacked = [None if f is None else (unpack(f.value), f.at.base) for f in found]
-        texts = self.texts(keys, [v for u in unpacked if u for k, v in _named(IN_FIELDS, u[0])
-                                  if k in ("text", "shared")])  # fmt: skip
+        texts = self.texts(
+            keys, [v for u in unpacked if u for k, v in _named(IN_FIELDS, u[0]) if k in ("text", "shared")]
+        )
         return [None if u is None else decode_inbound(u[0], u[1], texts) for u in unpacked]
 
 

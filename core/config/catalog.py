@@ -48,11 +48,13 @@ class Index:
         loc = service.loc
         self.problems.append(
             Problem(
-                loc.file, loc.line, loc.column,
+                loc.file,
+                loc.line,
+                loc.column,
                 f"{what} on number {service.number} is claimed by both {other.key} "
                 f"({other.loc.file}:{other.loc.line}) and {service.key} ({loc.file}:{loc.line})",
             )
-        )  # fmt: skip
+        )
 
     def _add(self, service: Service) -> None:
         for address, words in service.calls.items():
@@ -65,7 +67,9 @@ class Index:
                 self._conflict(service, other, "catch-all")
         for word in service.keywords:
             table, key = (
-                (self.exact, keywords.casefold(word)) if service.accent_sensitive else (self.folded, keywords.fold(word))
+                (self.exact, keywords.casefold(word))
+                if service.accent_sensitive
+                else (self.folded, keywords.fold(word))
             )
             other = table.setdefault((service.number, key), service)
             if other is not service:
@@ -73,9 +77,13 @@ class Index:
             number = self.config.numbers[service.number]
             if number.words.reserved(keywords.fold(word)):
                 self.problems.append(
-                    Problem(service.loc.file, service.loc.line, service.loc.column,
-                            f"keyword {word!r} is a reserved word on number {service.number}")
-                )  # fmt: skip
+                    Problem(
+                        service.loc.file,
+                        service.loc.line,
+                        service.loc.column,
+                        f"keyword {word!r} is a reserved word on number {service.number}",
+                    )
+                )
 
     def keyword(self, number: str, word: str) -> Service | None:
         """The service a first word selects on ``number``, if any."""

@@ -178,10 +178,11 @@ class _Builder:
         rules = obj["rules"]
         if len(rules) > MAX_RULES_PER_SERVICE:
             self.problem(
-                obj, "rules",
+                obj,
+                "rules",
                 f"service {obj['id']!r} has {len(rules)} rules; at most {MAX_RULES_PER_SERVICE} "
                 "are allowed in one service (split it into several services)",
-            )  # fmt: skip
+            )
             return
         zone = tenant.timezone
         problems_before = len(self.problems)
@@ -255,8 +256,13 @@ class _Builder:
             if spec is None:
                 hint = get_close_matches(action, list(self.actions), n=1)
                 known = ", ".join(sorted(self.actions)) or "none (no plugin is loaded)"
-                self.problem(obj, "do", f"unknown action {action!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                             + f"; actions there are: {known}")  # fmt: skip
+                self.problem(
+                    obj,
+                    "do",
+                    f"unknown action {action!r}"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; actions there are: {known}",
+                )
                 return None
             for message in spec.check_params(params):
                 self.problem(obj, "with", message)
@@ -269,9 +275,11 @@ class _Builder:
             low, high, currency = PRICE_RANGES[country]
             if not low <= Decimal(price) <= high:
                 self.problem(
-                    obj, "price",
-                    f"a premium price on a {country.upper()} number must be from {low} to {high} {currency}, got {price}",
-                )  # fmt: skip
+                    obj,
+                    "price",
+                    f"a premium price on a {country.upper()} number must be from {low} to {high} {currency}, "
+                    f"got {price}",
+                )
         when = obj.get("when")
         condition = self.condition(when, zone) if when else Condition()
         if action is not None and self.actions[action].takes_reserved and condition.reserved is None:

@@ -75,7 +75,9 @@ WHEN = Record(
     {
         "reserved": Field(ListOf(Choice(RESERVED), single=True), doc="the message was START, STOP or HELP"),
         "keyword": Field(ListOf(WORD, single=True), doc="which of the service's keywords was used"),
-        "args": Field(Text("a regular expression", convert=_regex), doc="pattern the text after the keyword must match"),
+        "args": Field(
+            Text("a regular expression", convert=_regex), doc="pattern the text after the keyword must match"
+        ),
         "role": Field(ListOf(Choice(ROLES), single=True), doc="sender's role"),
         "channel": Field(ListOf(Choice(CHANNELS), single=True), doc="sms, call or email"),
         "from": Field(Moment(), doc="first moment the rule applies"),
@@ -126,9 +128,12 @@ SERVICE = Record(
         "keyword": Field(WORD, doc="the code word that selects this service on the number"),
         "aliases": Field(ListOf(WORD, single=True), default=[], doc="other words for the same service"),
         "catch_all": Field(Flag(), default=False, doc="take every message to the number not claimed by a keyword"),
-        "calls": Field(MapOf(Text("a voice number"), Text("the words a call stands for", max_length=160)), default={},
-                       doc="voice numbers whose calls come to this service, each as if the caller had texted "
-                       "the keyword and these words"),
+        "calls": Field(
+            MapOf(Text("a voice number"), Text("the words a call stands for", max_length=160)),
+            default={},
+            doc="voice numbers whose calls come to this service, each as if the caller had texted "
+            "the keyword and these words",
+        ),
         "accent_sensitive": Field(Flag(), default=False, doc="treat ö and o as different letters"),
         "fallback": Field(TEMPLATE, doc="reply when no rule matches"),
         "settings": Field(Anything(), default=None, doc="plugin settings for this service"),

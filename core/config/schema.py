@@ -292,7 +292,11 @@ class Number(Spec):
     integer: bool = False
 
     def check(self, value: Any, c: Checker, loc: Loc, path: str) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (self.integer and not isinstance(value, int))
+        ):
             self.wrong(value, c, loc, path)
             return None
         if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
@@ -319,7 +323,9 @@ class MapOf(Spec):
         for key, item in value.items():
             where = key_loc(value, key, c.file, loc)
             name = self.key.check(key, c, where, path)
-            checked = self.value.check(item, c, value_loc(value, key, c.file, loc), f"{path}.{key}" if path else str(key))
+            checked = self.value.check(
+                item, c, value_loc(value, key, c.file, loc), f"{path}.{key}" if path else str(key)
+            )
             if name is not None:
                 out[str(name)] = checked
         return out

@@ -76,9 +76,16 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("mail_from", str, "Kodeord <noreply@localhost>", "From address of email messages"),
     Setting("smtp_timeout", float, 30.0, "Seconds to wait for the SMTP relay"),
     Setting("template_ms", float, 50.0, "Longest time one customer template may take to render"),
-    Setting("routing_threads", int, 8, "Threads a web process routes slow tenants' messages on; one tenant gets at most half"),
+    Setting(
+        "routing_threads",
+        int,
+        8,
+        "Threads a web process routes slow tenants' messages on; one tenant gets at most half",
+    ),
     Setting("template_chars", int, 1_000_000, "Characters and items one template may produce in all while rendering"),
-    Setting("template_output", int, 20_000, "Longest text a template may output; also the largest width it may ask for"),
+    Setting(
+        "template_output", int, 20_000, "Longest text a template may output; also the largest width it may ask for"
+    ),
 )
 
 

@@ -117,7 +117,8 @@ _TAG_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or fal
 
 
 class _Constructor(RoundTripConstructor):
-    """The round-trip constructor, turning a value it cannot build (``2026-13-01``, ``!!int x``) into a located error."""
+    """The round-trip constructor, turning a value it cannot build (``2026-13-01``, ``!!int x``) into a located
+    error."""
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
@@ -137,26 +138,58 @@ _PLAIN: tuple[tuple[str, str, str, bool], ...] = (
     ("found character '\\t'", "", "a tab character: indent with spaces only", False),
     ("tab", "", "a tab character: indent with spaces only", False),
     ("end of stream", "quoted scalar", "a quote starts here and is never closed", True),
-    ("expected <block end>, but found '<scalar>'", "", "text after a quoted value on the same line (put the "
-     "whole value in quotes), or a line indented differently from the lines before it", False),
-    ("expected <block end>", "", "this line is indented differently from the lines before it: the keys of one "
-     "mapping start in the same column, and each level is indented by the same number of spaces", False),
-    ("mapping values are not allowed here", "", "a ': ' where no new key can start: put a value that holds "
-     "': ' in quotes (reply: \"Svar: ja\"), or check this line's indentation", False),
-    ("could not find expected ':'", "", "a line that is neither 'key: value' nor a list item ('- ...'); "
-     "a key needs ': ' after it", True),
-    ("did not find expected key", "", "a line here is not a 'key: value' of the mapping it is in: check its "
-     "indentation, and that list items start with '- '", False),
-    ("did not find expected '-' indicator", "", "a list item without '- ' before it, or indented differently "
-     "from the items before it", False),
+    (
+        "expected <block end>, but found '<scalar>'",
+        "",
+        "text after a quoted value on the same line (put the "
+        "whole value in quotes), or a line indented differently from the lines before it",
+        False,
+    ),
+    (
+        "expected <block end>",
+        "",
+        "this line is indented differently from the lines before it: the keys of one "
+        "mapping start in the same column, and each level is indented by the same number of spaces",
+        False,
+    ),
+    (
+        "mapping values are not allowed here",
+        "",
+        "a ': ' where no new key can start: put a value that holds "
+        "': ' in quotes (reply: \"Svar: ja\"), or check this line's indentation",
+        False,
+    ),
+    (
+        "could not find expected ':'",
+        "",
+        "a line that is neither 'key: value' nor a list item ('- ...'); a key needs ': ' after it",
+        True,
+    ),
+    (
+        "did not find expected key",
+        "",
+        "a line here is not a 'key: value' of the mapping it is in: check its "
+        "indentation, and that list items start with '- '",
+        False,
+    ),
+    (
+        "did not find expected '-' indicator",
+        "",
+        "a list item without '- ' before it, or indented differently from the items before it",
+        False,
+    ),
     ("expected ',' or ']'", "", "a list in [ ] is not closed, or its items are not separated by commas", True),
     ("expected ',' or '}'", "", "a mapping in { } is not closed, or its entries are not separated by commas", True),
     ("found undefined alias", "", "an alias (*name) with no anchor (&name) before it", False),
     ("found duplicate key", "", "a key that appears twice in the same mapping", False),
-    ("expected a comment or a line break", "", "text after a value on the same line: put the whole value in "
-     "quotes", False),
+    (
+        "expected a comment or a line break",
+        "",
+        "text after a value on the same line: put the whole value in quotes",
+        False,
+    ),
     ("end of stream", "", "the file ends in the middle of something: a quote, [ or { that is not closed", True),
-)  # fmt: skip
+)
 
 
 def plain_words(exc: MarkedYAMLError) -> tuple[str, bool]:

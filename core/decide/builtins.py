@@ -65,4 +65,3 @@ def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis)
             if is_stopped:
                 vetoes[index] = Veto("recipient sent STOP to this number", "core")
     return vetoes
-

@@ -102,11 +102,23 @@ class Router:
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
         outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
         outcome.call, outcome.settled = effects.call, list(effects.settle)
-        others = [Outcome(outcome.status, outcome.service, outcome.rule, outcome.action, guard=guard.name,
-                          call=guard.otherwise.call, settled=list(guard.otherwise.settle))
-                  for guard in effects.guards]  # fmt: skip
-        queued = self._outgoing(inbound, [(outcome, effects.replies)] +
-                                [(other, g.otherwise.replies) for other, g in zip(others, effects.guards, strict=True)])
+        others = [
+            Outcome(
+                outcome.status,
+                outcome.service,
+                outcome.rule,
+                outcome.action,
+                guard=guard.name,
+                call=guard.otherwise.call,
+                settled=list(guard.otherwise.settle),
+            )
+            for guard in effects.guards
+        ]
+        queued = self._outgoing(
+            inbound,
+            [(outcome, effects.replies)]
+            + [(other, g.otherwise.replies) for other, g in zip(others, effects.guards, strict=True)],
+        )
         writes = effects.writes + self._fanouts(scope, outcome, effects)
         if dry_run:
             return outcome
@@ -114,8 +126,10 @@ class Router:
             self.platform.committer.register(scope.bulk)
         outcomes = [outcome, *others]
         branches = [_branch(outcome, writes, queued[0])]
-        branches += [_branch(other, g.otherwise.writes, out)
-                     for other, g, out in zip(others, effects.guards, queued[1:], strict=True)]  # fmt: skip
+        branches += [
+            _branch(other, g.otherwise.writes, out)
+            for other, g, out in zip(others, effects.guards, queued[1:], strict=True)
+        ]
         # No separate duplicate check first: the commit script checks and records the message atomically, and
         # a duplicate (rare) costs one decision, where a check would cost every message a round trip.
         committed = self.platform.committer.commit(scope, inbound, branches, effects.guards, effects.always)
@@ -143,17 +157,25 @@ class Router:
                 replies.append({"id": message_id})
                 continue
             message = Outbound(
-                to=record["to"], sender=record["from"], text=record.get("text", ""), kind=Kind(record["kind"]),
-                channel=Channel.EMAIL if "@" in record["to"] else Channel.SMS, service=service,
+                to=record["to"],
+                sender=record["from"],
+                text=record.get("text", ""),
+                kind=Kind(record["kind"]),
+                channel=Channel.EMAIL if "@" in record["to"] else Channel.SMS,
+                service=service,
                 price=record.get("price", ""),
-            )  # fmt: skip
+            )
             replies.append({"id": message_id, **message.to_dict()})
         return replies
 
     def _decide(self, inbound: Inbound, route: Route, scope: Keys, dry_run: bool) -> tuple[Outcome, Effects, Keys]:
         number, service = route.number, route.service
         if number is None:
-            return Outcome("unknown-number", errors=[f"no number {inbound.recipient} in the rule files"]), Effects(), scope
+            return (
+                Outcome("unknown-number", errors=[f"no number {inbound.recipient} in the rule files"]),
+                Effects(),
+                scope,
+            )
         keyword = self._keyword(route)
         if service is None:
             return self._platform_reply(inbound, number, route, keyword)
@@ -161,9 +183,14 @@ class Router:
         rule = engine.unconditional(service, route.reserved)
         if rule is None:
             event = engine.facts(
-                service, keyword=keyword, args=route.args, reserved=route.reserved, role=role,
-                channel=inbound.channel.value, now=inbound.received_at,
-            )  # fmt: skip
+                service,
+                keyword=keyword,
+                args=route.args,
+                reserved=route.reserved,
+                role=role,
+                channel=inbound.channel.value,
+                now=inbound.received_at,
+            )
             rule = self.platform.engine.decide(service, event)
         if rule is None:
             if route.reserved is not None:
@@ -185,23 +212,44 @@ class Router:
         return fold(route.keyword) if route.keyword else ""
 
     def _run(
-        self, inbound: Inbound, service: Service, rule: Rule, route: Route, keyword: str,
-        role: str, scope: Keys, dry_run: bool, context: dict[str, Any],
-    ) -> Effects:  # fmt: skip
+        self,
+        inbound: Inbound,
+        service: Service,
+        rule: Rule,
+        route: Route,
+        keyword: str,
+        role: str,
+        scope: Keys,
+        dry_run: bool,
+        context: dict[str, Any],
+    ) -> Effects:
         if rule.action is None:
             return Effects()
         call = ActionCall(
-            action=rule.action, params=rule.params, inbound=inbound, service=service, rule=rule, role=role,
-            keyword=keyword, args=route.args, now=inbound.received_at, redis=self.redis, keys=scope, dry_run=dry_run,
-            links=self.platform.links if not dry_run else self._dry_links, context=context,
-        )  # fmt: skip
+            action=rule.action,
+            params=rule.params,
+            inbound=inbound,
+            service=service,
+            rule=rule,
+            role=role,
+            keyword=keyword,
+            args=route.args,
+            now=inbound.received_at,
+            redis=self.redis,
+            keys=scope,
+            dry_run=dry_run,
+            links=self.platform.links if not dry_run else self._dry_links,
+            context=context,
+        )
         effects = self.hooks.run_action(call)
         if effects is None:
             raise PluginError(f"no plugin runs action {rule.action!r} (is its plugin blocked?)")
         for guard in effects.guards:
             if guard.otherwise.guards or guard.otherwise.fanouts or guard.otherwise.always:
-                raise PluginError(f"action {rule.action!r}: a guard's otherwise effects cannot have guards, "
-                                  "broadcasts or always-writes")  # fmt: skip
+                raise PluginError(
+                    f"action {rule.action!r}: a guard's otherwise effects cannot have guards, "
+                    "broadcasts or always-writes"
+                )
         own = scope.key_for("")[:-1]
         touched = [w.key for w in effects.writes + effects.always]
         touched += [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]
@@ -210,7 +258,9 @@ class Router:
                 raise PluginError(f"action {rule.action!r} wrote outside its service's keys: {key}")
         return effects
 
-    def _context(self, inbound: Inbound, service: Service | None, route: Route, keyword: str, role: str) -> dict[str, Any]:
+    def _context(
+        self, inbound: Inbound, service: Service | None, route: Route, keyword: str, role: str
+    ) -> dict[str, Any]:
         zone = ZoneInfo(service.timezone if service else self.platform.settings.timezone)
         return {
             "sender": inbound.sender,
@@ -235,10 +285,14 @@ class Router:
 
     def _reply(self, inbound: Inbound, text: str, service: Service | None, price: str | None = None) -> Outbound:
         return Outbound(
-            to=inbound.sender, sender=inbound.recipient, text=text, channel=inbound.channel
-            if inbound.channel.value != "call" else inbound.channel.SMS, kind=Kind.REPLY,
-            service=service.key if service else "", price=price or "",
-        )  # fmt: skip
+            to=inbound.sender,
+            sender=inbound.recipient,
+            text=text,
+            channel=inbound.channel if inbound.channel.value != "call" else inbound.channel.SMS,
+            kind=Kind.REPLY,
+            service=service.key if service else "",
+            price=price or "",
+        )
 
     def _fallback(
         self, inbound: Inbound, service: Service, route: Route, keyword: str, role: str
@@ -282,9 +336,7 @@ class Router:
             writes.append(Write("XADD", scope.bulk, ("*", "m", fanout.start_entry())))
         return writes
 
-    def _outgoing(
-        self, inbound: Inbound, branches: list[tuple[Outcome, list[Outbound]]]
-    ) -> list[list[dict[str, Any]]]:
+    def _outgoing(self, inbound: Inbound, branches: list[tuple[Outcome, list[Outbound]]]) -> list[list[dict[str, Any]]]:
         """Prepare and vet the replies of every way the message may end (one batch check for all of them);
         give each reply an id that is stable across retries."""
         prepared = [[self.hooks.prepare_outgoing(message) for message in replies] for _, replies in branches]

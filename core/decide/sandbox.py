@@ -56,9 +56,14 @@ STR_METHODS = frozenset(
 )
 MAX_DEPTH = 50  # brackets and blocks inside each other (the parser recurses about 12 frames a level)
 BINOPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    "//": operator.floordiv, "%": operator.mod, "**": operator.pow,
-}  # fmt: skip
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+}
 
 
 def _replaced_size(text: Any, old: Any, new: Any, count: Any = None) -> int:
@@ -173,8 +178,12 @@ def _concat(context: Context, parts: list[Any]) -> str:
     return "".join(texts)
 
 
-INTERNAL_FILTERS = {"_kodeord_iterate": _iterate, "_kodeord_charge": _charge, "_kodeord_written": _written,
-                    "_kodeord_concat": _concat}  # fmt: skip
+INTERNAL_FILTERS = {
+    "_kodeord_iterate": _iterate,
+    "_kodeord_charge": _charge,
+    "_kodeord_written": _written,
+    "_kodeord_concat": _concat,
+}
 
 
 def _binop_size(op: str, left: Any, right: Any, int_bits: int) -> int:
@@ -284,8 +293,13 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
         self.filters.update({name: _checked_filter(name, DEFAULT_FILTERS[name]) for name in FILTER_CHECKS})
         self.filters["join"] = _checked_filter("join", _join)
         self.filters.update(INTERNAL_FILTERS)
-        self.globals = {"range": _range, "dict": dict, "namespace": jinja2.utils.Namespace,
-                        "cycler": jinja2.utils.Cycler, "joiner": jinja2.utils.Joiner}  # fmt: skip
+        self.globals = {
+            "range": _range,
+            "dict": dict,
+            "namespace": jinja2.utils.Namespace,
+            "cycler": jinja2.utils.Cycler,
+            "joiner": jinja2.utils.Joiner,
+        }
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         check_shape(self, source, budget().limits.tokens)

@@ -31,10 +31,17 @@ BASE_VARIABLES = frozenset(
 )
 # What a trial render at load fills variables with: the longest values a real message may bring.
 SAMPLES: dict[str, Any] = {
-    "sender": "+46701234567", "number": "72500", "text": "x" * 1600, "keyword": "KEYWORD", "args": "x" * 1600,
-    "role": "member", "channel": "sms", "service": "service", "tenant": "tenant",
+    "sender": "+46701234567",
+    "number": "72500",
+    "text": "x" * 1600,
+    "keyword": "KEYWORD",
+    "args": "x" * 1600,
+    "role": "member",
+    "channel": "sms",
+    "service": "service",
+    "tenant": "tenant",
     "now": datetime(2026, 1, 1, 12, tzinfo=UTC),
-}  # fmt: skip
+}
 TRIAL_SLACK = 2  # a trial render may take this many times the time budget before it is refused (a busy machine)
 
 

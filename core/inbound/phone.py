@@ -62,8 +62,11 @@ def _read_as_written(country_code: int) -> bool:
     whenever the national number does not begin with 0 (its country strips no other national prefix)."""
     region = phonenumbers.region_code_for_country_code(country_code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
-    return (metadata is not None and metadata.national_prefix_for_parsing in (None, "0")
-            and metadata.national_prefix_transform_rule is None)  # fmt: skip
+    return (
+        metadata is not None
+        and metadata.national_prefix_for_parsing in (None, "0")
+        and metadata.national_prefix_transform_rule is None
+    )
 
 
 def _from_e164(address: str) -> phonenumbers.PhoneNumber | None:

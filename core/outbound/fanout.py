@@ -71,18 +71,25 @@ class Fanout:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "id": self.id, "source": self.source, "params": self.params, "message": self.message.to_dict(),
+            "id": self.id,
+            "source": self.source,
+            "params": self.params,
+            "message": self.message.to_dict(),
             **({"receipt": self.receipt.to_dict(), "receipt_vars": self.receipt_vars} if self.receipt else {}),
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fanout:
         """Inverse of :meth:`to_dict`."""
         receipt = data.get("receipt")
         return cls(
-            data["id"], data["source"], dict(data["params"]), Outbound.from_dict(data["message"]),
-            Outbound.from_dict(receipt) if receipt else None, dict(data.get("receipt_vars", {})),
-        )  # fmt: skip
+            data["id"],
+            data["source"],
+            dict(data["params"]),
+            Outbound.from_dict(data["message"]),
+            Outbound.from_dict(receipt) if receipt else None,
+            dict(data.get("receipt_vars", {})),
+        )
 
     def start_entry(self) -> str:
         """The bulk-stream entry that starts this fan-out (committed with the message that asked for it)."""
@@ -133,10 +140,14 @@ def items(scope: str, entry: dict[str, Any]) -> list[Outgoing]:
 def batch_entry(fanout: Fanout, page_no: int, recipients: Iterable[Recipient]) -> str:
     """The bulk-stream entry holding one page of recipients."""
     return json.dumps(
-        {"batch": fanout.id, "page": page_no, "message": fanout.message.to_dict(),
-         "to": [[r.to, r.channel.value, r.meta] for r in recipients]},
+        {
+            "batch": fanout.id,
+            "page": page_no,
+            "message": fanout.message.to_dict(),
+            "to": [[r.to, r.channel.value, r.meta] for r in recipients],
+        },
         ensure_ascii=False,
-    )  # fmt: skip
+    )
 
 
 def receipt_entry(fanout: Fanout, count: int) -> dict[str, Any] | None:
@@ -151,7 +162,11 @@ def receipt_entry(fanout: Fanout, count: int) -> dict[str, Any] | None:
 
 
 def step(
-    pipe: redis.client.Pipeline, stream: str, scope: Keys, entry: dict[str, Any], page: FanoutPage,
+    pipe: redis.client.Pipeline,
+    stream: str,
+    scope: Keys,
+    entry: dict[str, Any],
+    page: FanoutPage,
     retention: Retention,
 ) -> dict[str, Any] | None:
     """Queue one page's writes on ``pipe`` (a transaction); return the receipt entry queued, if any."""
@@ -166,8 +181,10 @@ def step(
         pipe.xadd(stream, {"m": json.dumps(again, ensure_ascii=False)})
         pipe.hset(progress, mapping={"queued": count, "pages": page_no + 1, "state": "running"})
     else:
-        pipe.hset(progress, mapping={"queued": count, "pages": page_no + 1, "state": "done",
-                                     "done_at": int(time.time() * 1000)})  # fmt: skip
+        pipe.hset(
+            progress,
+            mapping={"queued": count, "pages": page_no + 1, "state": "done", "done_at": int(time.time() * 1000)},
+        )
         receipt = receipt_entry(fanout, count)
         if receipt is not None:
             pipe.xadd(scope.outbox, {"m": json.dumps(receipt, ensure_ascii=False)})

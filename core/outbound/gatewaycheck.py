@@ -45,23 +45,45 @@ def check(config: GatewaysConfig, environ: Mapping[str, str]) -> list[Finding]:
     """Findings of a checked gateways file, with the settings in ``environ`` (``KODEORD_PUBLIC_URL``)."""
     found: list[Finding] = []
     if config.gateways and not config.routed:
-        found.append(Finding(config.file, 1, 1, "no routing: section, so every reply goes to the console gateway "
-                             "and no SMS leaves; add routing: with routes to your gateways (docs/routing.md)"))  # fmt: skip
+        found.append(
+            Finding(
+                config.file,
+                1,
+                1,
+                "no routing: section, so every reply goes to the console gateway "
+                "and no SMS leaves; add routing: with routes to your gateways (docs/routing.md)",
+            )
+        )
     public = environ.get("KODEORD_PUBLIC_URL", "")
     for spec in config.gateways:
         if not spec.options.get("dlr"):
             continue
         loc = spec.loc
         if not public:
-            found.append(Finding(loc.file, loc.line, loc.column, f"gateway {spec.id} asks for delivery reports, but "
-                                 f"KODEORD_PUBLIC_URL is not set: they would go to {DEFAULT_PUBLIC_URL}; set it to "
-                                 "where the gateway reaches Kodeord (or dlr: false)"))  # fmt: skip
+            found.append(
+                Finding(
+                    loc.file,
+                    loc.line,
+                    loc.column,
+                    f"gateway {spec.id} asks for delivery reports, but "
+                    f"KODEORD_PUBLIC_URL is not set: they would go to {DEFAULT_PUBLIC_URL}; set it to "
+                    "where the gateway reaches Kodeord (or dlr: false)",
+                )
+            )
             continue
         target = urlsplit(str(spec.options.get("sendsms_url") or spec.options.get("api_url") or "")).hostname
         if urlsplit(public).hostname in _LOOPBACK and target and target not in _LOOPBACK:
-            found.append(Finding(loc.file, loc.line, loc.column, f"gateway {spec.id} is at {target}, but its "
-                                 f"delivery reports go to {public} (KODEORD_PUBLIC_URL), which only this machine "
-                                 "reaches", error=False))  # fmt: skip
+            found.append(
+                Finding(
+                    loc.file,
+                    loc.line,
+                    loc.column,
+                    f"gateway {spec.id} is at {target}, but its "
+                    f"delivery reports go to {public} (KODEORD_PUBLIC_URL), which only this machine "
+                    "reaches",
+                    error=False,
+                )
+            )
     return found
 
 
@@ -82,8 +104,14 @@ def kannel_conf(path: Path, config: GatewaysConfig) -> list[Finding]:
             continue
         key, value = match.groups()
         if "#" in value and not (value.startswith('"') and value.rstrip().endswith('"')):
-            found.append(Finding(name, number, line.index("#") + 1, "a comment after a value: bearerbox refuses to "
-                                 "start; put the comment on a line of its own"))  # fmt: skip
+            found.append(
+                Finding(
+                    name,
+                    number,
+                    line.index("#") + 1,
+                    "a comment after a value: bearerbox refuses to start; put the comment on a line of its own",
+                )
+            )
             value = value.split("#", 1)[0].strip()
         if key == "group":
             groups.append({"group": (number, value.strip('"'))})
@@ -94,16 +122,42 @@ def kannel_conf(path: Path, config: GatewaysConfig) -> list[Finding]:
         kind = settings["group"][1]
         if kind == "smsbox" and "global-sender" in settings:
             at = settings["global-sender"][0]
-            found.append(Finding(name, at, 1, "global-sender overrides the sender Kodeord gives each message "
-                                 "(from=, the service's number); remove it", error=False))  # fmt: skip
+            found.append(
+                Finding(
+                    name,
+                    at,
+                    1,
+                    "global-sender overrides the sender Kodeord gives each message "
+                    "(from=, the service's number); remove it",
+                    error=False,
+                )
+            )
         if "accept-x-kannel-headers" in settings:
             at = settings["accept-x-kannel-headers"][0]
-            found.append(Finding(name, at, 1, "accept-x-kannel-headers makes Kannel log a warning for every "
-                                 "message Kodeord sends; remove it", error=False))  # fmt: skip
+            found.append(
+                Finding(
+                    name,
+                    at,
+                    1,
+                    "accept-x-kannel-headers makes Kannel log a warning for every message Kodeord sends; remove it",
+                    error=False,
+                )
+            )
         if kind == "sendsms-user" and "username" in settings:
             users.add((settings["username"][1], settings.get("password", (0, ""))[1]))
     for spec in config.gateways:
-        if spec.type == "kannel" and users and (spec.options.get("username"), spec.options.get("password")) not in users:
-            found.append(Finding(spec.loc.file, spec.loc.line, spec.loc.column, f"gateway {spec.id}: no sendsms-user "
-                                 f"in {name} has its username and password; Kannel would refuse every message"))  # fmt: skip
+        if (
+            spec.type == "kannel"
+            and users
+            and (spec.options.get("username"), spec.options.get("password")) not in users
+        ):
+            found.append(
+                Finding(
+                    spec.loc.file,
+                    spec.loc.line,
+                    spec.loc.column,
+                    f"gateway {spec.id}: no sendsms-user "
+                    f"in {name} has its username and password; Kannel would refuse every message",
+                )
+            )
     return found

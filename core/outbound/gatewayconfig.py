@@ -32,35 +32,51 @@ COMMON = {
     "charging": Field(Flag(), default=False, doc="can send premium (charged) messages"),
 }
 
-ROUTE = Record("a route", {
-    "gateway": Field(ID, required=True),
-    "price": Field(Number("a price per SMS", minimum=0), required=True),
-    "quality": Field(Number("a quality figure", minimum=0, maximum=1), default=1.0),
-})  # fmt: skip
-ROUTING = Record("routing", {
-    "min_quality": Field(Number("a quality figure", minimum=0, maximum=1), default=0.0),
-    "default_operator": Field(Text(), default="default"),
-    "operators": Field(MapOf(Text("an E.164 prefix such as +4670", pattern=r"\+\d{1,14}"), Text("an operator name")), default={}),
-    "routes": Field(MapOf(Text("an operator name"), ListOf(ROUTE, min_items=1)), default={}),
-})  # fmt: skip
-SMTP = Record("SMTP settings", {
-    "host": Field(Text(), default="localhost"),
-    "port": Field(Number("a port", minimum=1, maximum=65535, integer=True), default=25),
-    "from": Field(Text("an email address"), default="kodeord@localhost"),
-    "user": Field(Text()),
-    "password": Field(Text()),
-    "starttls": Field(Flag(), default=False),
-})  # fmt: skip
-ALERTS = Record("alerts", {
-    "email": Field(ListOf(Text("an email address"), single=True), default=[]),
-    "smtp": Field(SMTP),
-    "webhook": Field(Record("a webhook", {"url": Field(Text("a URL"), required=True), "secret": Field(Text(), required=True)})),
-    "interval": Field(Number("seconds", minimum=1), default=900),
-    "failure_rate": Field(Number("a share", minimum=0, maximum=1), default=0.2),
-    "min_attempts": Field(Number("a count", minimum=1, integer=True), default=20),
-    "window": Field(Number("seconds", minimum=1), default=300),
-    "oldest_unsent": Field(Number("seconds", minimum=1), default=300),
-})  # fmt: skip
+ROUTE = Record(
+    "a route",
+    {
+        "gateway": Field(ID, required=True),
+        "price": Field(Number("a price per SMS", minimum=0), required=True),
+        "quality": Field(Number("a quality figure", minimum=0, maximum=1), default=1.0),
+    },
+)
+ROUTING = Record(
+    "routing",
+    {
+        "min_quality": Field(Number("a quality figure", minimum=0, maximum=1), default=0.0),
+        "default_operator": Field(Text(), default="default"),
+        "operators": Field(
+            MapOf(Text("an E.164 prefix such as +4670", pattern=r"\+\d{1,14}"), Text("an operator name")), default={}
+        ),
+        "routes": Field(MapOf(Text("an operator name"), ListOf(ROUTE, min_items=1)), default={}),
+    },
+)
+SMTP = Record(
+    "SMTP settings",
+    {
+        "host": Field(Text(), default="localhost"),
+        "port": Field(Number("a port", minimum=1, maximum=65535, integer=True), default=25),
+        "from": Field(Text("an email address"), default="kodeord@localhost"),
+        "user": Field(Text()),
+        "password": Field(Text()),
+        "starttls": Field(Flag(), default=False),
+    },
+)
+ALERTS = Record(
+    "alerts",
+    {
+        "email": Field(ListOf(Text("an email address"), single=True), default=[]),
+        "smtp": Field(SMTP),
+        "webhook": Field(
+            Record("a webhook", {"url": Field(Text("a URL"), required=True), "secret": Field(Text(), required=True)})
+        ),
+        "interval": Field(Number("seconds", minimum=1), default=900),
+        "failure_rate": Field(Number("a share", minimum=0, maximum=1), default=0.2),
+        "min_attempts": Field(Number("a count", minimum=1, integer=True), default=20),
+        "window": Field(Number("seconds", minimum=1), default=300),
+        "oldest_unsent": Field(Number("seconds", minimum=1), default=300),
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,7 @@ def _expand(node: Any, c: Checker, loc: Loc, path: str, environ: Mapping[str, st
     """``node`` with ``${NAME}`` replaced by environment values (as :class:`Substituted` text), recursively
     (in place for YAML nodes)."""
     if isinstance(node, str):
+
         def value(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
@@ -162,11 +179,14 @@ def load(path: Path, types: Mapping[str, GatewayType], environ: Mapping[str, str
     c = Checker(name)
     top = Loc(name, 1, 1)
     data = _expand(data, c, top, "", os.environ if environ is None else environ)
-    shape = Record("a gateways file", {
-        "gateways": Field(MapOf(ID, _AnyMapping()), default={}),
-        "routing": Field(ROUTING),
-        "alerts": Field(ALERTS),
-    })  # fmt: skip
+    shape = Record(
+        "a gateways file",
+        {
+            "gateways": Field(MapOf(ID, _AnyMapping()), default={}),
+            "routing": Field(ROUTING),
+            "alerts": Field(ALERTS),
+        },
+    )
     obj = shape.check(data, c, top, "")
     if obj is None:
         raise RuleFileError(c.problems or [Problem(name, 1, 1, "not a gateways file")])
@@ -199,7 +219,9 @@ def _gateways(section: Mapping[str, Any], types: Mapping[str, GatewayType], c: C
         gateway_type = types.get(str(kind)) if kind is not None else None
         if gateway_type is None:
             known = ", ".join(sorted(types))
-            c.problem(where, path, f"unknown gateway type {kind!r}; known: {known}" if kind else "missing required key 'type'")
+            c.problem(
+                where, path, f"unknown gateway type {kind!r}; known: {known}" if kind else "missing required key 'type'"
+            )
             continue
         obj = Record(f"a {kind} gateway", {**COMMON, **gateway_type.options.fields}).check(raw, c, where, path)
         if isinstance(obj, Obj):
@@ -218,9 +240,16 @@ def _routing(obj: Obj, c: Checker, gateway_ids: set[str], raw: Any) -> RoutingTa
         for option in options:
             if option["gateway"] not in gateway_ids:
                 c.problem(option.loc, option.path, f"route to unknown gateway {option['gateway']!r}")
-            routes[operator].append(RouteOption(option["gateway"], Decimal(str(option["price"])), float(option["quality"])))
+            routes[operator].append(
+                RouteOption(option["gateway"], Decimal(str(option["price"])), float(option["quality"]))
+            )
     try:
-        return RoutingTable(section.get("operators", {}), routes, float(section.get("min_quality", 0.0)), section.get("default_operator", "default"))
+        return RoutingTable(
+            section.get("operators", {}),
+            routes,
+            float(section.get("min_quality", 0.0)),
+            section.get("default_operator", "default"),
+        )
     except KodeordError as exc:
         c.problem(loc, path, _conceal(str(exc), raw))
         return None

@@ -148,8 +148,15 @@ class Dispatcher:
                 continue
             token = uuid.uuid4().hex
             if self._lease(stream, token):
-                self.queue.enqueue(send_outbox, stream, token, job_timeout=int(JOB_SECONDS * 4 + 60),
-                                   result_ttl=0, failure_ttl=24 * 3600, description=f"send {stream}")  # fmt: skip
+                self.queue.enqueue(
+                    send_outbox,
+                    stream,
+                    token,
+                    job_timeout=int(JOB_SECONDS * 4 + 60),
+                    result_ttl=0,
+                    failure_ttl=24 * 3600,
+                    description=f"send {stream}",
+                )
                 queued += 1
         return queued
 
@@ -230,8 +237,9 @@ def separate_client(client: redis.Redis) -> redis.Redis:
     own, so the sender's commands keep their timeout.
     """
     pool = client.connection_pool
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class,
-                                                            **pool.connection_kwargs))  # fmt: skip
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
 
 
 def await_redis(client: redis.Redis, every: float = 0.25, stop: threading.Event | None = None) -> None:
@@ -270,7 +278,9 @@ class _Runner:
             log.warning("waiting for Redis to answer again")
             await_redis(self.connection, stop=self.stop)
             released = release_all(_worker_sender())
-            log.warning("Redis answers again; working on%s", f" ({released} stream lease(s) given up)" if released else "")
+            log.warning(
+                "Redis answers again; working on%s", f" ({released} stream lease(s) given up)" if released else ""
+            )
 
     def halt(self) -> None:
         if self.worker is not None:

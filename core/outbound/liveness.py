@@ -89,4 +89,3 @@ def dead(client: redis.Redis, names: list[str]) -> set[str]:
     beats = client.zmscore(ALIVE, names)
     since = _now_ms() - DEAD_AFTER_MS
     return {name for name, beat in zip(names, beats, strict=True) if beat is not None and beat < since}
-

@@ -250,8 +250,9 @@ class Sender:
     def _vet(self, fates: list[_Fate]) -> list[_Fate]:
         """Refuse vetoed messages (a STOP may have arrived since they were queued); return the rest."""
         passed = []
-        for fate, veto in zip(fates, self.platform.hooks.vet_many([f.item.message for f in fates], self.redis),
-                              strict=True):  # fmt: skip
+        for fate, veto in zip(
+            fates, self.platform.hooks.vet_many([f.item.message for f in fates], self.redis), strict=True
+        ):
             if veto is None:
                 passed.append(fate)
             else:  # not the gateway's failure: it never saw the message
@@ -279,9 +280,12 @@ class Sender:
             return groups
         gateways = self.platform.gateways
         choices = self.platform.routing.route(
-            self.redis, [f.item.message.to for f in fates], charged=[bool(f.item.message.price) for f in fates],
-            can_charge=lambda g: gateways[g].charging, available=lambda g: g in gateways,
-        )  # fmt: skip
+            self.redis,
+            [f.item.message.to for f in fates],
+            charged=[bool(f.item.message.price) for f in fates],
+            can_charge=lambda g: gateways[g].charging,
+            available=lambda g: g in gateways,
+        )
         for fate, choice in zip(fates, choices, strict=True):
             if choice is None:
                 fate.result, fate.reason = (
@@ -312,12 +316,17 @@ class Sender:
                 fate.result, fate.reason = sent.result, sent.reason
                 if sent.result == "sent":  # now, not at the end: a crash after this must not send it again
                     now_ms = int(time.time() * 1000)
-                    self.platform.metrics.observe("kodeord_send_latency_seconds", (now_ms - fate.queued_at) / 1000,
-                                                  gateway=gateway.id)  # fmt: skip
+                    self.platform.metrics.observe(
+                        "kodeord_send_latency_seconds", (now_ms - fate.queued_at) / 1000, gateway=gateway.id
+                    )
                     updates[fate.item.id] = {
-                        "status": Status.SENT.value, "sent_at": now_ms, "gateway": gateway.id,
-                        "gateway_ref": sent.gateway_ref, "operator": fate.operator, "cost": str(fate.cost),
-                    }  # fmt: skip
+                        "status": Status.SENT.value,
+                        "sent_at": now_ms,
+                        "gateway": gateway.id,
+                        "gateway_ref": sent.gateway_ref,
+                        "operator": fate.operator,
+                        "cost": str(fate.cost),
+                    }
                     if fate.new is not None:
                         new[fate.item.id] = fate.new
                     if fate.at is not None:
@@ -366,8 +375,13 @@ class Sender:
                 self.handovers.end(mark)
         self._unreported(gateway, group, handed=True)
 
-    def _record_sent(self, scope: Keys, updates: dict[str, dict[str, Any]], new: dict[str, status.NewRecord],
-                     at: dict[str, records.At]) -> None:  # fmt: skip
+    def _record_sent(
+        self,
+        scope: Keys,
+        updates: dict[str, dict[str, Any]],
+        new: dict[str, status.NewRecord],
+        at: dict[str, records.At],
+    ) -> None:
         """Record what the gateway accepted, waiting for Redis as long as it is away: this process alone knows
         these messages went out, and a batch read again after an outage must not send them twice."""
         delay, warned = 0.05, 0.0
@@ -378,8 +392,11 @@ class Sender:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 if time.monotonic() - warned > 10:  # once, then every ten seconds of an outage
                     warned = time.monotonic()
-                    log.warning("cannot record %d sent message(s) yet, Redis is unavailable (%s); trying again",
-                                len(updates), exc)  # fmt: skip
+                    log.warning(
+                        "cannot record %d sent message(s) yet, Redis is unavailable (%s); trying again",
+                        len(updates),
+                        exc,
+                    )
                 time.sleep(delay)
                 delay = min(0.25, delay * 2)
 
@@ -387,9 +404,14 @@ class Sender:
     def _unreported(gateway: Gateway, chunk: list[_Fate], handed: bool) -> None:
         for fate in chunk:
             if not fate.result:
-                fate.result, fate.reason = "retry", (
-                    f"gateway {gateway.id} did not report on the message" if handed
-                    else "its veto check's lease ran out before the hand-over")  # fmt: skip
+                fate.result, fate.reason = (
+                    "retry",
+                    (
+                        f"gateway {gateway.id} did not report on the message"
+                        if handed
+                        else "its veto check's lease ran out before the hand-over"
+                    ),
+                )
 
     def _finish(self, stream: str, scope: Keys, entry_ids: list[Any], fates: list[_Fate]) -> None:
         """Record failures, schedule retries, sum cost and revenue, then acknowledge: one transaction."""
@@ -410,16 +432,25 @@ class Sender:
                 delay = min(self.retry_max, self.retry_base * 2 ** (item.attempt - 1)) * random.uniform(0.8, 1.2)
                 entry = {"id": item.id, **item.message.to_dict(), "attempt": item.attempt + 1}
                 pipe.zadd(scope.retries, {json.dumps(entry, ensure_ascii=False): int((now + delay) * 1000)})
-                updates[status_key] = {"status": Status.QUEUED.value, "attempts": item.attempt,
-                                       "reason": fate.reason, "next_at": int((now + delay) * 1000)}  # fmt: skip
+                updates[status_key] = {
+                    "status": Status.QUEUED.value,
+                    "attempts": item.attempt,
+                    "reason": fate.reason,
+                    "next_at": int((now + delay) * 1000),
+                }
             elif fate.result in ("retry", "failed"):
                 if (fanout_id := fanout.fanout_of(item.id)) is not None:
                     broadcast[(fanout_id, "failed")] += 1
                 reason = (
                     fate.reason if fate.result == "failed" else f"gave up after {item.attempt} tries: {fate.reason}"
                 )
-                updates[status_key] = {"status": Status.FAILED.value, "reason": reason, "attempts": item.attempt,
-                                       "failed_at": int(now * 1000), "gateway": fate.gateway}  # fmt: skip
+                updates[status_key] = {
+                    "status": Status.FAILED.value,
+                    "reason": reason,
+                    "attempts": item.attempt,
+                    "failed_at": int(now * 1000),
+                    "gateway": fate.gateway,
+                }
                 log.info("message %s to %s failed: %s", item.id, item.message.to, reason)
             if fate.result == "sent" and (fanout_id := fanout.fanout_of(item.id)) is not None:
                 broadcast[(fanout_id, "sent")] += 1
@@ -438,8 +469,13 @@ class Sender:
         pipe.execute()
         metrics = self.platform.metrics
         for (gateway, result), n in counts.items():
-            metrics.inc({"sent": "kodeord_sent_total", "retry": "kodeord_send_retried_total"}.get(
-                result, "kodeord_send_failed_total"), n, gateway=gateway)  # fmt: skip
+            metrics.inc(
+                {"sent": "kodeord_sent_total", "retry": "kodeord_send_retried_total"}.get(
+                    result, "kodeord_send_failed_total"
+                ),
+                n,
+                gateway=gateway,
+            )
         if self.platform.monitor is not None:
             for gateway in {g for g, _ in counts if g != "-"}:
                 self.platform.monitor.record(

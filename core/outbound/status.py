@@ -37,10 +37,13 @@ class NewRecord:
 
 
 def update(
-    client: redis.Redis | redis.client.Pipeline, retention: Retention, keys: Keys,
-    updates: Mapping[str, Mapping[str, Any]], new: Mapping[str, NewRecord] | None = None,
+    client: redis.Redis | redis.client.Pipeline,
+    retention: Retention,
+    keys: Keys,
+    updates: Mapping[str, Mapping[str, Any]],
+    new: Mapping[str, NewRecord] | None = None,
     at: Mapping[str, records.At] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Write outbound records of scope ``keys`` (message id -> fields) in one call, never undoing a delivery
     report's verdict. ``new``: for these ids, make the record if there is none yet. ``at``: where these ids'
     records were found (saves looking them up again).
@@ -57,8 +60,11 @@ def update(
         found = (at or {}).get(message_id)
         rows.append(row if found is None else [*row, found.key, found.base])
     payload = {"out": _span(retention.outbound), "text": _span(retention.texts), "u": rows}
-    _UPDATE(client, [retention.outbound.prefix(keys), retention.texts.prefix(keys)],
-            [json.dumps(payload, ensure_ascii=False), *args.values])
+    _UPDATE(
+        client,
+        [retention.outbound.prefix(keys), retention.texts.prefix(keys)],
+        [json.dumps(payload, ensure_ascii=False), *args.values],
+    )
 
 
 def _with_texts(fields: Mapping[str, Any], args: records.Args) -> dict[str, Any]:
@@ -69,9 +75,14 @@ def _with_texts(fields: Mapping[str, Any], args: records.Args) -> dict[str, Any]
 def _new(made: NewRecord, args: records.Args) -> dict[str, Any]:
     message = made.message
     return {
-        "status": Status.QUEUED.value, "queued_at": made.queued_at, "kind": message.kind.value, "to": message.to,
-        "from": message.sender, "text": args.text(message.text) if message.text else "", "price": message.price,
-    }  # fmt: skip
+        "status": Status.QUEUED.value,
+        "queued_at": made.queued_at,
+        "kind": message.kind.value,
+        "to": message.to,
+        "from": message.sender,
+        "text": args.text(message.text) if message.text else "",
+        "price": message.price,
+    }
 
 
 def _span(store: Store) -> list[int]:
@@ -110,8 +121,15 @@ def apply_report(
         raise ValueError(f"a delivery report says delivered or failed, not {status}")
     keys, message_id = split_ref(ref)
     words = detail[:500]
-    args = [*_span(retention.outbound), *_span(retention.texts), records.field(message_id), status.value, at_ms,
-            records.digest(words), words]  # fmt: skip
+    args = [
+        *_span(retention.outbound),
+        *_span(retention.texts),
+        records.field(message_id),
+        status.value,
+        at_ms,
+        records.digest(words),
+        words,
+    ]
     known, latency_ms, changed = _REPORT(client, [retention.outbound.prefix(keys), retention.texts.prefix(keys)], args)
     if not known:
         return None

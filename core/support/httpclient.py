@@ -38,12 +38,16 @@ class HttpClient:
         self._lock = threading.Lock()
 
     def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
-        pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "pool", {}
+        )
         key = (scheme, host, port)
         conn = pool.get(key)
         if conn is None:
             if scheme == "https":
-                conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=ssl.create_default_context())
+                conn = http.client.HTTPSConnection(
+                    host, port, timeout=self.timeout, context=ssl.create_default_context()
+                )
             else:
                 conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
             pool[key] = conn
@@ -51,7 +55,9 @@ class HttpClient:
                 self._all.append(conn)
         return conn
 
-    def request(self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
+    def request(
+        self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
         """Send one request; raises ``OSError``/``http.client.HTTPException`` when no answer came."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -74,15 +74,17 @@ def parse_header(name: str, source: str) -> Header:
         arities[kind] = Arity(len(declared) - more, more)
     named = _NAME.match(name)
     if named is None or int(named.group(1)) != arities["KEYS"].fixed:
-        raise ValueError(f"{name}: a script is named camelCase-N.lua, N the keys it always takes "
-                         f"({arities['KEYS'].fixed} by its header)")  # fmt: skip
+        raise ValueError(
+            f"{name}: a script is named camelCase-N.lua, N the keys it always takes "
+            f"({arities['KEYS'].fixed} by its header)"
+        )
     return Header(arities["KEYS"], arities["ARGV"])
 
 
 def split(source: str) -> tuple[str, str]:
     """A script's header (its leading comment lines) and the rest."""
     found = _HEADER.match(source)
-    return (found.group(0), source[found.end():]) if found else ("", source)
+    return (found.group(0), source[found.end() :]) if found else ("", source)
 
 
 @cache
@@ -104,6 +106,8 @@ class LuaScript:
     def __call__(self, client: redis.Redis | redis.client.Pipeline, keys: list[Any], args: list[Any]) -> Any:
         """Run it on ``client`` (by its SHA, loading it first where Redis does not have it)."""
         if not self.header.keys.allows(len(keys)) or not self.header.argv.allows(len(args)):
-            raise ScriptCallError(f"{self.name} takes {self.header.keys} keys and {self.header.argv} arguments, "
-                                  f"called with {len(keys)} and {len(args)}")  # fmt: skip
+            raise ScriptCallError(
+                f"{self.name} takes {self.header.keys} keys and {self.header.argv} arguments, "
+                f"called with {len(keys)} and {len(args)}"
+            )
         return self._script(keys=keys, args=args, client=client)

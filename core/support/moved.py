@@ -69,8 +69,11 @@ class _Alias(importlib.abc.Loader):
         self.old, self.new = old, new
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        warnings.warn(f"{self.old} moved to {self.new}: import it from there (or the names kodeord exports "
-                      f"from kodeord)", DeprecationWarning, stacklevel=2)  # fmt: skip
+        warnings.warn(
+            f"{self.old} moved to {self.new}: import it from there (or the names kodeord exports from kodeord)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return importlib.import_module(self.new)
 
     def exec_module(self, module: ModuleType) -> None:

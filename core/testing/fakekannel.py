@@ -38,8 +38,12 @@ class FakeKannel:
         """The answer to one request, or None to hold it."""
         parts = urlsplit(target)
         if parts.path == "/stats":
-            body = {"requests": self.requests, "accepted": sum(self.counts.values()), "distinct": len(self.counts),
-                    "duplicated": sum(n - 1 for n in self.counts.values() if n > 1)}  # fmt: skip
+            body = {
+                "requests": self.requests,
+                "accepted": sum(self.counts.values()),
+                "distinct": len(self.counts),
+                "duplicated": sum(n - 1 for n in self.counts.values() if n > 1),
+            }
             return 200, json.dumps(body).encode()
         if parts.path != "/cgi-bin/sendsms":
             return 404, b"not found"
@@ -79,7 +83,10 @@ class FakeKannel:
                     await never
                     return
                 status, body = answer
-                writer.write(b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body))
+                writer.write(
+                    b"HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                    % (status, len(body), body)
+                )
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:

@@ -74,9 +74,11 @@ def make_platform(
     counter = itertools.count()
 
     def factory(
-        rules: str | Path | Iterable[Path] = (), plugins: Iterable[object] = (),
-        environ: Mapping[str, str] | None = None, **overrides: Any,
-    ) -> Platform:  # fmt: skip
+        rules: str | Path | Iterable[Path] = (),
+        plugins: Iterable[object] = (),
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Platform:
         if isinstance(rules, str):
             path = tmp_path / f"rules-{next(counter)}.yaml"
             path.write_text(rules, encoding="utf-8")

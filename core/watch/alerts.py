@@ -166,12 +166,16 @@ class Monitor:
         at = datetime.fromtimestamp(now, UTC)
         alerts = self._gateway_alerts(now, at)
         if oldest_unsent_age_s is not None and oldest_unsent_age_s > self.config.oldest_unsent_s:
-            alerts.append(Alert(
-                OLDEST_UNSENT,
-                f"the oldest unsent message has waited {oldest_unsent_age_s:.0f} s; "
-                f"threshold {self.config.oldest_unsent_s:g} s",
-                oldest_unsent_age_s, self.config.oldest_unsent_s, at,
-            ))  # fmt: skip
+            alerts.append(
+                Alert(
+                    OLDEST_UNSENT,
+                    f"the oldest unsent message has waited {oldest_unsent_age_s:.0f} s; "
+                    f"threshold {self.config.oldest_unsent_s:g} s",
+                    oldest_unsent_age_s,
+                    self.config.oldest_unsent_s,
+                    at,
+                )
+            )
         sent = []
         for alert in alerts:
             if self._claim(alert.cause):
@@ -191,8 +195,11 @@ class Monitor:
         raised = []
         for item in items:
             data = json.loads(item)
-            raised.append(Alert(data["cause"], data["message"], data["value"], data["threshold"],
-                                datetime.fromisoformat(data["at"])))  # fmt: skip
+            raised.append(
+                Alert(
+                    data["cause"], data["message"], data["value"], data["threshold"], datetime.fromisoformat(data["at"])
+                )
+            )
         return raised
 
     def _gateway_alerts(self, now: float, at: datetime) -> list[Alert]:
@@ -214,12 +221,16 @@ class Monitor:
             if attempts < self.config.min_attempts or failed / attempts <= threshold:
                 continue
             rate = failed / attempts
-            alerts.append(Alert(
-                gateway_cause(gateway),
-                f"gateway {gateway} failed {failed} of {attempts} messages ({rate:.0%}) "
-                f"in the last {self.config.window_s:g} s; threshold {threshold:.0%}",
-                rate, threshold, at,
-            ))  # fmt: skip
+            alerts.append(
+                Alert(
+                    gateway_cause(gateway),
+                    f"gateway {gateway} failed {failed} of {attempts} messages ({rate:.0%}) "
+                    f"in the last {self.config.window_s:g} s; threshold {threshold:.0%}",
+                    rate,
+                    threshold,
+                    at,
+                )
+            )
         return alerts
 
     def _claim(self, cause: str) -> bool:

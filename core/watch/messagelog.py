@@ -48,15 +48,28 @@ class Query:
     since_ms: int | None = None
 
     @classmethod
-    def parse(cls, regions: Sequence[str], *, to: str | None = None, sender: str | None = None,
-              service: str | None = None, status: str | None = None, since: str | None = None) -> Query:  # fmt: skip
+    def parse(
+        cls,
+        regions: Sequence[str],
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        service: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+    ) -> Query:
         """A query from text filters as a person gives them; QueryError saying which is wrong."""
         if status is not None and status not in STATES + OUTCOMES:
             raise QueryError(f"status must be one of {', '.join(STATES + OUTCOMES)}, not {status[:40]!r}")
         if service is not None and not re.fullmatch(r"[\w.-]{1,100}/[\w.-]{1,100}", service):
             raise QueryError(f"service must be tenant/service, not {service[:40]!r}")
-        return cls(_address(to, "to", regions), _address(sender, "from", regions), service, status,
-                   None if since is None else parse_since(since))  # fmt: skip
+        return cls(
+            _address(to, "to", regions),
+            _address(sender, "from", regions),
+            service,
+            status,
+            None if since is None else parse_since(since),
+        )
 
 
 def _address(raw: str | None, name: str, regions: Sequence[str]) -> str | None:
@@ -95,11 +108,18 @@ def inbound_message(scope: str, record_field: bytes, record: dict[str, Any]) -> 
     ident = records.handle(record_field)
     outcome = record["outcome"]
     return {
-        "id": ident, "direction": "in", "service": service_of(scope), "scope": scope,
-        "time": _iso(record["received_at"]), "from": record["from"], "to": record["to"], "text": record["text"],
-        "status": outcome.get("status", ""), "outcome": outcome,
+        "id": ident,
+        "direction": "in",
+        "service": service_of(scope),
+        "scope": scope,
+        "time": _iso(record["received_at"]),
+        "from": record["from"],
+        "to": record["to"],
+        "text": record["text"],
+        "status": outcome.get("status", ""),
+        "outcome": outcome,
         "replies": [records.handle(records.field(f"{ident}:{n}")) for n in range(record["replies"])],
-    }  # fmt: skip
+    }
 
 
 def outbound_message(scope: str, record_field: bytes, record: dict[str, str]) -> dict[str, Any]:
@@ -108,17 +128,27 @@ def outbound_message(scope: str, record_field: bytes, record: dict[str, str]) ->
     if "sent_at" in record:
         history.append({"status": "sent", "time": _iso(int(record["sent_at"]))})
     if "reported_at" in record:
-        history.append({"status": record["status"], "time": _iso(int(record["reported_at"])),
-                        "report": record.get("report", "")})  # fmt: skip
+        history.append(
+            {"status": record["status"], "time": _iso(int(record["reported_at"])), "report": record.get("report", "")}
+        )
     elif "failed_at" in record:
         history.append({"status": "failed", "time": _iso(int(record["failed_at"])), "reason": record.get("reason", "")})
     found = {
-        "id": records.handle(record_field), "direction": "out", "service": service_of(scope), "scope": scope,
-        "time": history[0]["time"] if history else "", "from": record.get("from", ""), "to": record.get("to", ""),
-        "text": record.get("text", ""), "status": record.get("status", ""), "kind": record.get("kind", ""),
-        "price": record.get("price", ""), "history": history, "attempts": int(record.get("attempts", "0") or 0),
+        "id": records.handle(record_field),
+        "direction": "out",
+        "service": service_of(scope),
+        "scope": scope,
+        "time": history[0]["time"] if history else "",
+        "from": record.get("from", ""),
+        "to": record.get("to", ""),
+        "text": record.get("text", ""),
+        "status": record.get("status", ""),
+        "kind": record.get("kind", ""),
+        "price": record.get("price", ""),
+        "history": history,
+        "attempts": int(record.get("attempts", "0") or 0),
         "route": {k: record[k] for k in ("gateway", "operator", "cost", "gateway_ref") if record.get(k)},
-    }  # fmt: skip
+    }
     if record.get("reason"):
         found["reason"] = record["reason"]
     if record.get("next_at"):
@@ -160,8 +190,10 @@ class MessageLog:
                 found = inbound_message(scope, record_field, inbound)
                 fields = [records.from_handle(r) or b"" for r in found["replies"]]
                 replies = self.reader.outbound_fields(keys, fields)
-                found["replies"] = [outbound_message(scope, f, r) if r else {"id": records.handle(f)}
-                                    for f, r in zip(fields, replies, strict=True)]  # fmt: skip
+                found["replies"] = [
+                    outbound_message(scope, f, r) if r else {"id": records.handle(f)}
+                    for f, r in zip(fields, replies, strict=True)
+                ]
                 return found
             [outbound] = self.reader.outbound_fields(keys, [record_field])
             if outbound is not None:
@@ -210,8 +242,15 @@ class MessageLog:
                     if (si, ti, bi) < start[:3] or (since_ms is not None and (bucket + 1) * store.span_ms < since_ms):
                         continue
                     count = int(self.redis.get(f"{prefix}:{bucket}:n") or 0)
-                    keys = [f"{prefix}:{bucket}:{g}:{i}".encode() for g in range(records.generation(count) + 1)
-                            for i in range(records.shards(g))] if count else []  # fmt: skip
+                    keys = (
+                        [
+                            f"{prefix}:{bucket}:{g}:{i}".encode()
+                            for g in range(records.generation(count) + 1)
+                            for i in range(records.shards(g))
+                        ]
+                        if count
+                        else []
+                    )
                     first = start[3] if (si, ti, bi) == start[:3] else 0
                     for at in range(first, len(keys), CHUNK):
                         pipe = self.redis.pipeline(transaction=False)
@@ -229,8 +268,12 @@ class MessageLog:
         keys = Keys(scope)
         rows = sorted((f, records.unpack(v)) for f, v in values.items())
         named = records.IN_FIELDS if store.name == "in" else records.OUT_FIELDS
-        digests = [v for _, row in rows for n, v in zip(named, row, strict=False)
-                   if n in ("text", "shared", "report", "reason") and isinstance(v, bytes)]  # fmt: skip
+        digests = [
+            v
+            for _, row in rows
+            for n, v in zip(named, row, strict=False)
+            if n in ("text", "shared", "report", "reason") and isinstance(v, bytes)
+        ]
         texts = self.reader.texts(keys, digests)
         matched = []
         for record_field, row in rows:
@@ -263,7 +306,10 @@ def _decode_cursor(cursor: str) -> tuple[int, ...]:
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error):
         position = None
-    if (not isinstance(position, list) or len(position) != 5
-            or not all(isinstance(p, int) and 0 <= p < 1 << 40 for p in position)):  # fmt: skip
+    if (
+        not isinstance(position, list)
+        or len(position) != 5
+        or not all(isinstance(p, int) and 0 <= p < 1 << 40 for p in position)
+    ):
         raise QueryError("cursor must be the next cursor of an earlier page")
     return tuple(position)

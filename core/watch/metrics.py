@@ -45,29 +45,36 @@ class Declared:
 DECLARED: dict[str, Declared] = {
     "kodeord_inbound_total": Declared("counter", "Inbound messages and calls by outcome", ("status",)),
     "kodeord_requests_refused_total": Declared(
-        "counter", "Webhook and API requests refused, by HTTP status", ("endpoint", "reason")),
+        "counter", "Webhook and API requests refused, by HTTP status", ("endpoint", "reason")
+    ),
     "kodeord_outbox_queued_total": Declared("counter", "Outgoing messages committed to an outbox"),
     "kodeord_outbox_vetoed_total": Declared("counter", "Queued messages a plugin vetoed at send time"),
     "kodeord_sent_total": Declared("counter", "Messages a gateway accepted", ("gateway",)),
     "kodeord_send_failed_total": Declared("counter", "Messages that failed for good", ("gateway",)),
-    "kodeord_send_retried_total": Declared("counter", "Messages put back for a retry after a temporary error",
-                                           ("gateway",)),  # fmt: skip
+    "kodeord_send_retried_total": Declared(
+        "counter", "Messages put back for a retry after a temporary error", ("gateway",)
+    ),
     "kodeord_delivery_reports_total": Declared("counter", "Delivery reports applied, by status", ("status",)),
     "kodeord_invalid_numbers_total": Declared(
-        "counter", "Messages not sent because the recipient is not a valid mobile number"),
+        "counter", "Messages not sent because the recipient is not a valid mobile number"
+    ),
     "kodeord_send_latency_seconds": Declared(
-        "histogram", "From queued (or queued again for a retry) to accepted by the gateway", ("gateway",)),
+        "histogram", "From queued (or queued again for a retry) to accepted by the gateway", ("gateway",)
+    ),
     "kodeord_delivery_report_latency_seconds": Declared(
-        "histogram", "From accepted by the gateway to its delivery report", ("status",)),
-    "kodeord_outbox_depth": Declared("gauge", "Entries in an outbox not yet sent (a broadcast's page is one)",
-                                     ("service", "outbox")),  # fmt: skip
-    "kodeord_outbox_oldest_seconds": Declared("gauge", "Age of the oldest entry in an outbox not yet sent",
-                                              ("service", "outbox")),  # fmt: skip
+        "histogram", "From accepted by the gateway to its delivery report", ("status",)
+    ),
+    "kodeord_outbox_depth": Declared(
+        "gauge", "Entries in an outbox not yet sent (a broadcast's page is one)", ("service", "outbox")
+    ),
+    "kodeord_outbox_oldest_seconds": Declared(
+        "gauge", "Age of the oldest entry in an outbox not yet sent", ("service", "outbox")
+    ),
     "kodeord_outbox_retrying": Declared("gauge", "Messages waiting for their next try", ("service",)),
     "kodeord_senders_alive": Declared("gauge", "Senders whose heart beat in the last two seconds"),
     "kodeord_engine_rulesets": Declared("gauge", "Compiled rule sets held by the rules engine (this process)"),
     "kodeord_services": Declared("gauge", "Services in the loaded rule files"),
-}  # fmt: skip
+}
 
 Series = tuple[str, tuple[tuple[str, str], ...], str]  # name, labels, part ("" or bucket:<le>, sum, count)
 

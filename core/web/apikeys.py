@@ -104,9 +104,16 @@ def create(client: redis.Redis, tenant: str, name: str = "") -> str:
                     key = KEY_START + secrets.token_urlsafe(30)
                 digest = _digest(key)
                 pipe.multi()
-                pipe.hset(record_key(digest), mapping={
-                    "tenant": tenant, "name": chosen, "prefix": key[:PREFIX_LENGTH], "created": _now(), "last_used": "",
-                })  # fmt: skip
+                pipe.hset(
+                    record_key(digest),
+                    mapping={
+                        "tenant": tenant,
+                        "name": chosen,
+                        "prefix": key[:PREFIX_LENGTH],
+                        "created": _now(),
+                        "last_used": "",
+                    },
+                )
                 pipe.sadd(tenant_key(tenant), digest)
                 pipe.execute()
                 return key

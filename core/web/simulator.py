@@ -50,9 +50,13 @@ async def send(request: Request) -> Response:
         return JSONResponse({"error": "give from, to and text as strings"}, status_code=400)
     try:
         inbound = Inbound.create(
-            sender=body["from"], recipient=body["to"], text=body["text"], gateway=GATEWAY,
-            message_id=uuid.uuid4().hex, regions=platform.settings.regions,
-        )  # fmt: skip
+            sender=body["from"],
+            recipient=body["to"],
+            text=body["text"],
+            gateway=GATEWAY,
+            message_id=uuid.uuid4().hex,
+            regions=platform.settings.regions,
+        )
     except KodeordError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     outcome = await run_in_threadpool(platform.handle, inbound)

@@ -32,10 +32,18 @@ if TYPE_CHECKING:
 
 PARAMS = (
     Param("name", str, doc="the list's name in replies (default: the service id)", validate=CHECKS["name"]),
-    Param("approval", str, doc="auto: joiners become members at once; manual: an administrator approves them",
-          validate=CHECKS["approval"]),  # fmt: skip
-    Param("senders", str, doc="writers: only named writers broadcast; members: every member may",
-          validate=CHECKS["senders"]),  # fmt: skip
+    Param(
+        "approval",
+        str,
+        doc="auto: joiners become members at once; manual: an administrator approves them",
+        validate=CHECKS["approval"],
+    ),
+    Param(
+        "senders",
+        str,
+        doc="writers: only named writers broadcast; members: every member may",
+        validate=CHECKS["senders"],
+    ),
     Param("language", str, doc="sv, no or en: the default replies' language", validate=CHECKS["language"]),
     Param("join_words", list, doc="words that join (default START)", validate=CHECKS["join_words"]),
     Param("leave_words", list, doc="words that unsubscribe (default STOPP, STOP)", validate=CHECKS["leave_words"]),
@@ -47,8 +55,9 @@ PARAMS = (
 @hookimpl
 def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
     """``addressbook.inbox``: the list behind a number."""
-    register(ActionSpec(ACTION, "An opt-in list: START joins, STOPP leaves, writers broadcast", PARAMS,
-                        takes_reserved=True))  # fmt: skip
+    register(
+        ActionSpec(ACTION, "An opt-in list: START joins, STOPP leaves, writers broadcast", PARAMS, takes_reserved=True)
+    )
 
 
 @hookimpl

@@ -100,11 +100,13 @@ class ListAdmin:
         lk = self.keys(list_id)
         service = self._services().get(list_id)
         return {
-            "id": list_id, "number": service.number if service else None, "options": self.options(list_id).to_dict(),
+            "id": list_id,
+            "number": service.number if service else None,
+            "options": self.options(list_id).to_dict(),
             "counts": store.counts(self.redis, lk),
             "writers": sorted(m.decode() for m in self.redis.smembers(lk.writers)),
             "functionaries": sorted(m.decode() for m in self.redis.smembers(lk.functionaries)),
-        }  # fmt: skip
+        }
 
     def create(self, list_id: str, options: dict[str, Any]) -> dict[str, Any]:
         """A new list (without a number until a rule file gives it one); 409 if the id is taken."""
@@ -156,8 +158,9 @@ class ListAdmin:
 
     # -- members ---------------------------------------------------------------------------------------------
 
-    def add_member(self, list_id: str, phone_raw: str = "", email_raw: str = "", name: str = "",
-                   note: str = "") -> dict[str, Any]:  # fmt: skip
+    def add_member(
+        self, list_id: str, phone_raw: str = "", email_raw: str = "", name: str = "", note: str = ""
+    ) -> dict[str, Any]:
         """Add a member by hand (AB-6); 409 if the person unsubscribed (only they can come back)."""
         member, extra = self.member_row(phone_raw, email_raw, name)
         self._change(list_id, "add", member, note or "added by an administrator", extra)
@@ -222,12 +225,16 @@ class ListAdmin:
         record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
         if entry:
             self.platform.committer.register(lk.scope.outbox)
-        result = _CHANGE(self.redis, [lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member),
-                                      lk.scope.outbox], [op, member, record, contact, entry, CONSENT_KEEP])  # fmt: skip
+        result = _CHANGE(
+            self.redis,
+            [lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member), lk.scope.outbox],
+            [op, member, record, contact, entry, CONSENT_KEEP],
+        )
         result = result.decode() if isinstance(result, bytes) else result
         if result == "unsubscribed":
-            raise ListError(f"{member} unsubscribed from {list_id}; only they can join again (START or their link)",
-                            409)  # fmt: skip
+            raise ListError(
+                f"{member} unsubscribed from {list_id}; only they can join again (START or their link)", 409
+            )
         if result == "not-pending":
             raise ListError(f"{member} is not waiting for approval on {list_id}", 404)
         if result == "not-member":
@@ -238,8 +245,9 @@ class ListAdmin:
         if service is None:  # a list without a number cannot text anyone
             return ""
         options = self.options(list_id)
-        text = templating.render(options.reply(reply), {"list": options.name, "number": service.number,
-                                                        "sender": member})  # fmt: skip
+        text = templating.render(
+            options.reply(reply), {"list": options.name, "number": service.number, "sender": member}
+        )
         message = Outbound(to=member, sender=service.number, text=text, kind=Kind.REPLY, service=lk.key)
         return json.dumps({"id": f"admin:{reply}:{member}:{time.time_ns()}", **message.to_dict()}, ensure_ascii=False)
 
@@ -255,7 +263,10 @@ class ListAdmin:
         except ValueError as exc:
             raise ListError(str(exc)) from None
         details = store.contacts(self.redis, lk, ids)
-        rows = [{"id": i, **({"phone": i} if i.startswith("+") else {"email": i}), **d} for i, d in zip(ids, details, strict=True)]
+        rows = [
+            {"id": i, **({"phone": i} if i.startswith("+") else {"email": i}), **d}
+            for i, d in zip(ids, details, strict=True)
+        ]
         following = store.next_cursor(state, after, ids) if len(ids) == limit else None
         return {"state": state, "items": rows, "next": following}
 
@@ -281,10 +292,17 @@ class ListAdmin:
         body = f"{text.strip()}\n{options.footer}" if options.footer else text.strip()
         fanout_id = f"api:{time.time_ns()}"
         message = Outbound(
-            to="", sender=service.number, text=body, kind=Kind.BROADCAST, service=lk.key,
-            meta={"list": lk.key, "subject": templating.render(options.reply("email_subject"), variables),
-                  "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"})},
-        )  # fmt: skip
+            to="",
+            sender=service.number,
+            text=body,
+            kind=Kind.BROADCAST,
+            service=lk.key,
+            meta={
+                "list": lk.key,
+                "subject": templating.render(options.reply("email_subject"), variables),
+                "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"}),
+            },
+        )
         fanout = Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, self.platform.hooks.prepare_outgoing(message))
         self.platform.committer.register(lk.scope.bulk)
         self.redis.xadd(lk.scope.bulk, {"m": fanout.start_entry()})

@@ -234,8 +234,12 @@ def consent(name: str, member: str, as_csv: bool) -> None:
 @click.argument("name")
 @click.argument("text")
 @click.option("--follow", is_flag=True, help="Show its progress until every message is out and reported on.")
-@click.option("--reports-timeout", default=60.0, show_default=True,
-              help="With --follow: seconds to wait for delivery reports once every message is out.")  # fmt: skip
+@click.option(
+    "--reports-timeout",
+    default=60.0,
+    show_default=True,
+    help="With --follow: seconds to wait for delivery reports once every message is out.",
+)
 def start_broadcast(name: str, text: str, follow: bool, reports_timeout: float) -> None:
     """Send TEXT to every member (by SMS, and by email to members with an address)."""
     with _admin(name) as (admin, list_id):
@@ -259,9 +263,11 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
             now = fanout.read_progress(admin.redis, scope, broadcast) or {}
             n = {k: int(now.get(k, 0)) for k in ("queued", "sent", "failed", "delivered", "undelivered")}
             done = now.get("state") == "done" and n["sent"] + n["failed"] >= n["queued"]
-            line = (f"broadcast {broadcast}: {n['queued']} queued{'' if now.get('state') == 'done' else ' so far'}, "
-                    f"{n['sent']} sent, {n['failed']} failed, {n['delivered']} delivered, "
-                    f"{n['undelivered']} not delivered")  # fmt: skip
+            line = (
+                f"broadcast {broadcast}: {n['queued']} queued{'' if now.get('state') == 'done' else ' so far'}, "
+                f"{n['sent']} sent, {n['failed']} failed, {n['delivered']} delivered, "
+                f"{n['undelivered']} not delivered"
+            )
             if line != last_line:
                 click.echo(("\r" + line) if terminal else line, err=True, nl=not terminal)
                 last_line = line

@@ -111,17 +111,34 @@ class Inbox:
         inbound, service = self.call.inbound, self.call.service
         subject = self.render("email_subject")
         message = Outbound(
-            to="", sender=inbound.recipient, text=text, kind=Kind.BROADCAST, service=service.key,
-            meta={"list": service.key, "subject": subject or service.id,
-                  "email_footer": self.render("email_footer", link="{link}")},
-        )  # fmt: skip
-        receipt = Outbound(to=self.sender, sender=inbound.recipient, text=self.options.reply("receipt"),
-                           kind=Kind.REPLY, service=service.key)  # fmt: skip
-        self.effects.fanouts.append(Fanout(
-            id=f"{inbound.gateway}:{inbound.message_id}", source=store.PLUGIN,
-            params={"list": service.key, "exclude": self.sender}, message=message, receipt=receipt,
-            receipt_vars=self.variables(),
-        ))  # fmt: skip
+            to="",
+            sender=inbound.recipient,
+            text=text,
+            kind=Kind.BROADCAST,
+            service=service.key,
+            meta={
+                "list": service.key,
+                "subject": subject or service.id,
+                "email_footer": self.render("email_footer", link="{link}"),
+            },
+        )
+        receipt = Outbound(
+            to=self.sender,
+            sender=inbound.recipient,
+            text=self.options.reply("receipt"),
+            kind=Kind.REPLY,
+            service=service.key,
+        )
+        self.effects.fanouts.append(
+            Fanout(
+                id=f"{inbound.gateway}:{inbound.message_id}",
+                source=store.PLUGIN,
+                params={"list": service.key, "exclude": self.sender},
+                message=message,
+                receipt=receipt,
+                receipt_vars=self.variables(),
+            )
+        )
 
     def forward(self) -> None:
         """Not a writer: the text goes only to the functionaries, marked "Message not sent"."""
@@ -130,10 +147,17 @@ class Inbox:
         for raw in sorted(functionaries):
             address = raw.decode()
             channel = Channel.EMAIL if "@" in address else Channel.SMS
-            self.effects.replies.append(Outbound(
-                to=address, sender=self.call.inbound.recipient, text=notice, channel=channel, kind=Kind.NOTICE,
-                service=self.call.service.key, meta={"subject": notice[:78]} if channel is Channel.EMAIL else {},
-            ))  # fmt: skip
+            self.effects.replies.append(
+                Outbound(
+                    to=address,
+                    sender=self.call.inbound.recipient,
+                    text=notice,
+                    channel=channel,
+                    kind=Kind.NOTICE,
+                    service=self.call.service.key,
+                    meta={"subject": notice[:78]} if channel is Channel.EMAIL else {},
+                )
+            )
         # Only someone who is not on the list (nor waiting to be) is told how to join.
         self.reply("forwarded_member" if self.standing.state in ("members", "pending") else "forwarded")
 
@@ -152,16 +176,23 @@ class Inbox:
         text = self.render(name, **extra)
         if text:
             inbound = self.call.inbound
-            self.effects.replies.append(Outbound(to=self.sender, sender=inbound.recipient, text=text,
-                                                 service=self.call.service.key))  # fmt: skip
+            self.effects.replies.append(
+                Outbound(to=self.sender, sender=inbound.recipient, text=text, service=self.call.service.key)
+            )
 
     def write(self, command: str, key: str, *args: str | int) -> None:
         self.effects.writes.append(Write(command, key, args))
 
     def consent(self, event: str) -> None:
         inbound = self.call.inbound
-        record = store.consent_record(event, inbound.channel.value, inbound.text, self.sender,
-                                      f"{inbound.gateway}:{inbound.message_id}", self.call.now)  # fmt: skip
+        record = store.consent_record(
+            event,
+            inbound.channel.value,
+            inbound.text,
+            self.sender,
+            f"{inbound.gateway}:{inbound.message_id}",
+            self.call.now,
+        )
         key = self.lk.consent(self.sender)
         self.write("RPUSH", key, record)
         self.write("LTRIM", key, -CONSENT_KEEP, -1)

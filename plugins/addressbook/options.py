@@ -120,10 +120,15 @@ class ListOptions:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, every reply filled in."""
         return {
-            "name": self.name, "approval": self.approval, "senders": self.senders, "language": self.language,
-            "join_words": list(self.join_words), "leave_words": list(self.leave_words), "footer": self.footer,
+            "name": self.name,
+            "approval": self.approval,
+            "senders": self.senders,
+            "language": self.language,
+            "join_words": list(self.join_words),
+            "leave_words": list(self.leave_words),
+            "footer": self.footer,
             "replies": {name: self.reply(name) for name in REPLY_VARIABLES},
-        }  # fmt: skip
+        }
 
 
 def _choice(allowed: tuple[str, ...]) -> Any:

@@ -65,8 +65,10 @@ def _rejoin(admin: ListAdmin, list_id: str, member: str) -> str:
     else:
         pipe.zrem(lk.pending, member)
         pipe.zadd(lk.members, {member: 0})
-    pipe.rpush(lk.consent(member), store.consent_record("request" if manual else "join", "link",
-                                                        "joined again through the signed link", member))  # fmt: skip
+    pipe.rpush(
+        lk.consent(member),
+        store.consent_record("request" if manual else "join", "link", "joined again through the signed link", member),
+    )
     pipe.ltrim(lk.consent(member), -CONSENT_KEEP, -1)
     pipe.execute()
     return "pending" if manual else "members"
@@ -84,8 +86,13 @@ def _leave(admin: ListAdmin, list_id: str, member: str) -> None:
     handover.settle(admin.redis, store.addresses(admin.redis, lk, member))  # before the page says they left
 
 
-async def _link(request: Request, purpose: str, ask: tuple[str, str, str],
-                change: Callable[[ListAdmin, str, str], str | None], done: dict[str | None, tuple[str, str]]) -> Response:  # fmt: skip
+async def _link(
+    request: Request,
+    purpose: str,
+    ask: tuple[str, str, str],
+    change: Callable[[ListAdmin, str, str], str | None],
+    done: dict[str | None, tuple[str, str]],
+) -> Response:
     """A link's page: GET asks (title, question, button), POST makes the change and shows what it did."""
     found = _target(request, purpose)
     if found is None:
@@ -100,17 +107,26 @@ async def _link(request: Request, purpose: str, ask: tuple[str, str, str],
 
 
 async def join(request: Request) -> Response:
-    return await _link(request, "addressbook-join",
-                       ("Gå med i {name} igen", "Vill du att {member} ska få utskick från {name} igen?", "Gå med"),
-                       _rejoin, {"pending": ("Tack!", "Din anmälan till {name} väntar på att en administratör "
-                                                      "godkänner den."),
-                                 "members": ("Välkommen tillbaka!", "{member} får nu utskick från {name} igen.")})  # fmt: skip
+    return await _link(
+        request,
+        "addressbook-join",
+        ("Gå med i {name} igen", "Vill du att {member} ska få utskick från {name} igen?", "Gå med"),
+        _rejoin,
+        {
+            "pending": ("Tack!", "Din anmälan till {name} väntar på att en administratör godkänner den."),
+            "members": ("Välkommen tillbaka!", "{member} får nu utskick från {name} igen."),
+        },
+    )
 
 
 async def leave(request: Request) -> Response:
-    return await _link(request, "addressbook-leave",
-                       ("Lämna {name}", "Vill du att {member} inte längre ska få utskick från {name}?", "Avanmäl"),
-                       _leave, {None: ("Du är avanmäld", "{member} får inga fler utskick från {name}.")})  # fmt: skip
+    return await _link(
+        request,
+        "addressbook-leave",
+        ("Lämna {name}", "Vill du att {member} inte längre ska få utskick från {name}?", "Avanmäl"),
+        _leave,
+        {None: ("Du är avanmäld", "{member} får inga fler utskick från {name}.")},
+    )
 
 
 def routes() -> list[Route]:

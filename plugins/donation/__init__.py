@@ -25,9 +25,12 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
 GIVE = ActionSpec(
-    campaign.ACTION, "A donation of the rule's price: the thank-you reply is charged at it, and it is counted",
-    campaign.PARAMS, provides=tuple(sorted(campaign.VARIABLES)), check_rule=campaign.check_rule,
-)  # fmt: skip
+    campaign.ACTION,
+    "A donation of the rule's price: the thank-you reply is charged at it, and it is counted",
+    campaign.PARAMS,
+    provides=tuple(sorted(campaign.VARIABLES)),
+    check_rule=campaign.check_rule,
+)
 
 
 @hookimpl

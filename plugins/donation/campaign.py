@@ -103,7 +103,8 @@ def check_rule(rule: Rule, service: Service) -> list[str]:
         return problems  # a bad parameter, reported by its own check
     for other_name, other in theirs:
         if other.id == mine.id and (other.name, other.payout_percent) != (mine.name, mine.payout_percent):
-            problems.append(f"campaign {mine.id!r} has another name or payout_percent in rule {other_name!r}; "
-                            "give them the same")  # fmt: skip
+            problems.append(
+                f"campaign {mine.id!r} has another name or payout_percent in rule {other_name!r}; give them the same"
+            )
             break
     return problems

@@ -91,10 +91,17 @@ def rows(
                 merged[slot] = merged.get(slot, 0) + count
     order = sorted(merged, key=lambda s: (s.day, s.campaign, s.operator, s.price_ore, s.payout_bp))
     found = [
-        Row(s.day, s.campaign, s.operator, Decimal(s.price_ore) / ORE, Decimal(s.payout_bp) / BASIS,
-            merged[s], Decimal(merged[s] * s.price_ore) / ORE)
+        Row(
+            s.day,
+            s.campaign,
+            s.operator,
+            Decimal(s.price_ore) / ORE,
+            Decimal(s.payout_bp) / BASIS,
+            merged[s],
+            Decimal(merged[s] * s.price_ore) / ORE,
+        )
         for s in order
-    ]  # fmt: skip
+    ]
     return found, names
 
 
@@ -149,10 +156,16 @@ def report(
 def row_dict(row: Row, names: dict[str, str]) -> dict[str, Any]:
     """One settlement row as JSON (amounts as strings, exact)."""
     return {
-        "day": row.day, "campaign": row.campaign, "campaign_name": names.get(row.campaign, row.campaign),
-        "operator": row.operator, "price": money(row.price), "payout_percent": percent_text(row.payout_percent),
-        "count": row.count, "gross": money(row.gross), "owed": money(row.owed),
-    }  # fmt: skip
+        "day": row.day,
+        "campaign": row.campaign,
+        "campaign_name": names.get(row.campaign, row.campaign),
+        "operator": row.operator,
+        "price": money(row.price),
+        "payout_percent": percent_text(row.payout_percent),
+        "count": row.count,
+        "gross": money(row.gross),
+        "owed": money(row.owed),
+    }
 
 
 def to_csv(result: dict[str, Any]) -> str:

@@ -49,17 +49,26 @@ from kodeord.support.httpclient import Answer, HttpClient
 
 log = logging.getLogger(__name__)
 
-OPTIONS = Record("elks options", {
-    "api_url": Field(Text("a URL such as https://api.46elks.com/a1", pattern=r"https?://\S+"),
-                     default="https://api.46elks.com/a1", doc="the API's base URL; messages go to its /sms"),
-    "api_user": Field(Text(), required=True, doc="the account's API username (HTTP basic auth)"),
-    "api_password": Field(Text(), required=True, doc="its API password"),
-    **webhooks.credential_fields("sms_url"),
-    "dlr": Field(Flag(), default=True, doc="ask for delivery reports (whendelivered)"),
-    "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
-    "connections": Field(Number("a count", minimum=1, maximum=64, integer=True), default=4,
-                         doc="API requests in flight at once per worker"),
-})  # fmt: skip
+OPTIONS = Record(
+    "elks options",
+    {
+        "api_url": Field(
+            Text("a URL such as https://api.46elks.com/a1", pattern=r"https?://\S+"),
+            default="https://api.46elks.com/a1",
+            doc="the API's base URL; messages go to its /sms",
+        ),
+        "api_user": Field(Text(), required=True, doc="the account's API username (HTTP basic auth)"),
+        "api_password": Field(Text(), required=True, doc="its API password"),
+        **webhooks.credential_fields("sms_url"),
+        "dlr": Field(Flag(), default=True, doc="ask for delivery reports (whendelivered)"),
+        "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
+        "connections": Field(
+            Number("a count", minimum=1, maximum=64, integer=True),
+            default=4,
+            doc="API requests in flight at once per worker",
+        ),
+    },
+)
 
 FORM = "application/x-www-form-urlencoded"
 # The longest text we take, every character 4 UTF-8 bytes and every byte percent-encoded, and the other fields.
@@ -75,8 +84,9 @@ async def read_form(request: Request) -> dict[str, str]:
         raise webhooks.bad_request(f"the body must be {FORM}, not {media_type or 'untyped'}")
     body = await webhooks.read_body(request, MAX_BODY)
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
-                          encoding="utf-8", errors="strict")  # fmt: skip
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, encoding="utf-8", errors="strict"
+        )
     except UnicodeDecodeError:
         raise webhooks.bad_request("the body is not UTF-8") from None
     except ValueError:
@@ -157,9 +167,13 @@ class ElksGateway(RequestPerMessage):
         if missing:
             raise webhooks.bad_request(f"missing {', '.join(missing)} (46elks posts id, from, to and message)")
         outcome = await webhooks.receive(
-            platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
+            platform,
+            sender=fields["from"],
+            recipient=fields["to"],
+            gateway=self.id,
+            message_id=fields["id"],
             text=fields["message"],
-        )  # fmt: skip
+        )
         return Response(b"", status_code=200, headers={"X-Kodeord-Status": outcome.status})
 
     async def voice(self, request: Request, platform: Any) -> Response:
@@ -175,12 +189,19 @@ class ElksGateway(RequestPerMessage):
         if missing:
             raise webhooks.bad_request(f"missing {', '.join(missing)} (46elks posts callid, from and to)")
         outcome = await webhooks.receive(
-            platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["callid"],
+            platform,
+            sender=fields["from"],
+            recipient=fields["to"],
+            gateway=self.id,
+            message_id=fields["callid"],
             channel="call",
-        )  # fmt: skip
+        )
         answer = outcome.call or {"hangup": "busy"}
-        return Response(json.dumps(answer), media_type="application/json",
-                        headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status})  # fmt: skip
+        return Response(
+            json.dumps(answer),
+            media_type="application/json",
+            headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status},
+        )
 
     def place_call(self, caller_id: str, to: str, actions: Mapping[str, Any]) -> str:
         """``POST {api_url}/calls``: call ``to`` from ``caller_id`` and run ``actions`` when answered."""
@@ -224,10 +245,13 @@ def endpoints(gateway: Any) -> Mapping[str, Callable[..., Any]]:
 
 
 ELKS = GatewayType(
-    name="elks", options=OPTIONS, build=ElksGateway, endpoints=endpoints,
+    name="elks",
+    options=OPTIONS,
+    build=ElksGateway,
+    endpoints=endpoints,
     description="46elks: form POST inbound to sms_url and voice_start, POST /a1/sms and /a1/calls outbound, "
     "whendelivered reports",
-)  # fmt: skip
+)
 
 
 @hookimpl

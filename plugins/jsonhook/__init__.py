@@ -97,16 +97,26 @@ from kodeord.support.httpclient import Answer, HttpClient
 if TYPE_CHECKING:
     from kodeord.platform import Platform
 
-OPTIONS = Record("json options", {
-    "send_url": Field(Text("an http(s) URL such as https://sms.example.com/kodeord", pattern=r"https?://[^\s/?#]+\S*"),
-                      required=True, doc="where Kodeord POSTs outgoing messages"),
-    "secret": Field(Text("a shared secret", pattern=r"(?s).*\S.*"), required=True,
-                    doc="the HMAC-SHA256 key for both directions"),
-    "dlr": Field(Flag(), default=True, doc="ask for delivery reports (send callback_url)"),
-    "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
-    "connections": Field(Number("a count", minimum=1, maximum=64, integer=True), default=4,
-                         doc="requests in flight at once per worker"),
-})  # fmt: skip
+OPTIONS = Record(
+    "json options",
+    {
+        "send_url": Field(
+            Text("an http(s) URL such as https://sms.example.com/kodeord", pattern=r"https?://[^\s/?#]+\S*"),
+            required=True,
+            doc="where Kodeord POSTs outgoing messages",
+        ),
+        "secret": Field(
+            Text("a shared secret", pattern=r"(?s).*\S.*"), required=True, doc="the HMAC-SHA256 key for both directions"
+        ),
+        "dlr": Field(Flag(), default=True, doc="ask for delivery reports (send callback_url)"),
+        "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
+        "connections": Field(
+            Number("a count", minimum=1, maximum=64, integer=True),
+            default=4,
+            doc="requests in flight at once per worker",
+        ),
+    },
+)
 
 MAX_BODY = 64 * 1024  # far above any message; stops abuse of the endpoints
 INBOUND_CHANNELS = ("sms", "call")
@@ -180,9 +190,14 @@ class JsonGateway(RequestPerMessage):
         """The JSON object POSTed for one message (see the module docstring)."""
         message = item.message
         body: dict[str, Any] = {
-            "id": item.id, "ref": item.ref, "from": message.sender, "to": message.to, "text": message.text,
-            "encoding": message.info.encoding.value, "segments": message.info.segments,
-        }  # fmt: skip
+            "id": item.id,
+            "ref": item.ref,
+            "from": message.sender,
+            "to": message.to,
+            "text": message.text,
+            "encoding": message.info.encoding.value,
+            "segments": message.info.segments,
+        }
         if message.price and self.charging:
             body["price"] = message.price
         if self.dlr:
@@ -193,9 +208,10 @@ class JsonGateway(RequestPerMessage):
         """One signed POST: 2xx or 409 sent, 408/429/5xx/no answer a retry, any other 4xx refused for good."""
         body = json.dumps(self.payload(item), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {
-            **signing.sign(self.secret, body), "Content-Type": "application/json",
+            **signing.sign(self.secret, body),
+            "Content-Type": "application/json",
             "Idempotency-Key": idempotency_key(item.id),
-        }  # fmt: skip
+        }
         try:
             answer = self.http.request("POST", self.send_url, body, headers)
         except (OSError, http.client.HTTPException) as exc:
@@ -214,9 +230,11 @@ class JsonGateway(RequestPerMessage):
         body = await webhooks.read_body(request, MAX_BODY)
         try:
             signing.verify(
-                self.secret, body, request.headers.get(signing.TIMESTAMP_HEADER),
+                self.secret,
+                body,
+                request.headers.get(signing.TIMESTAMP_HEADER),
                 request.headers.get(signing.SIGNATURE_HEADER),
-            )  # fmt: skip
+            )
         except signing.SignatureError as exc:
             raise webhooks.unauthorized(request, self.id, str(exc)) from None
         return parse_object(body)
@@ -231,9 +249,14 @@ class JsonGateway(RequestPerMessage):
         if channel == "sms" and "text" not in fields:
             raise webhooks.bad_request("missing text")
         outcome = await webhooks.receive(
-            platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
-            text=fields.get("text", ""), channel=channel,
-        )  # fmt: skip
+            platform,
+            sender=fields["from"],
+            recipient=fields["to"],
+            gateway=self.id,
+            message_id=fields["id"],
+            text=fields.get("text", ""),
+            channel=channel,
+        )
         return JSONResponse({"status": outcome.status, "replies": len(outcome.replies), "duplicate": outcome.duplicate})
 
     async def delivery_report(self, request: Request, platform: Platform) -> Response:
@@ -262,9 +285,12 @@ def endpoints(gateway: Any) -> Mapping[str, Endpoint]:
 
 
 JSON_GATEWAY = GatewayType(
-    name="json", options=OPTIONS, build=JsonGateway, endpoints=endpoints,
+    name="json",
+    options=OPTIONS,
+    build=JsonGateway,
+    endpoints=endpoints,
     description="any provider: signed JSON webhooks inbound and for delivery reports, signed JSON POSTs outbound",
-)  # fmt: skip
+)
 
 
 @hookimpl

@@ -37,17 +37,23 @@ from kodeord.web.params import parse_whole
 
 log = logging.getLogger(__name__)
 
-OPTIONS = Record("kannel options", {
-    "sendsms_url": Field(Text("a URL such as http://kannel:13013/cgi-bin/sendsms"), required=True),
-    "username": Field(Text(), required=True, doc="a sendsms-user's username"),
-    "password": Field(Text(), required=True, doc="its password"),
-    "smsc": Field(Text(), doc="force this smsc-id for outbound messages"),
-    **webhooks.credential_fields("get-url"),
-    "dlr": Field(Flag(), default=True, doc="ask for delivery reports"),
-    "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
-    "connections": Field(Number("a count", minimum=1, maximum=64, integer=True), default=8,
-                         doc="sendsms requests in flight at once per worker"),
-})  # fmt: skip
+OPTIONS = Record(
+    "kannel options",
+    {
+        "sendsms_url": Field(Text("a URL such as http://kannel:13013/cgi-bin/sendsms"), required=True),
+        "username": Field(Text(), required=True, doc="a sendsms-user's username"),
+        "password": Field(Text(), required=True, doc="its password"),
+        "smsc": Field(Text(), doc="force this smsc-id for outbound messages"),
+        **webhooks.credential_fields("get-url"),
+        "dlr": Field(Flag(), default=True, doc="ask for delivery reports"),
+        "timeout": Field(Number("seconds", minimum=0.1, maximum=120), default=10),
+        "connections": Field(
+            Number("a count", minimum=1, maximum=64, integer=True),
+            default=8,
+            doc="sendsms requests in flight at once per worker",
+        ),
+    },
+)
 
 DLR_MASK = 1 | 2 | 16  # delivered, failed, rejected by the SMSC
 _DLR_STATES = {1: Status.DELIVERED, 2: Status.FAILED, 16: Status.FAILED}  # 4 buffered, 8 accepted by SMSC: no change
@@ -113,8 +119,10 @@ class KannelGateway:
         """Path and query of the sendsms request for one message (the fixed parameters are encoded once)."""
         message = item.message
         coding = "2" if message.info.encoding is Encoding.UCS2 else "0"
-        url = (f"{self._fixed}&from={_quoted(message.sender)}&to={quote(message.to, safe='')}"
-               f"&text={_quoted(message.text)}&coding={coding}")  # fmt: skip
+        url = (
+            f"{self._fixed}&from={_quoted(message.sender)}&to={quote(message.to, safe='')}"
+            f"&text={_quoted(message.text)}&coding={coding}"
+        )
         if self.options.get("dlr"):
             url += f"&dlr-mask={DLR_MASK}&dlr-url={quote(self.dlr_url(item.ref), safe='')}"
         if message.price and self.charging:
@@ -142,7 +150,8 @@ class KannelGateway:
                 for item in group:
                     try:
                         answer: Answer | OSError | http.client.HTTPException = self.http.request(
-                            "GET", self.request_url(item))  # fmt: skip
+                            "GET", self.request_url(item)
+                        )
                     except (OSError, http.client.HTTPException) as exc:
                         answer = exc
                     report(self.judge(item.id, answer))
@@ -173,9 +182,13 @@ class KannelGateway:
         """Kannel's get-url/post-url: take one SMS; answer with an empty 200 (replies go through sendsms)."""
         params = webhooks.raw_query(request)
         secret = params.get("secret")
-        webhooks.check_credentials(request, self.id, self.options, secret.decode("latin-1") if secret is not None else None)
+        webhooks.check_credentials(
+            request, self.id, self.options, secret.decode("latin-1") if secret is not None else None
+        )
         body = await webhooks.read_body(request, MAX_BODY) if request.method == "POST" else b""
-        fields = {k: params[k].decode("latin-1") for k in ("from", "to", "id", "smsc", "coding", "charset") if k in params}
+        fields = {
+            k: params[k].decode("latin-1") for k in ("from", "to", "id", "smsc", "coding", "charset") if k in params
+        }
         charset = fields.get("charset")
         if "text" in params:
             raw = params["text"]
@@ -196,10 +209,17 @@ class KannelGateway:
         if any(len(v) > MAX_FIELD for v in fields.values()):
             raise webhooks.bad_request("a parameter is too long")
         outcome = await webhooks.receive(
-            platform, sender=fields["from"], recipient=fields["to"], gateway=self.id, message_id=fields["id"],
-            text=decode_text(raw, charset, fields.get("coding")), operator=fields.get("smsc", ""),
-        )  # fmt: skip
-        return Response(b"", status_code=200, headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status})
+            platform,
+            sender=fields["from"],
+            recipient=fields["to"],
+            gateway=self.id,
+            message_id=fields["id"],
+            text=decode_text(raw, charset, fields.get("coding")),
+            operator=fields.get("smsc", ""),
+        )
+        return Response(
+            b"", status_code=200, headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status}
+        )
 
     async def delivery_report(self, request: Request, platform: Any) -> Response:
         """Kannel's dlr-url: ``ref``, ``sig`` and ``type`` (1 delivered, 2 failed, 16 rejected; 4 and 8 ignored)."""
@@ -222,9 +242,12 @@ def endpoints(gateway: Any) -> Mapping[str, Callable[..., Any]]:
 
 
 KANNEL = GatewayType(
-    name="kannel", options=OPTIONS, build=KannelGateway, endpoints=endpoints,
+    name="kannel",
+    options=OPTIONS,
+    build=KannelGateway,
+    endpoints=endpoints,
     description="Kannel: sms-service get-url inbound, /cgi-bin/sendsms outbound, dlr-url reports",
-)  # fmt: skip
+)
 
 
 @hookimpl

@@ -23,14 +23,20 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
 VOTE = ActionSpec(
-    poll.ACTION, "A vote in a poll: the text after the keyword (or the call's number) names the option",
-    poll.PARAMS, provides=tuple(sorted(poll.VARIABLES)), check_rule=poll.check_rule,
-)  # fmt: skip
+    poll.ACTION,
+    "A vote in a poll: the text after the keyword (or the call's number) names the option",
+    poll.PARAMS,
+    provides=tuple(sorted(poll.VARIABLES)),
+    check_rule=poll.check_rule,
+)
 
 ENTER = ActionSpec(
-    competition.ACTION, "A competition answer: the first answer of each number is its entry",
-    competition.PARAMS, provides=tuple(sorted(competition.VARIABLES)), check_rule=competition.check_rule,
-)  # fmt: skip
+    competition.ACTION,
+    "A competition answer: the first answer of each number is its entry",
+    competition.PARAMS,
+    provides=tuple(sorted(competition.VARIABLES)),
+    check_rule=competition.check_rule,
+)
 
 
 @hookimpl

@@ -50,6 +50,7 @@ def refusal(call: ActionCall, template: str, fallback: str, variables: dict[str,
         text = render(fallback, call, variables)
     if text:
         inbound = call.inbound
-        effects.replies.append(Outbound(to=inbound.sender, sender=inbound.recipient, text=text, kind=Kind.REPLY,
-                                        service=call.service.key))  # fmt: skip
+        effects.replies.append(
+            Outbound(to=inbound.sender, sender=inbound.recipient, text=text, kind=Kind.REPLY, service=call.service.key)
+        )
     return effects

@@ -75,7 +75,9 @@ def log_reader(rows: str) -> TenantHandler:
 async def list_competitions(request: Request, platform: Any, tenant: str) -> Any:
     def read() -> Any:
         found = services(platform, tenant, competition.ACTION)
-        return {"competitions": [draw.summary(platform.redis, competition.find(platform, tenant, sid)) for sid in found]}
+        return {
+            "competitions": [draw.summary(platform.redis, competition.find(platform, tenant, sid)) for sid in found]
+        }
 
     return await run_in_threadpool(read)
 

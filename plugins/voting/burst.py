@@ -27,9 +27,11 @@ def writes(poll: Poll, sender: str, minute: int) -> list[Write]:
     keys = keys_of(poll.service)
     numbers, prefixes = keys.rate(minute, "number"), keys.rate(minute, "prefix")
     return [
-        Write("ZINCRBY", numbers, (1, sender)), Write("EXPIRE", numbers, (RATE_TTL_S,)),
-        Write("ZINCRBY", prefixes, (1, sender[1 : 1 + poll.burst_prefix])), Write("EXPIRE", prefixes, (RATE_TTL_S,)),
-    ]  # fmt: skip
+        Write("ZINCRBY", numbers, (1, sender)),
+        Write("EXPIRE", numbers, (RATE_TTL_S,)),
+        Write("ZINCRBY", prefixes, (1, sender[1 : 1 + poll.burst_prefix])),
+        Write("EXPIRE", prefixes, (RATE_TTL_S,)),
+    ]
 
 
 def check(platform: Any, now: datetime | None = None) -> int:
@@ -58,8 +60,9 @@ def check(platform: Any, now: datetime | None = None) -> int:
                 raised += 1
                 at = datetime.fromtimestamp(m * 60, UTC).isoformat()
                 record = {"minute": at, "kind": kind, "who": who, "count": count, "limit": limit}
-                platform.redis.xadd(PollKeys(poll.service).alerts, {"e": json.dumps(record)}, maxlen=1000,
-                                    approximate=True)  # fmt: skip
+                platform.redis.xadd(
+                    PollKeys(poll.service).alerts, {"e": json.dumps(record)}, maxlen=1000, approximate=True
+                )
     return raised
 
 

@@ -72,8 +72,10 @@ def result(name: str, as_json: bool) -> None:
         return
     click.echo(f"{found['title']} ({found['state']}), {found['total']} votes")
     for option in sorted(found["options"], key=lambda o: -o["votes"]):
-        click.echo(f"{option['code']:>6}  {option['votes']:>9}  (sms {option['sms']}, calls {option['calls']})  "
-                   f"{option['name']}")  # fmt: skip
+        click.echo(
+            f"{option['code']:>6}  {option['votes']:>9}  (sms {option['sms']}, calls {option['calls']})  "
+            f"{option['name']}"
+        )
 
 
 @polls.command("close")

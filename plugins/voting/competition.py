@@ -43,7 +43,12 @@ PARAMS = (
     Param("key", str, doc="the right answer; entries with another answer are not drawn", validate=_key),
     Param("opens", object, doc="when answers start to count", validate=moment_problem),
     Param("closes", object, doc="when answers stop counting", validate=moment_problem),
-    Param("replies", dict, doc="texts for not_open, closed, already and empty", validate=reply_checker(REPLY_NAMES, VARIABLES)),
+    Param(
+        "replies",
+        dict,
+        doc="texts for not_open, closed, already and empty",
+        validate=reply_checker(REPLY_NAMES, VARIABLES),
+    ),
     Param("thanks", str, doc="URL of the recording played to callers", validate=url_problem),
 )
 
@@ -72,11 +77,14 @@ class Competition:
 def build(service: Service, params: Mapping[str, Any]) -> Competition:
     """The competition of ``service`` from its rule's checked parameters."""
     return Competition(
-        service=service.key, title=params.get("title") or service.id,
+        service=service.key,
+        title=params.get("title") or service.id,
         key=params["key"].strip() if params.get("key") else None,
-        opens=localise(params.get("opens"), service.timezone), closes=localise(params.get("closes"), service.timezone),
-        replies=DEFAULT_REPLIES | dict(params.get("replies") or {}), thanks=params.get("thanks"),
-    )  # fmt: skip
+        opens=localise(params.get("opens"), service.timezone),
+        closes=localise(params.get("closes"), service.timezone),
+        replies=DEFAULT_REPLIES | dict(params.get("replies") or {}),
+        thanks=params.get("thanks"),
+    )
 
 
 def check_rule(rule: Rule, service: Service) -> list[str]:
@@ -126,9 +134,11 @@ def enter(call: ActionCall) -> Effects:
         return _reply(call, competition, "empty" if not answer else state.replace("-", "_"), variables)
     sender = call.inbound.sender
     entry = f"{int(call.now.timestamp() * 1000)} {answer}"
-    effects = Effects(writes=[Write("HSET", keys.key("entries"), (sender, entry))], vars=variables,
-                      guards=[Guard.cap("already", keys.key("entered"), sender, 1,
-                                        _reply(call, competition, "already", variables))])  # fmt: skip
+    effects = Effects(
+        writes=[Write("HSET", keys.key("entries"), (sender, entry))],
+        vars=variables,
+        guards=[Guard.cap("already", keys.key("entered"), sender, 1, _reply(call, competition, "already", variables))],
+    )
     if call.inbound.channel is Channel.CALL:
         effects.silent = True
         effects.call = answers.recording(competition.thanks)

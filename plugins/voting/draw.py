@@ -46,11 +46,14 @@ def summary(client: redis.Redis, competition: Competition) -> dict[str, Any]:
     entries = client.hgetall(keys.key("entries"))
     correct = sum(competition.correct(_text(v).split(" ", 1)[1]) for v in entries.values())
     return {
-        "competition": competition.service.split("/", 1)[1], "title": competition.title,
-        "key": competition.key, "entries": len(entries), "correct": correct,
+        "competition": competition.service.split("/", 1)[1],
+        "title": competition.title,
+        "key": competition.key,
+        "entries": len(entries),
+        "correct": correct,
         "winners": sorted(_text(w) for w in client.smembers(keys.key("winners"))),
         "draws": client.xlen(keys.key("draws")),
-    }  # fmt: skip
+    }
 
 
 def draw(client: redis.Redis, competition: Competition, winners: int, by: str) -> dict[str, Any]:
@@ -66,19 +69,25 @@ def draw(client: redis.Redis, competition: Competition, winners: int, by: str) -
                 earlier = {_text(w) for w in pipe.smembers(keys.key("winners"))}
                 n = pipe.xlen(keys.key("draws")) + 1
                 eligible = sorted(
-                    number for number, value in ((_text(k), _text(v)) for k, v in entries.items())
+                    number
+                    for number, value in ((_text(k), _text(v)) for k, v in entries.items())
                     if number not in earlier and competition.correct(value.split(" ", 1)[1])
-                )  # fmt: skip
+                )
                 if len(eligible) < winners:
                     raise PollError(f"{len(eligible)} eligible entries, too few to draw {winners} winner(s)", 409)
                 listing = entry_list(eligible)
                 places = pick(winners, len(eligible))
                 chosen = [eligible[p] for p in places]
                 record = {
-                    "draw": n, "at": datetime.now(UTC).isoformat(), "by": by, "key": competition.key,
-                    "eligible": len(eligible), "sha256": hashlib.sha256(listing).hexdigest(),
-                    "winners": chosen, "places": [p + 1 for p in places],
-                }  # fmt: skip
+                    "draw": n,
+                    "at": datetime.now(UTC).isoformat(),
+                    "by": by,
+                    "key": competition.key,
+                    "eligible": len(eligible),
+                    "sha256": hashlib.sha256(listing).hexdigest(),
+                    "winners": chosen,
+                    "places": [p + 1 for p in places],
+                }
                 pipe.multi()
                 pipe.set(keys.key("draw", str(n)), listing)
                 pipe.sadd(keys.key("winners"), *chosen)

@@ -68,9 +68,14 @@ def press(platform: Any, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
     while True:
         candidates = eligible(platform, poll, seconds, now)
         record: dict[str, Any] = {
-            "at": datetime.fromtimestamp(now / 1000, UTC).isoformat(), "by": by, "seconds": seconds,
-            "eligible": len(candidates), "picked": None, "studio": poll.studio, "gateway": gateway.id,
-        }  # fmt: skip
+            "at": datetime.fromtimestamp(now / 1000, UTC).isoformat(),
+            "by": by,
+            "seconds": seconds,
+            "eligible": len(candidates),
+            "picked": None,
+            "studio": poll.studio,
+            "gateway": gateway.id,
+        }
         if not candidates:
             break
         picked = candidates[secrets.randbelow(len(candidates))]
@@ -89,4 +94,3 @@ def press(platform: Any, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
     if "error" in record:
         raise CallFailed(f"picked {record['picked']}, but the call failed: {record['error']}")
     return record
-

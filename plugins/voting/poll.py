@@ -129,23 +129,51 @@ PARAMS = (
     Param("closes", object, doc="when votes stop counting; the result is frozen from then", validate=moment_problem),
     Param("max_votes", int, doc="most votes counted per number in the poll", validate=_positive),
     Param("max_per_option", int, doc="most votes counted per number for one option", validate=_positive),
-    Param("replies", dict, doc="texts for not_open, closed, capped, capped_option and unknown",
-          validate=reply_checker(REPLY_NAMES, VARIABLES)),  # fmt: skip
+    Param(
+        "replies",
+        dict,
+        doc="texts for not_open, closed, capped, capped_option and unknown",
+        validate=reply_checker(REPLY_NAMES, VARIABLES),
+    ),
     Param("thanks", str, doc="URL of the recording played to callers", validate=url_problem),
-    Param("closed_recording", str, doc="URL played to callers outside the voting window (default: thanks)",
-          validate=url_problem),  # fmt: skip
-    Param("studio", str, doc="the studio's number: calls connected there by share or by the hot button",
-          validate=_number),  # fmt: skip
+    Param(
+        "closed_recording",
+        str,
+        doc="URL played to callers outside the voting window (default: thanks)",
+        validate=url_problem,
+    ),
+    Param(
+        "studio", str, doc="the studio's number: calls connected there by share or by the hot button", validate=_number
+    ),
     Param("studio_share", float, default=0, doc="percent of calls (0-10) connected to the studio", validate=_share),
     Param("voice_gateway", str, doc="the gateway that places hot-button calls (default: the only one that can)"),
-    Param("caller_id", str, doc="which of the poll's voice numbers hot-button calls come from (default: the first)",
-          validate=_number),  # fmt: skip
-    Param("burst_per_number", int, default=30, doc="an alert when one number votes more than this a minute",
-          validate=_positive),  # fmt: skip
-    Param("burst_per_prefix", int, default=1000, doc="an alert when one prefix votes more than this a minute",
-          validate=_positive),  # fmt: skip
-    Param("burst_prefix", int, default=8, doc="digits of the number (country code first) that make a prefix",
-          validate=_prefix),  # fmt: skip
+    Param(
+        "caller_id",
+        str,
+        doc="which of the poll's voice numbers hot-button calls come from (default: the first)",
+        validate=_number,
+    ),
+    Param(
+        "burst_per_number",
+        int,
+        default=30,
+        doc="an alert when one number votes more than this a minute",
+        validate=_positive,
+    ),
+    Param(
+        "burst_per_prefix",
+        int,
+        default=1000,
+        doc="an alert when one prefix votes more than this a minute",
+        validate=_positive,
+    ),
+    Param(
+        "burst_prefix",
+        int,
+        default=8,
+        doc="digits of the number (country code first) that make a prefix",
+        validate=_prefix,
+    ),
 )
 
 

@@ -149,10 +149,15 @@ def result(client: redis.Redis, poll: Poll, now: datetime | None = None) -> dict
         minute, _, code = _text(field).partition(":")
         per_minute.setdefault(int(minute), {})[code] = int(value)
     options = [
-        {"code": o.code, "name": o.name, "votes": counts.get(f"{o.code}:sms", 0) + counts.get(f"{o.code}:call", 0),
-         "sms": counts.get(f"{o.code}:sms", 0), "calls": counts.get(f"{o.code}:call", 0)}
+        {
+            "code": o.code,
+            "name": o.name,
+            "votes": counts.get(f"{o.code}:sms", 0) + counts.get(f"{o.code}:call", 0),
+            "sms": counts.get(f"{o.code}:sms", 0),
+            "calls": counts.get(f"{o.code}:call", 0),
+        }
         for o in poll.options
-    ]  # fmt: skip
+    ]
     state = "closed" if closed is not None else poll.state(now)
     return {
         "poll": poll.service.split("/", 1)[1],

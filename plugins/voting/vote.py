@@ -64,11 +64,17 @@ class Vote:
         ]
         guards = [Guard.unset("closed", self.keys.closed, self._refused("closed"))]
         if self.poll.max_votes is not None:
-            guards.append(Guard.cap("capped", self.keys.voters, sender, self.poll.max_votes,
-                                    self._refused("capped")))  # fmt: skip
+            guards.append(Guard.cap("capped", self.keys.voters, sender, self.poll.max_votes, self._refused("capped")))
         if self.poll.max_per_option is not None:
-            guards.append(Guard.cap("capped_option", self.keys.voter_options, f"{sender}|{code}",
-                                    self.poll.max_per_option, self._refused("capped_option")))  # fmt: skip
+            guards.append(
+                Guard.cap(
+                    "capped_option",
+                    self.keys.voter_options,
+                    f"{sender}|{code}",
+                    self.poll.max_per_option,
+                    self._refused("capped_option"),
+                )
+            )
         effects = Effects(writes=writes, vars=dict(self.vars), guards=guards)
         if self.is_call:
             effects.silent = True  # the recording thanks the caller; no SMS
@@ -88,8 +94,9 @@ class Vote:
     def _refused(self, why: str) -> Effects:
         """A vote that does not count: the poll's reply for ``why`` (free), or the recording for a caller."""
         record = self.poll.closed_recording if why in ("closed", "not_open") else None
-        return answers.refusal(self.call, self.poll.replies[why], polls.DEFAULT_REPLIES[why], dict(self.vars),
-                               record or self.poll.thanks)  # fmt: skip
+        return answers.refusal(
+            self.call, self.poll.replies[why], polls.DEFAULT_REPLIES[why], dict(self.vars), record or self.poll.thanks
+        )
 
     def _traffic(self) -> list[Write]:
         """Writes made whether the vote counts or not: the caller for the hot button, the rates for bursts."""
@@ -97,6 +104,8 @@ class Vote:
         writes: list[Write] = []
         if self.is_call:
             callers = self.keys.callers(self.minute)
-            writes += [Write("ZADD", callers, (int(self.call.now.timestamp() * 1000), inbound.sender)),
-                       Write("EXPIRE", callers, (CALLERS_TTL_S,))]  # fmt: skip
+            writes += [
+                Write("ZADD", callers, (int(self.call.now.timestamp() * 1000), inbound.sender)),
+                Write("EXPIRE", callers, (CALLERS_TTL_S,)),
+            ]
         return writes + burst.writes(self.poll, inbound.sender, self.minute)

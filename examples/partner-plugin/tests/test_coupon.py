@@ -39,7 +39,9 @@ def test_each_number_gets_one_stable_code(
     assert [m.to for m in sent] == ["+46701111111", "+46701111111", "+46702222222"]
 
 
-def test_dry_run_hands_out_nothing(make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]) -> None:
+def test_dry_run_hands_out_nothing(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
     platform = make_platform(RULES)
     outcome = platform.handle(make_inbound("RABATT"), dry_run=True)
     assert outcome.replies[0]["text"].startswith("Din rabattkod: VINTER-")
