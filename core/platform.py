@@ -18,9 +18,9 @@ from types import TracebackType
 import redis
 
 from kodeord.commit.committer import Committer
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
 from kodeord.commit.records import Retention
-from kodeord.config.catalog import Catalog, Route
+from kodeord.config.catalog import Catalog, Destination
 from kodeord.config.settings import Settings
 from kodeord.decide import templating
 from kodeord.decide.budget import Limits
@@ -40,7 +40,7 @@ from kodeord.web.links import Links
 
 log = logging.getLogger(__name__)
 SECRET_KEY_FILE = "secret.key"  # in the data dir, 0600
-LEGACY_SECRET_KEY = f"{PREFIX}:secret-key"  # where versions before the key file kept it: moved to the file
+LEGACY_SECRET_KEY = platform_key("secret-key")  # where versions before the key file kept it: moved to the file
 
 
 def demo_rules() -> tuple[Path, ...]:
@@ -149,7 +149,7 @@ class Platform:
         """Run the plugins' periodic checks (``kodeord_housekeeping``); sender workers do, every few seconds."""
         self.hooks.housekeeping(self)
 
-    def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Route | None = None) -> Outcome:
+    def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Destination | None = None) -> Outcome:
         """Route one inbound message (see :class:`kodeord.decide.router.Router`); ``route``: its route, if known."""
         return self.router.handle(inbound, dry_run=dry_run, route=route)
 
@@ -173,7 +173,7 @@ class Platform:
             known = self._heavy[tenant] = (catalog, any(templating.may_loop(t) for t in sources))
         return known[1]
 
-    def route_of(self, inbound: Inbound) -> tuple[Route, str]:
+    def route_of(self, inbound: Inbound) -> tuple[Destination, str]:
         """Where ``inbound`` goes, and the tenant whose service takes it (its number, when no service does): its
         routing lane."""
         route = self.catalog.index.route(inbound.recipient, inbound.text)

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kodeord.commit.keys import Keys
+from kodeord.commit.records import Status
 from kodeord.outbound import fanout, status
-from kodeord.outbound.gateway import Status
 from kodeord.outbound.mailer import SmtpGateway
 from kodeord.web import apikeys
 

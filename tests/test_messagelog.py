@@ -14,9 +14,10 @@ import pytest
 import redis
 
 from kodeord.commit import records
+from kodeord.commit.records import Status
 from kodeord.inbound.messages import Inbound
 from kodeord.outbound import status
-from kodeord.outbound.gateway import RecordingGateway, Status
+from kodeord.outbound.gateway import RecordingGateway
 from kodeord.platform import Platform
 from kodeord.watch.messagelog import MessageLog, Query, QueryError
 from kodeord.web import apikeys

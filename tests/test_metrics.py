@@ -13,8 +13,9 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from kodeord.commit.records import Status
 from kodeord.inbound import webhooks
-from kodeord.outbound.gateway import RecordingGateway, Status
+from kodeord.outbound.gateway import RecordingGateway
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.watch import gauges

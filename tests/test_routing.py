@@ -16,7 +16,7 @@ from kodeord.outbound import operators as routing
 from kodeord.outbound.operators import (
     CHUNK_SIZE,
     PORTABILITY,
-    Choice,
+    ChosenRoute,
     PortabilityError,
     RouteOption,
     RoutingError,
@@ -190,27 +190,27 @@ def test_operators_with_decoded_responses(kodeord_redis: redis.Redis, kodeord_re
         decoded.close()
 
 
-# Choice
+# ChosenRoute
 
 
 def test_cheapest_acceptable_route() -> None:
-    assert table().choose("telia") == Choice("telia", "kannel-telia", Decimal("0.029"), below_quality=False)
+    assert table().choose("telia") == ChosenRoute("telia", "kannel-telia", Decimal("0.029"), below_quality=False)
 
 
 def test_operator_without_routes_uses_default_routes() -> None:
-    assert table().choose("tele2") == Choice("tele2", "elks", Decimal("0.045"), below_quality=False)
+    assert table().choose("tele2") == ChosenRoute("tele2", "elks", Decimal("0.045"), below_quality=False)
 
 
 def test_cheaper_route_below_min_quality_is_passed_over() -> None:
     shaky = RouteOption("shaky", Decimal("0.010"), 0.80)
     routes = table(telia=[shaky, ELKS, TELIA_CHEAP], default=[ELKS_DEFAULT])
-    assert routes.choose("telia") == Choice("telia", "kannel-telia", Decimal("0.029"), below_quality=False)
+    assert routes.choose("telia") == ChosenRoute("telia", "kannel-telia", Decimal("0.029"), below_quality=False)
 
 
 def test_when_no_route_meets_min_quality_the_best_quality_is_taken_and_flagged() -> None:
     routes = table(0.995, telia=[TELIA_CHEAP, ELKS], default=[ELKS_DEFAULT])
-    assert routes.choose("telia") == Choice("telia", "kannel-telia", Decimal("0.029"), below_quality=True)
-    assert routes.choose("telia", available=lambda gw: gw != "kannel-telia") == Choice(
+    assert routes.choose("telia") == ChosenRoute("telia", "kannel-telia", Decimal("0.029"), below_quality=True)
+    assert routes.choose("telia", available=lambda gw: gw != "kannel-telia") == ChosenRoute(
         "telia", "elks", Decimal("0.035"), below_quality=True
     )
 
@@ -223,7 +223,7 @@ def test_ties_go_to_higher_quality_then_to_the_order_given() -> None:
 
 def test_charged_messages_go_only_through_charging_gateways() -> None:
     charging = {"elks"}.__contains__
-    assert table().choose("telia", charged=True, can_charge=charging) == Choice(
+    assert table().choose("telia", charged=True, can_charge=charging) == ChosenRoute(
         "telia", "elks", Decimal("0.035"), below_quality=False
     )
     assert table().choose("telia", charged=False, can_charge=charging).gateway == "kannel-telia"  # type: ignore[union-attr]
@@ -271,7 +271,7 @@ def test_route_a_batch(kodeord_redis: redis.Redis, tmp_path: Path) -> None:
 def test_console_table_sends_everything_to_the_console(kodeord_redis: redis.Redis) -> None:
     assert (
         RoutingTable.console().route(kodeord_redis, ["+46701234567", "+4741234567"])
-        == [Choice("default", "console", Decimal(0), below_quality=False)] * 2
+        == [ChosenRoute("default", "console", Decimal(0), below_quality=False)] * 2
     )
 
 
@@ -348,7 +348,7 @@ def test_invalid_configuration(
 def test_operator_names_are_matched_case_insensitively() -> None:
     routes = RoutingTable({"+4670": " Telia"}, {"TELIA": [TELIA_CHEAP]}, default_operator="Telia")
     assert routes.prefixes == {"+4670": "telia"}
-    assert routes.choose("Telia") == Choice("telia", "kannel-telia", Decimal("0.029"), below_quality=False)
+    assert routes.choose("Telia") == ChosenRoute("telia", "kannel-telia", Decimal("0.029"), below_quality=False)
 
 
 # Property

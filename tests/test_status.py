@@ -6,10 +6,9 @@ import redis
 
 from kodeord.commit import records
 from kodeord.commit.keys import Keys
-from kodeord.commit.records import Reader, Retention
+from kodeord.commit.records import Reader, Retention, Status
 from kodeord.inbound.messages import Outbound
 from kodeord.outbound import status
-from kodeord.outbound.gateway import Status
 
 KEPT = Retention(48 * 3600, 72 * 3600)
 

@@ -10,8 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PREFIX = "kodeord"
+
+
+def platform_key(*parts: str) -> str:
+    """A key of the whole platform rather than of one scope: ``kodeord:part:part``. The parts are the owner's
+    own names (a lease's part is the stream it leases, hash tag and all), never a customer's text."""
+    return ":".join((PREFIX, *parts))
+
+
 # Registry of outbox streams, read by sender workers.
-OUTBOXES = f"{PREFIX}:outboxes"
+OUTBOXES = platform_key("outboxes")
 
 
 def _clean(part: str) -> str:

@@ -24,6 +24,7 @@ The scripts in ``includes/records.lua`` write them; this module names them and r
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +35,7 @@ from typing import Any, NamedTuple
 import msgpack
 import redis
 
-from kodeord.commit.keys import PREFIX, Keys
+from kodeord.commit.keys import Keys, platform_key
 from kodeord.support import luascript
 from kodeord.support.luascript import LuaScript
 
@@ -62,7 +63,18 @@ OUT_FIELDS = (
     "next_at",
     "gateway_ref",
 )
-STATES = ("queued", "sent", "delivered", "failed")
+
+
+class Status(enum.StrEnum):
+    """Where an outgoing message is (its record's ``status``)."""
+
+    QUEUED = "queued"  # in the outbox, or waiting for a retry
+    SENT = "sent"  # a gateway accepted it
+    DELIVERED = "delivered"  # the gateway reported it reached the phone
+    FAILED = "failed"  # refused for good; the reason is recorded
+
+
+STATES = tuple(status.value for status in Status)  # packed as their index
 KINDS = ("reply", "broadcast", "marketing", "notice")
 TIMES = frozenset({"queued_at", "sent_at", "reported_at", "failed_at", "next_at"})
 TEXTS = frozenset({"text", "report", "reason"})
@@ -70,7 +82,7 @@ ADDRESSES = frozenset({"to", "from"})
 # The inbound record's fields: when, who, to what, its text, the shared part of its outcome (a text), how many
 # replies it queued, and what of the outcome was its own (JSON, or "").
 IN_FIELDS = ("received_at", "from", "to", "text", "shared", "replies", "extra")
-SCOPES = f"{PREFIX}:records:scopes"  # every scope that has records, for lookups across scopes
+SCOPES = platform_key("records", "scopes")  # every scope that has records, for lookups across scopes
 # Records in generation 0 (64 shards of about 32: a lookup reads a short list), each next generation GROWTH times as
 # many in GROWTH times as many shards (few generations to look through: 4 at a million records), up to 2**24 shards.
 FIRST_GENERATION, GROWTH, LAST_GENERATION = 2048, 8, 6

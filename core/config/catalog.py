@@ -13,17 +13,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kodeord.config import keywords
-from kodeord.config.model import Config, Number, Service
+from kodeord.config.model import Config, OwnNumber, Service
 from kodeord.config.rulefile import load
 from kodeord.decide.actions import ActionSpec
 from kodeord.support.errors import Problem, RuleFileError
 
 
 @dataclass(frozen=True)
-class Route:
+class Destination:
     """Where one message goes."""
 
-    number: Number | None
+    number: OwnNumber | None
     service: Service | None
     keyword: str  # the first word as written ("" when a catch-all took the message)
     args: str  # the rest of the text
@@ -89,30 +89,30 @@ class Index:
         """The service a first word selects on ``number``, if any."""
         return self.exact.get((number, keywords.casefold(word))) or self.folded.get((number, keywords.fold(word)))
 
-    def call_route(self, number: Number) -> Route:
+    def call_route(self, number: OwnNumber) -> Destination:
         """Where a call to ``number`` goes: the service whose ``calls:`` name it, else the number's catch-all."""
         target = self.calls.get(number.address)
         if target is not None:
             service, words = target
-            return Route(number, service, service.keyword or "", words, None)
-        return Route(number, self.catch_all.get(number.address), "", "", None)
+            return Destination(number, service, service.keyword or "", words, None)
+        return Destination(number, self.catch_all.get(number.address), "", "", None)
 
-    def route(self, recipient: str, text: str) -> Route:
+    def route(self, recipient: str, text: str) -> Destination:
         """Number, reserved word, keyword and service for a message."""
         number = self.config.numbers.get(recipient)
         if number is None:
-            return Route(None, None, "", text.strip(), None)
+            return Destination(None, None, "", text.strip(), None)
         first, rest = keywords.split_first(text)
         reserved = number.words.reserved(keywords.fold(first)) if first else None
         if reserved is not None:
             # "STOPP MELLO" on a shared code stops one service; "STOPP" alone the number.
             second, _ = keywords.split_first(rest)
             target = self.keyword(recipient, second) if second else None
-            return Route(number, target or self.catch_all.get(recipient), first, rest, reserved)
+            return Destination(number, target or self.catch_all.get(recipient), first, rest, reserved)
         service = self.keyword(recipient, first) if first else None
         if service is not None:
-            return Route(number, service, first, rest, None)
-        return Route(number, self.catch_all.get(recipient), "", text.strip(), None)
+            return Destination(number, service, first, rest, None)
+        return Destination(number, self.catch_all.get(recipient), "", text.strip(), None)
 
 
 class Catalog:

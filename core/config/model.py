@@ -45,7 +45,7 @@ class Words:
 
 
 @dataclass(frozen=True)
-class Number:
+class OwnNumber:
     """An address messages arrive at: short code, dedicated/voice number, list email."""
 
     address: str
@@ -118,6 +118,6 @@ class Config:
     """Everything loaded from a set of rule files."""
 
     tenants: dict[str, Tenant] = field(default_factory=dict)
-    numbers: dict[str, Number] = field(default_factory=dict)
+    numbers: dict[str, OwnNumber] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     files: tuple[str, ...] = ()

@@ -16,7 +16,7 @@ from kodeord.config.model import (
     MAX_RULES_PER_SERVICE,
     Condition,
     Config,
-    Number,
+    OwnNumber,
     Rule,
     Service,
     Tenant,
@@ -83,7 +83,7 @@ class _Builder:
         self.regions = regions
         self.problems: list[Problem] = []
         self.tenants: dict[str, Tenant] = {}
-        self.numbers: dict[str, Number] = {}
+        self.numbers: dict[str, OwnNumber] = {}
         self.owners: dict[str, str] = {}  # non-shared number -> tenant id
         self.services: dict[str, Service] = {}
 
@@ -136,7 +136,7 @@ class _Builder:
             for key, text in obj["replies"].values.items():
                 if text is not None and self.template(obj["replies"], key, text):
                     replies[key] = text
-        number = Number(address, kind, country, Words(**folded), replies, obj.loc)
+        number = OwnNumber(address, kind, country, Words(**folded), replies, obj.loc)
         known = self.numbers.get(address)
         if known is None:
             self.numbers[address] = number
@@ -228,7 +228,7 @@ class _Builder:
             if known is None:
                 replies = dict(DEFAULT_REPLIES[country])
                 folded = {k: frozenset(keywords.fold(w) for w in v) for k, v in DEFAULT_WORDS.items()}
-                self.numbers[address] = Number(address, "voice", country, Words(**folded), replies, obj.loc)
+                self.numbers[address] = OwnNumber(address, "voice", country, Words(**folded), replies, obj.loc)
                 self.owners[address] = tenant.id
             elif known.type != "voice":
                 self.problem(obj, "calls", f"{raw!r} is declared as a {known.type} number; calls need a voice number")

@@ -27,7 +27,7 @@ MAX_ALIAS_VALUES = 1_000_000  # values that aliases stand for, in all; fewer tha
 _TOO_DEEP = f"lists and mappings nested more than {MAX_DEPTH} levels deep here; at most {MAX_DEPTH} levels are allowed"
 
 
-class _Refused(Exception):
+class _LocatedError(Exception):
     """A file is past a limit or holds a value that cannot be built; ``mark`` is where (0-based, as ruamel counts)."""
 
     def __init__(self, mark: Any, message: str) -> None:
@@ -53,7 +53,7 @@ class _Scanner(RoundTripScanner):
         # possible key at every open flow level, so deep flow nesting would cost time before it is seen.
         # Open block collections (``indents``) plus flow levels never count more levels than composing does.
         if len(self.indents) + self.flow_level >= MAX_DEPTH:
-            raise _Refused(self.reader.get_mark(), _TOO_DEEP)
+            raise _LocatedError(self.reader.get_mark(), _TOO_DEEP)
         super().fetch_flow_collection_start(*args, **kwargs)
 
 
@@ -74,7 +74,7 @@ class _Composer(Composer):
             values, height = self.expand(node, event)
         elif isinstance(event, (SequenceStartEvent, MappingStartEvent)):
             if len(self.open) >= MAX_DEPTH:
-                raise _Refused(event.start_mark, _TOO_DEEP)
+                raise _LocatedError(event.start_mark, _TOO_DEEP)
             self.open.append([1, 0])
             node = super().compose_node(parent, index)
             values, height = self.open.pop()
@@ -94,17 +94,17 @@ class _Composer(Composer):
         known = self.finished.get(id(node))
         if known is None:  # the anchored node is still open: the alias is inside it
             message = f"alias *{event.anchor} is inside the value it names; a value cannot contain itself"
-            raise _Refused(event.start_mark, message)
+            raise _LocatedError(event.start_mark, message)
         values, height = known
         if len(self.open) + height > MAX_DEPTH:
-            raise _Refused(
+            raise _LocatedError(
                 event.start_mark,
                 f"alias *{event.anchor} nests lists and mappings {len(self.open) + height:,} levels deep here, "
                 f"{len(self.open) + height - MAX_DEPTH:,} more than the {MAX_DEPTH} allowed",
             )
         self.alias_values += values
         if self.alias_values > MAX_ALIAS_VALUES:
-            raise _Refused(
+            raise _LocatedError(
                 event.start_mark,
                 f"with alias *{event.anchor} the aliases in this file stand for {self.alias_values:,} values, "
                 f"{self.alias_values - MAX_ALIAS_VALUES:,} more than the {MAX_ALIAS_VALUES:,} allowed; "
@@ -129,7 +129,7 @@ class _Constructor(RoundTripConstructor):
             message = f"cannot read {what} as {_TAG_WORDS.get(tag, tag)} ({exc})"
             if isinstance(node.value, str):
                 message += "; put it in quotes if it is meant as text"
-            raise _Refused(node.start_mark, message) from None
+            raise _LocatedError(node.start_mark, message) from None
 
 
 # The parser's words for a syntax error (problem, then context) -> what to tell a person, and whether the place
@@ -224,7 +224,7 @@ def parse_yaml(path: Path) -> tuple[Any, list[Problem]]:
     yaml.Scanner, yaml.Composer, yaml.Constructor = _Scanner, _Composer, _Constructor
     try:
         return yaml.load(text), []
-    except _Refused as exc:
+    except _LocatedError as exc:
         return None, [Problem(name, exc.mark.line + 1, exc.mark.column + 1, exc.message)]
     except MarkedYAMLError as exc:
         message, at_start = plain_words(exc)

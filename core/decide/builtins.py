@@ -3,7 +3,7 @@
 - every sender is a ``stranger`` unless a plugin knows better (``trylast``);
 - a number's STOP list vetoes everything but direct replies to that sender;
 - the ``reply`` action: a rule that only answers with its reply template can
-  name it explicitly; ``core.log`` records the message without answering.
+  name it explicitly (``core.reply``); ``core.silent`` accepts the message and sends no reply.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from kodeord.commit import handover, records
 from kodeord.commit.committer import Branch, Earlier
 from kodeord.commit.effects import Effects, Write
 from kodeord.commit.keys import Keys
-from kodeord.config.catalog import Route
+from kodeord.config.catalog import Destination
 from kodeord.config.keywords import fold
-from kodeord.config.model import Number, Rule, Service
+from kodeord.config.model import OwnNumber, Rule, Service
 from kodeord.decide import engine, templating
 from kodeord.decide.actions import ActionCall
 from kodeord.inbound.messages import Channel, Inbound, Kind, Outbound
@@ -91,7 +91,7 @@ class Router:
         # A dry run shows links as they would look, signed with a throwaway key: it must not store the real one.
         self._dry_links = Links(platform.settings.public_url, lambda: "dry-run")
 
-    def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Route | None = None) -> Outcome:
+    def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Destination | None = None) -> Outcome:
         """Route, decide, act and commit one message (``dry_run``: decide only, change nothing; ``route``: where
         the message goes, if the caller knows it already)."""
         index = self.platform.catalog.index
@@ -168,7 +168,9 @@ class Router:
             replies.append({"id": message_id, **message.to_dict()})
         return replies
 
-    def _decide(self, inbound: Inbound, route: Route, scope: Keys, dry_run: bool) -> tuple[Outcome, Effects, Keys]:
+    def _decide(
+        self, inbound: Inbound, route: Destination, scope: Keys, dry_run: bool
+    ) -> tuple[Outcome, Effects, Keys]:
         number, service = route.number, route.service
         if number is None:
             return (
@@ -208,7 +210,7 @@ class Router:
                 effects.replies.insert(0, self._reply(inbound, text, service, rule.price))
         return outcome, effects, scope
 
-    def _keyword(self, route: Route) -> str:
+    def _keyword(self, route: Destination) -> str:
         return fold(route.keyword) if route.keyword else ""
 
     def _run(
@@ -216,7 +218,7 @@ class Router:
         inbound: Inbound,
         service: Service,
         rule: Rule,
-        route: Route,
+        route: Destination,
         keyword: str,
         role: str,
         scope: Keys,
@@ -259,7 +261,7 @@ class Router:
         return effects
 
     def _context(
-        self, inbound: Inbound, service: Service | None, route: Route, keyword: str, role: str
+        self, inbound: Inbound, service: Service | None, route: Destination, keyword: str, role: str
     ) -> dict[str, Any]:
         zone = ZoneInfo(service.timezone if service else self.platform.settings.timezone)
         return {
@@ -295,7 +297,7 @@ class Router:
         )
 
     def _fallback(
-        self, inbound: Inbound, service: Service, route: Route, keyword: str, role: str
+        self, inbound: Inbound, service: Service, route: Destination, keyword: str, role: str
     ) -> tuple[Outcome, Effects]:
         outcome, effects = Outcome("fallback", service.key), Effects()
         if service.fallback is not None:
@@ -305,7 +307,7 @@ class Router:
         return outcome, effects
 
     def _platform_reply(
-        self, inbound: Inbound, number: Number, route: Route, keyword: str
+        self, inbound: Inbound, number: OwnNumber, route: Destination, keyword: str
     ) -> tuple[Outcome, Effects, Keys]:
         """START/STOP/HELP nobody's rules took, and unknown keywords: the platform answers."""
         scope = Keys.for_number(number.address)

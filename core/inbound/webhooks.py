@@ -18,11 +18,11 @@ import redis
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from kodeord.commit.records import Status
 from kodeord.config.schema import Field, Text
 from kodeord.inbound import signing
 from kodeord.inbound.messages import Inbound
 from kodeord.outbound import status
-from kodeord.outbound.gateway import Status
 from kodeord.support.errors import KodeordError
 
 if TYPE_CHECKING:

@@ -7,7 +7,6 @@ Redis so the phone simulator can show it; the recording gateway is the partner t
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import threading
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import redis
 
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
+from kodeord.commit.records import Status as Status  # what gateway types report with (re-exported)
 from kodeord.inbound.messages import Outbound
 from kodeord.support.errors import KodeordError
 from kodeord.support.httpclient import HttpClient
@@ -31,15 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CONSOLE_KEEP = 50  # messages kept per simulated phone
-
-
-class Status(enum.StrEnum):
-    """Where an outgoing message is."""
-
-    QUEUED = "queued"  # in the outbox, or waiting for a retry
-    SENT = "sent"  # a gateway accepted it
-    DELIVERED = "delivered"  # the gateway reported it reached the phone
-    FAILED = "failed"  # refused for good; the reason is recorded
 
 
 @dataclass(frozen=True)
@@ -189,7 +180,7 @@ class GatewayContext:
 
 def console_inbox_key(address: str) -> str:
     """Where the console gateway keeps messages to one (simulated) phone."""
-    return f"{PREFIX}:console:{address}"
+    return platform_key("console", address)
 
 
 class ConsoleGateway:

@@ -24,7 +24,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
-from kodeord.commit.keys import PREFIX, Keys
+from kodeord.commit.keys import Keys, platform_key
 from kodeord.outbound import liveness
 from kodeord.outbound.sender import GROUP, Sender
 from kodeord.support.luascript import LuaScript
@@ -45,7 +45,7 @@ _lock = threading.Lock()
 
 def lease_key(stream: str) -> str:
     """The key that says a job is queued or running for ``stream``."""
-    return f"{PREFIX}:lease:{stream}"
+    return platform_key("lease", stream)
 
 
 def _worker_sender() -> Sender:

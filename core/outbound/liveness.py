@@ -18,11 +18,11 @@ from contextlib import contextmanager
 
 import redis
 
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
 
 log = logging.getLogger(__name__)
 
-ALIVE = f"{PREFIX}:senders:alive"  # sorted set: sender (consumer name) -> its last beat (ms since the epoch)
+ALIVE = platform_key("senders", "alive")  # sorted set: sender (consumer name) -> its last beat (ms since the epoch)
 BEAT_S = 0.25
 DEAD_AFTER_MS = 2000
 FORGET_AFTER_MS = 24 * 3600 * 1000  # a dead sender's entry is dropped this long after its last beat

@@ -18,12 +18,12 @@ from pathlib import Path
 import redis
 from redis.typing import EncodableT, FieldT
 
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
 from kodeord.inbound.phone import parse
 from kodeord.support import csvfile
 from kodeord.support.errors import InvalidNumber, KodeordError
 
-PORTABILITY = f"{PREFIX}:portability"  # hash: E.164 number -> operator
+PORTABILITY = platform_key("portability")  # hash: E.164 number -> operator
 CHUNK_SIZE = 5_000
 # A crashed import leaves its temporary key behind only this long.
 _TEMPORARY_TTL_SECONDS = 3_600
@@ -128,7 +128,7 @@ class RouteOption:
 
 
 @dataclass(frozen=True)
-class Choice:
+class ChosenRoute:
     """The route chosen for one recipient; ``below_quality`` if none met the minimum quality."""
 
     operator: str
@@ -219,7 +219,7 @@ class RoutingTable:
         charged: bool = False,
         can_charge: Callable[[str], bool] = _always,
         available: Callable[[str], bool] = _always,
-    ) -> Choice | None:
+    ) -> ChosenRoute | None:
         """The route for ``operator`` (its own routes, else the ``default`` routes), or ``None``.
 
         Only gateways that are ``available`` and, for a ``charged`` (premium)
@@ -238,7 +238,7 @@ class RoutingTable:
             best = min(good, key=lambda o: (o.price, -o.quality))
         else:
             best = min(usable, key=lambda o: (-o.quality, o.price))
-        return Choice(name, best.gateway, best.price, below_quality=not good)
+        return ChosenRoute(name, best.gateway, best.price, below_quality=not good)
 
     def route(
         self,
@@ -248,13 +248,13 @@ class RoutingTable:
         charged: Sequence[bool] | None = None,
         can_charge: Callable[[str], bool] = _always,
         available: Callable[[str], bool] = _always,
-    ) -> list[Choice | None]:
+    ) -> list[ChosenRoute | None]:
         """:meth:`operators` then :meth:`choose` for each number; ``charged`` per number (default: none)."""
         flags = [False] * len(numbers) if charged is None else list(charged)
         if len(flags) != len(numbers):
             raise ValueError(f"{len(numbers)} numbers but {len(flags)} charged flags")
-        cache: dict[tuple[str, bool], Choice | None] = {}
-        choices: list[Choice | None] = []
+        cache: dict[tuple[str, bool], ChosenRoute | None] = {}
+        choices: list[ChosenRoute | None] = []
         for operator, flag in zip(self.operators(client, numbers), flags, strict=True):
             if (operator, flag) not in cache:
                 cache[operator, flag] = self.choose(operator, charged=flag, can_charge=can_charge, available=available)

@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
 from kodeord.support.luascript import LuaScript
 
 _TAKE = LuaScript(__package__, "takeAllowance-1.lua")
@@ -27,7 +27,7 @@ class RateLimiter:
         if per_second <= 0 or wanted <= 0:
             return wanted
         second = int(time.time() if now is None else now)
-        return int(_TAKE(self.redis, [f"{PREFIX}:rate:{gateway}:{second}"], [wanted, int(per_second)]))
+        return int(_TAKE(self.redis, [platform_key("rate", gateway, str(second))], [wanted, int(per_second)]))
 
     def wait(self, gateway: str, wanted: int, per_second: float) -> int:
         """Block until at least one message may go; return how many may (at most ``wanted``)."""

@@ -32,10 +32,11 @@ import redis
 
 from kodeord.commit import handover, records
 from kodeord.commit.keys import OUTBOXES, Keys
+from kodeord.commit.records import Status
 from kodeord.inbound import phone
 from kodeord.inbound.messages import Channel, Outbound
 from kodeord.outbound import fanout, liveness, status
-from kodeord.outbound.gateway import Gateway, Outgoing, Sent, Status, send_groups
+from kodeord.outbound.gateway import Gateway, Outgoing, Sent, send_groups
 from kodeord.outbound.ratelimit import RateLimiter
 from kodeord.outbound.status import COST_UNIT
 from kodeord.support.luascript import LuaScript
@@ -461,9 +462,7 @@ class Sender:
         at = {f.item.id: f.at for f in fates if f.at is not None}
         status.update(pipe, self.retention, scope, updates, new, at)
         fanout.count(pipe, scope, broadcast)
-        for (service, what), amount in sums.items():
-            if amount:
-                pipe.hincrby(Keys.for_service(service).key_for(what), day, amount)
+        status.add_sums(pipe, sums, day)
         pipe.xack(stream, GROUP, *entry_ids)
         pipe.xdel(stream, *entry_ids)
         pipe.execute()

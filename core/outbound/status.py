@@ -18,10 +18,9 @@ import redis
 
 from kodeord.commit import records
 from kodeord.commit.keys import Keys
-from kodeord.commit.records import Retention, Store
+from kodeord.commit.records import Retention, Status, Store
 from kodeord.inbound.messages import Outbound
 from kodeord.outbound import fanout
-from kodeord.outbound.gateway import Status
 
 COST_UNIT = Decimal("0.0001")  # costs and revenue are summed in ten-thousandths of the currency
 _UPDATE = records.script(__package__, "updateRecords-2.lua")
@@ -139,8 +138,20 @@ def apply_report(
     return Reported(bool(changed), latency_ms / 1000 if latency_ms >= 0 else None)
 
 
+def sums_key(service: str, what: str) -> str:
+    """Hash: day -> a service's ``cost`` or ``revenue`` that day, in ``COST_UNIT``s."""
+    return Keys.for_service(service).key_for(what)
+
+
+def add_sums(pipe: redis.client.Pipeline, sums: Mapping[tuple[str, str], int], day: str) -> None:
+    """Add ``(service, "cost" or "revenue") -> amount`` (in ``COST_UNIT``s) to ``day``'s sums, on ``pipe``."""
+    for (service, what), amount in sums.items():
+        if amount:
+            pipe.hincrby(sums_key(service, what), day, amount)
+
+
 def _sums(client: redis.Redis, service: str, what: str) -> dict[str, Decimal]:
-    raw: Mapping[bytes, bytes] = client.hgetall(Keys.for_service(service).key_for(what))  # type: ignore[assignment]
+    raw: Mapping[bytes, bytes] = client.hgetall(sums_key(service, what))  # type: ignore[assignment]
     return {day.decode(): int(v) * COST_UNIT for day, v in sorted(raw.items())}
 
 

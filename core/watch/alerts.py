@@ -26,14 +26,13 @@ from typing import Any
 import httpx
 import redis
 
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
 from kodeord.inbound.signing import sign
 from kodeord.support.errors import KodeordError
 
 log = logging.getLogger(__name__)
-ALERTS_PREFIX = f"{PREFIX}:alerts"
-GATEWAYS = f"{ALERTS_PREFIX}:gateways"  # set of gateways that recorded anything
-RAISED = f"{ALERTS_PREFIX}:raised"  # alerts raised while handling messages, waiting for a worker to send them
+GATEWAYS = platform_key("alerts", "gateways")  # set of gateways that recorded anything
+RAISED = platform_key("alerts", "raised")  # alerts raised while handling messages, waiting for a worker to send them
 RAISED_MAX = 1000  # kept at most; a flood of causes beyond this is in the log anyway
 DEFAULT_INTERVAL_S = 900.0
 BUCKET_S = 10  # width of one counting bucket
@@ -46,7 +45,7 @@ Notifier = Callable[["Alert"], None]
 
 def key_for(*parts: str) -> str:
     """``kodeord:alerts:part:part``."""
-    return ":".join((ALERTS_PREFIX, *parts))
+    return platform_key("alerts", *parts)
 
 
 def gateway_cause(gateway: str) -> str:

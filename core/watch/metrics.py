@@ -25,10 +25,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from kodeord.commit.keys import PREFIX
+from kodeord.commit.keys import platform_key
 
 log = logging.getLogger(__name__)
-KEY = f"{PREFIX}:metrics"
+KEY = platform_key("metrics")
 FLUSH_EVERY_S = 1.0
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 

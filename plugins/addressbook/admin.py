@@ -148,7 +148,7 @@ class ListAdmin:
         if role not in ("writers", "functionaries"):
             raise ListError(f"unknown role {role!r}; use writers or functionaries", 404)
         lk = self.keys(list_id)
-        key = getattr(lk, role)
+        key = lk.of_role(role)
         parsed = parse_address(address, tuple(self.platform.settings.regions))
         if present:
             self.redis.sadd(key, parsed)

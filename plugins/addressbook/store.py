@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kodeord.commit.keys import PREFIX, Keys
+from kodeord.commit.keys import Keys, platform_key
 from kodeord.web.params import parse_whole
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ MAX_OFFSET = 10**12  # the furthest a paging cursor of pending or unsubscribed p
 
 def registry(tenant: str) -> str:
     """Set of list ids a tenant created through the API or CLI."""
-    return f"{PREFIX}:{PLUGIN}:lists:{tenant}"
+    return platform_key(PLUGIN, "lists", tenant)  # a tenant id has no colon or brace
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,52 @@ class ListKeys:
         """The list's service scope (outbox, statuses)."""
         return Keys.for_service(self.key)
 
-    def __getattr__(self, name: str) -> str:
-        if name in (*STATES, "contacts", "writers", "functionaries", "options", "info"):
-            return self.keys.key_for(name)
-        raise AttributeError(name)
+    @property
+    def members(self) -> str:
+        """Sorted set of the members' ids."""
+        return self.keys.key_for("members")
+
+    @property
+    def pending(self) -> str:
+        """Sorted set of joiners waiting for an administrator's approval."""
+        return self.keys.key_for("pending")
+
+    @property
+    def unsubscribed(self) -> str:
+        """Sorted set of those who left (only they can join again)."""
+        return self.keys.key_for("unsubscribed")
+
+    def of_state(self, state: str) -> str:
+        """The set of one of ``STATES``."""
+        if state not in STATES:
+            raise ValueError(f"a list's states are {', '.join(STATES)}, not {state!r}")
+        return self.keys.key_for(state)
+
+    @property
+    def contacts(self) -> str:
+        """Hash: member id -> contact (JSON: phone, email, name) where the id alone does not say it."""
+        return self.keys.key_for("contacts")
+
+    @property
+    def writers(self) -> str:
+        """Set of those who may broadcast to the list."""
+        return self.keys.key_for("writers")
+
+    @property
+    def functionaries(self) -> str:
+        """Set of those who get what non-writers send."""
+        return self.keys.key_for("functionaries")
+
+    def of_role(self, role: str) -> str:
+        """The set of ``writers`` or ``functionaries``."""
+        if role not in ("writers", "functionaries"):
+            raise ValueError(f"a list's roles are writers and functionaries, not {role!r}")
+        return self.keys.key_for(role)
+
+    @property
+    def options(self) -> str:
+        """Hash: option -> value (JSON)."""
+        return self.keys.key_for("options")
 
     def consent(self, member: str) -> str:
         """A member's consent records."""
@@ -97,7 +139,7 @@ def standing(client: redis.Redis, lk: ListKeys, address: str) -> tuple[Standing,
     """The address's standing and the administrators' option overrides, in one round trip."""
     pipe = client.pipeline(transaction=False)
     for state in STATES:
-        pipe.zscore(getattr(lk, state), address)
+        pipe.zscore(lk.of_state(state), address)
     pipe.sismember(lk.writers, address)
     pipe.sismember(lk.functionaries, address)
     pipe.hgetall(lk.options)
@@ -152,7 +194,7 @@ def page(client: redis.Redis, lk: ListKeys, state: str, after: str, limit: int) 
 
     ValueError for a cursor that :func:`next_cursor` cannot have made.
     """
-    key = getattr(lk, state)
+    key = lk.of_state(state)
     if state == "members":
         start = f"({after}" if after else "-"
         raw: list[bytes] = client.zrangebylex(key, start, "+", start=0, num=limit)  # type: ignore[assignment]
@@ -166,7 +208,7 @@ def counts(client: redis.Redis, lk: ListKeys) -> dict[str, int]:
     """How many members, pending, unsubscribed, writers and functionaries."""
     pipe = client.pipeline(transaction=False)
     for state in STATES:
-        pipe.zcard(getattr(lk, state))
+        pipe.zcard(lk.of_state(state))
     pipe.scard(lk.writers)
     pipe.scard(lk.functionaries)
     return dict(zip((*STATES, "writers", "functionaries"), pipe.execute(), strict=True))
