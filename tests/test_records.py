@@ -16,6 +16,7 @@ from kodeord.commit.keys import Keys
 from kodeord.commit.records import Reader, Retention
 from kodeord.inbound.messages import Inbound, Kind, Outbound
 from kodeord.outbound import status
+from kodeord.outbound.outbox import Single
 
 SCOPE = Keys.for_service("tv/mello")
 KEPT = Retention(48 * 3600, 72 * 3600)
@@ -129,7 +130,7 @@ def test_a_record_the_commit_queues_reads_back_as_queued(
     kodeord_redis: redis.Redis, to: str, sender: str, text: str, price: str, kind: Kind, origin: str
 ) -> None:
     kodeord_redis.flushdb()  # each example on its own
-    message = {"id": "q:0", **Outbound(to=to, sender=sender, text=text, kind=kind, price=price).to_dict()}
+    message = Single("q:0", Outbound(to=to, sender=sender, text=text, kind=kind, price=price))
     inbound = Inbound.create(sender=origin, recipient="72500", text=text, gateway="g", message_id="q")
     before = int(time.time() * 1000)
     assert (

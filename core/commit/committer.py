@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 import redis
@@ -28,6 +28,9 @@ from kodeord.inbound.messages import Inbound
 
 _COMMIT = records.script(__package__, "commitMessage-4.lua")
 
+if TYPE_CHECKING:
+    from kodeord.outbound.outbox import Single
+
 
 @dataclass(frozen=True)
 class Branch:
@@ -38,7 +41,7 @@ class Branch:
 
     outcome: dict[str, Any]
     writes: Sequence[Write] = ()
-    outgoing: Sequence[dict[str, Any]] = ()
+    outgoing: Sequence[Single] = ()  # the replies, as outbox entries
     own: dict[str, Any] | None = None
 
 
@@ -93,8 +96,8 @@ class Committer:
             branch_writes = _writes(script_keys, branch.writes)
             messages = []
             for m in branch.outgoing:
-                field, text = args.field(m["id"]), args.text(m["text"]) if m["text"] else 0
-                messages.append([json.dumps(m, ensure_ascii=False), field, records.queued(m, now, text), text])
+                field, text = args.field(m.id), args.text(m.message.text) if m.message.text else 0
+                messages.append([m.encode(), field, records.queued(m.message, now, text), text])
             shared = args.text(_json(branch.outcome))
             packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
         payload.append(packed)

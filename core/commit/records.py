@@ -27,10 +27,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgpack
 import redis
@@ -38,6 +38,9 @@ import redis
 from kodeord.commit.keys import Keys, platform_key
 from kodeord.support import luascript
 from kodeord.support.luascript import LuaScript
+
+if TYPE_CHECKING:
+    from kodeord.inbound.messages import Outbound
 
 ID_BYTES = 10  # a record's field: this much of the SHA-1 of its id (one collision in 2**80 / n**2)
 TEXT_BYTES = 8  # a text's field
@@ -177,19 +180,19 @@ def address(value: str) -> int | str:
     return value
 
 
-def queued(message: Mapping[str, Any], queued_at: int, text: int) -> list[Any]:
-    """The outbound record of a message just queued (``message``: its outbox entry), packed as ``includes/records.lua``
-    packs one but for its time (``queued_at``, absolute ms) and its text (``text``: the ARGV index of its digest,
+def queued(message: Outbound, queued_at: int, text: int) -> list[Any]:
+    """The outbound record of a message just queued (``message``), packed as ``includes/records.lua`` packs
+    one but for its time (``queued_at``, absolute ms) and its text (``text``: the ARGV index of its digest,
     or 0), which ``rec_out_new`` fills in."""
-    kind = message["kind"]
+    kind = message.kind.value
     values = {
         "status": STATES.index("queued"),
         "queued_at": queued_at,
         "kind": KINDS.index(kind) if kind in KINDS else kind,
-        "to": address(message["to"]),
-        "from": address(message["from"]),
+        "to": address(message.to),
+        "from": address(message.sender),
         "text": text or False,
-        "price": str(message.get("price") or "") or False,
+        "price": message.price or False,
     }
     record = [values.get(name, False) for name in OUT_FIELDS]
     while record and record[-1] is False:

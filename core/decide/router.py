@@ -21,6 +21,7 @@ from kodeord.config.model import OwnNumber, Rule, Service
 from kodeord.decide import engine, templating
 from kodeord.decide.actions import ActionCall
 from kodeord.inbound.messages import Channel, Inbound, Kind, Outbound
+from kodeord.outbound import outbox
 from kodeord.support.errors import PluginError, TemplateError
 from kodeord.web.links import Links
 
@@ -68,7 +69,7 @@ class Outcome:
 _OWN = ("replies", "vetoed", "fanouts", "settled", "duplicate")  # what of an outcome is the message's own
 
 
-def _branch(outcome: Outcome, writes: list[Write], outgoing: list[dict[str, Any]]) -> Branch:
+def _branch(outcome: Outcome, writes: list[Write], outgoing: list[outbox.Single]) -> Branch:
     """A way the message may end, its outcome split into the part many messages share (stored once) and the
     message's own part (replies are counted, not stored: their ids derive from the inbound message's)."""
     data = outcome.to_dict()
@@ -335,10 +336,10 @@ class Router:
         for fanout in effects.fanouts:
             fanout = replace(fanout, message=self.hooks.prepare_outgoing(fanout.message))
             outcome.fanouts.append({"id": fanout.id, "source": fanout.source, "text": fanout.message.text})
-            writes.append(Write("XADD", scope.bulk, ("*", "m", fanout.start_entry())))
+            writes.append(outbox.start(scope, fanout))
         return writes
 
-    def _outgoing(self, inbound: Inbound, branches: list[tuple[Outcome, list[Outbound]]]) -> list[list[dict[str, Any]]]:
+    def _outgoing(self, inbound: Inbound, branches: list[tuple[Outcome, list[Outbound]]]) -> list[list[outbox.Single]]:
         """Prepare and vet the replies of every way the message may end (one batch check for all of them);
         give each reply an id that is stable across retries."""
         prepared = [[self.hooks.prepare_outgoing(message) for message in replies] for _, replies in branches]
@@ -347,13 +348,13 @@ class Router:
         result = []
         own_id = inbound_id(inbound) if flat else ""
         for (outcome, _), replies in zip(branches, prepared, strict=True):
-            queued: list[dict[str, Any]] = []
+            queued: list[outbox.Single] = []
             for n, message in enumerate(replies):
                 veto = next(vetoes)
                 if veto is not None:
                     outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
                     continue
-                queued.append({"id": f"{own_id}:{n}", **message.to_dict()})
-            outcome.replies = queued
+                queued.append(outbox.Single(f"{own_id}:{n}", message))
+            outcome.replies = [entry.to_dict() for entry in queued]
             result.append(queued)
         return result

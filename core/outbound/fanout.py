@@ -3,7 +3,8 @@
 A broadcast to a million members never becomes a million outbox entries at once. It starts as one *cursor*
 entry in its scope's bulk stream (``outbox:bulk``, apart from the replies' outbox, so a welcome reply never
 waits behind a broadcast). A sender that reads the cursor entry asks the plugin that owns the fan-out
-(``kodeord_fanout_page``) for the next page of recipients after the cursor, and in one transaction it adds a
+(``kodeord_fanout_page``) for the next page of recipients after the cursor, and in one transaction
+(:func:`kodeord.outbound.outbox.step`) it adds a
 *batch* entry holding that page, adds the cursor entry again with the new position (or, after the last page,
 queues the receipt) and removes the old cursor entry. Batch entries are sent like any other outbox entry: each
 recipient's message has the id ``<fan-out id>:<address>``, its idempotency key, so a page read twice after a
@@ -16,19 +17,12 @@ someone who leaves a list in the middle of a broadcast gets nothing more from it
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kodeord.commit.keys import Keys
-from kodeord.commit.records import Retention
-from kodeord.decide import templating
 from kodeord.inbound.messages import Channel, Outbound
-from kodeord.outbound import status
-from kodeord.outbound.gateway import Outgoing
-from kodeord.support.errors import TemplateError
 from kodeord.support.luascript import LuaScript
 
 if TYPE_CHECKING:
@@ -91,10 +85,6 @@ class Fanout:
             dict(data.get("receipt_vars", {})),
         )
 
-    def start_entry(self) -> str:
-        """The bulk-stream entry that starts this fan-out (committed with the message that asked for it)."""
-        return json.dumps({"fanout": self.to_dict(), "after": "", "count": 0, "page": 0}, ensure_ascii=False)
-
 
 def progress_key(scope: Keys, fanout_id: str) -> str:
     """Hash with a fan-out's progress: ``queued`` recipients, ``pages``, ``state`` (running, done), and how many
@@ -124,71 +114,3 @@ def count(client: redis.Redis | redis.client.Pipeline, scope: Keys, counts: Mapp
     gone."""
     for (fanout_id, what), n in counts.items():
         _COUNT(client, [progress_key(scope, fanout_id)], [what, n])
-
-
-def items(scope: str, entry: dict[str, Any]) -> list[Outgoing]:
-    """The messages of a batch entry, one per recipient, each with its idempotency key as id."""
-    base = entry["message"]
-    fanout_id = entry["batch"]
-    found = []
-    for to, channel, meta in entry["to"]:
-        data = {**base, "to": to, "channel": channel, "meta": {**base.get("meta", {}), **meta}}
-        found.append(Outgoing(scope, f"{fanout_id}:{to}", Outbound.from_dict(data)))
-    return found
-
-
-def batch_entry(fanout: Fanout, page_no: int, recipients: Iterable[Recipient]) -> str:
-    """The bulk-stream entry holding one page of recipients."""
-    return json.dumps(
-        {
-            "batch": fanout.id,
-            "page": page_no,
-            "message": fanout.message.to_dict(),
-            "to": [[r.to, r.channel.value, r.meta] for r in recipients],
-        },
-        ensure_ascii=False,
-    )
-
-
-def receipt_entry(fanout: Fanout, count: int) -> dict[str, Any] | None:
-    """The receipt message (an outbox entry) with ``{{ count }}`` filled in, or None without a receipt."""
-    if fanout.receipt is None:
-        return None
-    try:
-        text = templating.render(fanout.receipt.text, {**fanout.receipt_vars, "count": count})
-    except TemplateError:
-        text = fanout.receipt.text
-    return {"id": f"{fanout.id}:receipt", **fanout.receipt.with_text(text).to_dict()}
-
-
-def step(
-    pipe: redis.client.Pipeline,
-    stream: str,
-    scope: Keys,
-    entry: dict[str, Any],
-    page: FanoutPage,
-    retention: Retention,
-) -> dict[str, Any] | None:
-    """Queue one page's writes on ``pipe`` (a transaction); return the receipt entry queued, if any."""
-    fanout = Fanout.from_dict(entry["fanout"])
-    page_no, count = int(entry.get("page", 0)), int(entry.get("count", 0)) + len(page.recipients)
-    if page.recipients:
-        pipe.xadd(stream, {"m": batch_entry(fanout, page_no, page.recipients)})
-    progress = progress_key(scope, fanout.id)
-    receipt = None
-    if page.after is not None:
-        again = {**entry, "after": page.after, "count": count, "page": page_no + 1}
-        pipe.xadd(stream, {"m": json.dumps(again, ensure_ascii=False)})
-        pipe.hset(progress, mapping={"queued": count, "pages": page_no + 1, "state": "running"})
-    else:
-        pipe.hset(
-            progress,
-            mapping={"queued": count, "pages": page_no + 1, "state": "done", "done_at": int(time.time() * 1000)},
-        )
-        receipt = receipt_entry(fanout, count)
-        if receipt is not None:
-            pipe.xadd(scope.outbox, {"m": json.dumps(receipt, ensure_ascii=False)})
-            new = status.NewRecord(Outbound.from_dict(receipt), int(time.time() * 1000))
-            status.update(pipe, retention, scope, {receipt["id"]: {}}, {receipt["id"]: new})
-    pipe.expire(progress, retention.status_s)
-    return receipt

@@ -13,7 +13,6 @@ before a message its commit should have stopped is out (see :mod:`kodeord.commit
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -34,12 +33,11 @@ from kodeord.commit import handover, records
 from kodeord.commit.keys import OUTBOXES, Keys
 from kodeord.commit.records import Status
 from kodeord.inbound import phone
-from kodeord.inbound.messages import Channel, Outbound
-from kodeord.outbound import fanout, liveness, status
+from kodeord.inbound.messages import Channel
+from kodeord.outbound import fanout, liveness, outbox, status
 from kodeord.outbound.gateway import Gateway, Outgoing, Sent, send_groups
 from kodeord.outbound.ratelimit import RateLimiter
 from kodeord.outbound.status import COST_UNIT
-from kodeord.support.luascript import LuaScript
 
 if TYPE_CHECKING:
     from kodeord.platform import Platform
@@ -48,8 +46,6 @@ log = logging.getLogger(__name__)
 GROUP = "senders"
 FINAL = {records.STATES.index(s) for s in (Status.SENT.value, Status.DELIVERED.value, Status.FAILED.value)}
 CLAIM_EVERY_S = 1.0  # how often a sender looks for messages another sender left unacknowledged, per stream
-
-_MOVE_DUE = LuaScript(__package__, "moveDueRetries-2.lua")
 
 
 @dataclass
@@ -120,7 +116,7 @@ class Sender:
         scope = Keys.of_stream(stream)
         # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
         count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
-        _MOVE_DUE(self.redis, [scope.retries, stream], [int(time.time() * 1000), self.batch])
+        outbox.move_due(self.redis, scope, stream, self.batch)
         entries: list[tuple[Any, dict[Any, Any]]] = []
         if time.monotonic() >= self._claim_due.get(stream, 0.0):
             self._claim_due[stream] = time.monotonic() + CLAIM_EVERY_S
@@ -166,19 +162,16 @@ class Sender:
 
     def _send(self, stream: str, scope: Keys, entries: Sequence[tuple[Any, dict[Any, Any]]]) -> int:
         fates: dict[str, _Fate] = {}
-        cursors: list[tuple[Any, dict[str, Any]]] = []
+        cursors: list[tuple[Any, outbox.Cursor]] = []
         acked: list[Any] = []
         for entry_id, fields in entries:
             try:
-                data = json.loads(fields[b"m"])
-                if "fanout" in data:  # a broadcast's next page is due
-                    cursors.append((entry_id, data))
+                entry = outbox.decode(fields[outbox.FIELD.encode()])
+                if isinstance(entry, outbox.Cursor):  # a broadcast's next page is due
+                    cursors.append((entry_id, entry))
                     continue
-                if "batch" in data:
-                    found = fanout.items(scope.scope, data)
-                else:
-                    found = [Outgoing(scope.scope, data["id"], Outbound.from_dict(data), int(data.get("attempt", 1)))]
-            except (KeyError, ValueError, TypeError) as exc:
+                found = entry.items(scope.scope) if isinstance(entry, outbox.Batch) else [entry.outgoing(scope.scope)]
+            except (KeyError, ValueError) as exc:
                 log.error("dropping a malformed outbox entry in %s: %s", stream, exc)
                 found = []
             acked.append(entry_id)
@@ -197,13 +190,12 @@ class Sender:
         self._finish(stream, scope, acked, [f for f in fates.values() if f.item.id not in done])
         return len(entries)
 
-    def _expand(self, stream: str, scope: Keys, entry_id: Any, entry: dict[str, Any]) -> None:
+    def _expand(self, stream: str, scope: Keys, entry_id: Any, cursor: outbox.Cursor) -> None:
         """One page of a broadcast: its recipients become a batch entry, and the cursor moves on, atomically."""
         pipe = self.redis.pipeline(transaction=True)
+        spec = cursor.fanout
         try:
-            spec = fanout.Fanout.from_dict(entry["fanout"])
-            after = str(entry.get("after", ""))
-            page = self.platform.hooks.fanout_page(spec, after, self.page, self.redis, self.platform.links)
+            page = self.platform.hooks.fanout_page(spec, cursor.after, self.page, self.redis, self.platform.links)
         except (KeyError, ValueError, TypeError) as exc:
             log.error("dropping a malformed broadcast entry in %s: %s", stream, exc)
             page = None
@@ -211,7 +203,7 @@ class Sender:
             if page is None:
                 log.error("broadcast %s: no plugin lists the recipients of %r (is it disabled?)", spec.id, spec.source)
         if page is not None:
-            receipt = fanout.step(pipe, stream, scope, entry, page, self.retention)
+            receipt = outbox.step(pipe, stream, scope, cursor, page, self.retention)
             if receipt is not None:
                 self.platform.committer.register(scope.outbox)
         pipe.xack(stream, GROUP, entry_id)
@@ -431,8 +423,7 @@ class Sender:
             counts[(fate.gateway or "-", fate.result)] += 1
             if fate.result == "retry" and item.attempt < self.attempts:
                 delay = min(self.retry_max, self.retry_base * 2 ** (item.attempt - 1)) * random.uniform(0.8, 1.2)
-                entry = {"id": item.id, **item.message.to_dict(), "attempt": item.attempt + 1}
-                pipe.zadd(scope.retries, {json.dumps(entry, ensure_ascii=False): int((now + delay) * 1000)})
+                outbox.retry(pipe, scope, outbox.Single(item.id, item.message, item.attempt), int((now + delay) * 1000))
                 updates[status_key] = {
                     "status": Status.QUEUED.value,
                     "attempts": item.attempt,

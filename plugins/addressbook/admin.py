@@ -17,6 +17,7 @@ from kodeord.commit import handover
 from kodeord.decide import templating
 from kodeord.inbound import phone
 from kodeord.inbound.messages import Kind, Outbound, check_email
+from kodeord.outbound import outbox
 from kodeord.outbound.fanout import Fanout
 from kodeord.support.errors import InvalidMessage, InvalidNumber, RequestError
 from kodeord.support.luascript import LuaScript
@@ -249,7 +250,7 @@ class ListAdmin:
             options.reply(reply), {"list": options.name, "number": service.number, "sender": member}
         )
         message = Outbound(to=member, sender=service.number, text=text, kind=Kind.REPLY, service=lk.key)
-        return json.dumps({"id": f"admin:{reply}:{member}:{time.time_ns()}", **message.to_dict()}, ensure_ascii=False)
+        return outbox.Single(f"admin:{reply}:{member}:{time.time_ns()}", message).encode()
 
     def members(self, list_id: str, state: str = "members", after: str = "", limit: int = 100) -> dict[str, Any]:
         """A page of Members, Pending or Unsubscribed, with the cursor of the next page."""
@@ -305,5 +306,5 @@ class ListAdmin:
         )
         fanout = Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, self.platform.hooks.prepare_outgoing(message))
         self.platform.committer.register(lk.scope.bulk)
-        self.redis.xadd(lk.scope.bulk, {"m": fanout.start_entry()})
+        outbox.append(self.redis, lk.scope.bulk, outbox.Cursor(fanout))
         return {"id": fanout_id, "list": list_id}
