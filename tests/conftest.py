@@ -21,8 +21,9 @@ import uvicorn
 from hypothesis import settings
 from starlette.applications import Starlette
 
-# The default keeps a run short; --hypothesis-profile=fuzz runs ten times the examples (tests/test_fuzz.py scales
-# its budgets by max_examples). No deadline: tests over real HTTP take as long as the machine makes them.
+# The default keeps a run short; --hypothesis-profile=fuzz runs ten times the examples
+# (tests/inbound/test_fuzz.py scales its budgets by max_examples). No deadline: tests over real HTTP take as
+# long as the machine makes them.
 settings.register_profile("kodeord", max_examples=100, deadline=None)
 settings.register_profile("fuzz", max_examples=1000, deadline=None)
 settings.load_profile("kodeord")

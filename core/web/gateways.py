@@ -3,7 +3,7 @@
 Each gateway type names its endpoints (``kannel``, ``kannel/dlr``, ...); this module finds the gateway's
 handler, runs it, and turns a :class:`kodeord.inbound.webhooks.Refused` into its answer (a 4xx saying what was wrong).
 Anything else a handler raises is a defect: Starlette logs it and answers 500 without details, and the
-fuzz tests (tests/test_fuzz.py) fail on it.
+fuzz tests (tests/inbound/test_fuzz.py) fail on it.
 """
 
 from __future__ import annotations

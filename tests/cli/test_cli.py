@@ -1,0 +1,150 @@
+"""The kodeord command, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from ..conftest import on_terminal
+
+ROOT = Path(__file__).parents[2]
+KODEORD = str(Path(sys.executable).parent / "kodeord")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [KODEORD, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60
+    )
+
+
+def test_check_accepts_the_shipped_rules() -> None:
+    result = run("rules", "check", *sorted(str(p) for p in (ROOT / "rules").glob("*.yaml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok: 2 file(s), 2 tenant(s), 4 service(s)")
+
+
+def test_check_reports_yaml_and_schema_errors_with_location(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("tenant: {id: t1}\nservices:\n  - id: [unclosed\n", encoding="utf-8")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text('tenant: {id: t2}\nnumbers:\n  - numbr: "72500"\n', encoding="utf-8")
+    result = run("rules", "check", str(broken), str(typo))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0]
+        == f"{broken}:3:9: YAML syntax error: a list in [ ] is not closed, or its items are not separated by commas"
+    )
+    assert lines[1] == f"{typo}:3:5: unknown key 'numbr' (did you mean 'number'?) (at numbers[0])"
+    assert lines[2] == f"{typo}:3:5: missing required key 'number' (at numbers[0])"
+
+
+@pytest.fixture
+def cli_env(kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+        "KODEORD_RULES": str(ROOT / "rules"),
+        "KODEORD_LOG_LEVEL": "WARNING",
+    }
+
+
+def test_try_json_shows_the_decision_and_changes_nothing(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:
+    result = run("rules", "try", "--to", "72500", "--from", "070-123 45 67", "--json", "MELLO", "03", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {k: data[k] for k in ("service", "rule", "action", "replies")} == {
+        "service": "demo-tv/mello",
+        "rule": "vote",
+        "action": "voting.vote",
+        "replies": [{"to": "+46701234567", "text": "Tack för din röst på Cilla Carlsson! /Demo-TV"}],
+    }
+    assert kodeord_redis.dbsize() == 0
+
+
+def test_try_human_output(cli_env: dict[str, str]) -> None:
+    result = run("rules", "try", "--to", "+46766861004", "--from", "+46701234567", "START", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    assert "service: demo-forening/adressbok" in result.stdout
+    assert "rule:    list" in result.stdout
+    assert "action:  addressbook.inbox" in result.stdout
+    assert "reply to +46701234567 (1 SMS, gsm7): Välkommen till Demoföreningen!" in result.stdout
+
+
+def test_try_on_an_address_book_writes_nothing_not_even_the_signing_key(
+    cli_env: dict[str, str], kodeord_redis: redis.Redis
+) -> None:
+    result = run("rules", "try", "--to", "+46766861004", "--from", "+46701234567", "--json", "STOPP", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["action"] == "addressbook.inbox" and data["broadcasts"] == []
+    assert "/addressbook/join/" in data["replies"][0]["text"]
+    assert kodeord_redis.dbsize() == 0
+
+
+def test_try_refuses_an_invalid_number(cli_env: dict[str, str]) -> None:
+    result = run("rules", "try", "--to", "72500", "--from", "hello", "MELLO", env=cli_env)
+    assert result.returncode == 2
+    assert "invalid phone number 'hello': not a phone number" in result.stderr
+
+
+def test_help_lists_core_and_plugin_commands() -> None:
+    listed = run("--help").stdout
+    for command in ("demo", "serve", "worker", "rules", "coupon-count"):
+        assert command in listed
+    assert "coupon-count" not in run("--help", env={"KODEORD_DISABLE_PLUGINS": "coupon"}).stdout
+
+
+def test_routing_import_replaces_the_portability_table_all_or_nothing(
+    cli_env: dict[str, str], kodeord_redis: redis.Redis, tmp_path: Path
+) -> None:
+    good = tmp_path / "ported.csv"
+    good.write_text("number,operator\n070-123 45 67,tele2\n+4790000000,telia-no\n", encoding="utf-8")
+    result = run("routing", "import", str(good), env=cli_env)
+    assert (result.returncode, result.stdout) == (0, f"imported 2 number(s) from {good}\n"), result.stderr
+    assert kodeord_redis.hgetall("kodeord:portability") == {b"+46701234567": b"tele2", b"+4790000000": b"telia-no"}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("+46701234568,telia\n0701,tele2\n", encoding="utf-8")
+    result = run("routing", "import", str(bad), env=cli_env)
+    assert result.returncode == 1
+    assert f"{bad}:2:" in result.stderr
+    assert kodeord_redis.hgetall("kodeord:portability")[b"+46701234567"] == b"tele2"  # the old table stays
+
+
+def test_gateways_check_and_the_commands_that_refuse_to_lose_messages(tmp_path: Path) -> None:
+    gateways = tmp_path / "gateways.yaml"
+    gateways.write_text(
+        "gateways:\n  k1:\n    type: kannel\n    sendsms_url: http://127.0.0.1:9/cgi-bin/sendsms\n"
+        "    username: u\n    password: p\n",
+        encoding="utf-8",
+    )
+    checked = run("gateways", "check", str(gateways), env={"KODEORD_PUBLIC_URL": ""})
+    assert checked.returncode == 1
+    assert checked.stdout.splitlines() == [
+        f"{gateways}:1:1: no routing: section, so every reply goes to the console gateway and no SMS leaves; "
+        "add routing: with routes to your gateways (docs/routing.md)",
+        f"{gateways}:3:5: gateway k1 asks for delivery reports, but KODEORD_PUBLIC_URL is not set: they would go "
+        "to http://127.0.0.1:8000; set it to where the gateway reaches Kodeord (or dlr: false)",
+    ]
+    env = {"KODEORD_GATEWAYS": str(gateways), "KODEORD_PUBLIC_URL": "", "KODEORD_DATA_DIR": str(tmp_path / "var")}
+    for command in (["worker", "--burst"], ["serve", "--port", "1"]):
+        refused = run(*command, env=env)
+        assert refused.returncode == 1 and "not starting: this configuration would lose" in refused.stderr, command
+    gateways.write_text(gateways.read_text() + "routing:\n  routes:\n    default: [{gateway: k1, price: 0.05}]\n")
+    fine = run("gateways", "check", str(gateways), env={"KODEORD_PUBLIC_URL": "http://127.0.0.1:8000"})
+    assert (fine.returncode, fine.stdout) == (0, "ok: 1 gateway(s)\n")
+
+
+def test_a_long_routing_import_shows_its_progress_on_a_terminal(tmp_path: Path, kodeord_redis_url: str) -> None:
+    table = tmp_path / "ported.csv"
+    table.write_text("number,operator\n" + "".join(f"+4670{n:07d},tele2\n" for n in range(6000)), encoding="utf-8")
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url}
+    code, out, shown = on_terminal([KODEORD, "routing", "import", str(table)], env)
+    assert code == 0 and out == f"imported 6000 number(s) from {table}\n"
+    assert b"importing ported.csv" in shown and b"6001/6001" in shown  # a bar over the file's lines, header too
