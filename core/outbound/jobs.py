@@ -25,8 +25,8 @@ from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
 from kodeord.commit.keys import Keys, platform_key
-from kodeord.outbound import liveness
-from kodeord.outbound.sender import GROUP, Sender
+from kodeord.outbound import liveness, outbox
+from kodeord.outbound.sender import Sender
 from kodeord.support.luascript import LuaScript
 
 if TYPE_CHECKING:
@@ -134,8 +134,7 @@ class Dispatcher:
     def has_work(self, stream: str) -> bool:
         """Messages waiting, abandoned by a sender that died, or retries due."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xlen(stream)
-        pipe.xpending_range(stream, GROUP, min="-", max="+", count=1, idle=self.sender.claim_after_ms)
+        outbox.queue_state(pipe, stream, self.sender.claim_after_ms)
         pipe.zcount(Keys.of_stream(stream).retries, "-inf", int(time.time() * 1000))
         length, abandoned, due = pipe.execute()
         return bool(length) or bool(abandoned) or bool(due)

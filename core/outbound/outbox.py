@@ -9,7 +9,8 @@ reply never waits behind one. Each stream entry has one field, ``m``, holding JS
 - :class:`Cursor`: a broadcast whose next page of recipients is due (see :mod:`kodeord.outbound.fanout`);
 - :class:`Batch`: one page of a broadcast's recipients, one message to each.
 
-Everything that queues a message goes through here: the commit (a message's replies, in its script), a
+Senders read the streams through one consumer group (``GROUP``), with the functions at the end of this
+module. Everything that queues a message goes through here: the commit (a message's replies, in its script), a
 broadcast's start (an ``Effects`` write), its pages, its receipt, and retries. Retries wait in the scope's
 ``retry`` sorted set until they are due, then move back into the stream.
 """
@@ -20,6 +21,8 @@ import json
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+import redis.exceptions as redis_errors
 
 from kodeord.commit.effects import Write
 from kodeord.commit.keys import Keys
@@ -212,3 +215,89 @@ def receipt_of(fanout: Fanout, count: int) -> Single | None:
 
 def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False)
+
+
+# -- reading: the consumer group ``senders`` -------------------------------------------------------------------
+
+GROUP = "senders"
+Read = list[tuple[Any, dict[Any, Any]]]  # (entry id, fields) as Redis returns them
+
+
+def ensure_group(client: redis.Redis, stream: str) -> None:
+    """Create ``stream``'s consumer group (and the stream) if it has none yet."""
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis_errors.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def read_new(client: redis.Redis, stream: str, consumer: str, count: int, block_ms: int | None = None) -> Read:
+    """Up to ``count`` entries no sender has read yet (waiting up to ``block_ms`` for one, if given)."""
+    reply: Any = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
+    return list(reply[0][1]) if reply else []
+
+
+def read_own(client: redis.Redis, stream: str, consumer: str, count: int) -> Read:
+    """Entries ``consumer`` read and has not acknowledged (left by a batch that failed half-way)."""
+    reply: Any = client.xreadgroup(GROUP, consumer, {stream: "0"}, count=count)
+    return list(reply[0][1]) if reply else []
+
+
+def claim_idle(client: redis.Redis, stream: str, consumer: str, idle_ms: int, count: int) -> Read:
+    """Entries any sender has held unacknowledged for ``idle_ms``, now ``consumer``'s."""
+    _, entries, *_ = client.xautoclaim(stream, GROUP, consumer, min_idle_time=idle_ms, start_id="0-0", count=count)
+    return [e for e in entries if e and e[1]]
+
+
+def pending_by_consumer(client: redis.Redis, stream: str) -> dict[str, int]:
+    """How many entries each sender of the group holds unacknowledged."""
+    return {_text(c["name"]): int(c["pending"]) for c in client.xinfo_consumers(stream, GROUP)}
+
+
+def forget_consumer(client: redis.Redis, stream: str, name: str) -> None:
+    """Take a sender that holds nothing off the group's list."""
+    client.xgroup_delconsumer(stream, GROUP, name)
+
+
+def claim_from(client: redis.Redis, stream: str, consumer: str, holder: str, idle_ms: int, count: int) -> Read:
+    """Up to ``count`` of the entries ``holder`` holds, idle for ``idle_ms`` (so two senders never both take one),
+    now ``consumer``'s."""
+    pending = client.xpending_range(stream, GROUP, min="-", max="+", count=count, consumername=holder)
+    ids: list[Any] = [p["message_id"] for p in pending]
+    if not ids:
+        return []
+    entries: Any = client.xclaim(stream, GROUP, consumer, idle_ms, ids)
+    return [e for e in entries if e and e[1]]
+
+
+def ack(pipe: redis.client.Pipeline, stream: str, *entry_ids: Any) -> None:
+    """Acknowledge and remove entries that were handled (on ``pipe``, with what handling them wrote)."""
+    pipe.xack(stream, GROUP, *entry_ids)
+    pipe.xdel(stream, *entry_ids)
+
+
+def queue_state(pipe: redis.client.Pipeline, stream: str, idle_ms: int) -> None:
+    """Queue on ``pipe`` what tells whether ``stream`` has work: its length, and an entry held for ``idle_ms``."""
+    pipe.xlen(stream)
+    pipe.xpending_range(stream, GROUP, min="-", max="+", count=1, idle=idle_ms)
+
+
+def queue_depth(pipe: redis.client.Pipeline, stream: str) -> None:
+    """Queue on ``pipe`` the stream's length and its oldest entry (read with :func:`oldest_ms`)."""
+    pipe.xlen(stream)
+    pipe.xrange(stream, count=1)
+
+
+def oldest_ms(first: Read) -> int | None:
+    """When the oldest entry (the ``xrange`` of :func:`queue_depth`) was added (Redis's ms), or None."""
+    return int(_text(first[0][0]).split("-")[0]) if first else None
+
+
+def added_ms(entry_id: Any) -> int:
+    """When an entry was added (Redis's ms), from its id."""
+    return int(_text(entry_id).split("-", 1)[0])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from kodeord.platform import Platform
 
 log = logging.getLogger(__name__)
-GROUP = "senders"
 FINAL = {records.STATES.index(s) for s in (Status.SENT.value, Status.DELIVERED.value, Status.FAILED.value)}
 CLAIM_EVERY_S = 1.0  # how often a sender looks for messages another sender left unacknowledged, per stream
 
@@ -98,11 +97,7 @@ class Sender:
         streams = sorted(_text(s) for s in self.redis.smembers(OUTBOXES))
         for stream in streams:
             if stream not in self._grouped:
-                try:
-                    self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
-                except redis.ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
+                outbox.ensure_group(self.redis, stream)
                 self._grouped.add(stream)
         return streams
 
@@ -117,45 +112,37 @@ class Sender:
         # A bulk stream's entries are pages of a broadcast: read about one batch's worth of messages at a time.
         count = max(1, self.batch // self.page) + 1 if stream == scope.bulk else self.batch
         outbox.move_due(self.redis, scope, stream, self.batch)
-        entries: list[tuple[Any, dict[Any, Any]]] = []
+        entries: outbox.Read = []
         if time.monotonic() >= self._claim_due.get(stream, 0.0):
             self._claim_due[stream] = time.monotonic() + CLAIM_EVERY_S
             entries = self._claim(stream, count)
         if not entries:
-            reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=count, block=block_ms)
-            entries = reply[0][1] if reply else []
+            entries = outbox.read_new(self.redis, stream, self.consumer, count, block_ms)
         return self._send(stream, scope, entries) if entries else 0
 
-    def _claim(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
+    def _claim(self, stream: str, count: int) -> outbox.Read:
         """Messages another sender took but never acknowledged: at once if it died (its heart stopped), or
-        after ``claim_after_ms`` if it is alive but stuck."""
-        entries = self._claim_own(stream, count) or self._claim_from_dead(stream, count)
-        if not entries:
-            _, entries, *_ = self.redis.xautoclaim(
-                stream, GROUP, self.consumer, min_idle_time=self.claim_after_ms, start_id="0-0", count=count
-            )
-        return [e for e in entries if e and e[1]]
+        after ``claim_after_ms`` if it is alive but stuck. First this sender's own: a batch is acknowledged
+        before the next is read, so these are left from a batch that failed (Redis went away mid-batch) and are
+        sent again (minus what was)."""
+        own = [e for e in outbox.read_own(self.redis, stream, self.consumer, count) if e and e[1]]
+        return (
+            own
+            or self._claim_from_dead(stream, count)
+            or outbox.claim_idle(self.redis, stream, self.consumer, self.claim_after_ms, count)
+        )
 
-    def _claim_own(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
-        """This sender's own unacknowledged messages: a batch is acknowledged before the next is read, so these
-        are left from a batch that failed (Redis went away mid-batch) and are sent again (minus what was)."""
-        reply: Any = self.redis.xreadgroup(GROUP, self.consumer, {stream: "0"}, count=count)
-        return list(reply[0][1]) if reply else []
-
-    def _claim_from_dead(self, stream: str, count: int) -> list[tuple[Any, dict[Any, Any]]]:
-        consumers = {_text(c["name"]): int(c["pending"]) for c in self.redis.xinfo_consumers(stream, GROUP)}
+    def _claim_from_dead(self, stream: str, count: int) -> outbox.Read:
+        consumers = outbox.pending_by_consumer(self.redis, stream)
         consumers.pop(self.consumer, None)
         for name in sorted(liveness.dead(self.redis, list(consumers))):
             if not consumers[name]:  # gone, and nothing left behind: out of the group's list
-                self.redis.xgroup_delconsumer(stream, GROUP, name)
+                outbox.forget_consumer(self.redis, stream, name)
                 continue
-            pending = self.redis.xpending_range(stream, GROUP, min="-", max="+", count=count, consumername=name)
-            ids: list[Any] = [p["message_id"] for p in pending]
-            if ids:  # the idle time keeps two senders from both taking the same message
-                entries: Any = self.redis.xclaim(stream, GROUP, self.consumer, liveness.DEAD_AFTER_MS // 2, ids)
-                if entries:
-                    log.warning("took over %d message(s) in %s from sender %s, which died", len(entries), stream, name)
-                    return list(entries)
+            entries = outbox.claim_from(self.redis, stream, self.consumer, name, liveness.DEAD_AFTER_MS // 2, count)
+            if entries:
+                log.warning("took over %d message(s) in %s from sender %s, which died", len(entries), stream, name)
+                return entries
         return []
 
     # -- sending ---------------------------------------------------------------------------------------------
@@ -175,7 +162,7 @@ class Sender:
                 log.error("dropping a malformed outbox entry in %s: %s", stream, exc)
                 found = []
             acked.append(entry_id)
-            queued_at = int(_text(entry_id).split("-", 1)[0])
+            queued_at = outbox.added_ms(entry_id)
             for item in found:
                 fates[item.id] = _Fate(item, queued_at, status.NewRecord(item.message, queued_at))
         for entry_id, data in cursors:
@@ -206,8 +193,7 @@ class Sender:
             receipt = outbox.step(pipe, stream, scope, cursor, page, self.retention)
             if receipt is not None:
                 self.platform.committer.register(scope.outbox)
-        pipe.xack(stream, GROUP, entry_id)
-        pipe.xdel(stream, entry_id)
+        outbox.ack(pipe, stream, entry_id)
         pipe.execute()
 
     def _already_final(self, scope: Keys, fates: dict[str, _Fate]) -> set[str]:
@@ -454,8 +440,7 @@ class Sender:
         status.update(pipe, self.retention, scope, updates, new, at)
         fanout.count(pipe, scope, broadcast)
         status.add_sums(pipe, sums, day)
-        pipe.xack(stream, GROUP, *entry_ids)
-        pipe.xdel(stream, *entry_ids)
+        outbox.ack(pipe, stream, *entry_ids)
         pipe.execute()
         metrics = self.platform.metrics
         for (gateway, result), n in counts.items():

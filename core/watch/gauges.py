@@ -8,7 +8,7 @@ from typing import Any
 import redis
 
 from kodeord.commit.keys import OUTBOXES, Keys
-from kodeord.outbound import liveness
+from kodeord.outbound import liveness, outbox
 
 
 def _service(scope: str) -> str:
@@ -24,8 +24,7 @@ def read(client: redis.Redis) -> list[tuple[str, Mapping[str, str], float]]:
     streams = sorted(s.decode() if isinstance(s, bytes) else s for s in client.smembers(OUTBOXES))  # type: ignore[union-attr]
     pipe = client.pipeline(transaction=False)
     for stream in streams:
-        pipe.xlen(stream)
-        pipe.xrange(stream, count=1)
+        outbox.queue_depth(pipe, stream)
         pipe.zcard(Keys.of_stream(stream).retries)
     pipe.zcount(liveness.ALIVE, now_ms - liveness.DEAD_AFTER_MS, "+inf")
     found: list[Any] = pipe.execute()
@@ -36,7 +35,8 @@ def read(client: redis.Redis) -> list[tuple[str, Mapping[str, str], float]]:
         keys = Keys.of_stream(stream)
         labels = {"service": _service(keys.scope), "outbox": "bulk" if stream == keys.bulk else "replies"}
         gauges.append(("kodeord_outbox_depth", labels, float(depth)))
-        oldest = (now_ms - int(first[0][0].split(b"-")[0])) / 1000 if first else 0.0
+        added = outbox.oldest_ms(first)
+        oldest = (now_ms - added) / 1000 if added is not None else 0.0
         gauges.append(("kodeord_outbox_oldest_seconds", labels, max(0.0, oldest)))
         retrying[_service(keys.scope)] = float(waiting)
     gauges += [("kodeord_outbox_retrying", {"service": service}, n) for service, n in sorted(retrying.items())]

@@ -159,7 +159,8 @@ def test_the_worker_gives_up_only_its_own_leases(
 def test_a_sender_sends_again_what_it_read_before_redis_went_away(
     make_platform: Callable[..., Platform], make_inbound: MakeInbound, recording_gateway: RecordingGateway
 ) -> None:
-    from kodeord.outbound.sender import GROUP, Sender
+    from kodeord.outbound.outbox import GROUP
+    from kodeord.outbound.sender import Sender
 
     platform = make_platform(TV_RULES)
     platform.handle(make_inbound("MELLO 03", sender="+46701000001"))  # type: ignore[arg-type]
