@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kodeord.config import keywords
-from kodeord.config.model import Config, OwnNumber, Service
+from kodeord.config.model import Config, OwnNumber, Rule, Service
 from kodeord.config.rulefile import load
 from kodeord.decide.actions import ActionSpec
 from kodeord.support.errors import Problem, RuleFileError
@@ -158,3 +158,12 @@ class Catalog:
     def config(self) -> Config:
         """The current configuration."""
         return self.index.config
+
+    def using(self, tenant: str, action: str) -> list[tuple[Service, list[Rule]]]:
+        """The tenant's services with rules that name ``action`` (a plugin's polls, lists, campaigns), in the
+        order the rule files declare them, each with those rules."""
+        found = []
+        for service in self.config.services.values():
+            if service.tenant == tenant and (rules := [r for r in service.rules if r.action == action]):
+                found.append((service, rules))
+        return found

@@ -67,11 +67,7 @@ class ListAdmin:
 
     def _services(self) -> dict[str, Service]:
         """The tenant's rule-file services that are lists, by id."""
-        found = {}
-        for service in self.platform.catalog.config.services.values():
-            if service.tenant == self.tenant and any(r.action == ACTION for r in service.rules):
-                found[service.id] = service
-        return found
+        return {service.id: service for service, _ in self.platform.catalog.using(self.tenant, ACTION)}
 
     def ids(self) -> list[str]:
         """Every list of the tenant: from the rule files and created through the API or CLI."""

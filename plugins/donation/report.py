@@ -59,13 +59,10 @@ def parse_day(name: str, value: str | None) -> date | None:
 
 def donation_services(platform: Any, tenant: str) -> dict[str, list[campaigns.Campaign]]:
     """The tenant's services (``tenant/service``) that take donations, with their campaigns."""
-    found: dict[str, list[campaigns.Campaign]] = {}
-    for service in platform.catalog.config.services.values():
-        if service.tenant == tenant:
-            rules = campaigns.donation_rules(service)
-            if rules:
-                found[service.key] = [campaigns.of(service, rule.params) for rule in rules]
-    return found
+    return {
+        service.key: [campaigns.of(service, rule.params) for rule in rules]
+        for service, rules in platform.catalog.using(tenant, campaigns.ACTION)
+    }
 
 
 def rows(

@@ -15,14 +15,7 @@ from .poll import Poll, PollError
 
 def services(platform: Any, tenant: str, action: str) -> dict[str, tuple[Service, Rule]]:
     """The tenant's services with a rule naming ``action``, by service id, with that rule."""
-    found = {}
-    for service in platform.catalog.config.services.values():
-        if service.tenant != tenant:
-            continue
-        rule = next((r for r in service.rules if r.action == action), None)
-        if rule is not None:
-            found[service.id] = (service, rule)
-    return found
+    return {service.id: (service, rules[0]) for service, rules in platform.catalog.using(tenant, action)}
 
 
 def all_polls(platform: Any, tenant: str) -> dict[str, Poll]:

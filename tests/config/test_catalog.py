@@ -93,3 +93,23 @@ def test_thousand_services_load_and_route_every_keyword(
         if outcome.service != service or outcome.replies[0]["text"] != f"vote {index} 0{n % 9 + 1}":
             wrong.append((word, outcome.service))
     assert wrong == []
+
+
+def test_a_plugin_finds_the_services_of_one_tenant_that_use_its_action(
+    make_platform: Callable[..., Platform], tmp_path: Path
+) -> None:
+    rules = """\
+tenant: {id: %s}
+numbers: [{number: "%s", type: shared}]
+services:
+  - {id: quiet, number: "%s", keyword: TYST, rules: [{name: a, do: core.silent}, {name: b, do: core.silent}]}
+  - {id: loud, number: "%s", keyword: HOJ, rules: [{name: a, reply: Hej}]}
+"""
+    for tenant, number in (("ett", "72550"), ("tva", "72551")):
+        (tmp_path / f"{tenant}.yaml").write_text(rules % (tenant, number, number, number), encoding="utf-8")
+    platform = make_platform([tmp_path / "ett.yaml", tmp_path / "tva.yaml"])
+    using = platform.catalog.using("ett", "core.silent")
+    assert [(service.key, [rule.name for rule in found]) for service, found in using] == [("ett/quiet", ["a", "b"])]
+    assert [service.key for service, _ in platform.catalog.using("tva", "core.silent")] == ["tva/quiet"]
+    assert platform.catalog.using("ett", "donation.give") == []
+    assert platform.catalog.using("nobody", "core.silent") == []
