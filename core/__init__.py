@@ -58,3 +58,7 @@ __all__ = [
     "hookimpl",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:  # kodeord.effects and the like, read as attributes: moved
+    return moved.old_module(name)

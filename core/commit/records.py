@@ -192,7 +192,7 @@ def queued(message: Outbound, queued_at: int, text: int) -> list[Any]:
         "to": address(message.to),
         "from": address(message.sender),
         "text": text or False,
-        "price": message.price or False,
+        "price": str(message.price) if message.price else False,
     }
     record = [values.get(name, False) for name in OUT_FIELDS]
     while record and record[-1] is False:

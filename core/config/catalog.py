@@ -11,11 +11,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from kodeord.config import keywords
 from kodeord.config.model import Config, OwnNumber, Rule, Service
 from kodeord.config.rulefile import load
 from kodeord.decide.actions import ActionSpec
+from kodeord.support import moved
 from kodeord.support.errors import Problem, RuleFileError
 
 
@@ -167,3 +169,7 @@ class Catalog:
             if service.tenant == tenant and (rules := [r for r in service.rules if r.action == action]):
                 found.append((service, rules))
         return found
+
+
+def __getattr__(name: str) -> Any:  # Route, the class's name before the core was laid out by stage
+    return moved.renamed(__name__, name)

@@ -9,6 +9,7 @@ from typing import Any
 
 from kodeord.config.schema import Loc
 from kodeord.inbound.messages import Channel
+from kodeord.support import moved
 
 ROLES = ("member", "writer", "functionary", "stranger")
 RESERVED = ("start", "stop", "help")
@@ -121,3 +122,7 @@ class Config:
     numbers: dict[str, OwnNumber] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+
+
+def __getattr__(name: str) -> Any:  # Number, the class's name before the core was laid out by stage
+    return moved.renamed(__name__, name)

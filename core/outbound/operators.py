@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.typing import EncodableT, FieldT
 
 from kodeord.commit.keys import platform_key
 from kodeord.inbound.phone import parse
-from kodeord.support import csvfile
+from kodeord.support import csvfile, moved
 from kodeord.support.errors import InvalidNumber, KodeordError
 
 PORTABILITY = platform_key("portability")  # hash: E.164 number -> operator
@@ -260,3 +261,7 @@ class RoutingTable:
                 cache[operator, flag] = self.choose(operator, charged=flag, can_charge=can_charge, available=available)
             choices.append(cache[operator, flag])
         return choices
+
+
+def __getattr__(name: str) -> Any:  # Choice, the class's name before the core was laid out by stage
+    return moved.renamed(__name__, name)

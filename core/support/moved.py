@@ -6,11 +6,15 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import warnings
-from types import ModuleType
+from types import CodeType, ModuleType
+from typing import Any
 
 MOVED = {
+    "kodeord.cli_gateways": "kodeord.cli.gateways",
+    "kodeord.cli_messages": "kodeord.cli.messages",
     "kodeord.webhooks": "kodeord.inbound.webhooks",
     "kodeord.messages": "kodeord.inbound.messages",
     "kodeord.phone": "kodeord.inbound.phone",
@@ -68,16 +72,30 @@ class _Alias(importlib.abc.Loader):
     def __init__(self, old: str, new: str) -> None:
         self.old, self.new = old, new
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+    def _warn(self) -> None:
         warnings.warn(
             f"{self.old} moved to {self.new}: import it from there (or the names kodeord exports from kodeord)",
             DeprecationWarning,
             stacklevel=2,
         )
-        return importlib.import_module(self.new)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        self._warn()
+        module = importlib.import_module(self.new)
+        self._spec = module.__spec__
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the new module has run."""
+        """Nothing to run, the new module has run; give it back its own spec, which the import system has just
+        set to the old name's."""
+        module.__spec__ = self._spec
+
+    def get_code(self, fullname: str) -> CodeType | None:
+        """The new module's code, for ``python -m`` with the old name."""
+        self._warn()
+        found = importlib.util.find_spec(self.new)
+        loader = None if found is None else found.loader
+        return loader.get_code(self.new) if isinstance(loader, importlib.abc.InspectLoader) else None
 
 
 class MovedFinder(importlib.abc.MetaPathFinder):
@@ -85,7 +103,35 @@ class MovedFinder(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
         new = MOVED.get(name)
-        return None if new is None else importlib.machinery.ModuleSpec(name, _Alias(name, new))
+        if new is None:
+            return None
+        found = importlib.util.find_spec(new)  # its file, for python -m with the old name
+        return importlib.machinery.ModuleSpec(name, _Alias(name, new), origin=found.origin if found else None)
+
+
+RENAMED = {  # classes renamed with their modules: old module, old name -> the name now
+    ("kodeord.config.catalog", "Route"): "Destination",
+    ("kodeord.outbound.operators", "Choice"): "ChosenRoute",
+    ("kodeord.config.model", "Number"): "OwnNumber",
+}
+
+
+def renamed(module: str, name: str) -> Any:
+    """A class of ``module`` by the name it had before it was renamed, with a warning; AttributeError for any
+    other missing name (for a module's ``__getattr__``)."""
+    now = RENAMED.get((module, name))
+    if now is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(f"{module}.{name} is now {module}.{now}", DeprecationWarning, stacklevel=3)
+    return getattr(sys.modules[module], now)
+
+
+def old_module(name: str) -> ModuleType:
+    """``kodeord.<name>`` for a module that moved (``kodeord.effects`` read as an attribute), with a warning;
+    AttributeError for any other name (for the package's ``__getattr__``)."""
+    if f"kodeord.{name}" not in MOVED:
+        raise AttributeError(f"module 'kodeord' has no attribute {name!r}")
+    return importlib.import_module(f"kodeord.{name}")
 
 
 def install() -> None:

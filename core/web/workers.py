@@ -25,11 +25,15 @@ log = logging.getLogger("uvicorn.error")
 def run(app: str, **options: Any) -> None:
     """``uvicorn.run(app, **options)``, with a listening socket per worker when ``workers`` is above one."""
     config = uvicorn.Config(app, **options)
+    ensure_free(config.host, config.port)
     if config.workers <= 1:
         uvicorn.run(app, **options)
         return
-    ensure_free(config.host, config.port)
-    Supervisor(config, [listening_socket(config.host, config.port) for _ in range(config.workers)]).run()
+    first = listening_socket(config.host, config.port)
+    port = first.getsockname()[1]  # the port the kernel chose, if asked for any (0)
+    rest = [listening_socket(config.host, port) for _ in range(config.workers - 1)]
+    log.info("Listening on %s:%d with %d workers, a socket each", config.host, port, config.workers)
+    Supervisor(config, [first, *rest]).run()
 
 
 def listening_socket(host: str, port: int, reuse_port: bool = True) -> socket.socket:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import pytest
 
 ESTABLISHED = "01"
 T = TypeVar("T")
@@ -100,11 +101,12 @@ def test_a_killed_worker_is_replaced_and_new_connections_reach_every_slot(
         time.sleep(0.2)
 
 
-def test_a_port_another_server_holds_is_refused_not_shared(served: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_another_server_holds_is_refused_not_shared(served: str, tmp_path: Path, workers: str) -> None:
     port = served.rsplit(":", 1)[1]
     env = {**os.environ, "KODEORD_REDIS_URL": "redis://127.0.0.1:9/0", "KODEORD_DATA_DIR": str(tmp_path / "var")}
     second = subprocess.run(
-        [sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", port, "--workers", "2"],
+        [sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", port, "--workers", workers],
         env=env,
         capture_output=True,
         text=True,
