@@ -289,7 +289,10 @@ def test_a_module_imported_by_its_name_before_the_stage_layout_still_imports_wit
 def test_what_the_old_commit_module_offered_is_still_there_with_a_warning() -> None:
     from kodeord.commit.committer import Committer
 
-    with pytest.warns(DeprecationWarning, match="kodeord.commit.Committer moved to kodeord.commit.committer"):
+    with pytest.warns(
+        DeprecationWarning,
+        match=r"^kodeord.commit.Committer is now kodeord.commit.committer.Committer: import it from there",
+    ):
         from kodeord.commit import Committer as old
 
     assert old is Committer

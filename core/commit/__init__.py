@@ -9,20 +9,8 @@ messages in a service's outbox, for ``kodeord.outbound``; the gateway gets its a
 
 from typing import Any
 
-_OLD_NAMES = frozenset({"Committer", "Branch", "Earlier"})  # what the module kodeord.commit offered
+from kodeord.support import moved
 
 
-def __getattr__(name: str) -> Any:
-    """What the module ``kodeord.commit`` offered before it became this package, with a warning."""
-    import importlib
-    import warnings
-
-    if name not in _OLD_NAMES:
-        raise AttributeError(f"module 'kodeord.commit' has no attribute {name!r}")
-    committer = importlib.import_module("kodeord.commit.committer")
-    warnings.warn(
-        f"kodeord.commit.{name} moved to kodeord.commit.committer: import it from there",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(committer, name)
+def __getattr__(name: str) -> Any:  # Committer, Branch, Earlier: what the module kodeord.commit offered
+    return moved.renamed(__name__, name)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import redis.exceptions as redis_errors
@@ -51,12 +52,16 @@ class Single:
     attempt: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form (also what a message's outcome lists as its replies)."""
+        """The JSON-ready form (also what a message's outcome lists as its replies): made once per entry."""
+        return self._dict
+
+    @cached_property
+    def _dict(self) -> dict[str, Any]:
         data = {"id": self.id, **self.message.to_dict()}
         return data if self.attempt == 1 else {**data, "attempt": self.attempt}
 
     def encode(self) -> str:
-        return _json(self.to_dict())
+        return _json(self._dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Single:
@@ -291,7 +296,7 @@ def queue_depth(pipe: redis.client.Pipeline, stream: str) -> None:
 
 def oldest_ms(first: Read) -> int | None:
     """When the oldest entry (the ``xrange`` of :func:`queue_depth`) was added (Redis's ms), or None."""
-    return int(_text(first[0][0]).split("-")[0]) if first else None
+    return added_ms(first[0][0]) if first else None
 
 
 def added_ms(entry_id: Any) -> int:

@@ -109,21 +109,24 @@ class MovedFinder(importlib.abc.MetaPathFinder):
         return importlib.machinery.ModuleSpec(name, _Alias(name, new), origin=found.origin if found else None)
 
 
-RENAMED = {  # classes renamed with their modules: old module, old name -> the name now
-    ("kodeord.config.catalog", "Route"): "Destination",
-    ("kodeord.outbound.operators", "Choice"): "ChosenRoute",
-    ("kodeord.config.model", "Number"): "OwnNumber",
+RENAMED = {  # names a module offered before: (module, old name) -> where it is now
+    ("kodeord.config.catalog", "Route"): "kodeord.config.catalog.Destination",
+    ("kodeord.outbound.operators", "Choice"): "kodeord.outbound.operators.ChosenRoute",
+    ("kodeord.config.model", "Number"): "kodeord.config.model.OwnNumber",
+    # the module kodeord.commit became a package; what it held is in kodeord.commit.committer
+    **{("kodeord.commit", n): f"kodeord.commit.committer.{n}" for n in ("Committer", "Branch", "Earlier")},
 }
 
 
 def renamed(module: str, name: str) -> Any:
-    """A class of ``module`` by the name it had before it was renamed, with a warning; AttributeError for any
-    other missing name (for a module's ``__getattr__``)."""
+    """What ``module`` offered as ``name`` before the core was laid out by stage, with a warning;
+    AttributeError for any other missing name (for a module's ``__getattr__``)."""
     now = RENAMED.get((module, name))
     if now is None:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    warnings.warn(f"{module}.{name} is now {module}.{now}", DeprecationWarning, stacklevel=3)
-    return getattr(sys.modules[module], now)
+    warnings.warn(f"{module}.{name} is now {now}: import it from there", DeprecationWarning, stacklevel=3)
+    home, _, attribute = now.rpartition(".")
+    return getattr(importlib.import_module(home), attribute)
 
 
 def old_module(name: str) -> ModuleType:
