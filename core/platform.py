@@ -18,7 +18,8 @@ from types import TracebackType
 import redis
 
 from kodeord.commit.committer import Committer
-from kodeord.commit.keys import platform_key
+from kodeord.commit.effects import Effects
+from kodeord.commit.keys import Keys, platform_key
 from kodeord.commit.records import Retention
 from kodeord.config.catalog import Catalog, Destination
 from kodeord.config.settings import Settings
@@ -152,6 +153,10 @@ class Platform:
     def handle(self, inbound: Inbound, *, dry_run: bool = False, route: Destination | None = None) -> Outcome:
         """Route one inbound message (see :class:`kodeord.decide.router.Router`); ``route``: its route, if known."""
         return self.router.handle(inbound, dry_run=dry_run, route=route)
+
+    def apply(self, scope: Keys, effects: Effects, origin: str, by: str) -> Outcome:
+        """Commit a change no inbound message caused (see :meth:`kodeord.decide.router.Router.apply`)."""
+        return self.router.apply(scope, effects, origin, by)
 
     @cached_property
     def lanes(self) -> Lanes:

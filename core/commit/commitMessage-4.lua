@@ -1,7 +1,8 @@
 -- Commit one inbound message: its record (the dedupe mark), every state write, every outgoing message with
--- its record, atomically; or, if the message was committed before, return what it got then. Redis does not
--- roll back a script that fails half-way, so every write is checked (key type, integer values for
--- increments) before the first one runs. Preceded by includes/records.lua.
+-- its record, atomically; or, if the message was committed before, return what it got then. Without an
+-- inbound message (ARGV[2] is "": an administrator's change), the same minus the record and the dedupe.
+-- Redis does not roll back a script that fails half-way, so every write is checked (key type, integer values
+-- for increments) before the first one runs. Preceded by includes/records.lua.
 -- Input:
 --   KEYS[1]   the inbound store's prefix
 --   KEYS[2]   the outbound store's prefix
@@ -11,14 +12,15 @@
 --   ARGV[1]   one MessagePack array (a message with many writes costs one argument, not dozens):
 --             [stores, inbound, guards, common, branches]. stores: [[span, retention] (ms) of the inbound,
 --             outbound and text stores]; inbound: [received (ms), from, to (both as records keep addresses),
---             text]; guards: [[field, most ("" for "must not exist"), by], ...]; common and each branch's
+--             text] (or [] without one); guards: [[kind, field, most, by, members], ...] (kind: cap, unset, in
+--             or not-in, as effects.GuardKind); common and each branch's
 --             writes: [[command, [args...]], ...] (args as text); branches: [[shared, extra, writes,
 --             messages], ...], one more than there are guards. shared: the outcome's JSON that many messages
 --             share (stored once as a text); extra: what of it is this message's own (JSON, or "");
 --             messages: [[outbox entry (JSON), field, record, text], ...], the record packed by records.py
 --             (see rec_out_new). A field or a text (inbound text, shared, a message's text) is named by its
 --             index in ARGV.
---   ARGV[2]   the inbound message's record field
+--   ARGV[2]   the inbound message's record field ("" for none)
 --   ARGV[3..] the outgoing messages' record fields, and digest-then-text pairs
 -- Output: the committed branch's index (0 when every guard held), or, for a message committed before, the
 --   JSON text [shared, replies, extra] of what it got then
@@ -28,7 +30,7 @@ local outbound = {KEYS[2], a[1][2][1], a[1][2][2]}
 local texts = {KEYS[3], a[1][3][1], a[1][3][2]}
 local now = rec_now()
 local in_field = ARGV[2]
-local seen_at = rec_find(inbound, in_field, now, false)
+local seen_at = in_field ~= '' and rec_find(inbound, in_field, now, false)
 if seen_at then
   local rec = cmsgpack.unpack(redis.call('HGET', seen_at, in_field))
   return cjson.encode({rec_get(texts, rec[5], now) or '{}', rec[6] or 0, rec[7] or ''})
@@ -37,12 +39,27 @@ local function is_int(v) return string.len(v) < 20 and string.match(v, '^-?%d+$'
 local guards, kpos = a[3], 5
 local chosen = 0
 local bumps = {}
+local function holds_members(key, want, members)  -- each of members is (want) or is not in the set key
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'zset' and t ~= 'set' and t ~= 'none' then return nil, 'WRONGTYPE guard on ' .. key .. ' which holds a ' .. t end
+  for m = 1, #members do
+    local found = false
+    if t == 'zset' then found = redis.call('ZSCORE', key, members[m]) ~= false
+    elseif t == 'set' then found = redis.call('SISMEMBER', key, members[m]) == 1 end
+    if found ~= want then return false end
+  end
+  return true
+end
 for g = 1, #guards do
-  local key, field, most, by = KEYS[kpos], guards[g][1], guards[g][2], tonumber(guards[g][3])
+  local key, kind, field, most, by = KEYS[kpos], guards[g][1], guards[g][2], guards[g][3], tonumber(guards[g][4])
   kpos = kpos + 1
   if chosen == 0 then
-    if most == '' then
+    if kind == 'unset' then
       if redis.call('EXISTS', key) == 1 then chosen = g end
+    elseif kind == 'in' or kind == 'not-in' then
+      local ok, problem = holds_members(key, kind == 'in', guards[g][5])
+      if problem then return redis.error_reply(problem) end
+      if not ok then chosen = g end
     else
       local v
       if field == '' then v = redis.call('GET', key) else v = redis.call('HGET', key, field) end
@@ -107,6 +124,7 @@ for i = 1, #messages do
   redis.call('XADD', KEYS[4], '*', 'm', m[1])
   rec_put(outbound, ARGV[m[2]], rec_out_new(m[3], m[4], base, texts, now), now)
 end
+if in_field == '' then return chosen end
 local i = a[2]
 local in_base = math.floor(now / inbound[2]) * inbound[2]
 local rec = {i[1] - in_base, i[2], i[3], rec_text(texts, i[4], now),

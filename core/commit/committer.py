@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgpack
 import redis
@@ -73,6 +73,24 @@ class Committer:
         """Commit ``common`` and one of ``branches``: the first when every guard holds, else the one after
         the first failing guard; record ``inbound`` with it. Return the committed branch's index, or what the
         message got when it was committed before."""
+        return self._run(keys, inbound, branches, guards, common)
+
+    def change(
+        self, keys: Keys, branches: Sequence[Branch], guards: Sequence[Guard] = (), common: Sequence[Write] = ()
+    ) -> int:
+        """Commit like :meth:`commit` a change that no inbound message caused (an administrator's): nothing is
+        recorded for it and nothing dedupes it. Return the committed branch's index."""
+        # Only a recorded message can have been committed before: a change always gets its branch's index.
+        return cast(int, self._run(keys, None, branches, guards, common))
+
+    def _run(
+        self,
+        keys: Keys,
+        inbound: Inbound | None,
+        branches: Sequence[Branch],
+        guards: Sequence[Guard],
+        common: Sequence[Write],
+    ) -> int | Earlier:
         if len(branches) != len(guards) + 1:
             raise ValueError(f"{len(guards)} guards need {len(guards) + 1} branches, got {len(branches)}")
         outbox = keys.outbox
@@ -82,13 +100,19 @@ class Committer:
         stores = self.retention.args(keys)
         script_keys = [stores[0][0], stores[1][0], stores[2][0], outbox, *(guard.key for guard in guards)]
         args = records.Args()
-        args.field(f"{inbound.gateway}:{inbound.message_id}")  # ARGV[2]
-        received = int(inbound.received_at.timestamp() * 1000)
+        if inbound is None:
+            args.values.append("")  # ARGV[2]: no inbound record
+            message: list[Any] = []
+        else:
+            args.field(f"{inbound.gateway}:{inbound.message_id}")  # ARGV[2]
+            received = int(inbound.received_at.timestamp() * 1000)
+            sender, recipient = records.address(inbound.sender), records.address(inbound.recipient)
+            message = [received, sender, recipient, args.text(inbound.text)]
         now = int(time.time() * 1000)
         payload: list[Any] = [
             [store[1:] for store in stores],
-            [received, records.address(inbound.sender), records.address(inbound.recipient), args.text(inbound.text)],
-            [[guard.field, "" if guard.most is None else str(guard.most), str(guard.by)] for guard in guards],
+            message,
+            [_guard(guard) for guard in guards],
             _writes(script_keys, common),
         ]
         packed = []
@@ -98,7 +122,7 @@ class Committer:
             for m in branch.outgoing:
                 field, text = args.field(m.id), args.text(m.message.text) if m.message.text else 0
                 messages.append([m.encode(), field, records.queued(m.message, now, text), text])
-            shared = args.text(_json(branch.outcome))
+            shared = args.text(_json(branch.outcome)) if inbound is not None else 0
             packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
         payload.append(packed)
         stored = _COMMIT(self.redis, script_keys, [msgpack.packb(payload), *args.values])
@@ -126,6 +150,12 @@ class Committer:
 
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _guard(guard: Guard) -> list[Any]:
+    """``guard`` as the script takes it: [kind, field, most ("" for none), by, members]."""
+    most = "" if guard.most is None else str(guard.most)
+    return [str(guard.kind), guard.field, most, str(guard.by), list(guard.members)]
 
 
 def _writes(script_keys: list[str], writes: Sequence[Write]) -> list[list[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,19 +77,32 @@ class Effects:
     settle: list[str] = field(default_factory=list)
 
 
+class GuardKind(enum.StrEnum):
+    """What a :class:`Guard` checks."""
+
+    CAP = "cap"  # a counter plus ``by`` stays at most ``most``
+    UNSET = "unset"  # the key does not exist
+    IN = "in"  # every one of ``members`` is in the set or sorted set ``key``
+    NOT_IN = "not-in"  # none of ``members`` is in the set or sorted set ``key``
+
+
 @dataclass(frozen=True)
 class Guard:
     """A condition checked atomically when the effects are committed, for limits that must hold exactly.
 
     - ``Guard.cap(name, key, field, most)``: add ``by`` to a counter (a hash field, or the string ``key``
       when ``field`` is ""), unless it would then exceed ``most``;
-    - ``Guard.unset(name, key)``: ``key`` must not exist (e.g. a poll's "closed" mark).
+    - ``Guard.unset(name, key)``: ``key`` must not exist (e.g. a poll's "closed" mark);
+    - ``Guard.within(name, key, *members)``: every one of ``members`` must be in the set or sorted set ``key``
+      (a joiner still waiting for approval);
+    - ``Guard.outside(name, key, *members)``: none of ``members`` may be in it (nobody who unsubscribed is
+      added back).
 
     Guards are checked in order before anything is written. If every one holds, the counters are
     increased and the effects are committed; if one fails, nothing of the effects is, and its
     ``otherwise`` effects (writes, replies, call answer; no guards or broadcasts) are committed
     instead, under the outcome's ``guard`` name. Two messages racing for the last place under a cap
-    therefore never both get it.
+    therefore never both get it, and a STOPP racing an administrator's change is never undone by it.
     """
 
     name: str
@@ -97,6 +111,14 @@ class Guard:
     most: int | None = None  # None: the key must not exist
     by: int = 1
     otherwise: Effects = dataclasses.field(default_factory=Effects)  # `field` is taken above
+    kind: GuardKind | None = None  # None: CAP when ``most`` is given, else UNSET
+    members: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            object.__setattr__(self, "kind", GuardKind.UNSET if self.most is None else GuardKind.CAP)
+        if self.kind in (GuardKind.IN, GuardKind.NOT_IN) and not self.members:
+            raise ValueError(f"guard {self.name!r}: a membership guard needs at least one member")
 
     @classmethod
     def cap(cls, name: str, key: str, field: str, most: int, otherwise: Effects, by: int = 1) -> Guard:
@@ -107,3 +129,13 @@ class Guard:
     def unset(cls, name: str, key: str, otherwise: Effects) -> Guard:
         """``key`` must not exist."""
         return cls(name, key, "", None, 0, otherwise)
+
+    @classmethod
+    def within(cls, name: str, key: str, *members: str, otherwise: Effects | None = None) -> Guard:
+        """Every one of ``members`` must be in the set or sorted set ``key``."""
+        return cls(name, key, by=0, otherwise=otherwise or Effects(), kind=GuardKind.IN, members=members)
+
+    @classmethod
+    def outside(cls, name: str, key: str, *members: str, otherwise: Effects | None = None) -> Guard:
+        """None of ``members`` may be in the set or sorted set ``key``."""
+        return cls(name, key, by=0, otherwise=otherwise or Effects(), kind=GuardKind.NOT_IN, members=members)

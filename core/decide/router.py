@@ -7,6 +7,7 @@ atomic commit with the outbox, which also records the message and so answers a g
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -77,6 +78,20 @@ def _branch(outcome: Outcome, writes: list[Write], outgoing: list[outbox.Single]
     return Branch({k: v for k, v in data.items() if k not in _OWN}, writes, outgoing, own)
 
 
+def check_effects(by: str, scope: Keys, effects: Effects) -> None:
+    """PluginError unless ``effects`` (of an action or a change ``by`` names) keep to ``scope``'s keys and
+    their guards' otherwise effects are plain."""
+    for guard in effects.guards:
+        if guard.otherwise.guards or guard.otherwise.fanouts or guard.otherwise.always:
+            raise PluginError(f"{by}: a guard's otherwise effects cannot have guards, broadcasts or always-writes")
+    own = scope.key_for("")[:-1]
+    touched = [w.key for w in effects.writes + effects.always]
+    touched += [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]
+    for key in touched:
+        if not key.startswith(own):
+            raise PluginError(f"{by} wrote outside its service's keys: {key}")
+
+
 def inbound_id(inbound: Inbound) -> str:
     """The printable id of an inbound message's record; its replies' ids are ``<this>:<n>``."""
     return records.inbound_id(inbound.gateway, inbound.message_id)
@@ -102,35 +117,11 @@ class Router:
             route = index.call_route(route.number)
         scope = Keys.for_service(route.service.key) if route.service else Keys.for_number(inbound.recipient)
         outcome, effects, scope = self._decide(inbound, route, scope, dry_run)
-        outcome.call, outcome.settled = effects.call, list(effects.settle)
-        others = [
-            Outcome(
-                outcome.status,
-                outcome.service,
-                outcome.rule,
-                outcome.action,
-                guard=guard.name,
-                call=guard.otherwise.call,
-                settled=list(guard.otherwise.settle),
-            )
-            for guard in effects.guards
-        ]
-        queued = self._outgoing(
-            inbound,
-            [(outcome, effects.replies)]
-            + [(other, g.otherwise.replies) for other, g in zip(others, effects.guards, strict=True)],
-        )
-        writes = effects.writes + self._fanouts(scope, outcome, effects)
+        outcomes, branches = self._branches(scope, outcome, effects, lambda: inbound_id(inbound))
         if dry_run:
             return outcome
         if effects.fanouts:
             self.platform.committer.register(scope.bulk)
-        outcomes = [outcome, *others]
-        branches = [_branch(outcome, writes, queued[0])]
-        branches += [
-            _branch(other, g.otherwise.writes, out)
-            for other, g, out in zip(others, effects.guards, queued[1:], strict=True)
-        ]
         # No separate duplicate check first: the commit script checks and records the message atomically, and
         # a duplicate (rare) costs one decision, where a check would cost every message a round trip.
         committed = self.platform.committer.commit(scope, inbound, branches, effects.guards, effects.always)
@@ -146,6 +137,52 @@ class Router:
         self.platform.metrics.inc("kodeord_inbound_total", status=outcome.status)
         self.platform.metrics.inc("kodeord_outbox_queued_total", len(branches[committed].outgoing))
         return outcome
+
+    def apply(self, scope: Keys, effects: Effects, origin: str, by: str) -> Outcome:
+        """Commit ``effects`` that no inbound message caused (an administrator's change, say) in ``scope``:
+        replies are prepared, vetted and queued with their records, broadcasts started, guards checked, all
+        in one step. ``origin`` is unique to the change (its replies' ids are ``<origin>:<n>``); ``by`` names
+        who asked, in errors. The outcome's ``guard`` names the guard that failed, if one did."""
+        check_effects(by, scope, effects)
+        outcome = Outcome("handled", action=by)
+        outcomes, branches = self._branches(scope, outcome, effects, lambda: origin)
+        if effects.fanouts:
+            self.platform.committer.register(scope.bulk)
+        committed = self.platform.committer.change(scope, branches, effects.guards, effects.always)
+        outcome = outcomes[committed]
+        handover.settle(self.redis, outcome.settled)
+        self.platform.metrics.inc("kodeord_outbox_queued_total", len(branches[committed].outgoing))
+        return outcome
+
+    def _branches(
+        self, scope: Keys, outcome: Outcome, effects: Effects, own_id: Callable[[], str]
+    ) -> tuple[list[Outcome], list[Branch]]:
+        """Every way a message (or a change) may end, the first when every guard holds, with their outcomes."""
+        outcome.call, outcome.settled = effects.call, list(effects.settle)
+        others = [
+            Outcome(
+                outcome.status,
+                outcome.service,
+                outcome.rule,
+                outcome.action,
+                guard=guard.name,
+                call=guard.otherwise.call,
+                settled=list(guard.otherwise.settle),
+            )
+            for guard in effects.guards
+        ]
+        queued = self._outgoing(
+            own_id,
+            [(outcome, effects.replies)]
+            + [(other, g.otherwise.replies) for other, g in zip(others, effects.guards, strict=True)],
+        )
+        writes = effects.writes + self._fanouts(scope, outcome, effects)
+        branches = [_branch(outcome, writes, queued[0])]
+        branches += [
+            _branch(other, g.otherwise.writes, out)
+            for other, g, out in zip(others, effects.guards, queued[1:], strict=True)
+        ]
+        return [outcome, *others], branches
 
     def _earlier_replies(self, scope: Keys, inbound: Inbound, count: int, service: str) -> list[dict[str, Any]]:
         """The replies a message queued when it was first committed, from their records (id only where a
@@ -247,18 +284,7 @@ class Router:
         effects = self.hooks.run_action(call)
         if effects is None:
             raise PluginError(f"no plugin runs action {rule.action!r} (is its plugin blocked?)")
-        for guard in effects.guards:
-            if guard.otherwise.guards or guard.otherwise.fanouts or guard.otherwise.always:
-                raise PluginError(
-                    f"action {rule.action!r}: a guard's otherwise effects cannot have guards, "
-                    "broadcasts or always-writes"
-                )
-        own = scope.key_for("")[:-1]
-        touched = [w.key for w in effects.writes + effects.always]
-        touched += [k for g in effects.guards for k in (g.key, *(w.key for w in g.otherwise.writes))]
-        for key in touched:
-            if not key.startswith(own):
-                raise PluginError(f"action {rule.action!r} wrote outside its service's keys: {key}")
+        check_effects(f"action {rule.action!r}", scope, effects)
         return effects
 
     def _context(
@@ -339,14 +365,16 @@ class Router:
             writes.append(outbox.start(scope, fanout))
         return writes
 
-    def _outgoing(self, inbound: Inbound, branches: list[tuple[Outcome, list[Outbound]]]) -> list[list[outbox.Single]]:
+    def _outgoing(
+        self, own_id: Callable[[], str], branches: list[tuple[Outcome, list[Outbound]]]
+    ) -> list[list[outbox.Single]]:
         """Prepare and vet the replies of every way the message may end (one batch check for all of them);
-        give each reply an id that is stable across retries."""
+        give each reply an id that is stable across retries (``<own_id()>:<n>``)."""
         prepared = [[self.hooks.prepare_outgoing(message) for message in replies] for _, replies in branches]
         flat = [message for replies in prepared for message in replies]
         vetoes = iter(self.hooks.vet_many(flat, self.redis) if flat else [])
         result = []
-        own_id = inbound_id(inbound) if flat else ""
+        prefix = own_id() if flat else ""
         for (outcome, _), replies in zip(branches, prepared, strict=True):
             queued: list[outbox.Single] = []
             for n, message in enumerate(replies):
@@ -354,7 +382,7 @@ class Router:
                 if veto is not None:
                     outcome.vetoed.append({"to": message.to, "reason": veto.reason, "plugin": veto.plugin})
                     continue
-                queued.append(outbox.Single(f"{own_id}:{n}", message))
+                queued.append(outbox.Single(f"{prefix}:{n}", message))
             outcome.replies = [entry.to_dict() for entry in queued]
             result.append(queued)
         return result

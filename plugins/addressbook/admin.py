@@ -1,33 +1,33 @@
 """What administrators do to lists, shared by the JSON API and the CLI.
 
-Every change that depends on a person's standing runs as one Lua script, so it cannot race a STOPP arriving
-by SMS: no administrator action can put an unsubscribed person back on a list. Each change is recorded in
-the person's consent records, and notices to the person (approved, rejected) are queued in the same step.
+Every change that depends on a person's standing is committed as effects with guards ("not unsubscribed",
+"still pending"), in one step, so it cannot race a STOPP arriving by SMS: no administrator action can put an
+unsubscribed person back on a list. Each change is recorded in the person's consent records, and notices to
+the person (approved, rejected) are queued, vetted, in the same step.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kodeord.commit import handover
+from kodeord.commit.effects import Effects, Guard
 from kodeord.decide import templating
 from kodeord.inbound import phone
 from kodeord.inbound.messages import Kind, Outbound, check_email
-from kodeord.outbound import outbox
 from kodeord.outbound.fanout import Fanout
 from kodeord.support.errors import InvalidMessage, InvalidNumber, RequestError
-from kodeord.support.luascript import LuaScript
 
 from . import options as opts
 from . import store
-from .store import CONSENT_KEEP, ListKeys
+from .store import ListKeys
 
 if TYPE_CHECKING:
     from kodeord.config.model import Service
+    from kodeord.decide.router import Outcome
     from kodeord.platform import Platform
 
 ACTION = "addressbook.inbox"
@@ -37,8 +37,6 @@ class ListError(RequestError):
     """A list operation that cannot be done; ``http_status`` says why."""
 
 
-_CHANGE = LuaScript(__package__, "changeMember-6.lua")
-_IMPORT = LuaScript(__package__, "importMembers-4.lua")
 IMPORT_BATCH = 1000
 
 
@@ -169,20 +167,26 @@ class ListAdmin:
     ) -> list[str]:
         """Add checked (member id, contact JSON or "") rows in batches; return the ids skipped as unsubscribed.
 
-        ``progress``, if given, is told how many rows each batch added (a progress bar's ``update``).
+        Each batch is one commit guarded by "none of these unsubscribed": if a STOPP lands on one of them
+        first, those who unsubscribed are left out and the rest committed again. ``progress``, if given, is
+        told how many rows each batch added (a progress bar's ``update``).
         """
         lk = self.keys(list_id)
         record = store.consent_record("added", self.channel, note, self.by)
         skipped: list[str] = []
         for start in range(0, len(rows), IMPORT_BATCH):
             chunk = rows[start : start + IMPORT_BATCH]
-            args: list[str | int] = [CONSENT_KEEP, record]
-            for member, contact in chunk:
-                args += [member, contact]
-            keys = [lk.members, lk.pending, lk.unsubscribed, lk.contacts, *(lk.consent(m) for m, _ in chunk)]
-            skipped += [s.decode() for s in _IMPORT(self.redis, keys, args)]
+            while chunk:
+                ids = [member for member, _ in chunk]
+                guard = Guard.outside("unsubscribed", lk.unsubscribed, *ids)
+                effects = Effects(writes=store.added(lk, chunk, record), guards=[guard])
+                if self.commit(lk, effects, f"import:{start}").guard is None:
+                    break
+                gone = set(store.unsubscribed_of(self.redis, lk, ids))
+                skipped += [member for member in ids if member in gone]
+                chunk = [row for row in chunk if row[0] not in gone]
             if progress is not None:
-                progress(len(chunk))
+                progress(min(IMPORT_BATCH, len(rows) - start))
         return skipped
 
     def member_row(self, phone_raw: str, email_raw: str, name: str) -> tuple[str, str]:
@@ -204,49 +208,67 @@ class ListAdmin:
         return member, json.dumps(contact, ensure_ascii=False) if (email and number) or name else ""
 
     def remove_member(self, list_id: str, member: str) -> None:
-        """Take a member (or a pending joiner) off the list; not an unsubscription: they may join again."""
+        """Take a member (or a pending joiner) off the list; not an unsubscription: they may join again.
+        Returns once no broadcast vetted before can still hand them a message."""
         reached = store.addresses(self.redis, self.keys(list_id), member)  # before the contact is dropped
-        self._change(list_id, "remove", member, "removed by an administrator")
-        handover.settle(self.redis, reached)
+        self._change(list_id, "remove", member, "removed by an administrator", settle=reached)
 
     def decide(self, list_id: str, member: str, approve: bool) -> None:
         """Approve or reject a pending joiner (AB-4); the person is told."""
         op, reply = ("approve", "approved") if approve else ("reject", "rejected")
         self._change(list_id, op, member, f"{op}d by an administrator", notify=reply)
 
-    def _change(self, list_id: str, op: str, member: str, text: str, contact: str = "", notify: str = "") -> None:
+    def _change(
+        self,
+        list_id: str,
+        op: str,
+        member: str,
+        text: str,
+        contact: str = "",
+        notify: str = "",
+        settle: Sequence[str] = (),
+    ) -> None:
+        """One member's change (add, approve, reject, remove) with its consent record and, if ``notify`` names
+        a reply, a notice to the person; guarded so that nobody who unsubscribed is put back."""
         lk = self.keys(list_id)
-        entry = ""
-        if notify and member.startswith("+"):
-            entry = self._notice(list_id, lk, member, notify)
         record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
-        if entry:
-            self.platform.committer.register(lk.scope.outbox)
-        result = _CHANGE(
-            self.redis,
-            [lk.members, lk.pending, lk.unsubscribed, lk.contacts, lk.consent(member), lk.scope.outbox],
-            [op, member, record, contact, entry, CONSENT_KEEP],
+        if op == "remove":  # a member or a pending joiner
+            on = lk.members if self.redis.zscore(lk.members, member) is not None else lk.pending
+            guards = [Guard.within("not-member", on, member)]
+        else:
+            guards = [Guard.outside("unsubscribed", lk.unsubscribed, member)]
+            if op in ("approve", "reject"):
+                guards.append(Guard.within("not-pending", lk.pending, member))
+        notice = self._notice(list_id, lk, member, notify) if notify and member.startswith("+") else None
+        effects = Effects(
+            writes=store.changed(lk, op, member, contact, record),
+            replies=[notice] if notice else [],
+            guards=guards,
+            settle=list(settle),
         )
-        result = result.decode() if isinstance(result, bytes) else result
-        if result == "unsubscribed":
+        failed = self.commit(lk, effects, f"admin:{op}:{member}").guard
+        if failed == "unsubscribed":
             raise ListError(
                 f"{member} unsubscribed from {list_id}; only they can join again (START or their link)", 409
             )
-        if result == "not-pending":
+        if failed == "not-pending":
             raise ListError(f"{member} is not waiting for approval on {list_id}", 404)
-        if result == "not-member":
+        if failed == "not-member":
             raise ListError(f"{member} is not on {list_id}", 404)
 
-    def _notice(self, list_id: str, lk: ListKeys, member: str, reply: str) -> str:
+    def commit(self, lk: ListKeys, effects: Effects, what: str) -> Outcome:
+        """Commit an administrator's change to list ``lk`` (``what`` it is, unique with the time)."""
+        return self.platform.apply(lk.scope, effects, f"{what}:{time.time_ns()}", f"list admin {self.by}")
+
+    def _notice(self, list_id: str, lk: ListKeys, member: str, reply: str) -> Outbound | None:
         service = self._services().get(list_id)
         if service is None:  # a list without a number cannot text anyone
-            return ""
+            return None
         options = self.options(list_id)
         text = templating.render(
             options.reply(reply), {"list": options.name, "number": service.number, "sender": member}
         )
-        message = Outbound(to=member, sender=service.number, text=text, kind=Kind.REPLY, service=lk.key)
-        return outbox.Single(f"admin:{reply}:{member}:{time.time_ns()}", message).encode()
+        return Outbound(to=member, sender=service.number, text=text, kind=Kind.REPLY, service=lk.key)
 
     def members(self, list_id: str, state: str = "members", after: str = "", limit: int = 100) -> dict[str, Any]:
         """A page of Members, Pending or Unsubscribed, with the cursor of the next page."""
@@ -300,7 +322,5 @@ class ListAdmin:
                 "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"}),
             },
         )
-        fanout = Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, self.platform.hooks.prepare_outgoing(message))
-        self.platform.committer.register(lk.scope.bulk)
-        outbox.append(self.redis, lk.scope.bulk, outbox.Cursor(fanout))
+        self.commit(lk, Effects(fanouts=[Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, message)]), "broadcast")
         return {"id": fanout_id, "list": list_id}

@@ -9,7 +9,6 @@ unsubscribe (RFC 8058: ``List-Unsubscribe-Post``) from mail programs.
 from __future__ import annotations
 
 import html
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,13 +17,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from kodeord.commit import handover
+from kodeord.commit.effects import Effects
 
 from . import store
 from .admin import ListAdmin, ListError
 from .broadcast import LEAVE_PATH
 from .inbox import JOIN_PATH
-from .store import CONSENT_KEEP, ListKeys
 
 PAGE = """<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -57,33 +55,20 @@ def _target(request: Request, purpose: str) -> tuple[ListAdmin, str, str] | None
 def _rejoin(admin: ListAdmin, list_id: str, member: str) -> str:
     """Join again as the person themselves; returns members or pending."""
     lk = admin.keys(list_id)
-    manual = admin.options(list_id).approval == "manual"
-    pipe = admin.redis.pipeline(transaction=True)
-    pipe.zrem(lk.unsubscribed, member)
-    if manual:
-        pipe.zadd(lk.pending, {member: int(time.time() * 1000)})
-    else:
-        pipe.zrem(lk.pending, member)
-        pipe.zadd(lk.members, {member: 0})
-    pipe.rpush(
-        lk.consent(member),
-        store.consent_record("request" if manual else "join", "link", "joined again through the signed link", member),
-    )
-    pipe.ltrim(lk.consent(member), -CONSENT_KEEP, -1)
-    pipe.execute()
-    return "pending" if manual else "members"
+    op = "request" if admin.options(list_id).approval == "manual" else "join"
+    record = store.consent_record(op, "link", "joined again through the signed link", member)
+    admin.commit(lk, Effects(writes=store.changed(lk, op, member, "", record)), f"link:{op}:{member}")
+    return "pending" if op == "request" else "members"
 
 
 def _leave(admin: ListAdmin, list_id: str, member: str) -> None:
-    lk: ListKeys = admin.keys(list_id)
-    pipe = admin.redis.pipeline(transaction=True)
-    pipe.zrem(lk.members, member)
-    pipe.zrem(lk.pending, member)
-    pipe.zadd(lk.unsubscribed, {member: int(time.time() * 1000)})
-    pipe.rpush(lk.consent(member), store.consent_record("leave", "link", "left through the signed link", member))
-    pipe.ltrim(lk.consent(member), -CONSENT_KEEP, -1)
-    pipe.execute()
-    handover.settle(admin.redis, store.addresses(admin.redis, lk, member))  # before the page says they left
+    """Leave as the person themselves; returns once nothing vetted before can still reach them."""
+    lk = admin.keys(list_id)
+    record = store.consent_record("leave", "link", "left through the signed link", member)
+    settle = store.addresses(admin.redis, lk, member)
+    admin.commit(
+        lk, Effects(writes=store.changed(lk, "leave", member, "", record), settle=settle), f"link:leave:{member}"
+    )
 
 
 async def _link(

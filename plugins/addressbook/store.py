@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from kodeord.commit.effects import Write
 from kodeord.commit.keys import Keys, platform_key
 from kodeord.web.params import parse_whole
 
@@ -115,6 +116,66 @@ def consent_record(event: str, channel: str, text: str, by: str, ref: str = "", 
     return json.dumps(
         {"at": when, "event": event, "channel": channel, "text": text, "by": by, "ref": ref}, ensure_ascii=False
     )
+
+
+def consent_writes(lk: ListKeys, member: str, record: str) -> list[Write]:
+    """Add ``record`` to a member's consent records, keeping the last ``CONSENT_KEEP``."""
+    key = lk.consent(member)
+    return [Write("RPUSH", key, (record,)), Write("LTRIM", key, (-CONSENT_KEEP, -1))]
+
+
+def changed(lk: ListKeys, op: str, member: str, contact: str, record: str) -> list[Write]:
+    """The writes of one member's change: ``add`` (with ``contact``, JSON or ""), ``approve``, ``reject`` or
+    ``remove`` (from the members or the pending), ``join``, ``request`` (to wait for approval) or ``leave``;
+    with the consent ``record``. The guards that make it safe are the caller's."""
+    now = str(int(datetime.now(UTC).timestamp() * 1000))
+    writes = {
+        "add": [Write("ZADD", lk.members, (0, member)), Write("ZREM", lk.pending, (member,))],
+        "approve": [Write("ZREM", lk.pending, (member,)), Write("ZADD", lk.members, (0, member))],
+        "reject": [Write("ZREM", lk.pending, (member,))],
+        "remove": [
+            Write("ZREM", lk.members, (member,)),
+            Write("ZREM", lk.pending, (member,)),
+            Write("HDEL", lk.contacts, (member,)),
+        ],
+        "join": [
+            Write("ZREM", lk.unsubscribed, (member,)),
+            Write("ZREM", lk.pending, (member,)),
+            Write("ZADD", lk.members, (0, member)),
+        ],
+        "request": [Write("ZREM", lk.unsubscribed, (member,)), Write("ZADD", lk.pending, (now, member))],
+        "leave": [
+            Write("ZREM", lk.members, (member,)),
+            Write("ZREM", lk.pending, (member,)),
+            Write("ZADD", lk.unsubscribed, (now, member)),
+        ],
+    }[op]
+    if op == "add" and contact:
+        writes.append(Write("HSET", lk.contacts, (member, contact)))
+    return writes + consent_writes(lk, member, record)
+
+
+def added(lk: ListKeys, rows: Sequence[tuple[str, str]], record: str) -> list[Write]:
+    """The writes of adding many members at once: (member id, contact JSON or "") rows, each with ``record``."""
+    ids = [member for member, _ in rows]
+    writes = [
+        Write("ZADD", lk.members, tuple(arg for member in ids for arg in (0, member))),
+        Write("ZREM", lk.pending, tuple(ids)),
+    ]
+    contacts = tuple(arg for member, contact in rows if contact for arg in (member, contact))
+    if contacts:
+        writes.append(Write("HSET", lk.contacts, contacts))
+    for member in ids:
+        writes += consent_writes(lk, member, record)
+    return writes
+
+
+def unsubscribed_of(client: redis.Redis, lk: ListKeys, ids: Sequence[str]) -> list[str]:
+    """Those of ``ids`` who unsubscribed from the list."""
+    pipe = client.pipeline(transaction=False)
+    for member in ids:
+        pipe.zscore(lk.unsubscribed, member)
+    return [member for member, score in zip(ids, pipe.execute(), strict=True) if score is not None]
 
 
 def member_id(phone: str | None, email: str | None) -> str:

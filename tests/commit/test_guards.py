@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from kodeord.commit.committer import Branch, Committer, Earlier
 from kodeord.commit.effects import Effects, Guard, Write
 from kodeord.commit.keys import Keys
-from kodeord.commit.records import Retention
-from kodeord.inbound.messages import Inbound
+from kodeord.commit.records import Reader, Retention
+from kodeord.inbound.messages import Inbound, Outbound
+from kodeord.outbound import outbox
 
 SCOPE = Keys.for_service("t/poll")
 IDS = itertools.count()
@@ -131,3 +132,60 @@ def test_one_key_written_as_two_types_stops_the_commit(kodeord_redis: redis.Redi
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         committer.commit(SCOPE, message("two-types"), [branch])
     assert nothing_recorded(kodeord_redis) and not kodeord_redis.exists(key)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["set", "zset", "none"]),
+    present=st.sets(st.sampled_from("abcd")),
+    asked=st.lists(st.sampled_from("abcd"), min_size=1, max_size=4),
+)
+def test_membership_guards_match_a_model(
+    kodeord_redis: redis.Redis, kind: str, present: set[str], asked: list[str]
+) -> None:
+    kodeord_redis.flushdb()
+    committer = Committer(kodeord_redis, KEPT)
+    key = SCOPE.key_for("members")
+    if kind == "set" and present:
+        kodeord_redis.sadd(key, *present)
+    if kind == "zset" and present:
+        kodeord_redis.zadd(key, dict.fromkeys(present, 0))
+    present = present if kind != "none" else set()
+    within = 0 if all(a in present for a in asked) else 1
+    outside = 0 if not any(a in present for a in asked) else 1
+    assert commit(committer, [Guard.within("in", key, *asked)]) == within
+    assert commit(committer, [Guard.outside("out", key, *asked)]) == outside
+
+
+def test_a_membership_guard_on_a_key_of_another_type_stops_the_commit(kodeord_redis: redis.Redis) -> None:
+    committer = Committer(kodeord_redis, KEPT)
+    key = SCOPE.key_for("h")
+    kodeord_redis.hset(key, "a", "1")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE guard on .* which holds a hash"):
+        commit(committer, [Guard.outside("out", key, "a")])
+    assert nothing_recorded(kodeord_redis) and not kodeord_redis.exists(SCOPE.key_for("branches"))
+
+
+def test_a_membership_guard_needs_a_member() -> None:
+    with pytest.raises(ValueError, match="needs at least one member"):
+        Guard.within("in", SCOPE.key_for("s"))
+
+
+def test_a_change_records_nothing_is_not_deduplicated_and_queues_its_messages_with_records(
+    kodeord_redis: redis.Redis,
+) -> None:
+    committer = Committer(kodeord_redis, KEPT)
+    notice = outbox.Single("admin:approved:1", Outbound(to="+46701234567", sender="72500", text="Välkommen"))
+    branches = [Branch({}, [Write("HINCRBY", SCOPE.key_for("n"), ("x", 1))], [notice]), Branch({})]
+    unsubscribed = SCOPE.key_for("unsubscribed")
+    guards = [Guard.outside("unsubscribed", unsubscribed, "+46701234567")]
+    assert committer.change(SCOPE, branches, guards) == 0
+    assert committer.change(SCOPE, branches, guards) == 0  # the same change twice: twice
+    assert counts(kodeord_redis, SCOPE.key_for("n")) == {"x": 2}
+    assert nothing_recorded(kodeord_redis)
+    assert kodeord_redis.xlen(SCOPE.outbox) == 2
+    (record,) = Reader(kodeord_redis, KEPT).outbound(SCOPE, ["admin:approved:1"])
+    assert record is not None and record["status"] == "queued" and record["text"] == "Välkommen"
+    kodeord_redis.zadd(unsubscribed, {"+46701234567": 1})
+    assert committer.change(SCOPE, branches, guards) == 1
+    assert counts(kodeord_redis, SCOPE.key_for("n")) == {"x": 2} and kodeord_redis.xlen(SCOPE.outbox) == 2

@@ -12,10 +12,13 @@ import pytest
 import redis
 
 from kodeord import ActionCall, ActionSpec, Effects, Write, hookimpl
+from kodeord.commit.effects import Guard
 from kodeord.commit.keys import Keys
+from kodeord.decide.actions import Veto
 from kodeord.inbound.messages import Inbound, Outbound
 from kodeord.outbound.gateway import RecordingGateway
 from kodeord.platform import Platform
+from kodeord.support.errors import PluginError
 
 from ..conftest import TV_RULES
 
@@ -269,3 +272,40 @@ def test_a_broken_utf16_pair_in_the_text_is_replaced_not_refused(
     inbound = make_inbound("MELLO 0\ud8001")
     assert inbound.text == "MELLO 0?1"
     assert platform.handle(inbound).status == "fallback"  # routed and committed like any other text
+
+
+class Refusing:
+    """Vetoes every message to one number."""
+
+    refused = "+46700000001"
+
+    @hookimpl
+    def kodeord_vet_outgoing(self, message: Outbound, redis: redis.Redis) -> Veto | None:
+        return Veto("refused in a test", "refusing") if message.to == self.refused else None
+
+
+def test_a_change_without_a_message_commits_its_effects_vets_its_replies_and_stays_in_its_scope(
+    make_platform: Callable[..., Platform],
+) -> None:
+    platform = make_platform(TV_RULES, plugins=[Refusing()])
+    scope = Keys.for_service("tv/mello")
+    tally = scope.plugin("count").key_for("changed")
+    replies = [
+        Outbound(to=to, sender="72500", text="Hej", service="tv/mello") for to in ("+46701234567", Refusing.refused)
+    ]
+    outcome = platform.apply(scope, Effects(writes=[Write("HINCRBY", tally, ("n", 1))], replies=replies), "t:1", "test")
+    assert outcome.guard is None and platform.redis.hget(tally, "n") == b"1"
+    assert [r["to"] for r in outcome.replies] == ["+46701234567"] and outcome.replies[0]["id"] == "t:1:0"
+    assert outcome.vetoed == [{"to": Refusing.refused, "reason": "refused in a test", "plugin": "refusing"}]
+    assert platform.redis.xlen(scope.outbox) == 1
+
+    closed = scope.key_for("closed")
+    platform.redis.set(closed, "1")
+    guarded = Effects(writes=[Write("HINCRBY", tally, ("n", 1))], guards=[Guard.unset("closed", closed, Effects())])
+    assert platform.apply(scope, guarded, "t:2", "test").guard == "closed"
+    assert platform.redis.hget(tally, "n") == b"1"
+
+    elsewhere = Keys.for_service("tv/other").key_for("x")
+    with pytest.raises(PluginError, match=r"test wrote outside its service's keys: .*tv/other"):
+        platform.apply(scope, Effects(writes=[Write("SET", elsewhere, ("1",))]), "t:3", "test")
+    assert not platform.redis.exists(elsewhere)
