@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from kodeord.commit.effects import Write
@@ -48,12 +49,12 @@ class ListKeys:
 
     key: str  # tenant/list
 
-    @property
+    @cached_property
     def keys(self) -> Keys:
         """The list's plugin keys."""
         return Keys.for_service(self.key).plugin(PLUGIN)
 
-    @property
+    @cached_property
     def scope(self) -> Keys:
         """The list's service scope (outbox, statuses)."""
         return Keys.for_service(self.key)
