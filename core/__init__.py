@@ -7,15 +7,12 @@ named after the hooks in :mod:`kodeord.hookspecs`::
 
     from kodeord import hookimpl, ActionSpec, Effects
 
-    @hookimpl
-    def kodeord_register_actions(register):
-        register(ActionSpec("lottery.enter", "Enter the sender in the lottery"))
+    def enter(call):
+        return Effects(vars={"ticket": 7})
 
     @hookimpl
-    def kodeord_run_action(call):
-        if call.action != "lottery.enter":
-            return None          # not ours: let another plugin answer
-        return Effects(vars={"ticket": 7})
+    def kodeord_register_actions(register):
+        register(ActionSpec("lottery.enter", "Enter the sender in the lottery", run=enter))
 
 Register it for installation as a separate distribution through the entry-point
 group ``kodeord`` (``[options.entry_points] kodeord = lottery = my_pkg.plugin``).
@@ -40,19 +37,31 @@ from kodeord.support import moved
 
 moved.install()
 
-from kodeord.commit.effects import Effects, Write  # noqa: E402 - after the old names' finder
+from typing import TYPE_CHECKING  # noqa: E402 - after the old names' finder
+
+from kodeord.commit.effects import Effects, Guard, Write  # noqa: E402
 from kodeord.decide.actions import ActionCall, ActionSpec, Param, Veto  # noqa: E402
 from kodeord.hookspecs import hookimpl  # noqa: E402
 from kodeord.inbound.messages import Channel, Inbound, Outbound  # noqa: E402
+from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource, Recipient  # noqa: E402
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
 __all__ = [
     "ActionCall",
     "ActionSpec",
     "Channel",
     "Effects",
+    "Fanout",
+    "FanoutPage",
+    "FanoutSource",
+    "Guard",
     "Inbound",
     "Outbound",
     "Param",
+    "PluginHost",
+    "Recipient",
     "Veto",
     "Write",
     "hookimpl",
@@ -60,5 +69,9 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:  # kodeord.effects and the like, read as attributes: moved
-    return moved.old_module(name)
+def __getattr__(name: str) -> object:
+    if name == "PluginHost":  # imported when asked for: it brings the whole platform with it
+        from kodeord.platform import PluginHost
+
+        return PluginHost
+    return moved.old_module(name)  # kodeord.effects and the like, read as attributes: moved

@@ -8,7 +8,7 @@ decide or veto are ``firstresult``: the first non-``None`` answer wins.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from kodeord.config.settings import Setting
     from kodeord.decide.actions import ActionCall, ActionSpec, Veto
     from kodeord.inbound.messages import Outbound
-    from kodeord.outbound.fanout import Fanout, FanoutPage
+    from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource
     from kodeord.outbound.gateway import GatewayType
+    from kodeord.platform import PluginHost
     from kodeord.web.links import Links
 
 PROJECT = "kodeord"
@@ -44,12 +45,11 @@ def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
 
 @_hookspec(firstresult=True)
 def kodeord_run_action(call: ActionCall) -> Effects | None:
-    """Run ``call.action`` for one inbound message.
+    """The older way to run an action, for one declared without ``ActionSpec(run=...)``; it warns.
 
-    Return ``Effects`` (possibly empty) when the action is yours. Return
-    ``None`` when it is not, so the plugin that owns it answers. Never write
-    to Redis here: put writes in ``Effects.writes``; ``call.dry_run`` is true
-    for ``kodeord rules try``, where nothing is committed anyway.
+    Return ``Effects`` when ``call.action`` is yours and ``None`` when it is not; better, declare the
+    action with the function that runs it (``ActionSpec(..., run=f)``, where ``f(call)`` returns the
+    ``Effects``), so that no plugin compares action names by hand, and drop this hook.
     """
 
 
@@ -86,14 +86,24 @@ def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis)
     """
 
 
+@_hookspec
+def kodeord_register_fanout_sources(register: Callable[[FanoutSource], None]) -> None:
+    """Declare where your broadcasts find their recipients: ``register(FanoutSource(name, page))``.
+
+    A ``Fanout`` you start with ``source=name`` is paged by ``page(fanout, after, limit, redis, links)``:
+    return ``FanoutPage(recipients, after)``, at most ``limit`` recipients that come after the cursor
+    ``after`` ("" at the start) in a stable order, and the cursor to continue from, or ``None`` as cursor
+    when this was the last page. ``links`` makes signed links (a leave link for each recipient's message).
+    A name registered twice is an error. Return nothing.
+    """
+
+
 @_hookspec(firstresult=True)
 def kodeord_fanout_page(fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links) -> FanoutPage | None:
-    """The next recipients of a broadcast you started (``fanout.source`` is your plugin's name).
+    """The older way to page a broadcast, for a ``fanout.source`` no ``FanoutSource`` names; it warns.
 
-    ``links`` makes signed links (e.g. a leave link for each recipient's message).
-    Return ``FanoutPage(recipients, after)``: at most ``limit`` recipients that come after the cursor
-    ``after`` ("" at the start) in a stable order, and the cursor to continue from, or ``None`` as cursor
-    when this was the last page. Return ``None`` (no page) when the fan-out is not yours.
+    Return the page as a source's ``page`` would when the fan-out is yours, and ``None`` when it is not;
+    better, register a ``FanoutSource`` (``kodeord_register_fanout_sources``) and drop this hook.
     """
 
 
@@ -140,12 +150,13 @@ def kodeord_register_settings(register: Callable[[Setting], None]) -> None:
 
 
 @_hookspec
-def kodeord_startup(platform: Any) -> None:
-    """Called once when a platform has loaded its plugins and rules. Return nothing."""
+def kodeord_startup(platform: PluginHost) -> None:
+    """Called once when a platform has loaded its plugins and rules (``platform``: what a plugin may use of
+    it, see ``kodeord.PluginHost``). Return nothing."""
 
 
 @_hookspec
-def kodeord_housekeeping(platform: Any) -> None:
+def kodeord_housekeeping(platform: PluginHost) -> None:
     """Periodic checks over recent state, such as a poll's burst alerts. Return nothing.
 
     Called by every sender worker's dispatcher about every 10 seconds (so several workers may run it at

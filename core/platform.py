@@ -14,6 +14,7 @@ from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 import redis
 
@@ -22,6 +23,7 @@ from kodeord.commit.effects import Effects
 from kodeord.commit.keys import Keys, platform_key
 from kodeord.commit.records import Retention
 from kodeord.config.catalog import Catalog, Destination
+from kodeord.config.model import Rule, Service
 from kodeord.config.settings import Settings
 from kodeord.decide import templating
 from kodeord.decide.budget import Limits
@@ -47,6 +49,39 @@ LEGACY_SECRET_KEY = platform_key("secret-key")  # where versions before the key 
 def demo_rules() -> tuple[Path, ...]:
     """The example rule files shipped with Kodeord (``rules/`` in the repository)."""
     return (Path(str(files("kodeord.rules"))),)
+
+
+class PluginHost(Protocol):
+    """What a plugin may use of the running platform: its hooks, pages and commands receive one (a
+    :class:`Platform` is one). Changes to state go through :meth:`apply` as ``Effects``; ``redis`` is for
+    reading (and for a plugin's own records that no message races, such as an audit log)."""
+
+    redis: redis.Redis
+    settings: Settings
+    links: Links  # signed links (a leave link, a join link)
+    retention: Retention  # how long message records are kept (to read a message's status)
+    gateways: dict[str, Gateway]  # by id, the console's included
+
+    def services(self, tenant: str, action: str) -> list[tuple[Service, list[Rule]]]:
+        """The tenant's services with rules that name ``action`` (a plugin's polls, lists, campaigns), in the
+        order the rule files declare them, each with those rules."""
+        ...
+
+    def service(self, key: str) -> Service | None:
+        """The service ``tenant/id``, or None."""
+        ...
+
+    def tenants(self) -> list[str]:
+        """Every tenant of the rule files, sorted."""
+        ...
+
+    def apply(self, scope: Keys, effects: Effects, origin: str, by: str) -> Outcome:
+        """Commit a change no message caused (an administrator's), as a message's effects are committed."""
+        ...
+
+    def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> bool:
+        """Alert the operators, at most once per cause per alert interval; whether this one was new."""
+        ...
 
 
 class Platform:
@@ -157,6 +192,18 @@ class Platform:
     def apply(self, scope: Keys, effects: Effects, origin: str, by: str) -> Outcome:
         """Commit a change no inbound message caused (see :meth:`kodeord.decide.router.Router.apply`)."""
         return self.router.apply(scope, effects, origin, by)
+
+    def services(self, tenant: str, action: str) -> list[tuple[Service, list[Rule]]]:
+        """The tenant's services that use ``action`` (see :meth:`kodeord.config.catalog.Catalog.using`)."""
+        return self.catalog.using(tenant, action)
+
+    def service(self, key: str) -> Service | None:
+        """The service ``tenant/id``, or None."""
+        return self.catalog.config.services.get(key)
+
+    def tenants(self) -> list[str]:
+        """Every tenant of the rule files, sorted."""
+        return sorted(self.catalog.config.tenants)
 
     @cached_property
     def lanes(self) -> Lanes:

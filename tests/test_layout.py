@@ -35,3 +35,13 @@ def test_no_plugin_writes_an_outbox_or_runs_a_script_of_its_own(path: Path) -> N
     assert not OUTBOX_WRITE.search(text), f"{path}: plugins queue messages through Effects, not the outbox"
     assert "LuaScript" not in text and ".eval(" not in text and "register_script" not in text, path
     assert not list(path.parent.glob("*.lua")), f"{path.parent}: plugins change state through Effects"
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*PLUGINS.rglob("*.py"), CORE / "hookspecs.py"]), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_plugins_see_the_platform_typed_and_never_match_action_names(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"\bplatform\w*: Any\b|Iterator\[Any\]", text), f"{path}: annotate with PluginHost"
+    assert not re.search(r"\bcall\.action [!=]= ", text), f"{path}: declare the action with ActionSpec(run=...)"
+    assert not re.search(r"\bfanout\.source [!=]= ", text), f"{path}: register a FanoutSource"

@@ -17,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kodeord import ActionCall, ActionSpec, Effects, Outbound, Veto, hookimpl, hookspecs
+from kodeord import (
+    ActionCall,
+    ActionSpec,
+    Effects,
+    FanoutSource,
+    Outbound,
+    PluginHost,
+    Veto,
+    Write,
+    hookimpl,
+    hookspecs,
+)
+from kodeord.commit.keys import Keys
 from kodeord.config.model import Service
 from kodeord.config.schema import Record
 from kodeord.config.settings import Setting, Settings
@@ -36,6 +48,7 @@ from .conftest import TV_RULES
 
 HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("kodeord_"))
 DOCS = Path(__file__).parents[1] / "docs" / "plugins.md"
+OLDER = {"kodeord_run_action", "kodeord_fanout_page"}  # still run, with a warning that says what replaces them
 
 
 class NullGateway:
@@ -51,25 +64,31 @@ class NullGateway:
 NULL_TYPE = GatewayType("null", Record("null gateway options", {}), lambda gid, options, context: NullGateway())
 
 
+def friends(fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links) -> FanoutPage:
+    """Three friends, ``limit`` at a time."""
+    everyone = ["+46701111111", "+46707777777", "+46702222222"]
+    start = everyone.index(after) + 1 if after else 0
+    page = everyone[start : start + limit]
+    return FanoutPage([Recipient(n) for n in page], page[-1] if start + limit < len(everyone) else None)
+
+
 class EveryHook:
-    """Implements every hook, so each one is shown to take effect."""
+    """Implements every hook but the two older ones (``OLDER``), so each one is shown to take effect."""
 
     def __init__(self) -> None:
-        self.started: list[Platform] = []
-        self.housekept: list[Platform] = []
+        self.started: list[PluginHost] = []
+        self.housekept: list[PluginHost] = []
 
-    @hookimpl
-    def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
-        register(ActionSpec("every.echo", "echo", provides=("echo",)))
-
-    @hookimpl
-    def kodeord_run_action(self, call: ActionCall) -> Effects | None:
-        if call.action != "every.echo":
-            return None
+    @staticmethod
+    def echo(call: ActionCall) -> Effects:
         extra = Outbound(to="+46709999999", sender=call.inbound.recipient, text="secret", kind=Kind.NOTICE)
         to_all = Outbound(to="", sender=call.inbound.recipient, text="to all", kind=Kind.BROADCAST)
         fanout = Fanout(f"every:{call.inbound.message_id}", "every", {"who": "friends"}, to_all)
         return Effects(vars={"echo": call.args}, replies=[extra], fanouts=[fanout])
+
+    @hookimpl
+    def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
+        register(ActionSpec("every.echo", "echo", provides=("echo",), run=self.echo))
 
     @hookimpl
     def kodeord_sender_role(self, service: Service, sender: str, redis: redis.Redis) -> str | None:
@@ -84,15 +103,8 @@ class EveryHook:
         return {i: Veto("not to foes", "every") for i, m in enumerate(messages) if m.to == "+46707777777"}
 
     @hookimpl
-    def kodeord_fanout_page(
-        self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
-    ) -> FanoutPage | None:
-        if fanout.source != "every":
-            return None
-        everyone = ["+46701111111", "+46707777777", "+46702222222"]
-        start = everyone.index(after) + 1 if after else 0
-        page = everyone[start : start + limit]
-        return FanoutPage([Recipient(n) for n in page], page[-1] if start + limit < len(everyone) else None)
+    def kodeord_register_fanout_sources(self, register: Callable[[FanoutSource], None]) -> None:
+        register(FanoutSource("every", friends))
 
     @hookimpl
     def kodeord_prepare_outgoing(self, message: Outbound) -> Outbound | None:
@@ -120,11 +132,11 @@ class EveryHook:
         register(Setting("every_level", int, 3, "how much"))
 
     @hookimpl
-    def kodeord_startup(self, platform: Any) -> None:
+    def kodeord_startup(self, platform: PluginHost) -> None:
         self.started.append(platform)
 
     @hookimpl
-    def kodeord_housekeeping(self, platform: Any) -> None:
+    def kodeord_housekeeping(self, platform: PluginHost) -> None:
         self.housekept.append(platform)
 
 
@@ -152,13 +164,13 @@ def test_every_hook_takes_effect(
     serve: Callable[[Any], str],
 ) -> None:
     plugin = EveryHook()
-    assert sorted(n for n in dir(plugin) if n.startswith("kodeord_")) == HOOKS
+    assert sorted(n for n in dir(plugin) if n.startswith("kodeord_")) == sorted(set(HOOKS) - OLDER)
     platform = make_platform(EVERY_RULES, plugins=[plugin], environ={"KODEORD_EVERY_LEVEL": "7"})
     assert plugin.started == [platform]  # startup
     assert platform.settings.every_level == 7  # register_settings
     assert platform.gateway_types["null"] is NULL_TYPE  # register_gateway_types
     outcome = platform.handle(make_inbound("MELLO hej", sender="+46708888888"))  # sender_role
-    assert (outcome.rule, outcome.action) == ("echo", "every.echo")  # register_actions + run_action
+    assert (outcome.rule, outcome.action) == ("echo", "every.echo")  # register_actions, run by its ActionSpec
     assert [r["text"] for r in outcome.replies] == ["eko hej /Every"]  # prepare_outgoing
     assert outcome.vetoed == [{"to": "+46709999999", "reason": "no secrets", "plugin": "every"}]  # vet_outgoing
     gateway = RecordingGateway()
@@ -166,7 +178,7 @@ def test_every_hook_takes_effect(
     sender.page = 2  # two pages of friends
     while sender.run_once():
         pass
-    to_all = sorted(m.to for m in gateway.sent if m.text == "to all")  # fanout_page
+    to_all = sorted(m.to for m in gateway.sent if m.text == "to all")  # register_fanout_sources
     assert to_all == ["+46701111111", "+46702222222"]  # vet_outgoing_batch stopped the foe
     url = serve(create_app(platform))
     assert httpx.get(f"{url}/every/hello").text == "hello from every"  # register_routes
@@ -181,7 +193,7 @@ def test_action_named_by_two_plugins_is_an_error() -> None:
     class Twin:
         @hookimpl
         def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
-            register(ActionSpec("core.reply", "again"))
+            register(ActionSpec("core.reply", "again", run=lambda call: Effects()))
 
     with pytest.raises(PluginError, match="'core.reply' is declared by two plugins"):
         Hooks(make_manager([Twin()])).actions()
@@ -190,23 +202,69 @@ def test_action_named_by_two_plugins_is_an_error() -> None:
 def test_plugin_writing_outside_its_keys_is_refused(
     make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
 ) -> None:
+    def write_elsewhere(call: ActionCall) -> Effects:
+        return Effects(writes=[Write("SET", Keys.for_service("other/svc").key_for("x"), ("1",))])
+
     class Rogue:
         @hookimpl
         def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
-            register(ActionSpec("rogue.write", "write elsewhere"))
-
-        @hookimpl
-        def kodeord_run_action(self, call: ActionCall) -> Effects | None:
-            from kodeord import Write
-            from kodeord.commit.keys import Keys
-
-            return Effects(writes=[Write("SET", Keys.for_service("other/svc").key_for("x"), ("1",))])
+            register(ActionSpec("rogue.write", "write elsewhere", run=write_elsewhere))
 
     rules = TV_RULES.replace('reply: "Tack för rösten på {{ args }}"', "do: rogue.write")
     platform = make_platform(rules, plugins=[Rogue()])
     with pytest.raises(PluginError, match="wrote outside its service's keys"):
         platform.handle(make_inbound("MELLO 03"))
     assert platform.redis.dbsize() == 0
+
+
+class OlderStyle:
+    """A plugin written to the guide before actions were declared with their function: it matches names."""
+
+    @hookimpl
+    def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
+        register(ActionSpec("older.echo", "echo", provides=("echo",)))
+
+    @hookimpl
+    def kodeord_run_action(self, call: ActionCall) -> Effects | None:
+        if call.action != "older.echo":
+            return None
+        to_all = Outbound(to="", sender=call.inbound.recipient, text="to all", kind=Kind.BROADCAST)
+        fanout = Fanout(f"older:{call.inbound.message_id}", "older", {}, to_all)
+        return Effects(vars={"echo": call.args}, fanouts=[fanout])
+
+    @hookimpl
+    def kodeord_fanout_page(
+        self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
+    ) -> FanoutPage | None:
+        return friends(fanout, after, limit, redis, links) if fanout.source == "older" else None
+
+
+def test_a_plugin_written_to_the_older_guide_still_runs_and_is_told_what_to_change(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
+    rules = EVERY_RULES.replace("do: every.echo", "do: older.echo")
+    with pytest.warns(
+        DeprecationWarning, match=r"'older.echo' .* declare it as ActionSpec\(\.\.\., run=<your function>\)"
+    ):
+        platform = make_platform(rules, plugins=[OlderStyle(), EveryHook()])
+    outcome = platform.handle(make_inbound("MELLO hej", sender="+46708888888"))
+    assert (outcome.action, outcome.replies[0]["text"]) == ("older.echo", "eko hej /Every")
+    gateway = RecordingGateway()
+    sender = Sender(platform, gateway=gateway)
+    with pytest.warns(DeprecationWarning, match=r"'older' .* register FanoutSource\(name, page\)"):
+        while sender.run_once():
+            pass
+    assert sorted(m.to for m in gateway.sent if m.text == "to all") == ["+46701111111", "+46702222222"]
+
+
+def test_a_fanout_source_named_by_two_plugins_is_an_error() -> None:
+    class Twin:
+        @hookimpl
+        def kodeord_register_fanout_sources(self, register: Callable[[FanoutSource], None]) -> None:
+            register(FanoutSource("addressbook", friends))
+
+    with pytest.raises(PluginError, match="fan-out source 'addressbook' is registered by two plugins"):
+        dict(Hooks(make_manager([Twin()])).fanout_sources)
 
 
 def test_blocked_plugins_are_not_loaded() -> None:
@@ -242,7 +300,7 @@ def test_partner_action_with_missing_parameter_is_refused_at_load(make_platform:
 
 class BrokenHousekeeping:
     @hookimpl
-    def kodeord_housekeeping(self, platform: Any) -> None:
+    def kodeord_housekeeping(self, platform: PluginHost) -> None:
         raise RuntimeError("broken plugin")
 
 

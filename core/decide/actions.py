@@ -13,6 +13,7 @@ from kodeord.inbound.messages import Inbound
 if TYPE_CHECKING:
     import redis
 
+    from kodeord.commit.effects import Effects
     from kodeord.config.model import Rule, Service
     from kodeord.web.links import Links
 
@@ -61,6 +62,9 @@ class ActionSpec:
     takes_reserved: bool = False
     # Problems with a rule naming this action, seen with its whole service (e.g. "needs a price").
     check_rule: Callable[[Rule, Service], list[str]] | None = None
+    # What runs the action for one message: its Effects. Without it the action runs through the older
+    # ``kodeord_run_action`` hook, which warns that it is going.
+    run: Callable[[ActionCall], Effects] | None = None
 
     def check_params(self, given: Mapping[str, Any]) -> list[str]:
         """Problems with a rule's ``with:`` mapping for this action."""

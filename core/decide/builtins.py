@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kodeord.commit.effects import Effects
 from kodeord.commit.keys import Keys
-from kodeord.decide.actions import ActionCall, ActionSpec, Veto
+from kodeord.decide.actions import ActionSpec, Veto
 from kodeord.hookspecs import hookimpl
 from kodeord.inbound.messages import Channel, Kind, Outbound
 
@@ -27,18 +27,8 @@ if TYPE_CHECKING:
 @hookimpl
 def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
     """Core actions."""
-    register(ActionSpec("core.reply", "Answer with the rule's reply template only"))
-    register(ActionSpec("core.silent", "Accept the message and send no reply"))
-
-
-@hookimpl
-def kodeord_run_action(call: ActionCall) -> Effects | None:
-    """Run the core actions."""
-    if call.action == "core.reply":
-        return Effects()
-    if call.action == "core.silent":
-        return Effects(silent=True)
-    return None
+    register(ActionSpec("core.reply", "Answer with the rule's reply template only", run=lambda call: Effects()))
+    register(ActionSpec("core.silent", "Accept the message and send no reply", run=lambda call: Effects(silent=True)))
 
 
 @hookimpl(trylast=True)

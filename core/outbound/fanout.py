@@ -3,9 +3,8 @@
 A broadcast to a million members never becomes a million outbox entries at once. It starts as one *cursor*
 entry in its scope's bulk stream (``outbox:bulk``, apart from the replies' outbox, so a welcome reply never
 waits behind a broadcast). A sender that reads the cursor entry asks the plugin that owns the fan-out
-(``kodeord_fanout_page``) for the next page of recipients after the cursor, and in one transaction
-(:func:`kodeord.outbound.outbox.step`) it adds a
-*batch* entry holding that page, adds the cursor entry again with the new position (or, after the last page,
+(the ``page`` of the ``FanoutSource`` it registered) for the next page of recipients after the cursor, and in one
+transaction (:func:`kodeord.outbound.outbox.step`) it adds a *batch* entry holding that page, adds the cursor entry again with the new position (or, after the last page,
 queues the receipt) and removes the old cursor entry. Batch entries are sent like any other outbox entry: each
 recipient's message has the id ``<fan-out id>:<address>``, its idempotency key, so a page read twice after a
 crash never reaches anyone twice. Memory stays bounded: the bulk stream holds about one page at a time.
@@ -17,7 +16,7 @@ someone who leaves a list in the middle of a broadcast gets nothing more from it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,8 @@ from kodeord.support.luascript import LuaScript
 
 if TYPE_CHECKING:
     import redis
+
+    from kodeord.web.links import Links
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,16 @@ class FanoutPage:
 
     recipients: list[Recipient]
     after: str | None
+
+
+@dataclass(frozen=True)
+class FanoutSource:
+    """Where a plugin's broadcasts find their recipients: a ``Fanout`` whose ``source`` is ``name`` is paged
+    by ``page(fanout, after, limit, redis, links)``, which returns the next ``FanoutPage`` (see
+    ``kodeord_register_fanout_sources``)."""
+
+    name: str
+    page: Callable[[Fanout, str, int, redis.Redis, Links], FanoutPage]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ A new plugin manager per platform (and so per test); never a process-global one.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -23,8 +25,9 @@ if TYPE_CHECKING:
     from kodeord.config.settings import Setting
     from kodeord.decide.actions import ActionCall, ActionSpec, Veto
     from kodeord.inbound.messages import Outbound
-    from kodeord.outbound.fanout import Fanout, FanoutPage
+    from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource
     from kodeord.outbound.gateway import GatewayType
+    from kodeord.platform import PluginHost
     from kodeord.web.links import Links
 
 ENTRY_POINT_GROUP = "kodeord"
@@ -89,18 +92,46 @@ class Hooks:
         return sorted(name for name, plugin in self.pm.list_name_plugin() if name and plugin is not None)
 
     def actions(self) -> dict[str, ActionSpec]:
-        """Every declared action by name; a name declared twice is an error."""
+        """Every declared action by name; a name declared twice is an error. An action declared without the
+        function that runs it warns (once per place in the plugin) that the older hook is going."""
         found: dict[str, ActionSpec] = {}
         for spec in _collect(self._hook.kodeord_register_actions):
             if spec.name in found:
                 raise PluginError(f"action {spec.name!r} is declared by two plugins")
+            if spec.run is None:
+                warnings.warn(
+                    f"action {spec.name!r} is declared without run=, so it runs through kodeord_run_action: "
+                    "declare it as ActionSpec(..., run=<your function>) and drop the hook (docs/plugins.md)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
             found[spec.name] = spec
         return found
 
+    @cached_property
+    def _runs(self) -> dict[str, Callable[[ActionCall], Effects]]:
+        with warnings.catch_warnings():  # actions() warned when the rules were loaded
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return {name: spec.run for name, spec in self.actions().items() if spec.run is not None}
+
     def run_action(self, call: ActionCall) -> Effects | None:
-        """The owning plugin's effects, or None if no plugin runs this action."""
+        """The effects of ``call.action`` from the function its plugin declared it with (or, for an action
+        declared without one, from the older ``kodeord_run_action`` hook); None if no plugin runs it."""
+        run = self._runs.get(call.action)
+        if run is not None:
+            return run(call)
         result: Effects | None = self._hook.kodeord_run_action(call=call)
         return result
+
+    @cached_property
+    def fanout_sources(self) -> dict[str, FanoutSource]:
+        """Every registered fan-out source by name; a name registered twice is an error."""
+        found: dict[str, FanoutSource] = {}
+        for source in _collect(self._hook.kodeord_register_fanout_sources):
+            if source.name in found:
+                raise PluginError(f"fan-out source {source.name!r} is registered by two plugins")
+            found[source.name] = source
+        return found
 
     def sender_role(self, service: Service, sender: str, redis: redis.Redis) -> str:
         """The sender's role (``stranger`` when no plugin knows better)."""
@@ -123,10 +154,20 @@ class Hooks:
     def fanout_page(
         self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
     ) -> FanoutPage | None:
-        """The owning plugin's next page of recipients, or None if no plugin owns the fan-out."""
+        """The next page of recipients from the fan-out's source, or None if no plugin owns the fan-out."""
+        source = self.fanout_sources.get(fanout.source)
+        if source is not None:
+            return source.page(fanout, after, limit, redis, links)
         page: FanoutPage | None = self._hook.kodeord_fanout_page(
             fanout=fanout, after=after, limit=limit, redis=redis, links=links
         )
+        if page is not None:
+            warnings.warn(
+                f"fan-out source {fanout.source!r} is paged through kodeord_fanout_page: register "
+                "FanoutSource(name, page) with kodeord_register_fanout_sources instead (docs/plugins.md)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         return page
 
     def prepare_outgoing(self, message: Outbound) -> Outbound:
@@ -157,10 +198,10 @@ class Hooks:
         """Settings declared by plugins."""
         return _collect(self._hook.kodeord_register_settings)
 
-    def startup(self, platform: Any) -> None:
+    def startup(self, platform: PluginHost) -> None:
         """Tell plugins the platform is ready."""
         self._hook.kodeord_startup(platform=platform)
 
-    def housekeeping(self, platform: Any) -> None:
+    def housekeeping(self, platform: PluginHost) -> None:
         """Let plugins run their periodic checks."""
         self._hook.kodeord_housekeeping(platform=platform)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -19,10 +19,19 @@ from starlette.responses import JSONResponse, Response
 from kodeord.inbound import webhooks
 from kodeord.web import apikeys
 
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
+
 MAX_BODY = 65536
 
 
-TenantHandler = Callable[[Request, Any, str], Awaitable[Any]]
+TenantHandler = Callable[[Request, "PluginHost", str], Awaitable[Any]]
+
+
+def host_of(request: Request) -> PluginHost:
+    """The platform serving ``request``, as a plugin's pages and API use it."""
+    host: PluginHost = request.app.state.platform
+    return host
 
 
 def tenant_endpoint(handler: TenantHandler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
@@ -31,7 +40,7 @@ def tenant_endpoint(handler: TenantHandler, status: int = 200) -> Callable[[Requ
 
     async def run(request: Request) -> Response:
         tenant = await tenant_of(request)
-        result = await handler(request, request.app.state.platform, tenant)
+        result = await handler(request, host_of(request), tenant)
         return result if isinstance(result, Response) else JSONResponse(result, status_code=status)
 
     return run
@@ -46,7 +55,7 @@ def _key(request: Request) -> str:
 
 async def tenant_of(request: Request) -> str:
     """The tenant of the request's key (``Authorization: Bearer <key>``, else ``X-Api-Key: <key>``); else 401."""
-    tenant = await run_in_threadpool(apikeys.tenant_for, request.app.state.platform.redis, _key(request))
+    tenant = await run_in_threadpool(apikeys.tenant_for, host_of(request).redis, _key(request))
     if tenant is None:
         raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
     return tenant

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from kodeord.commit.effects import Effects
-from kodeord.decide.actions import ActionCall, ActionSpec, Param, Veto
+from kodeord.decide.actions import ActionSpec, Param, Veto
 from kodeord.hookspecs import hookimpl
 from kodeord.inbound.messages import Outbound
-from kodeord.outbound.fanout import Fanout, FanoutPage
-from kodeord.web.links import Links
+from kodeord.outbound.fanout import FanoutSource
 
 from . import broadcast, store
 from .admin import ACTION
@@ -56,16 +54,14 @@ PARAMS = (
 def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
     """``addressbook.inbox``: the list behind a number."""
     register(
-        ActionSpec(ACTION, "An opt-in list: START joins, STOPP leaves, writers broadcast", PARAMS, takes_reserved=True)
+        ActionSpec(
+            ACTION,
+            "An opt-in list: START joins, STOPP leaves, writers broadcast",
+            PARAMS,
+            takes_reserved=True,
+            run=lambda call: Inbox(call).run(),
+        )
     )
-
-
-@hookimpl
-def kodeord_run_action(call: ActionCall) -> Effects | None:
-    """Run ``addressbook.inbox``."""
-    if call.action != ACTION:
-        return None
-    return Inbox(call).run()
 
 
 def _is_list(service: Service) -> bool:
@@ -92,11 +88,9 @@ def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis)
 
 
 @hookimpl
-def kodeord_fanout_page(fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links) -> FanoutPage | None:
-    """The next page of a list's members for a broadcast."""
-    if fanout.source != store.PLUGIN:
-        return None
-    return broadcast.page(fanout, after, limit, redis, links)
+def kodeord_register_fanout_sources(register: Callable[[FanoutSource], None]) -> None:
+    """A list's members, page by page, for its broadcasts."""
+    register(FanoutSource(store.PLUGIN, broadcast.page))
 
 
 @hookimpl

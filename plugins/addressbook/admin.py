@@ -28,7 +28,7 @@ from .store import ListKeys
 if TYPE_CHECKING:
     from kodeord.config.model import Service
     from kodeord.decide.router import Outcome
-    from kodeord.platform import Platform
+    from kodeord.platform import PluginHost
 
 ACTION = "addressbook.inbox"
 
@@ -52,7 +52,7 @@ def parse_address(raw: str, regions: tuple[str, ...]) -> str:
 class ListAdmin:
     """The lists of one tenant, as its administrators see them."""
 
-    platform: Platform
+    platform: PluginHost
     tenant: str
     by: str  # who acts, for the consent records: "api:<key name>", "cli"
     channel: str = "api"
@@ -65,7 +65,7 @@ class ListAdmin:
 
     def _services(self) -> dict[str, Service]:
         """The tenant's rule-file services that are lists, by id."""
-        return {service.id: service for service, _ in self.platform.catalog.using(self.tenant, ACTION)}
+        return {service.id: service for service, _ in self.platform.services(self.tenant, ACTION)}
 
     def ids(self) -> list[str]:
         """Every list of the tenant: from the rule files and created through the API or CLI."""

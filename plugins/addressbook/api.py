@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kodeord.outbound import fanout
-from kodeord.web.apiauth import json_body, tenant_of
+from kodeord.web.apiauth import host_of, json_body, tenant_of
 from kodeord.web.download import attachment
 from kodeord.web.params import parse_whole
 
@@ -32,7 +32,7 @@ Handler = Callable[[Request, ListAdmin], Awaitable[Any]]
 def _endpoint(handler: Handler, status: int = 200) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         tenant = await tenant_of(request)
-        admin = ListAdmin(request.app.state.platform, tenant, by="api")
+        admin = ListAdmin(host_of(request), tenant, by="api")
         result = await handler(request, admin)
         return result if isinstance(result, Response) else JSONResponse(result, status_code=status)
 

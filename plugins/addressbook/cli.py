@@ -16,10 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from kodeord.cli import progress
-from kodeord.config.settings import Settings
+from kodeord.cli import host, progress
 from kodeord.support import csvfile
-from kodeord.support.errors import KodeordError
 
 from .admin import ListAdmin, ListError
 from .store import CONSENT_FIELDS
@@ -30,18 +28,9 @@ T = TypeVar("T")
 @contextmanager
 def _admin(name: str) -> Iterator[tuple[ListAdmin, str]]:
     """A platform's admin view of TENANT and the list id, from ``TENANT/LIST``; errors end the command."""
-    from kodeord.platform import Platform
-
-    tenant, slash, list_id = name.partition("/")
-    if not slash or not tenant:
-        click.echo(f"error: name a list as TENANT/LIST, not {name!r}", err=True)
-        sys.exit(2)
-    try:
-        with Platform(Settings()) as platform:
-            yield ListAdmin(platform, tenant, by="cli", channel="cli"), list_id
-    except KodeordError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    tenant, list_id = host.tenant_and_id(name, "name a list as TENANT/LIST", id_required=False)
+    with host.platform() as platform:
+        yield ListAdmin(platform, tenant, by="cli", channel="cli"), list_id
 
 
 def _show(value: Any) -> None:

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from kodeord.commit.effects import Effects
+from kodeord.web.apiauth import host_of
 
 from . import store
 from .admin import ListAdmin, ListError
@@ -39,12 +40,12 @@ def _page(title: str, text: str, label: str = "", status: int = 200) -> HTMLResp
 
 def _target(request: Request, purpose: str) -> tuple[ListAdmin, str, str] | None:
     """(the list's admin view, list id, member) of a genuine link, or None."""
-    payload: Any = request.app.state.platform.links.load(purpose, request.path_params["token"])
+    payload: Any = host_of(request).links.load(purpose, request.path_params["token"])
     if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(p, str) for p in payload)):
         return None
     list_key, member = payload
     tenant, _, list_id = list_key.partition("/")
-    admin = ListAdmin(request.app.state.platform, tenant, by=member, channel="link")
+    admin = ListAdmin(host_of(request), tenant, by=member, channel="link")
     try:
         admin.keys(list_id)
     except ListError:

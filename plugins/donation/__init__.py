@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kodeord.commit.effects import Effects
-from kodeord.decide.actions import ActionCall, ActionSpec
+from kodeord.decide.actions import ActionSpec
 from kodeord.hookspecs import hookimpl
 
 from . import campaign
@@ -30,6 +29,7 @@ GIVE = ActionSpec(
     campaign.PARAMS,
     provides=tuple(sorted(campaign.VARIABLES)),
     check_rule=campaign.check_rule,
+    run=give,
 )
 
 
@@ -37,14 +37,6 @@ GIVE = ActionSpec(
 def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
     """``donation.give``."""
     register(GIVE)
-
-
-@hookimpl
-def kodeord_run_action(call: ActionCall) -> Effects | None:
-    """Run ``donation.give``."""
-    if call.action == campaign.ACTION:
-        return give(call)
-    return None
 
 
 @hookimpl

@@ -6,7 +6,7 @@ The key decides the tenant; only that tenant's donation services are read.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,6 +19,9 @@ from kodeord.web.download import attachment
 from . import report
 from .campaign import DonationError
 
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
+
 PREFIX = "/api/donation"
 
 
@@ -27,12 +30,12 @@ def _period(request: Request) -> tuple[date | None, date | None]:
     return report.parse_day("from", query.get("from")), report.parse_day("until", query.get("until"))
 
 
-async def totals(request: Request, platform: Any, tenant: str) -> Any:
+async def totals(request: Request, platform: PluginHost, tenant: str) -> Any:
     start, until = _period(request)
     return await run_in_threadpool(report.report, platform, tenant, start, until, False)
 
 
-async def settlement(request: Request, platform: Any, tenant: str) -> Any:
+async def settlement(request: Request, platform: PluginHost, tenant: str) -> Any:
     start, until = _period(request)
     kind = request.query_params.get("format", "json")
     if kind not in ("json", "csv"):

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kodeord.config.settings import Settings
+from kodeord.cli import host
 from kodeord.support.errors import KodeordError
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
 
 @contextmanager
-def platform_for(tenant: str) -> Iterator[Any]:
+def platform_for(tenant: str) -> Iterator[PluginHost]:
     """A platform for reading ``tenant``'s donations; errors end the command with a message."""
-    from kodeord.platform import Platform
-
-    try:
-        with Platform(Settings()) as platform:
-            if tenant not in platform.catalog.config.tenants:
-                known = ", ".join(sorted(platform.catalog.config.tenants)) or "none"
-                raise KodeordError(f"no tenant {tenant!r} in the rule files (tenants: {known})")
-            yield platform
-    except KodeordError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    with host.platform() as platform:
+        if tenant not in platform.tenants():
+            known = ", ".join(platform.tenants()) or "none"
+            raise KodeordError(f"no tenant {tenant!r} in the rule files (tenants: {known})")
+        yield platform
 
 
 def _day(name: str, value: str | None) -> date | None:

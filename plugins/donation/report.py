@@ -15,12 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import campaign as campaigns
 from . import store
 from .campaign import DonationError
 from .give import BASIS, ORE
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
 CURRENCY = "SEK"
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -57,16 +60,16 @@ def parse_day(name: str, value: str | None) -> date | None:
     raise DonationError(f"{name} must be a date such as 2026-11-23, got {value!r}")
 
 
-def donation_services(platform: Any, tenant: str) -> dict[str, list[campaigns.Campaign]]:
+def donation_services(platform: PluginHost, tenant: str) -> dict[str, list[campaigns.Campaign]]:
     """The tenant's services (``tenant/service``) that take donations, with their campaigns."""
     return {
         service.key: [campaigns.of(service, rule.params) for rule in rules]
-        for service, rules in platform.catalog.using(tenant, campaigns.ACTION)
+        for service, rules in platform.services(tenant, campaigns.ACTION)
     }
 
 
 def rows(
-    platform: Any, tenant: str, start: date | None = None, until: date | None = None
+    platform: PluginHost, tenant: str, start: date | None = None, until: date | None = None
 ) -> tuple[list[Row], dict[str, str]]:
     """The tenant's donations in rows (from ``start`` to ``until``, both included), and campaign id -> name.
 
@@ -126,7 +129,7 @@ def _by(found: list[Row], name: str, keys: Iterable[str]) -> list[dict[str, Any]
 
 
 def report(
-    platform: Any, tenant: str, start: date | None = None, until: date | None = None, with_rows: bool = True
+    platform: PluginHost, tenant: str, start: date | None = None, until: date | None = None, with_rows: bool = True
 ) -> dict[str, Any]:
     """Totals per campaign, operator and day and in all; with ``with_rows`` the settlement rows too."""
     if start and until and start > until:

@@ -34,7 +34,7 @@ import http.client
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
@@ -46,6 +46,9 @@ from kodeord.inbound import signing, webhooks
 from kodeord.inbound.messages import MAX_TEXT
 from kodeord.outbound.gateway import CallFailed, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
 from kodeord.support.httpclient import Answer, HttpClient
+
+if TYPE_CHECKING:
+    from kodeord.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +161,7 @@ class ElksGateway(RequestPerMessage):
 
     # -- endpoints -------------------------------------------------------------------------------------------
 
-    async def inbound(self, request: Request, platform: Any) -> Response:
+    async def inbound(self, request: Request, platform: Platform) -> Response:
         """The number's ``sms_url``: take one SMS; answer with an empty 200 (replies go through the API)."""
         webhooks.only_post(request)
         webhooks.check_credentials(request, self.id, self.options, request.query_params.get("secret"))
@@ -176,7 +179,7 @@ class ElksGateway(RequestPerMessage):
         )
         return Response(b"", status_code=200, headers={"X-Kodeord-Status": outcome.status})
 
-    async def voice(self, request: Request, platform: Any) -> Response:
+    async def voice(self, request: Request, platform: Platform) -> Response:
         """A voice number's ``voice_start``: the call is an inbound event; answer with its call actions.
 
         46elks posts ``callid``, ``from``, ``to``, ``direction`` and ``created``. A call nobody's rules take is
@@ -214,7 +217,7 @@ class ElksGateway(RequestPerMessage):
             raise CallFailed(f"elks {answer.status}: {answer.text[:200]}")
         return self.message_id(answer)
 
-    async def delivery_report(self, request: Request, platform: Any) -> Response:
+    async def delivery_report(self, request: Request, platform: Platform) -> Response:
         """A message's ``whendelivered`` URL: ``ref`` and ``sig`` in the query, the report in the form.
 
         46elks posts ``id``, ``status`` and ``delivered`` (the time); a status of ``delivered`` or ``failed``

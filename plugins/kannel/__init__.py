@@ -19,7 +19,7 @@ import functools
 import http.client
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.requests import Request
@@ -34,6 +34,9 @@ from kodeord.outbound.gateway import GatewayContext, GatewayType, Outgoing, Repo
 from kodeord.outbound.httppool import HttpPool
 from kodeord.support.httpclient import Answer, HttpClient
 from kodeord.web.params import parse_whole
+
+if TYPE_CHECKING:
+    from kodeord.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +181,7 @@ class KannelGateway:
 
     # -- endpoints -------------------------------------------------------------------------------------------
 
-    async def inbound(self, request: Request, platform: Any) -> Response:
+    async def inbound(self, request: Request, platform: Platform) -> Response:
         """Kannel's get-url/post-url: take one SMS; answer with an empty 200 (replies go through sendsms)."""
         params = webhooks.raw_query(request)
         secret = params.get("secret")
@@ -221,7 +224,7 @@ class KannelGateway:
             b"", status_code=200, headers={"X-Kodeord-Status": "duplicate" if outcome.duplicate else outcome.status}
         )
 
-    async def delivery_report(self, request: Request, platform: Any) -> Response:
+    async def delivery_report(self, request: Request, platform: Platform) -> Response:
         """Kannel's dlr-url: ``ref``, ``sig`` and ``type`` (1 delivered, 2 failed, 16 rejected; 4 and 8 ignored)."""
         params = {k: v.decode("utf-8", "replace") for k, v in webhooks.raw_query(request).items()}
         ref, sig = params.get("ref", ""), params.get("sig", "")

@@ -9,10 +9,9 @@ fair, verifiable winner draws. See docs/televoting.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from kodeord.commit.effects import Effects
-from kodeord.decide.actions import ActionCall, ActionSpec
+from kodeord.decide.actions import ActionSpec
 from kodeord.hookspecs import hookimpl
 
 from . import competition, poll
@@ -22,12 +21,15 @@ if TYPE_CHECKING:
     import click
     from starlette.routing import BaseRoute
 
+    from kodeord.platform import PluginHost
+
 VOTE = ActionSpec(
     poll.ACTION,
     "A vote in a poll: the text after the keyword (or the call's number) names the option",
     poll.PARAMS,
     provides=tuple(sorted(poll.VARIABLES)),
     check_rule=poll.check_rule,
+    run=lambda call: Vote(call).run(),
 )
 
 ENTER = ActionSpec(
@@ -36,6 +38,7 @@ ENTER = ActionSpec(
     competition.PARAMS,
     provides=tuple(sorted(competition.VARIABLES)),
     check_rule=competition.check_rule,
+    run=competition.enter,
 )
 
 
@@ -47,17 +50,7 @@ def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
 
 
 @hookimpl
-def kodeord_run_action(call: ActionCall) -> Effects | None:
-    """Run ``voting.vote`` or ``voting.enter``."""
-    if call.action == poll.ACTION:
-        return Vote(call).run()
-    if call.action == competition.ACTION:
-        return competition.enter(call)
-    return None
-
-
-@hookimpl
-def kodeord_housekeeping(platform: Any) -> None:
+def kodeord_housekeeping(platform: PluginHost) -> None:
     """Burst alerts of every poll."""
     from . import burst
 

@@ -5,25 +5,28 @@ Only the tenant's own services are looked at, so an id can never reach another c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kodeord.config.model import Rule, Service
 
 from . import poll as polls
 from .poll import Poll, PollError
 
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
-def services(platform: Any, tenant: str, action: str) -> dict[str, tuple[Service, Rule]]:
+
+def services(platform: PluginHost, tenant: str, action: str) -> dict[str, tuple[Service, Rule]]:
     """The tenant's services with a rule naming ``action``, by service id, with that rule."""
-    return {service.id: (service, rules[0]) for service, rules in platform.catalog.using(tenant, action)}
+    return {service.id: (service, rules[0]) for service, rules in platform.services(tenant, action)}
 
 
-def all_polls(platform: Any, tenant: str) -> dict[str, Poll]:
+def all_polls(platform: PluginHost, tenant: str) -> dict[str, Poll]:
     """Every poll of ``tenant`` by id (the service id)."""
     return {sid: polls.of(service, rule) for sid, (service, rule) in services(platform, tenant, polls.ACTION).items()}
 
 
-def find_poll(platform: Any, tenant: str, poll_id: str) -> Poll:
+def find_poll(platform: PluginHost, tenant: str, poll_id: str) -> Poll:
     """The tenant's poll ``poll_id``; 404 if it has none by that id."""
     found = all_polls(platform, tenant).get(poll_id)
     if found is None:

@@ -5,7 +5,7 @@ The key decides the tenant; polls and competitions are looked up only among that
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,6 +20,9 @@ from . import competition, draw, hotbutton, store
 from .admin import all_polls, find_poll, services
 from .poll import PollError
 
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
+
 PREFIX = "/api/voting"
 MAX_DRAW = 10**9  # far more draws than a competition has; a path segment beyond it names none
 
@@ -32,7 +35,7 @@ def whole_number(body: dict[str, Any], name: str, default: int) -> int:
     return value
 
 
-async def list_polls(request: Request, platform: Any, tenant: str) -> Any:
+async def list_polls(request: Request, platform: PluginHost, tenant: str) -> Any:
     def read() -> Any:
         results = [store.result(platform.redis, poll) for poll in all_polls(platform, tenant).values()]
         return {"polls": [{k: r[k] for k in ("poll", "title", "state", "opens", "closes", "total")} for r in results]}
@@ -40,12 +43,12 @@ async def list_polls(request: Request, platform: Any, tenant: str) -> Any:
     return await run_in_threadpool(read)
 
 
-async def show_poll(request: Request, platform: Any, tenant: str) -> Any:
+async def show_poll(request: Request, platform: PluginHost, tenant: str) -> Any:
     poll = find_poll(platform, tenant, request.path_params["poll"])
     return await run_in_threadpool(store.result, platform.redis, poll)
 
 
-async def close_poll(request: Request, platform: Any, tenant: str) -> Any:
+async def close_poll(request: Request, platform: PluginHost, tenant: str) -> Any:
     poll = find_poll(platform, tenant, request.path_params["poll"])
 
     def close() -> Any:
@@ -55,7 +58,7 @@ async def close_poll(request: Request, platform: Any, tenant: str) -> Any:
     return await run_in_threadpool(close)
 
 
-async def press_hot_button(request: Request, platform: Any, tenant: str) -> Any:
+async def press_hot_button(request: Request, platform: PluginHost, tenant: str) -> Any:
     poll = find_poll(platform, tenant, request.path_params["poll"])
     body = await json_body(request)
     seconds = whole_number(body, "seconds", 60)
@@ -65,14 +68,14 @@ async def press_hot_button(request: Request, platform: Any, tenant: str) -> Any:
 def log_reader(rows: str) -> TenantHandler:
     """A handler listing the newest entries of one of a poll's logs."""
 
-    async def read(request: Request, platform: Any, tenant: str) -> Any:
+    async def read(request: Request, platform: PluginHost, tenant: str) -> Any:
         poll = find_poll(platform, tenant, request.path_params["poll"])
         return {rows: await run_in_threadpool(store.recent, platform.redis, poll, rows)}
 
     return read
 
 
-async def list_competitions(request: Request, platform: Any, tenant: str) -> Any:
+async def list_competitions(request: Request, platform: PluginHost, tenant: str) -> Any:
     def read() -> Any:
         found = services(platform, tenant, competition.ACTION)
         return {
@@ -82,23 +85,23 @@ async def list_competitions(request: Request, platform: Any, tenant: str) -> Any
     return await run_in_threadpool(read)
 
 
-async def show_competition(request: Request, platform: Any, tenant: str) -> Any:
+async def show_competition(request: Request, platform: PluginHost, tenant: str) -> Any:
     found = competition.find(platform, tenant, request.path_params["competition"])
     return await run_in_threadpool(draw.summary, platform.redis, found)
 
 
-async def make_draw(request: Request, platform: Any, tenant: str) -> Any:
+async def make_draw(request: Request, platform: PluginHost, tenant: str) -> Any:
     found = competition.find(platform, tenant, request.path_params["competition"])
     body = await json_body(request)
     return await run_in_threadpool(draw.draw, platform.redis, found, whole_number(body, "winners", 1), "api")
 
 
-async def list_draws(request: Request, platform: Any, tenant: str) -> Any:
+async def list_draws(request: Request, platform: PluginHost, tenant: str) -> Any:
     found = competition.find(platform, tenant, request.path_params["competition"])
     return {"draws": await run_in_threadpool(draw.draws, platform.redis, found)}
 
 
-async def draw_entries(request: Request, platform: Any, tenant: str) -> Any:
+async def draw_entries(request: Request, platform: PluginHost, tenant: str) -> Any:
     found = competition.find(platform, tenant, request.path_params["competition"])
     n = parse_whole(request.path_params["draw"], MAX_DRAW)
     if n is None:

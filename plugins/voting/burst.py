@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kodeord.commit.effects import Write
 
@@ -18,6 +18,9 @@ from .admin import services
 from .poll import ACTION, Poll
 from .poll import of as poll_of
 from .store import RATE_TTL_S, PollKeys, keys_of, minute_of
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
 
 def writes(poll: Poll, sender: str, minute: int) -> list[Write]:
@@ -34,7 +37,7 @@ def writes(poll: Poll, sender: str, minute: int) -> list[Write]:
     ]
 
 
-def check(platform: Any, now: datetime | None = None) -> int:
+def check(platform: PluginHost, now: datetime | None = None) -> int:
     """Raise an alert for every number or prefix over its poll's limits; return how many were new."""
     minute = minute_of(now or datetime.now(UTC))
     polls = [poll_of(service, rule) for service, rule in _all_polls(platform)]
@@ -66,6 +69,5 @@ def check(platform: Any, now: datetime | None = None) -> int:
     return raised
 
 
-def _all_polls(platform: Any) -> list[tuple[Any, Any]]:
-    tenants = {service.tenant for service in platform.catalog.config.services.values()}
-    return [pair for tenant in sorted(tenants) for pair in services(platform, tenant, ACTION).values()]
+def _all_polls(platform: PluginHost) -> list[tuple[Any, Any]]:
+    return [pair for tenant in platform.tenants() for pair in services(platform, tenant, ACTION).values()]

@@ -6,32 +6,24 @@ Polls are named ``TENANT/POLL`` (the poll's service id).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kodeord.config.settings import Settings
-from kodeord.support.errors import KodeordError
+from kodeord.cli import host
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
 
 @contextmanager
-def platform_for(name: str) -> Iterator[tuple[Any, str, str]]:
+def platform_for(name: str) -> Iterator[tuple[PluginHost, str, str]]:
     """A platform, the tenant and the id from ``TENANT/ID``; errors end the command with a message."""
-    from kodeord.platform import Platform
-
-    tenant, slash, item = name.partition("/")
-    if not slash or not tenant or not item:
-        click.echo(f"error: name it as TENANT/ID, not {name!r}", err=True)
-        sys.exit(2)
-    try:
-        with Platform(Settings()) as platform:
-            yield platform, tenant, item
-    except KodeordError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    tenant, item = host.tenant_and_id(name, "name it as TENANT/ID")
+    with host.platform() as platform:
+        yield platform, tenant, item
 
 
 def show(value: Any) -> None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kodeord.commit.effects import Effects, Guard, Write
 from kodeord.commit.keys import Keys
@@ -21,6 +21,9 @@ from kodeord.inbound.messages import Channel
 
 from . import answers
 from .poll import PollError, localise, moment_problem, normalise_code, reply_checker, url_problem, window_state
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
 
 ACTION = "voting.enter"
 VARIABLES = frozenset({"answer", "title"})
@@ -114,9 +117,9 @@ class CompetitionKeys:
         return Keys.for_service(self.service).plugin("competition").key_for(*parts)
 
 
-def find(platform: Any, tenant: str, competition_id: str) -> Competition:
+def find(platform: PluginHost, tenant: str, competition_id: str) -> Competition:
     """The tenant's competition ``competition_id``; 404 if none."""
-    service = platform.catalog.config.services.get(f"{tenant}/{competition_id}")
+    service = platform.service(f"{tenant}/{competition_id}")
     rule = next((r for r in service.rules if r.action == ACTION), None) if service is not None else None
     if service is None or rule is None:
         raise PollError(f"no competition {competition_id!r} for tenant {tenant!r}", 404)

@@ -12,18 +12,21 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kodeord.outbound.gateway import Caller, CallFailed
 
 from .poll import Poll, PollError
 from .store import PollKeys, now_ms
 
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
+
 MAX_SECONDS = 3600
 LOG_MAXLEN = 10_000
 
 
-def eligible(platform: Any, poll: Poll, seconds: int, now: int | None = None) -> list[str]:
+def eligible(platform: PluginHost, poll: Poll, seconds: int, now: int | None = None) -> list[str]:
     """Numbers that called in the last ``seconds`` and were never picked, sorted."""
     if not 1 <= seconds <= MAX_SECONDS:
         raise PollError(f"seconds must be from 1 to {MAX_SECONDS}, got {seconds}")
@@ -39,7 +42,7 @@ def eligible(platform: Any, poll: Poll, seconds: int, now: int | None = None) ->
     return sorted(callers - {p.decode() for p in picked})
 
 
-def voice_gateway(platform: Any, poll: Poll) -> Caller:
+def voice_gateway(platform: PluginHost, poll: Poll) -> Caller:
     """The gateway that places the poll's calls: ``voice_gateway``, or the only one able to."""
     able = {gid: g for gid, g in platform.gateways.items() if isinstance(g, Caller)}
     if poll.voice_gateway:
@@ -53,11 +56,11 @@ def voice_gateway(platform: Any, poll: Poll) -> Caller:
     return next(iter(able.values()))
 
 
-def press(platform: Any, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
+def press(platform: PluginHost, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
     """Pick a recent caller, connect them to the studio, log the pick; return the log record."""
     if not poll.studio:
         raise PollError("the poll has no studio number to connect callers to", 409)
-    service = platform.catalog.config.services.get(poll.service)
+    service = platform.service(poll.service)
     voice_numbers = list(service.calls) if service is not None else []
     caller_id = poll.caller_id or (voice_numbers[0] if voice_numbers else None)
     if not caller_id:

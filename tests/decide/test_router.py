@@ -28,16 +28,14 @@ class CountingPlugin:
 
     writer = "+46709999999"
 
-    @hookimpl
-    def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
-        register(ActionSpec("count.vote", "count a vote", provides=("code",)))
-
-    @hookimpl
-    def kodeord_run_action(self, call: ActionCall) -> Effects | None:
-        if call.action != "count.vote":
-            return None
+    @staticmethod
+    def vote(call: ActionCall) -> Effects:
         key = call.keys.plugin("count").key_for("votes")
         return Effects(writes=[Write("HINCRBY", key, (call.args, 1))], vars={"code": call.args})
+
+    @hookimpl
+    def kodeord_register_actions(self, register: Callable[[ActionSpec], None]) -> None:
+        register(ActionSpec("count.vote", "count a vote", provides=("code",), run=self.vote))
 
     @hookimpl
     def kodeord_sender_role(self, service: Any, sender: str, redis: redis.Redis) -> str | None:

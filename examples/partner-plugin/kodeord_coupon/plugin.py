@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from kodeord import ActionCall, ActionSpec, Effects, Param, Write, hookimpl
+from kodeord.cli import host
 from kodeord.commit.keys import Keys
 from kodeord.config.settings import Setting
 
@@ -28,30 +29,28 @@ def claimed_key(keys: Keys) -> str:
     return keys.plugin("coupon").key_for("claimed")
 
 
-@hookimpl
-def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
-    """Declare coupon.claim."""
-    register(
-        ActionSpec(
-            ACTION,
-            "Give the sender one coupon code (the same one if they ask again)",
-            params=(Param("prefix", str, required=True, doc="text before the code, e.g. VINTER"),),
-            provides=("code", "again"),
-        )
-    )
-
-
-@hookimpl
-def kodeord_run_action(call: ActionCall) -> Effects | None:
+def claim(call: ActionCall) -> Effects:
     """Hand out a code; remember it so a second request returns the same one."""
-    if call.action != ACTION:
-        return None
     key = claimed_key(call.keys)
     known = call.redis.hget(key, call.inbound.sender)
     if known is not None:
         return Effects(vars={"code": known.decode(), "again": True})
     code = code_for(call.params["prefix"], call.inbound.sender, call.service.key)
     return Effects(writes=[Write("HSET", key, (call.inbound.sender, code))], vars={"code": code, "again": False})
+
+
+@hookimpl
+def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
+    """Declare coupon.claim, with the function that runs it."""
+    register(
+        ActionSpec(
+            ACTION,
+            "Give the sender one coupon code (the same one if they ask again)",
+            params=(Param("prefix", str, required=True, doc="text before the code, e.g. VINTER"),),
+            provides=("code", "again"),
+            run=claim,
+        )
+    )
 
 
 @hookimpl
@@ -68,9 +67,7 @@ def kodeord_register_commands(cli: click.Group) -> None:
     @click.argument("service")
     def coupon_count(service: str) -> None:
         """How many coupons SERVICE (tenant/service) has handed out."""
-        from kodeord.platform import Platform
-
-        with Platform() as platform:
+        with host.platform() as platform:  # errors (a broken rule file, no Redis) end the command
             click.echo(platform.redis.hlen(claimed_key(Keys.for_service(service))))
 
 
