@@ -7,7 +7,8 @@ waits behind a broadcast). A sender that reads the cursor entry asks the plugin 
 one transaction (:func:`kodeord.outbound.outbox.step`) it adds a *batch* entry holding that page, adds the cursor
 entry again with the new position (or, after the last page, queues the receipt) and removes the old cursor entry.
 Batch entries are sent like any other outbox entry: each recipient's message has the id ``<fan-out id>:<address>``,
-its idempotency key, so a page read twice after a crash never reaches anyone twice. Memory stays bounded: the bulk stream holds about one page at a time.
+its idempotency key, so a page read twice after a crash never reaches anyone twice. Memory stays bounded: the bulk
+stream holds about one page at a time.
 
 Whether a recipient still wants the message is decided right before it is handed to the gateway
 (``kodeord_vet_outgoing_batch``), ordered against the leave's acknowledgement by :mod:`kodeord.commit.handover`, so
