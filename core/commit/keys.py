@@ -48,7 +48,7 @@ class Keys:
         """``kodeord:{scope}[:sub]:part:part``."""
         head = f"{PREFIX}:{{{self.scope}}}"
         if self.sub:
-            head += f":{self.sub}"
+            head += f":{_clean(self.sub)}"
         return ":".join((head, *(_clean(p) for p in parts)))
 
     def plugin(self, name: str) -> Keys:

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from kodeord.web import apikeys
+
 from ..conftest import on_terminal
+from ..web.test_apikeys import KEY
 
 ROOT = Path(__file__).parents[2]
 KODEORD = str(Path(sys.executable).parent / "kodeord")
@@ -148,3 +151,43 @@ def test_a_long_routing_import_shows_its_progress_on_a_terminal(tmp_path: Path, 
     code, out, shown = on_terminal([KODEORD, "routing", "import", str(table)], env)
     assert code == 0 and out == f"imported 6000 number(s) from {table}\n"
     assert b"importing ported.csv" in shown and b"6001/6001" in shown  # a bar over the file's lines, header too
+
+
+def test_apikey_creates_lists_and_revokes_keys(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:
+    made = run("apikey", "create", "demo-tv", "--name", "ci", env=cli_env)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert made.stdout == key + "\n" and KEY.fullmatch(key)
+    assert "shown only this once" in made.stderr
+    assert apikeys.tenant_for(kodeord_redis, key) == "demo-tv"
+
+    listed = run("apikey", "list", "demo-tv", env=cli_env)
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["PREFIX", "NAME", "CREATED", "LAST", "USED"]
+    assert row.split()[:2] == [key[:12], "ci"] and key[12:] not in listed.stdout
+
+    revoked = run("apikey", "revoke", "demo-tv", "ci", env=cli_env)
+    assert (revoked.returncode, revoked.stdout) == (0, "revoked API key 'ci' of tenant 'demo-tv'\n")
+    assert apikeys.tenant_for(kodeord_redis, key) is None
+    again = run("apikey", "revoke", "demo-tv", "ci", env=cli_env)
+    assert again.returncode == 1
+    assert again.stderr == (
+        "error: tenant 'demo-tv' has no API key with prefix or name 'ci' (see: kodeord apikey list demo-tv)\n"
+    )
+    empty = run("apikey", "list", "demo-tv", env=cli_env)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", "no API keys for tenant 'demo-tv'\n")
+
+
+def test_apikey_refuses_a_tenant_not_in_the_rule_files(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:
+    result = run("apikey", "create", "nobody", env=cli_env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: no tenant 'nobody' in the rule files; known tenants: demo-forening, demo-tv\n"
+    assert kodeord_redis.keys("kodeord:{apikeys}:*") == []
+
+
+def test_apikey_refuses_a_name_taken(cli_env: dict[str, str]) -> None:
+    assert run("apikey", "create", "demo-tv", "--name", "ci", env=cli_env).returncode == 0
+    result = run("apikey", "create", "demo-tv", "--name", "ci", env=cli_env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: tenant 'demo-tv' already has a key named 'ci'\n"

@@ -1,5 +1,6 @@
-"""Guards inside the commit script, on a real Redis: the branch committed, counters moved only when every
-guard holds, common writes in every branch, and a model check of caps over random sequences."""
+"""The committer on a real Redis: the branch committed, counters moved only when every guard holds, common
+writes in every branch, model checks of caps and membership guards over random inputs, and changes that no
+message caused."""
 
 from __future__ import annotations
 
