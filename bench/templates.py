@@ -1,6 +1,6 @@
 """What a customer template can cost: hostile templates against an ordinary reply, in one process.
 
-For each hostile template of ``tests/decide/test_template_budget.py`` (constant bombs, huge powers, widths, nested
+For each hostile template of ``tests/decide/test_budget.py`` (constant bombs, huge powers, widths, nested
 loops, recursion, string doubling, deep nesting) it measures the wall time of ``templating.check`` (compile,
 trial render, as ``rules check`` and the API do at load) and of ``templating.render`` (as the router and the
 sender do), and the peak memory either allocates (tracemalloc). The baseline is an ordinary reply template,
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kodeord.decide import templating  # noqa: E402
 from kodeord.support.errors import TemplateError  # noqa: E402
-from tests.decide.test_template_budget import FORBIDDEN, HOSTILE  # noqa: E402
+from tests.decide.test_budget import FORBIDDEN, HOSTILE  # noqa: E402
 
 ORDINARY = "Tack för din röst på {{ args }}, {{ sender }}! Resultatet {{ now.strftime('%H:%M') }}."
 

@@ -111,6 +111,7 @@ class Platform:
             templating.configure(Limits(ms=s.template_ms, chars=s.template_chars, output=s.template_output))
             self.engine = Engine(self.settings.engine_cache)
             paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
+            self.hooks.prepare()  # two plugins naming one action or fan-out source fail here
             self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))
             self.retention = Retention(self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600)
             self.committer = Committer(self.redis, self.retention)

@@ -257,14 +257,16 @@ def test_a_plugin_written_to_the_older_guide_still_runs_and_is_told_what_to_chan
     assert sorted(m.to for m in gateway.sent if m.text == "to all") == ["+46701111111", "+46702222222"]
 
 
-def test_a_fanout_source_named_by_two_plugins_is_an_error() -> None:
+def test_a_fanout_source_named_by_two_plugins_is_an_error(kodeord_redis: redis.Redis) -> None:
     class Twin:
         @hookimpl
         def kodeord_register_fanout_sources(self, register: Callable[[FanoutSource], None]) -> None:
             register(FanoutSource("addressbook", friends))
 
     with pytest.raises(PluginError, match="fan-out source 'addressbook' is registered by two plugins"):
-        dict(Hooks(make_manager([Twin()])).fanout_sources)
+        Hooks(make_manager([Twin()])).prepare()
+    with pytest.raises(PluginError, match="fan-out source 'addressbook' is registered by two plugins"):
+        Platform(plugins=[Twin()], redis_client=kodeord_redis, rule_paths=())  # at start-up, not at a broadcast
 
 
 def test_blocked_plugins_are_not_loaded() -> None:

@@ -12,14 +12,13 @@
 --   ARGV[1]   one MessagePack array (a message with many writes costs one argument, not dozens):
 --             [stores, inbound, guards, common, branches]. stores: [[span, retention] (ms) of the inbound,
 --             outbound and text stores]; inbound: [received (ms), from, to (both as records keep addresses),
---             text] (or [] without one); guards: [[kind, field, most, by, members], ...] (kind: cap, unset, in
---             or not-in, as effects.GuardKind); common and each branch's
---             writes: [[command, [args...]], ...] (args as text); branches: [[shared, extra, writes,
---             messages], ...], one more than there are guards. shared: the outcome's JSON that many messages
---             share (stored once as a text); extra: what of it is this message's own (JSON, or "");
---             messages: [[outbox entry (JSON), field, record, text], ...], the record packed by records.py
---             (see rec_out_new). A field or a text (inbound text, shared, a message's text) is named by its
---             index in ARGV.
+--             text] (or [] without one); guards: [[kind, field, most, by, members], ...] (kind: cap, unset,
+--             in or not-in, as effects.GuardKind); common and each branch's writes: [[command, [args...]], ...]
+--             (args as text); branches: [[shared, extra, writes, messages], ...], one more than there are
+--             guards. shared: the outcome's JSON that many messages share (stored once as a text; 0 without an
+--             inbound message); extra: what of it is this message's own (JSON, or ""); messages: [[outbox
+--             entry (JSON), field, record, text], ...], the record packed by records.py (see rec_out_new).
+--             A field or a text (inbound text, shared, a message's text) is named by its index in ARGV.
 --   ARGV[2]   the inbound message's record field ("" for none)
 --   ARGV[3..] the outgoing messages' record fields, and digest-then-text pairs
 -- Output: the committed branch's index (0 when every guard held), or, for a message committed before, the
@@ -41,7 +40,9 @@ local chosen = 0
 local bumps = {}
 local function holds_members(key, want, members)  -- each of members is (want) or is not in the set key
   local t = redis.call('TYPE', key)['ok']
-  if t ~= 'zset' and t ~= 'set' and t ~= 'none' then return nil, 'WRONGTYPE guard on ' .. key .. ' which holds a ' .. t end
+  if t ~= 'zset' and t ~= 'set' and t ~= 'none' then
+    return nil, 'WRONGTYPE guard on ' .. key .. ' which holds a ' .. t
+  end
   for m = 1, #members do
     local found = false
     if t == 'zset' then found = redis.call('ZSCORE', key, members[m]) ~= false

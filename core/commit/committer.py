@@ -4,9 +4,12 @@ A Lua script (``commitMessage-4.lua``) runs atomically in Redis: either the inbo
 state write, every outgoing message and its record are stored, or none are. If the inbound record already
 exists (a gateway retry raced us), nothing is written and what the message got then is returned instead.
 
-Guards (caps, "not closed" marks) are checked inside the same script, so a
+Guards (caps, "not closed" marks, "not unsubscribed") are checked inside the same script, so a
 limit holds exactly however many messages race for it: the script picks the
 branch to commit, the normal one or the one its first failing guard names.
+
+A change no message caused (an administrator's) is committed by :meth:`Committer.change` through the same
+script, without an inbound record and without dedupe.
 """
 
 from __future__ import annotations

@@ -119,6 +119,8 @@ class Guard:
             object.__setattr__(self, "kind", GuardKind.UNSET if self.most is None else GuardKind.CAP)
         if self.kind in (GuardKind.IN, GuardKind.NOT_IN) and not self.members:
             raise ValueError(f"guard {self.name!r}: a membership guard needs at least one member")
+        if self.kind is GuardKind.CAP and self.most is None:
+            raise ValueError(f"guard {self.name!r}: a cap needs its most")
 
     @classmethod
     def cap(cls, name: str, key: str, field: str, most: int, otherwise: Effects, by: int = 1) -> Guard:

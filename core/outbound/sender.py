@@ -198,7 +198,7 @@ class Sender:
 
     def _already_final(self, scope: Keys, fates: dict[str, _Fate]) -> set[str]:
         """Ids whose status says the message was already sent or settled (a replayed batch). A message with
-        no record yet (a broadcast's, an administrator's notice) keeps what its record is to be made of."""
+        no record yet (a broadcast's) keeps what its record is to be made of."""
         ids = list(fates)
         found = self.records.find(scope, self.retention.outbound, [records.field(i) for i in ids])
         done = set()

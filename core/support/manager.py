@@ -5,9 +5,9 @@ A new plugin manager per platform (and so per test); never a process-global one.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kodeord.platform import PluginHost
     from kodeord.web.links import Links
 
+log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "kodeord"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "kodeord.decide.builtins",
@@ -86,45 +87,52 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self._hook = pm.hook
+        self._runs: dict[str, Callable[[ActionCall], Effects]] | None = None  # see prepare()
+        self.fanout_sources: dict[str, FanoutSource] = {}
 
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins."""
         return sorted(name for name, plugin in self.pm.list_name_plugin() if name and plugin is not None)
 
     def actions(self) -> dict[str, ActionSpec]:
-        """Every declared action by name; a name declared twice is an error. An action declared without the
-        function that runs it warns (once per place in the plugin) that the older hook is going."""
+        """Every declared action by name; a name declared twice is an error."""
         found: dict[str, ActionSpec] = {}
         for spec in _collect(self._hook.kodeord_register_actions):
             if spec.name in found:
                 raise PluginError(f"action {spec.name!r} is declared by two plugins")
-            if spec.run is None:
-                warnings.warn(
-                    f"action {spec.name!r} is declared without run=, so it runs through kodeord_run_action: "
-                    "declare it as ActionSpec(..., run=<your function>) and drop the hook (docs/plugins.md)",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
             found[spec.name] = spec
         return found
 
-    @cached_property
-    def _runs(self) -> dict[str, Callable[[ActionCall], Effects]]:
-        with warnings.catch_warnings():  # actions() warned when the rules were loaded
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return {name: spec.run for name, spec in self.actions().items() if spec.run is not None}
+    def prepare(self) -> None:
+        """Build the tables messages are dispatched by, once, before any message: a name two plugins declare
+        fails here, at start-up, not at the first message or broadcast. An action declared without the
+        function that runs it warns (a ``DeprecationWarning``, and in the log) that the older hook is going."""
+        runs: dict[str, Callable[[ActionCall], Effects]] = {}
+        for name, spec in self.actions().items():
+            if spec.run is not None:
+                runs[name] = spec.run
+                continue
+            message = (
+                f"action {name!r} is declared without run=, so it runs through kodeord_run_action: "
+                "declare it as ActionSpec(..., run=<your function>) and drop the hook (docs/plugins.md)"
+            )
+            warnings.warn(message, DeprecationWarning, stacklevel=3)
+            log.warning("%s", message)
+        self._runs = runs
+        self.fanout_sources = self._fanout_sources()
 
     def run_action(self, call: ActionCall) -> Effects | None:
         """The effects of ``call.action`` from the function its plugin declared it with (or, for an action
         declared without one, from the older ``kodeord_run_action`` hook); None if no plugin runs it."""
-        run = self._runs.get(call.action)
+        if self._runs is None:
+            self.prepare()
+        run = (self._runs or {}).get(call.action)
         if run is not None:
             return run(call)
         result: Effects | None = self._hook.kodeord_run_action(call=call)
         return result
 
-    @cached_property
-    def fanout_sources(self) -> dict[str, FanoutSource]:
+    def _fanout_sources(self) -> dict[str, FanoutSource]:
         """Every registered fan-out source by name; a name registered twice is an error."""
         found: dict[str, FanoutSource] = {}
         for source in _collect(self._hook.kodeord_register_fanout_sources):
@@ -155,6 +163,8 @@ class Hooks:
         self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
     ) -> FanoutPage | None:
         """The next page of recipients from the fan-out's source, or None if no plugin owns the fan-out."""
+        if self._runs is None:
+            self.prepare()
         source = self.fanout_sources.get(fanout.source)
         if source is not None:
             return source.page(fanout, after, limit, redis, links)

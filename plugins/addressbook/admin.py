@@ -9,6 +9,7 @@ the person (approved, rejected) are queued, vetted, in the same step.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from kodeord.decide.router import Outcome
     from kodeord.platform import PluginHost
 
+log = logging.getLogger(__name__)
 ACTION = "addressbook.inbox"
 
 
@@ -167,8 +169,9 @@ class ListAdmin:
     ) -> list[str]:
         """Add checked (member id, contact JSON or "") rows in batches; return the ids skipped as unsubscribed.
 
-        Each batch is one commit guarded by "none of these unsubscribed": if a STOPP lands on one of them
-        first, those who unsubscribed are left out and the rest committed again. ``progress``, if given, is
+        Those who unsubscribed are left out, and each batch is one commit guarded by "none of these
+        unsubscribed": if a STOPP lands on one of them in between, they are left out and the rest committed
+        again. ``progress``, if given, is
         told how many rows each batch added (a progress bar's ``update``).
         """
         lk = self.keys(list_id)
@@ -176,15 +179,17 @@ class ListAdmin:
         skipped: list[str] = []
         for start in range(0, len(rows), IMPORT_BATCH):
             chunk = rows[start : start + IMPORT_BATCH]
-            while chunk:
+            while chunk:  # those who unsubscribed are left out first; the guard catches a STOPP since
                 ids = [member for member, _ in chunk]
+                gone = set(store.unsubscribed_of(self.redis, lk, ids))
+                if gone:
+                    skipped += [member for member in ids if member in gone]
+                    chunk = [row for row in chunk if row[0] not in gone]
+                    continue
                 guard = Guard.outside("unsubscribed", lk.unsubscribed, *ids)
                 effects = Effects(writes=store.added(lk, chunk, record), guards=[guard])
                 if self.commit(lk, effects, f"import:{start}").guard is None:
                     break
-                gone = set(store.unsubscribed_of(self.redis, lk, ids))
-                skipped += [member for member in ids if member in gone]
-                chunk = [row for row in chunk if row[0] not in gone]
             if progress is not None:
                 progress(min(IMPORT_BATCH, len(rows) - start))
         return skipped
@@ -232,21 +237,17 @@ class ListAdmin:
         a reply, a notice to the person; guarded so that nobody who unsubscribed is put back."""
         lk = self.keys(list_id)
         record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
-        if op == "remove":  # a member or a pending joiner
-            on = lk.members if self.redis.zscore(lk.members, member) is not None else lk.pending
-            guards = [Guard.within("not-member", on, member)]
-        else:
-            guards = [Guard.outside("unsubscribed", lk.unsubscribed, member)]
-            if op in ("approve", "reject"):
-                guards.append(Guard.within("not-pending", lk.pending, member))
         notice = self._notice(list_id, lk, member, notify) if notify and member.startswith("+") else None
-        effects = Effects(
-            writes=store.changed(lk, op, member, contact, record),
-            replies=[notice] if notice else [],
-            guards=guards,
-            settle=list(settle),
-        )
-        failed = self.commit(lk, effects, f"admin:{op}:{member}").guard
+        writes = store.changed(lk, op, member, contact, record)
+        for _ in range(3):  # a removal again if an approval moved the person from pending to members meanwhile
+            guards = self._guards(lk, op, member)
+            effects = Effects(writes=writes, replies=[notice] if notice else [], guards=guards, settle=list(settle))
+            outcome = self.commit(lk, effects, f"admin:{op}:{member}")
+            failed = outcome.guard
+            if failed != "not-member" or self._where(lk, member) is None:
+                break
+        for vetoed in outcome.vetoed:
+            log.warning("list %s: the notice to %s was not sent: %s", lk.key, vetoed["to"], vetoed["reason"])
         if failed == "unsubscribed":
             raise ListError(
                 f"{member} unsubscribed from {list_id}; only they can join again (START or their link)", 409
@@ -255,6 +256,23 @@ class ListAdmin:
             raise ListError(f"{member} is not waiting for approval on {list_id}", 404)
         if failed == "not-member":
             raise ListError(f"{member} is not on {list_id}", 404)
+
+    def _guards(self, lk: ListKeys, op: str, member: str) -> list[Guard]:
+        """What must hold for ``op`` on ``member`` when it is committed."""
+        if op == "remove":  # a member or a pending joiner, wherever they are now
+            return [Guard.within("not-member", self._where(lk, member) or lk.members, member)]
+        guards = [Guard.outside("unsubscribed", lk.unsubscribed, member)]
+        if op in ("approve", "reject"):
+            guards.append(Guard.within("not-pending", lk.pending, member))
+        return guards
+
+    def _where(self, lk: ListKeys, member: str) -> str | None:
+        """The set ``member`` is on: the members, the pending joiners, or neither (None)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zscore(lk.members, member)
+        pipe.zscore(lk.pending, member)
+        on_members, on_pending = pipe.execute()
+        return lk.members if on_members is not None else lk.pending if on_pending is not None else None
 
     def commit(self, lk: ListKeys, effects: Effects, what: str) -> Outcome:
         """Commit an administrator's change to list ``lk`` (``what`` it is, unique with the time)."""

@@ -41,3 +41,8 @@ def test_each_guard_says_what_it_checks() -> None:
 def test_a_membership_guard_without_members_is_refused() -> None:
     with pytest.raises(ValueError, match="guard 'unsubscribed': a membership guard needs at least one member"):
         Guard.outside("unsubscribed", "gone")
+
+
+def test_a_cap_without_its_most_is_refused() -> None:
+    with pytest.raises(ValueError, match="guard 'capped': a cap needs its most"):
+        Guard("capped", "voters", "+461", kind=GuardKind.CAP)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from kodeord.outbound.gateway import Outgoing, Report, Sent
 from kodeord.outbound.sender import Sender
-from kodeord.plugins.addressbook.admin import ListError
+from kodeord.plugins.addressbook.admin import ListAdmin, ListError
+from kodeord.plugins.addressbook.store import ListKeys
 from kodeord.watch.messagelog import MessageLog, Query
 
 from ..addressbook_rig import CLOSED, OPEN, OTHER, Book
@@ -100,6 +101,32 @@ def test_approval_holds_joiners_until_an_administrator_decides_and_tells_them(bo
         admin.decide("kris", BERIT, approve=True)  # no longer pending
     assert refused.value.http_status == 404
     assert [r["event"] for r in admin.consent("kris", ANNA)] == ["request", "approve"]
+
+
+class StaleAdmin(ListAdmin):
+    """Looks for a person once before an approval moves them: the first look says "pending"."""
+
+    looked = False
+
+    def _where(self, lk: ListKeys, member: str) -> str | None:
+        if not self.looked:
+            self.looked = True
+            return lk.pending
+        return super()._where(lk, member)
+
+
+def test_a_removal_finds_the_person_where_an_approval_moved_them_meanwhile(book: Book) -> None:
+    book.sms(ANNA, "ja", to=CLOSED)
+    book.send()
+    admin = book.admin()
+    stale = StaleAdmin(admin.platform, admin.tenant, by="test")
+    admin.decide("kris", ANNA, approve=True)  # a member now, where the stale look did not see them
+    stale.remove_member("kris", ANNA)
+    assert members(book, "kris") == [] and members(book, "kris", "pending") == []
+    assert [r["event"] for r in admin.consent("kris", ANNA)] == ["request", "approve", "remove"]
+    with pytest.raises(ListError, match=r"\+46701000001 is not on kris") as refused:
+        admin.remove_member("kris", ANNA)
+    assert refused.value.http_status == 404
 
 
 # -- STOPP (AB-5) ---------------------------------------------------------------------------------------------
