@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ import click
 
 from kodeord.cli.gateways import gateways, refuse_lossy
 from kodeord.cli.messages import messages
+from kodeord.cli.users import users
 from kodeord.config.settings import Settings
 from kodeord.inbound.messages import Inbound
 from kodeord.support.errors import KodeordError, RuleFileError
@@ -293,10 +294,48 @@ def worker(burst: bool, threads: int) -> None:
 def demo(port: int | None) -> None:
     """Everything on one machine: embedded Redis, demo rules, console gateway, phone simulator."""
     settings = _settings()
-    _run_web(settings, settings.host, port or settings.port, 1, simulator=True, sender=True)
+    _run_web(settings, settings.host, port or settings.port, 1, simulator=True, sender=True, prepare=_demo_accounts)
 
 
-def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulator: bool, sender: bool = False) -> None:
+# The demo's console accounts: (tenant, address, role); each start gives them new passwords, printed.
+DEMO_ACCOUNTS = (
+    ("demo-tv", "producent@demo.kodeord.se", "owner"),
+    ("demo-forening", "sekreterare@demo.kodeord.se", "owner"),
+)
+
+
+def _demo_accounts(url: str) -> None:
+    """Make (or give new passwords to) the demo's console accounts, and say how to log in."""
+    import secrets
+
+    import redis
+
+    from kodeord.web.console import accounts
+    from kodeord.web.console.accounts import Role
+
+    client = redis.Redis.from_url(url)
+    try:
+        for tenant, email, role in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(9)
+            if accounts.get(client, email) is None:
+                accounts.create(client, tenant, email, password, Role(role))
+            else:
+                accounts.set_password(client, tenant, email, password)
+            click.echo(f"console login for {tenant}: {email} / {password}")
+    finally:
+        client.close()
+
+
+def _run_web(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    simulator: bool,
+    sender: bool = False,
+    prepare: Callable[[str], None] | None = None,
+) -> None:
     from kodeord.support.redis_server import EmbeddedRedis, running_url
 
     server: EmbeddedRedis | None = None
@@ -310,9 +349,13 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
     os.environ["KODEORD_SIMULATOR"] = "1" if simulator else ""
     stop = threading.Event()
     try:
+        if prepare is not None:
+            prepare(os.environ["KODEORD_REDIS_URL"])
         if sender:
             threading.Thread(target=_send_forever, args=(stop,), daemon=True, name="sender").start()
         click.echo(f"Kodeord on http://{host}:{port}/" + ("  (phone simulator)" if simulator else ""))
+        if prepare is not None:
+            click.echo(f"console on http://{host}:{port}/console")
         from kodeord.web.workers import run as run_web
 
         run_web(
@@ -331,6 +374,7 @@ def _run_web(settings: Settings, host: str, port: int, workers: int, *, simulato
 
 
 cli.add_command(messages)
+cli.add_command(users)
 cli.add_command(gateways)
 
 

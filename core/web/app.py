@@ -18,6 +18,7 @@ from kodeord.support.errors import KodeordError
 from kodeord.watch import gauges
 from kodeord.web import gateways, messages, simulator
 from kodeord.web.apiauth import tenant_of
+from kodeord.web.console import pages as console_pages
 
 
 async def healthz(request: Request) -> Response:
@@ -91,6 +92,7 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
         Route("/api/whoami", whoami),
         *gateways.routes(),
         *messages.routes(),
+        *console_pages.routes(),
     ]
     if simulator_enabled:
         routes += simulator.routes()

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import redis
 
 from kodeord.web import apikeys
@@ -20,9 +19,14 @@ ROOT = Path(__file__).parents[2]
 KODEORD = str(Path(sys.executable).parent / "kodeord")
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KODEORD, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60
+        [KODEORD, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        input=stdin if stdin is not None else "",
     )
 
 
@@ -46,16 +50,6 @@ def test_check_reports_yaml_and_schema_errors_with_location(tmp_path: Path) -> N
     )
     assert lines[1] == f"{typo}:3:5: unknown key 'numbr' (did you mean 'number'?) (at numbers[0])"
     assert lines[2] == f"{typo}:3:5: missing required key 'number' (at numbers[0])"
-
-
-@pytest.fixture
-def cli_env(kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "KODEORD_REDIS_URL": kodeord_redis_url,
-        "KODEORD_DATA_DIR": str(tmp_path / "var"),
-        "KODEORD_RULES": str(ROOT / "rules"),
-        "KODEORD_LOG_LEVEL": "WARNING",
-    }
 
 
 def test_try_json_shows_the_decision_and_changes_nothing(cli_env: dict[str, str], kodeord_redis: redis.Redis) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -40,6 +41,19 @@ def test_demo_answers_start_and_stops_its_redis(tmp_path: Path) -> None:
     try:
         assert wait_for(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30)
         assert httpx.get(url, follow_redirects=False).headers["location"] == "/simulator"
+        assert demo.stdout is not None
+        logins = {}
+        while len(logins) < 2:  # printed before the web app started
+            line = demo.stdout.readline().decode()
+            if line.startswith("console login for "):
+                tenant, credentials = line.removeprefix("console login for ").split(": ", 1)
+                logins[tenant] = credentials.strip().split(" / ")
+        email, password = logins["demo-tv"]
+        with httpx.Client(base_url=url) as browser:
+            token = re.search(r'name="csrf" value="([^"]+)"', browser.get("/login").text)
+            assert token is not None
+            browser.post("/login", data={"csrf": token.group(1), "email": email, "password": password})
+            assert "<h1>Demo-TV AB</h1>" in browser.get("/console").text
         answer = httpx.post(
             f"{url}/simulator/send", json={"from": "+46701234567", "to": "+46766861004", "text": "START"}
         )

@@ -1,0 +1,47 @@
+"""The console in a real browser (headless Chromium): log in through the form, see the tenant's page, be
+refused a forged form, log out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from kodeord.platform import Platform, demo_rules
+from kodeord.web.app import create_app
+from kodeord.web.console import accounts
+from kodeord.web.console.accounts import Role
+
+PASSWORD = "korrekt häst batteri"
+
+
+def test_a_secretary_logs_in_sees_the_association_and_logs_out(
+    browser: webdriver.Chrome, make_platform: Callable[..., Platform], serve: Callable[[Any], str]
+) -> None:
+    platform = make_platform(list(demo_rules()), environ={"KODEORD_SECRET_KEY": "test"})
+    accounts.create(platform.redis, "demo-forening", "sekreterare@example.se", PASSWORD, Role.EDITOR)
+    url = serve(create_app(platform))
+    browser.get(f"{url}/console")
+    assert browser.current_url == f"{url}/login?next=/console"
+    browser.find_element(By.ID, "email").send_keys("sekreterare@example.se")
+    browser.find_element(By.ID, "password").send_keys("fel lösenord!")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert "Fel e-postadress eller lösenord" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    assert browser.current_url == f"{url}/console"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Demoföreningen"
+    assert "adressbok" in browser.find_element(By.TAG_NAME, "table").text
+    assert "sekreterare@example.se (redaktör)" in browser.find_element(By.CSS_SELECTOR, "header .who").text
+    session = {c["name"]: c for c in browser.get_cookies()}["kodeord_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
+    # A form posted without the page's token (as another site could make the browser do) is refused.
+    forged = httpx.post(f"{url}/logout", cookies={"kodeord_session": session["value"]}, data={"csrf": ""})
+    assert forged.status_code == 403
+    browser.find_element(By.CSS_SELECTOR, "header button[type=submit]").click()
+    assert browser.current_url == f"{url}/login"
+    browser.get(f"{url}/console")
+    assert browser.current_url == f"{url}/login?next=/console"
