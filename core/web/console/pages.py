@@ -1,4 +1,4 @@
-"""The console's pages: logging in and out, and the tenant's start page.
+"""The console's pages: logging in and out, the tenant's start page, and what every page shares.
 
 Every page but ``/login`` needs a session; without one it sends the browser to ``/login`` (and back after).
 Every POST needs the form's CSRF token, else 403. Pages are HTML, rendered by Jinja2 with autoescaping from
@@ -122,11 +122,18 @@ async def login(request: Request) -> Response:
     return response
 
 
+def csrf_refused(request: Request, session: Session, fields: dict[str, str]) -> Response | None:
+    """403 unless the form carries the session's CSRF token; None when it does."""
+    if _sessions(request).check(session.csrf, fields.get("csrf")):
+        return None
+    return page(request, "refused.html", 403, title="Förfrågan nekad", session=session)
+
+
 async def logout(request: Request) -> Response:
     """End the session (POST with the CSRF token) and go to the login page."""
     session = await session_of(request)
-    if session is not None and not _sessions(request).check(session.csrf, (await form(request)).get("csrf")):
-        return HTMLResponse("Förfrågan saknar giltig CSRF-token.", status_code=403)
+    if session is not None and (refused := csrf_refused(request, session, await form(request))) is not None:
+        return refused
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -150,9 +157,12 @@ async def admin(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     """The console's routes."""
+    from kodeord.web.console import rules
+
     return [
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/console", home),
+        Route("/console/rules", rules.rules, methods=["GET", "POST"]),
         Route("/admin", admin),
     ]

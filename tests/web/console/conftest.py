@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+from kodeord.platform import Platform, demo_rules
+from kodeord.web.app import create_app
+from kodeord.web.console import accounts
+from kodeord.web.console.accounts import Role
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -39,8 +47,34 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # A window is never narrower than about 500 px: a phone's screen is emulated instead.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    )
     driver.implicitly_wait(5)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+PASSWORD = "korrekt häst batteri"
+TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def console(make_platform: Callable[..., Platform], serve: Callable[[Any], str]) -> tuple[Platform, str]:
+    """A platform with the demo rules and an account in each demo tenant, served: (platform, base URL)."""
+    platform = make_platform(list(demo_rules()), environ={"KODEORD_SECRET_KEY": "test"})
+    accounts.create(platform.redis, "demo-forening", "sekreterare@example.se", PASSWORD, Role.EDITOR)
+    accounts.create(platform.redis, "demo-tv", "producent@example.se", PASSWORD, Role.OWNER)
+    return platform, serve(create_app(platform))
+
+
+def log_in(client: httpx.Client, email: str, password: str = PASSWORD, after: str = "") -> httpx.Response:
+    """Log in through the form as a browser does (its token from the page, the cookie kept by ``client``)."""
+    form = client.get("/login", params={"next": after} if after else None)
+    token = TOKEN.search(form.text)
+    assert token is not None
+    fields = {"csrf": token.group(1), "email": email, "password": password, "next": after or "/console"}
+    return client.post("/login", data=fields)

@@ -15,7 +15,7 @@ from kodeord.web.app import create_app
 from kodeord.web.console import accounts
 from kodeord.web.console.accounts import Role
 
-PASSWORD = "korrekt häst batteri"
+from .conftest import PASSWORD
 
 
 def test_a_secretary_logs_in_sees_the_association_and_logs_out(
@@ -45,3 +45,23 @@ def test_a_secretary_logs_in_sees_the_association_and_logs_out(
     assert browser.current_url == f"{url}/login"
     browser.get(f"{url}/console")
     assert browser.current_url == f"{url}/login?next=/console"
+
+
+def test_a_producer_tries_a_vote_from_the_rules_page_on_a_phone_sized_screen(
+    browser: webdriver.Chrome, make_platform: Callable[..., Platform], serve: Callable[[Any], str]
+) -> None:
+    platform = make_platform(list(demo_rules()), environ={"KODEORD_SECRET_KEY": "test"})
+    accounts.create(platform.redis, "demo-tv", "producent@example.se", PASSWORD, Role.OWNER)
+    url = serve(create_app(platform))
+    browser.get(f"{url}/login")
+    browser.find_element(By.ID, "email").send_keys("producent@example.se")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    browser.find_element(By.LINK_TEXT, "Regler").click()
+    assert browser.current_url == f"{url}/console/rules"
+    browser.find_element(By.ID, "text").send_keys("MELLO 03")
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    result = browser.find_element(By.ID, "result").text
+    assert "demo-tv/mello" in result and "voting.vote" in result and "Svar till +46701234567" in result
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    assert width == 390 and browser.execute_script("return document.documentElement.scrollWidth") <= width

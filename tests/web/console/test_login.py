@@ -4,37 +4,17 @@ console."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from kodeord.platform import Platform, demo_rules
 from kodeord.web.app import create_app
 from kodeord.web.console import accounts
-from kodeord.web.console.accounts import Role
 from kodeord.web.console.sessions import COOKIE, LOGIN_COOKIE
 
-PASSWORD = "korrekt häst batteri"
-TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture
-def console(make_platform: Callable[..., Platform], serve: Callable[[Any], str]) -> tuple[Platform, str]:
-    platform = make_platform(list(demo_rules()), environ={"KODEORD_SECRET_KEY": "test"})
-    accounts.create(platform.redis, "demo-forening", "sekreterare@example.se", PASSWORD, Role.EDITOR)
-    accounts.create(platform.redis, "demo-tv", "producent@example.se", PASSWORD, Role.OWNER)
-    return platform, serve(create_app(platform))
-
-
-def log_in(client: httpx.Client, email: str, password: str = PASSWORD, after: str = "") -> httpx.Response:
-    form = client.get("/login", params={"next": after} if after else None)
-    token = TOKEN.search(form.text)
-    assert token is not None
-    fields = {"csrf": token.group(1), "email": email, "password": password, "next": after or "/console"}
-    return client.post("/login", data=fields)
+from .conftest import PASSWORD, TOKEN, log_in
 
 
 def test_a_person_logs_in_sees_their_tenant_only_and_logs_out(console: tuple[Platform, str]) -> None:
