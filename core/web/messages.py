@@ -21,7 +21,8 @@ from kodeord.web.params import parse_whole
 FILTERS = {"to": "to", "from": "sender", "service": "service", "status": "status", "since": "since"}
 
 
-def _log(platform: Platform, tenant: str) -> MessageLog:
+def tenant_log(platform: Platform, tenant: str) -> MessageLog:
+    """The message log of ``tenant``'s services only."""
     scopes = [f"s:{s.key}" for s in platform.catalog.config.services.values() if s.tenant == tenant]
     return MessageLog(platform.redis, platform.retention, scopes)
 
@@ -40,7 +41,7 @@ async def search(request: Request, platform: Platform, tenant: str) -> dict[str,
     try:
         query = Query.parse(platform.settings.regions, **{FILTERS[k]: v for k, v in params.items() if k in FILTERS})
         found, following = await run_in_threadpool(
-            _log(platform, tenant).search, query, limit, params.get("cursor", "")
+            tenant_log(platform, tenant).search, query, limit, params.get("cursor", "")
         )
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from None
@@ -50,7 +51,7 @@ async def search(request: Request, platform: Platform, tenant: str) -> dict[str,
 async def show(request: Request, platform: Platform, tenant: str) -> dict[str, Any]:
     """``GET /api/messages/{id}``: one message, with its replies if it came in; 404 if the tenant has none."""
     ident = request.path_params["id"]
-    found = await run_in_threadpool(_log(platform, tenant).show, ident[:300])
+    found = await run_in_threadpool(tenant_log(platform, tenant).show, ident[:300])
     if found is None:
         raise HTTPException(404, f"no message {ident[:40]!r}")
     return found

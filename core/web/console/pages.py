@@ -157,12 +157,14 @@ async def admin(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     """The console's routes."""
-    from kodeord.web.console import rules
+    from kodeord.web.console import messages, rules
 
     return [
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/console", home),
         Route("/console/rules", rules.rules, methods=["GET", "POST"]),
+        Route("/console/messages", messages.messages),
+        Route("/console/messages/{id:path}", messages.message),
         Route("/admin", admin),
     ]
