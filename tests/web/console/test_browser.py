@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from kodeord.platform import Platform, demo_rules
 from kodeord.web.app import create_app
@@ -18,6 +20,11 @@ from kodeord.web.console.accounts import Role
 from .conftest import PASSWORD
 
 
+def arrives(browser: webdriver.Chrome, url: str) -> None:
+    """Wait until the browser has gone to ``url`` (a click starts a navigation; it does not wait for it)."""
+    WebDriverWait(browser, 10).until(expected_conditions.url_to_be(url))
+
+
 def test_a_secretary_logs_in_sees_the_association_and_logs_out(
     browser: webdriver.Chrome, make_platform: Callable[..., Platform], serve: Callable[[Any], str]
 ) -> None:
@@ -25,14 +32,14 @@ def test_a_secretary_logs_in_sees_the_association_and_logs_out(
     accounts.create(platform.redis, "demo-forening", "sekreterare@example.se", PASSWORD, Role.EDITOR)
     url = serve(create_app(platform))
     browser.get(f"{url}/console")
-    assert browser.current_url == f"{url}/login?next=/console"
+    arrives(browser, f"{url}/login?next=/console")
     browser.find_element(By.ID, "email").send_keys("sekreterare@example.se")
     browser.find_element(By.ID, "password").send_keys("fel lösenord!")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     assert "Fel e-postadress eller lösenord" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    assert browser.current_url == f"{url}/console"
+    arrives(browser, f"{url}/console")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Demoföreningen"
     assert "adressbok" in browser.find_element(By.TAG_NAME, "table").text
     assert "sekreterare@example.se (redaktör)" in browser.find_element(By.CSS_SELECTOR, "header .who").text
@@ -42,9 +49,9 @@ def test_a_secretary_logs_in_sees_the_association_and_logs_out(
     forged = httpx.post(f"{url}/logout", cookies={"kodeord_session": session["value"]}, data={"csrf": ""})
     assert forged.status_code == 403
     browser.find_element(By.CSS_SELECTOR, "header button[type=submit]").click()
-    assert browser.current_url == f"{url}/login"
+    arrives(browser, f"{url}/login")
     browser.get(f"{url}/console")
-    assert browser.current_url == f"{url}/login?next=/console"
+    arrives(browser, f"{url}/login?next=/console")
 
 
 def test_a_producer_tries_a_vote_from_the_rules_page_on_a_phone_sized_screen(
@@ -58,7 +65,7 @@ def test_a_producer_tries_a_vote_from_the_rules_page_on_a_phone_sized_screen(
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     browser.find_element(By.LINK_TEXT, "Regler").click()
-    assert browser.current_url == f"{url}/console/rules"
+    arrives(browser, f"{url}/console/rules")
     browser.find_element(By.ID, "text").send_keys("MELLO 03")
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     result = browser.find_element(By.ID, "result").text
