@@ -85,8 +85,11 @@ def parse_since(text: str, now: datetime | None = None) -> int:
     """``15m``, ``2h``, ``3d`` (ago) or an ISO 8601 time (UTC if it has no zone) -> ms since the epoch."""
     found = _RELATIVE.match(text.strip())
     if found:
-        ago = timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
-        return int(((now or datetime.now(UTC)) - ago).timestamp() * 1000)
+        try:
+            ago = timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+            return int(((now or datetime.now(UTC)) - ago).timestamp() * 1000)
+        except OverflowError:  # further back than a datetime goes: every message is newer
+            return 0
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:

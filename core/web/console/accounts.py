@@ -30,7 +30,7 @@ MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an a
 ATTEMPT_WINDOW_S = 15 * 60
 MAX_ACCOUNT_FAILURES = 10
 MAX_ADDRESS_FAILURES = 50
-_HASHER = PasswordHasher()  # argon2id, with argon2-cffi's recommended cost (RFC 9106's second choice)
+_HASHER = PasswordHasher()  # argon2id, with argon2-cffi's defaults (RFC 9106's second recommended option)
 # A real hash to check against when the account does not exist, so a login takes as long either way.
 _DUMMY = _HASHER.hash("not a password of anyone's")
 
@@ -164,12 +164,18 @@ def failure_keys(email: str, address: str) -> tuple[str, str]:
 
 def login(client: redis.Redis, email: str, password: str, address: str) -> Account | None:
     """The account if ``password`` is its own and it may log in now; None otherwise (wrong address or
-    password, disabled, or too many failures lately: the caller says the same in every case)."""
+    password, disabled, or too many failures lately: the caller says the same in every case).
+
+    Every attempt is counted before the password is checked, so attempts made at once cannot all pass the
+    limit; a successful one is taken off the counts again."""
     email = email.strip().lower()[:320]
     by_account, by_address = failure_keys(email, address)
-    counts = client.mget(by_account, by_address)
-    account_failures, address_failures = (int(c or 0) for c in counts)
-    if account_failures >= MAX_ACCOUNT_FAILURES or address_failures >= MAX_ADDRESS_FAILURES:
+    pipe = client.pipeline(transaction=True)
+    for key in (by_account, by_address):
+        pipe.set(key, 0, ex=ATTEMPT_WINDOW_S, nx=True)  # the window starts at the first attempt
+        pipe.incr(key)
+    _, account_attempts, _, address_attempts = pipe.execute()
+    if account_attempts > MAX_ACCOUNT_FAILURES or address_attempts > MAX_ADDRESS_FAILURES:
         return None
     found = _read(client, email) if len(password) <= MAX_PASSWORD else None
     try:
@@ -177,11 +183,9 @@ def login(client: redis.Redis, email: str, password: str, address: str) -> Accou
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or found is None or found[0].disabled:
-        pipe = client.pipeline(transaction=True)
-        for key in (by_account, by_address):
-            pipe.set(key, 0, ex=ATTEMPT_WINDOW_S, nx=True)  # the window starts at the first failure
-            pipe.incr(key)
-        pipe.execute()
         return None
-    client.delete(by_account)
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(by_account)
+    pipe.decr(by_address)
+    pipe.execute()
     return found[0]

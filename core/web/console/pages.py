@@ -60,8 +60,9 @@ async def session_of(request: Request) -> Session | None:
 
 
 def to_login(request: Request) -> Response:
-    """Send the browser to the login page, and back to this page after."""
-    return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
+    """Send the browser to the login page, and back to this page (with its query) after."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -132,8 +133,10 @@ def csrf_refused(request: Request, session: Session, fields: dict[str, str]) -> 
 async def logout(request: Request) -> Response:
     """End the session (POST with the CSRF token) and go to the login page."""
     session = await session_of(request)
-    if session is not None and (refused := csrf_refused(request, session, await form(request))) is not None:
-        return refused
+    if session is not None:
+        if (refused := csrf_refused(request, session, await form(request))) is not None:
+            return refused
+        await run_in_threadpool(Sessions.end, request.app.state.platform.redis, session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

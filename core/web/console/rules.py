@@ -66,7 +66,7 @@ async def rules(request: Request) -> Response:
         values = {"to": fields.get("to", ""), "sender": fields.get("sender", ""), "text": fields.get("text", "")[:1600]}
         if values["to"] not in numbers:  # another tenant's number is as unknown here as a made-up one
             return page(request, "notfound.html", 404, title="Hittades inte", session=session)
-        result, status = await run_in_threadpool(_try, request, values)
+        result, status = await run_in_threadpool(_try, request, session.account.tenant, values)
     return page(
         request,
         "rules.html",
@@ -81,7 +81,8 @@ async def rules(request: Request) -> Response:
     )
 
 
-def _try(request: Request, values: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def _try(request: Request, tenant: str, values: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A dry run of ``values`` (to, sender, text), routed only to ``tenant``'s own services."""
     platform = request.app.state.platform
     try:
         inbound = Inbound.create(
@@ -94,5 +95,12 @@ def _try(request: Request, values: dict[str, Any]) -> tuple[dict[str, Any], int]
         )
     except KodeordError as exc:
         return {"error": str(exc)}, 400
-    outcome = platform.handle(inbound, dry_run=True)
+    route = platform.catalog.index.route(inbound.recipient, inbound.text)
+    if route.service is not None and route.service.tenant != tenant:
+        # A shared short code: the keyword is another customer's, whose service is none of this one's business.
+        return {"error": "Meddelandet går till en tjänst som inte är kundens."}, 200
+    try:
+        outcome = platform.handle(inbound, dry_run=True, route=route)
+    except KodeordError as exc:
+        return {"error": str(exc)}, 200
     return {"outcome": outcome}, 200

@@ -2,11 +2,11 @@
 
 The cookie (``kodeord_session``) carries the account's address, its generation and a random session id,
 signed with the platform's secret key (itsdangerous), ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the
-console is served over https, for at most ``MAX_AGE_S``. A session ends when the person logs out (the cookie
-is dropped), when the account is disabled or its password changes (the generation moves on), or when it is
-older than ``MAX_AGE_S``. Every form and every state-changing request carries the session's CSRF token
-(``csrf``), an HMAC of the session id: a page of another site can make a browser send the cookie, never the
-token.
+console is served over https, for at most ``MAX_AGE_S``. A session ends when the person logs out (its id is
+marked ended in Redis, so a copy of the cookie is refused too), when the account is disabled or its password
+changes (the generation moves on), or when it is older than ``MAX_AGE_S``. Every form and every
+state-changing request carries the session's CSRF token (``csrf``), an HMAC of the session id: a page of
+another site can make a browser send the cookie, never the token.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import redis
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from kodeord.commit.keys import platform_key
 from kodeord.inbound.signing import same
 from kodeord.web.console import accounts
 from kodeord.web.console.accounts import Account
@@ -32,10 +33,16 @@ MAX_AGE_S = 12 * 3600
 
 @dataclass(frozen=True)
 class Session:
-    """A logged-in person: their account and the CSRF token their forms carry."""
+    """A logged-in person: their account, the session's id and the CSRF token their forms carry."""
 
     account: Account
+    sid: str
     csrf: str
+
+
+def ended_key(sid: str) -> str:
+    """The mark of a session that was logged out (its id is ours: URL-safe base64)."""
+    return platform_key("console", "ended", sid)
 
 
 class Sessions:
@@ -69,10 +76,17 @@ class Sessions:
         if not (isinstance(payload, list) and len(payload) == 3):
             return None
         email, generation, sid = payload
-        account = accounts.get(client, email) if isinstance(email, str) else None
+        if not (isinstance(email, str) and isinstance(sid, str)) or client.exists(ended_key(sid)):
+            return None
+        account = accounts.get(client, email)
         if account is None or account.disabled or account.generation != generation:
             return None
-        return Session(account, self._csrf(str(sid)))
+        return Session(account, sid, self._csrf(sid))
+
+    @staticmethod
+    def end(client: redis.Redis, session: Session) -> None:
+        """Log ``session`` out everywhere its cookie is: it is refused from now until it would have expired."""
+        client.set(ended_key(session.sid), 1, ex=MAX_AGE_S)
 
     def login_token(self) -> str:
         """A fresh token for the login form, kept in ``LOGIN_COOKIE`` too (double submit)."""

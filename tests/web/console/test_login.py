@@ -34,9 +34,12 @@ def test_a_person_logs_in_sees_their_tenant_only_and_logs_out(console: tuple[Pla
         assert token is not None
         assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
         assert client.get("/console").status_code == 200  # still logged in
+        copied = client.cookies[COOKIE]
         out = client.post("/logout", data={"csrf": token.group(1)})
         assert (out.status_code, out.headers["location"]) == (303, "/login")
         assert client.get("/console").status_code == 303
+    with httpx.Client(base_url=url, cookies={COOKIE: copied}) as thief:
+        assert thief.get("/console").status_code == 303  # logged out everywhere, not only in that browser
 
 
 def test_a_login_without_the_form_token_or_with_a_wrong_password_is_refused(console: tuple[Platform, str]) -> None:

@@ -53,6 +53,12 @@ def test_a_filter_that_cannot_be_used_says_why(console: tuple[Platform, str]) ->
         assert other.status_code == 404
         since = client.get("/console/messages", params={"since": "yesterday"})
         assert since.status_code == 400 and 'role="alert"' in since.text
+        assert client.get("/console/messages", params={"since": "999999d"}).status_code == 200  # all of them
         cursor = client.get("/console/messages", params={"cursor": "<script>"})
         assert cursor.status_code == 400 and "<script>" not in cursor.text
     assert httpx.get(f"{url}/console/messages").headers["location"] == "/login?next=/console/messages"
+    with httpx.Client(base_url=url) as client:  # the filters survive logging in
+        sent = client.get("/console/messages", params={"status": "queued"}).headers["location"]
+        assert sent == "/login?next=/console/messages%3Fstatus%3Dqueued"
+        landed = log_in(client, "producent@example.se", after="/console/messages?status=queued")
+        assert landed.headers["location"] == "/console/messages?status=queued"
