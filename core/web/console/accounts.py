@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -152,6 +153,18 @@ def set_password(client: redis.Redis, tenant: str, email: str, password: str) ->
     return changed
 
 
+def client_of(address: str) -> str:
+    """The client a login's failures count against: an IPv4 address, or an IPv6 address's /64 (one household
+    or server has a whole /64 to move about in); any other text as it is."""
+    try:
+        found = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network(f"{found}/64", strict=False))
+    return str(found.ipv4_mapped if isinstance(found, ipaddress.IPv6Address) else found)
+
+
 def failure_keys(email: str, address: str) -> tuple[str, str]:
     """The counters of recent failed logins of an account and of a client address (named by a digest: the
     text is whatever a client sent)."""
@@ -159,7 +172,9 @@ def failure_keys(email: str, address: str) -> tuple[str, str]:
     def digest(value: str) -> str:
         return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
-    return platform_key("logins", "account", digest(email)), platform_key("logins", "address", digest(address))
+    return platform_key("logins", "account", digest(email)), platform_key(
+        "logins", "address", digest(client_of(address))
+    )
 
 
 def login(client: redis.Redis, email: str, password: str, address: str) -> Account | None:

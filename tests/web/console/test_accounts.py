@@ -83,3 +83,13 @@ def test_any_login_attempt_is_refused_without_an_error(
     kodeord_redis: redis.Redis, email: str, password: str, address: str
 ) -> None:
     assert accounts.login(kodeord_redis, email, password, address) is None
+
+
+def test_failures_count_against_an_ipv6_addresss_whole_64() -> None:
+    assert (
+        accounts.client_of("2001:db8:1:2:aaaa::1") == accounts.client_of("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
+    assert accounts.client_of("2001:db8:1:3::1") != accounts.client_of("2001:db8:1:2::1")
+    assert accounts.client_of("::ffff:10.0.0.1") == accounts.client_of("10.0.0.1") == "10.0.0.1"
+    assert accounts.client_of("not an address") == "not an address"
+    assert accounts.failure_keys("", "2001:db8:1:2::1") == accounts.failure_keys("", "2001:db8:1:2::2")
