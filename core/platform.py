@@ -216,13 +216,7 @@ class Platform:
         catalog = self.catalog.config
         known = self._heavy.get(tenant)
         if known is None or known[0] is not catalog:
-            sources = [
-                t
-                for s in catalog.services.values()
-                if s.tenant == tenant
-                for t in (s.fallback, *(r.reply for r in s.rules))
-                if t
-            ]
+            sources = [t for s in catalog.of_tenant(tenant) for t in (s.fallback, *(r.reply for r in s.rules)) if t]
             known = self._heavy[tenant] = (catalog, any(templating.may_loop(t) for t in sources))
         return known[1]
 

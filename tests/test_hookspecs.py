@@ -257,6 +257,16 @@ def test_a_plugin_written_to_the_older_guide_still_runs_and_is_told_what_to_chan
     assert sorted(m.to for m in gateway.sent if m.text == "to all") == ["+46701111111", "+46702222222"]
 
 
+def test_a_gateway_type_named_by_two_plugins_is_an_error() -> None:
+    class Twin:
+        @hookimpl
+        def kodeord_register_gateway_types(self, register: Callable[[GatewayType], None]) -> None:
+            register(GatewayType("kannel", NULL_TYPE.options, NULL_TYPE.build))
+
+    with pytest.raises(PluginError, match="gateway type 'kannel' is registered by two plugins"):
+        Hooks(make_manager([Twin()])).gateway_types()
+
+
 def test_a_fanout_source_named_by_two_plugins_is_an_error(kodeord_redis: redis.Redis) -> None:
     class Twin:
         @hookimpl

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kodeord.cli import host
 from kodeord.cli.gateways import gateways, refuse_lossy
 from kodeord.cli.messages import messages
 from kodeord.cli.users import users
@@ -220,9 +221,7 @@ def apikey_list(tenant: str) -> None:
         return
     table = [("PREFIX", "NAME", "CREATED", "LAST USED")]
     table += [(r["prefix"], r["name"], r["created"], r["last_used"] or "never") for r in rows]
-    widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    host.echo_table(table)
 
 
 @apikey.command("revoke")

@@ -1,9 +1,10 @@
-"""A platform for a plugin's commands: opened from the environment's settings, its errors ending the command."""
+"""What commands share: a platform opened from the environment's settings (its errors ending the command), a
+tenant and id from ``TENANT/ID``, and tables."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -38,3 +39,10 @@ def tenant_and_id(name: str, wrong: str, id_required: bool = True) -> tuple[str,
         click.echo(f"error: {wrong}, not {name!r}", err=True)
         sys.exit(2)
     return tenant, item
+
+
+def echo_table(rows: Sequence[Sequence[str]]) -> None:
+    """Print ``rows`` (the first is the header) as columns as wide as their widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

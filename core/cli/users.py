@@ -54,9 +54,7 @@ def users_list(tenant: str) -> None:
         return
     table = [("EMAIL", "ROLE", "CREATED", "STATE")]
     table += [(a.email, a.role.value, a.created, "disabled" if a.disabled else "active") for a in found]
-    widths = [max(len(cell) for cell in column) for column in zip(*table, strict=True)]
-    for row in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    host.echo_table(table)
 
 
 @users.command("disable")

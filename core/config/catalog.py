@@ -165,8 +165,8 @@ class Catalog:
         """The tenant's services with rules that name ``action`` (a plugin's polls, lists, campaigns), in the
         order the rule files declare them, each with those rules."""
         found = []
-        for service in self.config.services.values():
-            if service.tenant == tenant and (rules := [r for r in service.rules if r.action == action]):
+        for service in self.config.of_tenant(tenant):
+            if rules := [r for r in service.rules if r.action == action]:
                 found.append((service, rules))
         return found
 

@@ -123,6 +123,10 @@ class Config:
     services: dict[str, Service] = field(default_factory=dict)
     files: tuple[str, ...] = ()
 
+    def of_tenant(self, tenant: str) -> list[Service]:
+        """The tenant's services, in the order the rule files declare them."""
+        return [service for service in self.services.values() if service.tenant == tenant]
+
 
 def __getattr__(name: str) -> Any:  # Number, the class's name before the core was laid out by stage
     return moved.renamed(__name__, name)

@@ -81,6 +81,17 @@ def _collect(hook: Callable[..., Any], **kwargs: Any) -> list[Any]:
     return items
 
 
+def _by_name(hook: Callable[..., Any], what: str) -> dict[str, Any]:
+    """What plugins register through ``hook``, by name; a name registered twice is an error (``what``
+    names the kind of thing and how it is made known, e.g. "action ... is declared")."""
+    found: dict[str, Any] = {}
+    for item in _collect(hook):
+        if item.name in found:
+            raise PluginError(what.replace("...", repr(item.name)) + " by two plugins")
+        found[item.name] = item
+    return found
+
+
 class Hooks:
     """One typed method per hook, so core code is type-checked."""
 
@@ -96,12 +107,7 @@ class Hooks:
 
     def actions(self) -> dict[str, ActionSpec]:
         """Every declared action by name; a name declared twice is an error."""
-        found: dict[str, ActionSpec] = {}
-        for spec in _collect(self._hook.kodeord_register_actions):
-            if spec.name in found:
-                raise PluginError(f"action {spec.name!r} is declared by two plugins")
-            found[spec.name] = spec
-        return found
+        return _by_name(self._hook.kodeord_register_actions, "action ... is declared")
 
     def prepare(self) -> None:
         """Build the tables messages are dispatched by, once, before any message: a name two plugins declare
@@ -134,12 +140,7 @@ class Hooks:
 
     def _fanout_sources(self) -> dict[str, FanoutSource]:
         """Every registered fan-out source by name; a name registered twice is an error."""
-        found: dict[str, FanoutSource] = {}
-        for source in _collect(self._hook.kodeord_register_fanout_sources):
-            if source.name in found:
-                raise PluginError(f"fan-out source {source.name!r} is registered by two plugins")
-            found[source.name] = source
-        return found
+        return _by_name(self._hook.kodeord_register_fanout_sources, "fan-out source ... is registered")
 
     def sender_role(self, service: Service, sender: str, redis: redis.Redis) -> str:
         """The sender's role (``stranger`` when no plugin knows better)."""
@@ -189,12 +190,7 @@ class Hooks:
 
     def gateway_types(self) -> dict[str, GatewayType]:
         """Every registered gateway type by name; a name registered twice is an error."""
-        types: dict[str, GatewayType] = {}
-        for gateway_type in _collect(self._hook.kodeord_register_gateway_types):
-            if gateway_type.name in types:
-                raise PluginError(f"gateway type {gateway_type.name!r} is registered by two plugins")
-            types[gateway_type.name] = gateway_type
-        return types
+        return _by_name(self._hook.kodeord_register_gateway_types, "gateway type ... is registered")
 
     def routes(self) -> list[BaseRoute]:
         """Web routes contributed by plugins."""

@@ -23,7 +23,7 @@ FILTERS = {"to": "to", "from": "sender", "service": "service", "status": "status
 
 def tenant_log(platform: Platform, tenant: str) -> MessageLog:
     """The message log of ``tenant``'s services only."""
-    scopes = [f"s:{s.key}" for s in platform.catalog.config.services.values() if s.tenant == tenant]
+    scopes = [f"s:{s.key}" for s in platform.catalog.config.of_tenant(tenant)]
     return MessageLog(platform.redis, platform.retention, scopes)
 
 

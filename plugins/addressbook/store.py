@@ -129,28 +129,19 @@ def changed(lk: ListKeys, op: str, member: str, contact: str, record: str) -> li
     """The writes of one member's change: ``add`` (with ``contact``, JSON or ""), ``approve``, ``reject`` or
     ``remove`` (from the members or the pending), ``join``, ``request`` (to wait for approval) or ``leave``;
     with the consent ``record``. The guards that make it safe are the caller's."""
+    members, pending, unsubscribed = lk.members, lk.pending, lk.unsubscribed
     now = str(int(datetime.now(UTC).timestamp() * 1000))
-    writes = {
-        "add": [Write("ZADD", lk.members, (0, member)), Write("ZREM", lk.pending, (member,))],
-        "approve": [Write("ZREM", lk.pending, (member,)), Write("ZADD", lk.members, (0, member))],
-        "reject": [Write("ZREM", lk.pending, (member,))],
-        "remove": [
-            Write("ZREM", lk.members, (member,)),
-            Write("ZREM", lk.pending, (member,)),
-            Write("HDEL", lk.contacts, (member,)),
-        ],
-        "join": [
-            Write("ZREM", lk.unsubscribed, (member,)),
-            Write("ZREM", lk.pending, (member,)),
-            Write("ZADD", lk.members, (0, member)),
-        ],
-        "request": [Write("ZREM", lk.unsubscribed, (member,)), Write("ZADD", lk.pending, (now, member))],
-        "leave": [
-            Write("ZREM", lk.members, (member,)),
-            Write("ZREM", lk.pending, (member,)),
-            Write("ZADD", lk.unsubscribed, (now, member)),
-        ],
-    }[op]
+    # (command, key, args) of each op; only the one asked for is made into writes
+    by_op: dict[str, list[tuple[str, str, tuple[str | int, ...]]]] = {
+        "add": [("ZADD", members, (0, member)), ("ZREM", pending, (member,))],
+        "approve": [("ZREM", pending, (member,)), ("ZADD", members, (0, member))],
+        "reject": [("ZREM", pending, (member,))],
+        "remove": [("ZREM", members, (member,)), ("ZREM", pending, (member,)), ("HDEL", lk.contacts, (member,))],
+        "join": [("ZREM", unsubscribed, (member,)), ("ZREM", pending, (member,)), ("ZADD", members, (0, member))],
+        "request": [("ZREM", unsubscribed, (member,)), ("ZADD", pending, (now, member))],
+        "leave": [("ZREM", members, (member,)), ("ZREM", pending, (member,)), ("ZADD", unsubscribed, (now, member))],
+    }
+    writes = [Write(command, key, args) for command, key, args in by_op[op]]
     if op == "add" and contact:
         writes.append(Write("HSET", lk.contacts, (member, contact)))
     return writes + consent_writes(lk, member, record)

@@ -52,7 +52,7 @@ async def messages(request: Request) -> Response:
     platform, tenant = request.app.state.platform, session.account.tenant
     params = request.query_params
     given = {name: params.get(name, "").strip()[:100] for name in FILTERS}
-    services = sorted(s.key for s in platform.catalog.config.services.values() if s.tenant == tenant)
+    services = sorted(s.key for s in platform.catalog.config.of_tenant(tenant))
     rows: list[dict[str, Any]] = []
     following, error, status = "", "", 200
     if given["service"] and given["service"] not in services:

@@ -147,9 +147,7 @@ async def home(request: Request) -> Response:
     session = await session_of(request)
     if session is None:
         return to_login(request)
-    services = [
-        s for s in request.app.state.platform.catalog.config.services.values() if s.tenant == session.account.tenant
-    ]
+    services = request.app.state.platform.catalog.config.of_tenant(session.account.tenant)
     return page(request, "home.html", title="Konsol", session=session, services=services)
 
 

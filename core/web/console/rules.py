@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kodeord.config.model import Condition, Service
+from kodeord.config.model import Condition
 from kodeord.inbound.messages import Inbound
 from kodeord.support.errors import KodeordError
 from kodeord.web.console.pages import csrf_refused, form, page, session_of, to_login
@@ -44,17 +44,12 @@ def when(condition: Condition) -> list[str]:
     return parts or ["alltid"]
 
 
-def services_of(request: Request, tenant: str) -> list[Service]:
-    """The tenant's services, in the order the rule files declare them."""
-    return [s for s in request.app.state.platform.catalog.config.services.values() if s.tenant == tenant]
-
-
 async def rules(request: Request) -> Response:
     """GET: the tenant's rules and the try box. POST: try a message, shown under the box."""
     session = await session_of(request)
     if session is None:
         return to_login(request)
-    services = services_of(request, session.account.tenant)
+    services = request.app.state.platform.catalog.config.of_tenant(session.account.tenant)
     numbers = sorted({s.number for s in services})
     values: dict[str, Any] = {"to": numbers[0] if numbers else "", "sender": "+46701234567", "text": ""}
     result: dict[str, Any] | None = None

@@ -3,19 +3,13 @@ refused a forged form, log out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import httpx
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from kodeord.platform import Platform, demo_rules
-from kodeord.web.app import create_app
-from kodeord.web.console import accounts
-from kodeord.web.console.accounts import Role
+from kodeord.platform import Platform
 
 from .conftest import PASSWORD
 
@@ -25,20 +19,24 @@ def arrives(browser: webdriver.Chrome, url: str) -> None:
     WebDriverWait(browser, 10).until(expected_conditions.url_to_be(url))
 
 
+def type_login(browser: webdriver.Chrome, email: str, password: str) -> None:
+    """Fill in the login form on the page and send it."""
+    field = browser.find_element(By.ID, "email")
+    field.clear()
+    field.send_keys(email)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+
+
 def test_a_secretary_logs_in_sees_the_association_and_logs_out(
-    browser: webdriver.Chrome, make_platform: Callable[..., Platform], serve: Callable[[Any], str]
+    browser: webdriver.Chrome, console: tuple[Platform, str]
 ) -> None:
-    platform = make_platform(list(demo_rules()), environ={"KODEORD_SECRET_KEY": "test"})
-    accounts.create(platform.redis, "demo-forening", "sekreterare@example.se", PASSWORD, Role.EDITOR)
-    url = serve(create_app(platform))
+    _, url = console
     browser.get(f"{url}/console")
     arrives(browser, f"{url}/login?next=/console")
-    browser.find_element(By.ID, "email").send_keys("sekreterare@example.se")
-    browser.find_element(By.ID, "password").send_keys("fel lösenord!")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    type_login(browser, "sekreterare@example.se", "fel lösenord!")
     assert "Fel e-postadress eller lösenord" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    type_login(browser, "sekreterare@example.se", PASSWORD)
     arrives(browser, f"{url}/console")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Demoföreningen"
     assert "adressbok" in browser.find_element(By.TAG_NAME, "table").text
@@ -55,15 +53,11 @@ def test_a_secretary_logs_in_sees_the_association_and_logs_out(
 
 
 def test_a_producer_tries_a_vote_from_the_rules_page_on_a_phone_sized_screen(
-    browser: webdriver.Chrome, make_platform: Callable[..., Platform], serve: Callable[[Any], str]
+    browser: webdriver.Chrome, console: tuple[Platform, str]
 ) -> None:
-    platform = make_platform(list(demo_rules()), environ={"KODEORD_SECRET_KEY": "test"})
-    accounts.create(platform.redis, "demo-tv", "producent@example.se", PASSWORD, Role.OWNER)
-    url = serve(create_app(platform))
+    _, url = console
     browser.get(f"{url}/login")
-    browser.find_element(By.ID, "email").send_keys("producent@example.se")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    type_login(browser, "producent@example.se", PASSWORD)
     browser.find_element(By.LINK_TEXT, "Regler").click()
     arrives(browser, f"{url}/console/rules")
     browser.find_element(By.ID, "text").send_keys("MELLO 03")
