@@ -7,6 +7,7 @@ atomic commit with the outbox, which also records the message and so answers a g
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from kodeord.decide.actions import ActionCall
 from kodeord.inbound.messages import Channel, Inbound, Kind, Outbound
 from kodeord.outbound import outbox
 from kodeord.support.errors import PluginError, TemplateError
+from kodeord.watch import live
 from kodeord.web.links import Links
 
 if TYPE_CHECKING:
@@ -124,7 +126,10 @@ class Router:
             self.platform.committer.register(scope.bulk)
         # No separate duplicate check first: the commit script checks and records the message atomically, and
         # a duplicate (rare) costs one decision, where a check would cost every message a round trip.
-        committed = self.platform.committer.commit(scope, inbound, branches, effects.guards, effects.always)
+        counted = effects.always
+        if scope.scope.startswith("s:"):  # a service's traffic, counted in the same commit (kodeord.watch.live)
+            counted = counted + live.At(scope, time.time()).writes(f"in:{inbound.channel.value}")
+        committed = self.platform.committer.commit(scope, inbound, branches, effects.guards, counted)
         if isinstance(committed, Earlier):
             self.platform.metrics.inc("kodeord_inbound_total", status="duplicate")
             earlier = Outcome.from_dict({**committed.outcome, **committed.own, "duplicate": True})

@@ -9,6 +9,7 @@ a failure and the words of a delivery report.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,10 +22,11 @@ from kodeord.commit.keys import Keys
 from kodeord.commit.records import Retention, Status, Store
 from kodeord.inbound.messages import Outbound
 from kodeord.outbound import fanout
+from kodeord.watch import live
 
 COST_UNIT = Decimal("0.0001")  # costs and revenue are summed in ten-thousandths of the currency
-_UPDATE = records.script(__package__, "updateRecords-2.lua")
-_REPORT = records.script(__package__, "applyReport-2.lua")
+_UPDATE = records.script(__package__, "updateRecords-4.lua")
+_REPORT = records.script(__package__, "applyReport-4.lua")
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,12 @@ def update(
         row = [args.field(message_id), _with_texts(fields, args), 0 if made is None else _new(made, args)]
         found = (at or {}).get(message_id)
         rows.append(row if found is None else [*row, found.key, found.base])
+    counts = live.At(keys, time.time())
     payload = {"out": _span(retention.outbound), "text": _span(retention.texts), "u": rows}
+    payload["live"] = counts.script_args()
     _UPDATE(
         client,
-        [retention.outbound.prefix(keys), retention.texts.prefix(keys)],
+        [retention.outbound.prefix(keys), retention.texts.prefix(keys), *counts.script_keys()],
         [json.dumps(payload, ensure_ascii=False), *args.values],
     )
 
@@ -129,7 +133,9 @@ def apply_report(
         records.digest(words),
         words,
     ]
-    known, latency_ms, changed = _REPORT(client, [retention.outbound.prefix(keys), retention.texts.prefix(keys)], args)
+    counts = live.At(keys, time.time())
+    script_keys = [retention.outbound.prefix(keys), retention.texts.prefix(keys), *counts.script_keys()]
+    known, latency_ms, changed = _REPORT(client, script_keys, [*args, *counts.script_args()])
     if not known:
         return None
     fanout_id = fanout.fanout_of(message_id)

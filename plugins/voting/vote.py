@@ -15,8 +15,10 @@ import secrets
 from typing import Any
 
 from kodeord.commit.effects import Effects, Guard, Write
+from kodeord.commit.keys import Keys
 from kodeord.decide.actions import ActionCall
 from kodeord.inbound.messages import Channel
+from kodeord.watch import live
 
 from . import answers, burst
 from . import poll as polls
@@ -61,6 +63,9 @@ class Vote:
         writes = [
             Write("HINCRBY", self.keys.counts, (f"{code}:{self.call.inbound.channel.value}", 1)),
             Write("HINCRBY", self.keys.minutes, (f"{self.minute}:{code}", 1)),
+            *live.At(Keys.for_service(self.call.service.key), self.call.now.timestamp()).writes(
+                f"vote:{code}", hourly=False
+            ),
         ]
         guards = [Guard.unset("closed", self.keys.closed, self._refused("closed"))]
         if self.poll.max_votes is not None:

@@ -20,7 +20,7 @@ SCRIPTS = sorted(
 USED = re.compile(r"\b(KEYS|ARGV)\[(\d+)\]")
 # Slots a script reads through an index rather than by number: the report's digest and words (``report = 8``,
 # read by the records library as ARGV[i] and ARGV[i + 1]).
-INDIRECT = {("applyReport-2.lua", "ARGV"): {8, 9}}
+INDIRECT = {("applyReport-4.lua", "ARGV"): {8, 9}}
 
 
 def test_there_are_scripts_and_no_python_file_holds_one() -> None:
