@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource
     from kodeord.outbound.gateway import GatewayType
     from kodeord.platform import PluginHost
+    from kodeord.web.console.sections import ConsoleSection
     from kodeord.web.links import Links
+    from kodeord.web.reports import Report
 
 PROJECT = "kodeord"
 _hookspec = pluggy.HookspecMarker(PROJECT)
@@ -131,6 +133,28 @@ def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
     """Add web routes (webhooks, console pages, API endpoints): ``register(Route(...))``.
 
     Put every route under ``/<plugin name>/`` or ``/api/<plugin name>/``.
+    Return nothing.
+    """
+
+
+@_hookspec
+def kodeord_register_console_sections(register: Callable[[ConsoleSection], None]) -> None:
+    """Add pages to the customer console: ``register(ConsoleSection(name, title, routes, package, shown))``.
+
+    The routes are served under ``/console/<name>`` and the menu shows ``title`` to the tenants for whom
+    ``shown(host, tenant)`` is true; the pages' templates are ``<package>/templates/`` (named
+    ``<name>/<file>``, extending ``base.html``) and their English ``<package>/locale/en.po``. Every handler
+    checks the session (``kodeord.web.console.pages.signed_in``) and shows only its tenant's data.
+    See ``kodeord.web.console.sections``. Return nothing.
+    """
+
+
+@_hookspec
+def kodeord_register_reports(register: Callable[[Report], None]) -> None:
+    """Add reports to the console and the API: ``register(Report(name, title, columns, rows, ...))``.
+
+    A report is a table of a tenant's data over a date range, shown at ``/console/reports/<name>`` and at
+    ``/api/reports/<name>``, and downloaded as xlsx, CSV or JSON. See ``kodeord.web.reports``.
     Return nothing.
     """
 

@@ -14,7 +14,7 @@ from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import redis
 
@@ -23,7 +23,7 @@ from kodeord.commit.effects import Effects
 from kodeord.commit.keys import Keys, platform_key
 from kodeord.commit.records import Retention
 from kodeord.config.catalog import Catalog, Destination
-from kodeord.config.model import Rule, Service
+from kodeord.config.model import Rule, Service, Tenant
 from kodeord.config.settings import Settings
 from kodeord.decide import templating
 from kodeord.decide.budget import Limits
@@ -40,6 +40,9 @@ from kodeord.support.redis_server import EmbeddedRedis, connect, private_dir, sh
 from kodeord.watch.alerts import Alert, AlertConfig, Monitor, raise_alert
 from kodeord.watch.metrics import Metrics
 from kodeord.web.links import Links
+
+if TYPE_CHECKING:
+    from kodeord.web.reports import Report
 
 log = logging.getLogger(__name__)
 SECRET_KEY_FILE = "secret.key"  # in the data dir, 0600
@@ -73,6 +76,19 @@ class PluginHost(Protocol):
 
     def tenants(self) -> list[str]:
         """Every tenant of the rule files, sorted."""
+        ...
+
+    def tenant(self, tenant: str) -> Tenant | None:
+        """Tenant ``tenant`` (its name and time zone), or None."""
+        ...
+
+    def services_of(self, tenant: str) -> list[Service]:
+        """Every service of ``tenant``, in the order the rule files declare them."""
+        ...
+
+    @property
+    def reports(self) -> Mapping[str, Report]:
+        """The reports of the core and the plugins, by name (see :mod:`kodeord.web.reports`)."""
         ...
 
     def apply(self, scope: Keys, effects: Effects, origin: str, by: str) -> Outcome:
@@ -205,6 +221,21 @@ class Platform:
     def tenants(self) -> list[str]:
         """Every tenant of the rule files, sorted."""
         return sorted(self.catalog.config.tenants)
+
+    def tenant(self, tenant: str) -> Tenant | None:
+        """Tenant ``tenant``, or None."""
+        return self.catalog.config.tenants.get(tenant)
+
+    def services_of(self, tenant: str) -> list[Service]:
+        """Every service of ``tenant``, in the order the rule files declare them."""
+        return self.catalog.config.of_tenant(tenant)
+
+    @cached_property
+    def reports(self) -> Mapping[str, Report]:
+        """The reports of the core and the plugins, by name."""
+        from kodeord.web.reports import CORE_REPORTS
+
+        return self.hooks.reports(CORE_REPORTS)
 
     @cached_property
     def lanes(self) -> Lanes:

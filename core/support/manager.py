@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource
     from kodeord.outbound.gateway import GatewayType
     from kodeord.platform import PluginHost
+    from kodeord.web.console.sections import ConsoleSection
     from kodeord.web.links import Links
+    from kodeord.web.reports import Report
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "kodeord"
@@ -191,6 +193,21 @@ class Hooks:
     def gateway_types(self) -> dict[str, GatewayType]:
         """Every registered gateway type by name; a name registered twice is an error."""
         return _by_name(self._hook.kodeord_register_gateway_types, "gateway type ... is registered")
+
+    def reports(self, core: Iterable[Report]) -> dict[str, Report]:
+        """The ``core`` reports and the plugins' (``kodeord_register_reports``), by name."""
+        found = {r.name: r for r in core}
+        for name, report in _by_name(self._hook.kodeord_register_reports, "report ... is registered").items():
+            if name in found:
+                raise PluginError(f"report {name!r} is the core's; name a plugin's report <plugin>.<report>")
+            found[name] = report
+        return found
+
+    def console_sections(self) -> list[ConsoleSection]:
+        """The plugins' console sections (``kodeord_register_console_sections``), in the order registered."""
+        return list(
+            _by_name(self._hook.kodeord_register_console_sections, "console section ... is registered").values()
+        )
 
     def routes(self) -> list[BaseRoute]:
         """Web routes contributed by plugins."""

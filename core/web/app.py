@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from kodeord.platform import Platform
 from kodeord.support.errors import KodeordError
 from kodeord.watch import gauges
-from kodeord.web import gateways, messages, simulator
+from kodeord.web import gateways, messages, reports, simulator
 from kodeord.web.apiauth import tenant_of
 from kodeord.web.console import pages as console_pages
 
@@ -85,6 +85,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platform: bool = False) -> Starlette:
     """The app for ``platform``; ``own_platform`` closes it on shutdown."""
+    sections = platform.hooks.console_sections()
     routes: list[BaseRoute] = [
         Route("/", home),
         Route("/healthz", healthz),
@@ -92,7 +93,8 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
         Route("/api/whoami", whoami),
         *gateways.routes(),
         *messages.routes(),
-        *console_pages.routes(),
+        *reports.routes(),
+        *console_pages.routes(sections),
     ]
     if simulator_enabled:
         routes += simulator.routes()
@@ -111,6 +113,7 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
     )
     app.state.platform = platform
     app.state.simulator = simulator_enabled
+    app.state.console_sections = sections
     return app
 
 

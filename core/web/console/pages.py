@@ -2,7 +2,8 @@
 
 Every page but ``/login`` needs a session; without one it sends the browser to ``/login`` (and back after).
 Every POST needs the form's CSRF token, else 403. Pages are HTML, rendered by Jinja2 with autoescaping from
-the templates beside this module, in Swedish.
+the templates beside this module and those of the plugins' console sections (:mod:`.sections`), in Swedish or
+English (:mod:`.i18n`).
 """
 
 from __future__ import annotations
@@ -10,23 +11,31 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from kodeord.inbound.webhooks import read_limited
-from kodeord.web.console import accounts
+from kodeord.web.console import accounts, i18n
 from kodeord.web.console.accounts import Role
+from kodeord.web.console.i18n import N_
+from kodeord.web.console.sections import ConsoleSection
 from kodeord.web.console.sessions import COOKIE, LOGIN_COOKIE, MAX_AGE_S, Session, Sessions
 
+_SECTION_TEMPLATES: dict[str, BaseLoader] = {}  # a console section's name -> its templates
 _TEMPLATES = Environment(
-    loader=PackageLoader("kodeord.web.console", "templates"), autoescape=select_autoescape(default=True)
+    loader=ChoiceLoader([PackageLoader("kodeord.web.console", "templates"), PrefixLoader(_SECTION_TEMPLATES)]),
+    autoescape=select_autoescape(default=True),
+    extensions=["jinja2.ext.i18n"],
 )
-ROLE_NAMES = {Role.OWNER: "ägare", Role.EDITOR: "redaktör", Role.VIEWER: "läsare"}
+_TEMPLATES.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+_TEMPLATES.filters["number"] = i18n.number
+ROLE_NAMES = {Role.OWNER: N_("ägare"), Role.EDITOR: N_("redaktör"), Role.VIEWER: N_("läsare")}
+RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}
 MAX_FORM = 16384  # bytes of a form's body; a console form is a few fields
-BAD_LOGIN = "Fel e-postadress eller lösenord, eller för många försök. Försök igen om en stund."
+BAD_LOGIN = N_("Fel e-postadress eller lösenord, eller för många försök. Försök igen om en stund.")
 
 
 def _sessions(request: Request) -> Sessions:
@@ -41,16 +50,62 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.app.state.platform.settings.public_url.startswith("https:")
 
 
+def language(request: Request) -> str:
+    """The language the request's pages are shown in (its cookie's, else Swedish)."""
+    return i18n.choose(request.cookies.get(i18n.COOKIE))
+
+
+def _menu(request: Request, tenant: str) -> list[tuple[str, str]]:
+    """(path, title) of the console's menu for ``tenant``: the core's pages, then the plugins' sections."""
+    platform = request.app.state.platform
+    entries = [("/console", N_("Start")), ("/console/live", N_("Live")), ("/console/reports", N_("Rapporter"))]
+    entries += [("/console/messages", N_("Meddelanden")), ("/console/rules", N_("Regler"))]
+    for section in sections_of(request):
+        if section.shown(platform, tenant):
+            entries.insert(-2, (f"/console/{section.name}", section.title))
+    return entries
+
+
 def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """A console page rendered from ``template`` (with the session, if any, for the header)."""
+    """A console page rendered from ``template`` (with the session, if any, for the header), in the request's
+    language."""
     session: Session | None = values.get("session")
-    tenant_name = ""
+    tenant_name, menu = "", []
     if session is not None:
         tenant = request.app.state.platform.catalog.config.tenants.get(session.account.tenant)
         tenant_name = tenant.name if tenant is not None else session.account.tenant
-    html = _TEMPLATES.get_template(template).render(tenant_name=tenant_name, role_names=ROLE_NAMES, **values)
+        menu = _menu(request, session.account.tenant)
+    i18n.use(language(request))
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    html = _TEMPLATES.get_template(template).render(
+        tenant_name=tenant_name,
+        role_names=ROLE_NAMES,
+        menu=menu,
+        path=request.url.path,
+        here=here,
+        language=i18n.current(),
+        languages=i18n.LANGUAGES,
+        **values,
+    )
     headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def sections_of(request: Request) -> list[ConsoleSection]:
+    """The plugins' console sections of this app."""
+    found: list[ConsoleSection] = getattr(request.app.state, "console_sections", [])
+    return found
+
+
+async def signed_in(request: Request, least: Role = Role.VIEWER) -> Session | Response:
+    """The request's session, if its role is at least ``least``; else the response to give: to the login page
+    without a session, 403 with a role too low."""
+    session = await session_of(request)
+    if session is None:
+        return to_login(request)
+    if RANK[session.account.role] < RANK[least]:
+        return page(request, "refused.html", 403, title=N_("Förfrågan nekad"), session=session)
+    return session
 
 
 async def session_of(request: Request) -> Session | None:
@@ -93,7 +148,14 @@ def _login_form(request: Request, status: int = 200, error: str = "", email: str
     can make a browser post the form, but cannot read the token to put in it)."""
     token = _sessions(request).login_token()
     response = page(
-        request, "login.html", status, title="Logga in", csrf=token, next=_next(after), email=email[:320], error=error
+        request,
+        "login.html",
+        status,
+        title=N_("Logga in"),
+        csrf=token,
+        next=_next(after),
+        email=email[:320],
+        error=error,
     )
     response.set_cookie(
         LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="lax", secure=_secure(request), path="/login"
@@ -127,7 +189,7 @@ def csrf_refused(request: Request, session: Session, fields: dict[str, str]) -> 
     """403 unless the form carries the session's CSRF token; None when it does."""
     if _sessions(request).check(session.csrf, fields.get("csrf")):
         return None
-    return page(request, "refused.html", 403, title="Förfrågan nekad", session=session)
+    return page(request, "refused.html", 403, title=N_("Förfrågan nekad"), session=session)
 
 
 async def logout(request: Request) -> Response:
@@ -148,7 +210,7 @@ async def home(request: Request) -> Response:
     if session is None:
         return to_login(request)
     services = request.app.state.platform.catalog.config.of_tenant(session.account.tenant)
-    return page(request, "home.html", title="Konsol", session=session, services=services)
+    return page(request, "home.html", title=N_("Konsol"), session=session, services=services)
 
 
 async def admin(request: Request) -> Response:
@@ -156,16 +218,41 @@ async def admin(request: Request) -> Response:
     return RedirectResponse("/console", status_code=303)
 
 
-def routes() -> list[BaseRoute]:
-    """The console's routes."""
+async def choose_language(request: Request) -> Response:
+    """``/language?to=en&next=/console/...``: show the console in that language from now on (a cookie), and go
+    back. Only a language choice, so a GET link: nothing of the tenant's changes."""
+    after = request.query_params.get("next", "")
+    login_page = after.startswith("/login") and "//" not in after and "\\" not in after
+    response = RedirectResponse(after if login_page else _next(after), status_code=303)
+    chosen = i18n.choose(request.query_params.get("to"))
+    response.set_cookie(
+        i18n.COOKIE, chosen, max_age=365 * 86400, httponly=True, samesite="lax", secure=_secure(request)
+    )
+    return response
+
+
+def add_section(section: ConsoleSection) -> None:
+    """Make a plugin's section's templates and English known to the console."""
+    if section.package:
+        _SECTION_TEMPLATES[section.name] = PackageLoader(section.package, "templates")
+        i18n.add_package(section.package)
+
+
+def routes(sections: list[ConsoleSection]) -> list[BaseRoute]:
+    """The console's routes, the plugins' ``sections`` under ``/console/<name>``."""
     from kodeord.web.console import messages, rules
 
-    return [
+    found: list[BaseRoute] = [
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        Route("/language", choose_language),
         Route("/console", home),
         Route("/console/rules", rules.rules, methods=["GET", "POST"]),
         Route("/console/messages", messages.messages),
         Route("/console/messages/{id:path}", messages.message),
         Route("/admin", admin),
     ]
+    for section in sections:
+        add_section(section)
+        found.append(Mount(f"/console/{section.name}", routes=list(section.routes)))
+    return found
