@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource
     from kodeord.outbound.gateway import GatewayType
     from kodeord.platform import PluginHost
+    from kodeord.watch.live import LiveSeries
     from kodeord.web.console.sections import ConsoleSection
     from kodeord.web.links import Links
     from kodeord.web.reports import Report
@@ -156,6 +157,16 @@ def kodeord_register_reports(register: Callable[[Report], None]) -> None:
     A report is a table of a tenant's data over a date range, shown at ``/console/reports/<name>`` and at
     ``/api/reports/<name>``, and downloaded as xlsx, CSV or JSON. See ``kodeord.web.reports``.
     Return nothing.
+    """
+
+
+@_hookspec
+def kodeord_live_series(platform: PluginHost, service: Service) -> Sequence[LiveSeries] | None:
+    """What the console's live graph of ``service`` draws besides its traffic: ``LiveSeries(metric, label,
+    total)``, one per line (a poll's options: metric ``vote:<code>``, counted per second in the commit with
+    ``kodeord.watch.live.At.writes``), each with its total read now from the plugin's own result, so the
+    totals beside the graph are the result. None for a service that is not yours. Called about once a
+    second while someone watches: keep it to one round trip.
     """
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from kodeord.outbound.fanout import Fanout, FanoutPage, FanoutSource
     from kodeord.outbound.gateway import GatewayType
     from kodeord.platform import PluginHost
+    from kodeord.watch.live import LiveSeries
     from kodeord.web.console.sections import ConsoleSection
     from kodeord.web.links import Links
     from kodeord.web.reports import Report
@@ -208,6 +209,13 @@ class Hooks:
         return list(
             _by_name(self._hook.kodeord_register_console_sections, "console section ... is registered").values()
         )
+
+    def live_series(self, platform: PluginHost, service: Service) -> list[LiveSeries]:
+        """The plugins' series of ``service`` for the live graph (``kodeord_live_series``)."""
+        found: list[LiveSeries] = []
+        for answer in self._hook.kodeord_live_series(platform=platform, service=service):
+            found += answer or []
+        return found
 
     def routes(self) -> list[BaseRoute]:
         """Web routes contributed by plugins."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,16 @@ from kodeord.commit.keys import Keys
 
 SECONDS_KEPT_S = 3600  # per-second counts are for the live graph; the hourly ones are kept
 TRAFFIC = ("in:sms", "in:call", "in:email", "sent", "delivered", "failed")  # what every service counts
+
+
+@dataclass(frozen=True)
+class LiveSeries:
+    """A line of a service's live graph besides its traffic: ``metric`` (counted per second with
+    :meth:`At.writes`, e.g. ``vote:01``), its ``label`` and its ``total`` now (the result it adds up to)."""
+
+    metric: str
+    label: str
+    total: int
 
 
 def minute_key(keys: Keys, minute: int) -> str:

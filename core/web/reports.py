@@ -30,6 +30,7 @@ from kodeord.support.errors import KodeordError
 from kodeord.watch import live
 from kodeord.web import tables
 from kodeord.web.apiauth import tenant_endpoint
+from kodeord.web.console.i18n import N_
 from kodeord.web.download import attachment
 from kodeord.web.tables import Column, Kind, Table
 
@@ -169,12 +170,12 @@ def filename(report: Report, period: Period) -> str:
 # The core's reports: traffic per hour and per day, per service and channel.
 
 TRAFFIC_COLUMNS = (
-    Column("inbound_sms", "SMS in", Kind.INTEGER),
-    Column("inbound_calls", "Samtal in", Kind.INTEGER),
-    Column("inbound_email", "E-post in", Kind.INTEGER),
-    Column("sent", "Skickade", Kind.INTEGER),
-    Column("delivered", "Levererade", Kind.INTEGER),
-    Column("failed", "Misslyckade", Kind.INTEGER),
+    Column("inbound_sms", N_("SMS in"), Kind.INTEGER),
+    Column("inbound_calls", N_("Samtal in"), Kind.INTEGER),
+    Column("inbound_email", N_("E-post in"), Kind.INTEGER),
+    Column("sent", N_("Skickade"), Kind.INTEGER),
+    Column("delivered", N_("Levererade"), Kind.INTEGER),
+    Column("failed", N_("Misslyckade"), Kind.INTEGER),
 )
 
 
@@ -210,21 +211,21 @@ def _days(host: PluginHost, tenant: str, period: Period) -> Iterator[Sequence[An
         yield (day, service, *days[(day, service)])
 
 
-SERVICE = Column("service", "Tjänst", Kind.TEXT, 24)
+SERVICE = Column("service", N_("Tjänst"), Kind.TEXT, 24)
 CORE_REPORTS = (
     Report(
         "traffic.hours",
-        "Trafik per timme",
-        (Column("hour", "Timme", Kind.DATETIME), SERVICE, *TRAFFIC_COLUMNS),
+        N_("Trafik per timme"),
+        (Column("hour", N_("Timme"), Kind.DATETIME), SERVICE, *TRAFFIC_COLUMNS),
         _hours,
-        "Meddelanden och samtal in, svar skickade, levererade och misslyckade, per timme och tjänst.",
+        N_("Meddelanden och samtal in, svar skickade, levererade och misslyckade, per timme och tjänst."),
     ),
     Report(
         "traffic.days",
-        "Trafik per dag",
-        (Column("day", "Dag", Kind.DATE), SERVICE, *TRAFFIC_COLUMNS),
+        N_("Trafik per dag"),
+        (Column("day", N_("Dag"), Kind.DATE), SERVICE, *TRAFFIC_COLUMNS),
         _days,
-        "Samma som trafik per timme, summerat per dag och tjänst.",
+        N_("Samma som trafik per timme, summerat per dag och tjänst."),
     ),
 )
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from kodeord.inbound.webhooks import read_limited
 from kodeord.web.console import accounts, i18n
@@ -240,7 +241,7 @@ def add_section(section: ConsoleSection) -> None:
 
 def routes(sections: list[ConsoleSection]) -> list[BaseRoute]:
     """The console's routes, the plugins' ``sections`` under ``/console/<name>``."""
-    from kodeord.web.console import messages, rules
+    from kodeord.web.console import live, messages, reports, rules
 
     found: list[BaseRoute] = [
         Route("/login", login, methods=["GET", "POST"]),
@@ -248,6 +249,11 @@ def routes(sections: list[ConsoleSection]) -> list[BaseRoute]:
         Route("/language", choose_language),
         Route("/console", home),
         Route("/console/rules", rules.rules, methods=["GET", "POST"]),
+        Route("/console/live", live.live_page),
+        Route("/console/live/events", live.events),
+        Route("/console/reports", reports.index),
+        Route("/console/reports/{name}", reports.report),
+        Mount("/console/static", StaticFiles(packages=[("kodeord.web.console", "static")]), name="console-static"),
         Route("/console/messages", messages.messages),
         Route("/console/messages/{id:path}", messages.message),
         Route("/admin", admin),

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,25 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def screenshot(browser: webdriver.Chrome, name: str, width: int = 1280) -> None:
+    """Save the page as ``<name>.png`` for the docs, when ``KODEORD_SCREENSHOTS`` names a folder (``make
+    screenshots``), at ``width`` pixels (then back to the phone's width)."""
+    folder = os.environ.get("KODEORD_SCREENSHOTS")
+    if not folder:
+        return
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 500}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics | {"height": min(int(height), 2400)})
+        time.sleep(0.3)  # the page reflows (and a graph resizes) before the picture
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+    finally:
+        phone = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
 
 
 PASSWORD = "korrekt häst batteri"
