@@ -210,12 +210,7 @@ class MessageLog:
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"limit must be from 1 to {MAX_LIMIT}")
         start = _decode_cursor(cursor)
-        scopes = [s for s in self.scopes if query.service is None or s == Keys.for_service(query.service).scope]
-        stores: tuple[Store, ...] = (self.retention.inbound, self.retention.outbound)
-        if query.status in STATES:
-            stores = (self.retention.outbound,)
-        elif query.status in OUTCOMES:
-            stores = (self.retention.inbound,)
+        scopes, stores = self._where(query)
         found: list[dict[str, Any]] = []
         for position, scope, store, key, values in self._walk(scopes, stores, query.since_ms, start):
             skip = start[4] if position == start[:4] else 0
@@ -229,6 +224,22 @@ class MessageLog:
                 return found, _encode_cursor(next_position)
         found.sort(key=lambda m: m["time"], reverse=True)
         return found, ""
+
+    def _where(self, query: Query) -> tuple[list[str], tuple[Store, ...]]:
+        """The scopes and stores a query reads."""
+        scopes = [s for s in self.scopes if query.service is None or s == Keys.for_service(query.service).scope]
+        if query.status in STATES:
+            return scopes, (self.retention.outbound,)
+        if query.status in OUTCOMES:
+            return scopes, (self.retention.inbound,)
+        return scopes, (self.retention.inbound, self.retention.outbound)
+
+    def every(self, query: Query) -> Iterator[dict[str, Any]]:
+        """Every message matching ``query``, read a shard at a time (an export of any size in the memory of
+        one shard): by scope, incoming then outgoing, newest bucket first, by time within a shard."""
+        scopes, stores = self._where(query)
+        for _, scope, store, key, values in self._walk(scopes, stores, query.since_ms, (0, 0, 0, 0, 0)):
+            yield from sorted(self._matching(scope, store, key, values, query), key=lambda m: m["time"])
 
     def _walk(
         self, scopes: Sequence[str], stores: Sequence[Store], since_ms: int | None, start: tuple[int, ...]

@@ -14,6 +14,7 @@ served at
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -116,9 +117,11 @@ class Report:
     about: str = ""
     shown: Callable[[PluginHost, str], bool] = field(default=_everyone)
 
-    def table(self, host: PluginHost, tenant: str, period: Period) -> Table:
-        """The report of ``tenant`` over ``period``, rows read as they are written."""
-        return Table(self.columns, self.rows(host, tenant, period), period.zone, self.title)
+    def table(self, host: PluginHost, tenant: str, period: Period, words: Callable[[str], str] = str) -> Table:
+        """The report of ``tenant`` over ``period``, rows read as they are written; ``words`` translates the
+        title and the column titles (Swedish as they are)."""
+        columns = [dataclasses.replace(c, title=words(c.title)) for c in self.columns]
+        return Table(columns, self.rows(host, tenant, period), period.zone, words(self.title))
 
 
 def zone_of(host: PluginHost, tenant: str) -> str:

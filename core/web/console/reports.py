@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kodeord.web.console import i18n
 from kodeord.web.console.i18n import N_
-from kodeord.web.console.pages import page, signed_in
+from kodeord.web.console.pages import language, page, signed_in
 from kodeord.web.reports import Period, ReportError, available, download, filename, find, zone_of
 from kodeord.web.tables import FORMATS, Kind
 
@@ -61,7 +62,9 @@ async def report(request: Request) -> Response:
     fmt = params.get("format", "")
     if fmt:
         try:
-            return download(found.table(platform, tenant, period), fmt, filename(found, period))
+            i18n.use(language(request))
+            table = found.table(platform, tenant, period, i18n.gettext)
+            return download(table, fmt, filename(found, period))
         except ReportError as exc:
             return page(
                 request,
