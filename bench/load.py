@@ -121,8 +121,8 @@ def percentiles(latencies: list[float]) -> dict[str, float]:
     return {"p50": pct(0.50), "p99": pct(0.99)}
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and all its descendants (uvicorn's worker processes, for one)."""
+def family(pid: int) -> set[int]:
+    """``pid`` and all its descendants (uvicorn's worker processes, for one)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -130,12 +130,17 @@ def tree_cpu(pid: int) -> float:
                 parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-    family, grew = {pid}, True
+    found, grew = {pid}, True
     while grew:
-        more = {child for child, parent in parents.items() if parent in family} - family
-        family |= more
+        more = {child for child, parent in parents.items() if parent in found} - found
+        found |= more
         grew = bool(more)
-    return sum(cpu_seconds(p) for p in family)
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and all its descendants."""
+    return sum(cpu_seconds(p) for p in family(pid))
 
 
 def stats(port: int) -> dict[str, int]:
@@ -147,9 +152,14 @@ def cpu_of(pids: int | list[int]) -> float:
     return sum(tree_cpu(p) for p in pids) if isinstance(pids, list) else tree_cpu(pids)
 
 
-def arguments(doc: str | None, baseline: bool = False) -> argparse.Namespace:
-    """The options of the live-TV harnesses (this one and televote.py; ``baseline``: offer ``--baseline``)."""
+def arguments(
+    doc: str | None, baseline: bool = False, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """The options of the live-TV harnesses (this one, televote.py, console.py; ``baseline``: offer
+    ``--baseline``; ``extra`` adds a harness's own)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if extra is not None:
+        extra(parser)
     if baseline:
         parser.add_argument(
             "--baseline",
@@ -234,6 +244,7 @@ def live_tv(
                 "redis": server.pid,
             }
             cpu_before = {name: cpu_of(pids) for name, pids in named.items()} | {"client": cpu_seconds()}
+            args.redis_url = server.url  # for a drive that needs to prepare state (console.py's login)
             load = asyncio.run(drive(port, args))
             elapsed = WARMUP_S + args.seconds
             cpu = {name: (cpu_of(pids) - cpu_before[name]) / elapsed for name, pids in named.items()}

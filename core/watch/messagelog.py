@@ -27,6 +27,7 @@ from kodeord.support.errors import InvalidNumber, RequestError
 
 MAX_LIMIT = 500
 CHUNK = 200  # shards read per round trip
+KNOWN_TEXTS = 50_000  # texts an export keeps once read, to look each up once
 STATES = ("queued", "sent", "delivered", "failed")  # an outgoing message's
 OUTCOMES = ("handled", "fallback", "reserved", "unknown-keyword", "unknown-number", "error")  # an inbound one's
 _RELATIVE = re.compile(r"^(\d{1,6})([smhd])$")
@@ -238,8 +239,11 @@ class MessageLog:
         """Every message matching ``query``, read a shard at a time (an export of any size in the memory of
         one shard): by scope, incoming then outgoing, newest bucket first, by time within a shard."""
         scopes, stores = self._where(query)
+        known: dict[bytes, str] = {}  # texts already read: a vote's text and a reply's are shared by thousands
         for _, scope, store, key, values in self._walk(scopes, stores, query.since_ms, (0, 0, 0, 0, 0)):
-            yield from sorted(self._matching(scope, store, key, values, query), key=lambda m: m["time"])
+            if len(known) > KNOWN_TEXTS:
+                known.clear()
+            yield from sorted(self._matching(scope, store, key, values, query, known), key=lambda m: m["time"])
 
     def _walk(
         self, scopes: Sequence[str], stores: Sequence[Store], since_ms: int | None, start: tuple[int, ...]
@@ -275,9 +279,16 @@ class MessageLog:
                                 yield (si, ti, bi, ki), scope, store, keys[ki], values
 
     def _matching(
-        self, scope: str, store: Store, key: bytes, values: dict[bytes, bytes], query: Query
+        self,
+        scope: str,
+        store: Store,
+        key: bytes,
+        values: dict[bytes, bytes],
+        query: Query,
+        known: dict[bytes, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The messages of one shard that match, in a stable order (by field)."""
+        """The messages of one shard that match, in a stable order (by field); ``known``: texts read before, by
+        digest (a digest names one text in every scope), added to."""
         base = int(key.split(b":")[-3]) * store.span_ms
         keys = Keys(scope)
         rows = sorted((f, records.unpack(v)) for f, v in values.items())
@@ -288,7 +299,11 @@ class MessageLog:
             for n, v in zip(named, row, strict=False)
             if n in ("text", "shared", "report", "reason") and isinstance(v, bytes)
         ]
-        texts = self.reader.texts(keys, digests)
+        if known is None:
+            texts = self.reader.texts(keys, digests)
+        else:
+            known.update(self.reader.texts(keys, [d for d in digests if d not in known]))
+            texts = known
         matched = []
         for record_field, row in rows:
             if store.name == "in":
