@@ -165,8 +165,8 @@ def kodeord_live_series(platform: PluginHost, service: Service) -> Sequence[Live
     """What the console's live graph of ``service`` draws besides its traffic: ``LiveSeries(metric, label,
     total)``, one per line (a poll's options: metric ``vote:<code>``, counted per second in the commit with
     ``kodeord.watch.live.At.writes``), each with its total read now from the plugin's own result, so the
-    totals beside the graph are the result. None for a service that is not yours. Called about once a
-    second while someone watches: keep it to one round trip.
+    totals beside the graph are the result. Return None for a service that is not yours. Called about
+    once a second while someone watches: keep it to one round trip.
     """
 
 

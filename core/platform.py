@@ -32,7 +32,7 @@ from kodeord.decide.lanes import Lanes
 from kodeord.decide.router import Outcome, Router
 from kodeord.inbound.messages import Inbound
 from kodeord.outbound import gatewayconfig, mailer
-from kodeord.outbound.gateway import ConsoleGateway, Endpoint, Gateway, GatewayContext
+from kodeord.outbound.gateway import ConsoleCaller, ConsoleGateway, Endpoint, Gateway, GatewayContext
 from kodeord.outbound.gatewayconfig import GatewaysConfig
 from kodeord.outbound.operators import RoutingTable
 from kodeord.support.manager import Hooks, make_manager
@@ -146,7 +146,9 @@ class Platform:
         self.gateway_config = gatewayconfig.load(path, self.gateway_types) if path else GatewaysConfig()
         key = self.secret_key() if self.gateway_config.gateways else ""  # a dry run makes no key file
         context = GatewayContext(self.settings.public_url.rstrip("/"), key)
-        self.gateways: dict[str, Gateway] = {"console": ConsoleGateway(self.redis)}
+        # Without other gateways (the demo) the console gateway places calls too, so the hot button can be tried.
+        console = ConsoleCaller if not self.gateway_config.gateways else ConsoleGateway
+        self.gateways: dict[str, Gateway] = {"console": console(self.redis)}
         self.endpoints: dict[str, Mapping[str, Endpoint]] = {}
         for spec in self.gateway_config.gateways:
             gateway_type = self.gateway_types[spec.type]

@@ -41,8 +41,14 @@ from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.support.errors import PluginError
 from kodeord.support.manager import Hooks, make_manager
+from kodeord.watch.live import LiveSeries
+from kodeord.web import apikeys
 from kodeord.web.app import create_app
+from kodeord.web.console.sections import ConsoleSection
 from kodeord.web.links import Links
+from kodeord.web.reports import Report as TableReport
+from kodeord.web.tables import Column
+from kodeord.web.tables import Kind as ColumnKind
 
 from .conftest import TV_RULES
 
@@ -122,6 +128,22 @@ class EveryHook:
         register(Route("/every/hello", hello))
 
     @hookimpl
+    def kodeord_register_console_sections(self, register: Callable[[ConsoleSection], None]) -> None:
+        async def page(request: Request) -> Response:
+            return PlainTextResponse("every's console page")
+
+        register(ConsoleSection("every", "Allt", [Route("/", page)]))
+
+    @hookimpl
+    def kodeord_register_reports(self, register: Callable[[TableReport], None]) -> None:
+        columns = [Column("who", "Vem", ColumnKind.PHONE)]
+        register(TableReport("every.friends", "Vänner", columns, lambda host, tenant, period: [("+46701111111",)]))
+
+    @hookimpl
+    def kodeord_live_series(self, platform: PluginHost, service: Service) -> list[LiveSeries] | None:
+        return [LiveSeries("every:hits", "Träffar", 7)] if service.key == "tv/mello" else None
+
+    @hookimpl
     def kodeord_register_commands(self, cli: click.Group) -> None:
         @cli.command("every-hello")
         def every_hello() -> None:
@@ -182,6 +204,13 @@ def test_every_hook_takes_effect(
     assert to_all == ["+46701111111", "+46702222222"]  # vet_outgoing_batch stopped the foe
     url = serve(create_app(platform))
     assert httpx.get(f"{url}/every/hello").text == "hello from every"  # register_routes
+    assert httpx.get(f"{url}/console/every/").text == "every's console page"  # register_console_sections
+    key = apikeys.create(platform.redis, "tv", "every")
+    friends = httpx.get(f"{url}/api/reports/every.friends", headers={"Authorization": f"Bearer {key}"})
+    assert friends.json() == [{"who": "+46701111111"}]  # register_reports
+    service = platform.service("tv/mello")
+    assert service is not None
+    assert platform.hooks.live_series(platform, service) == [LiveSeries("every:hits", "Träffar", 7)]  # live_series
     cli = click.Group()
     platform.hooks.register_commands(cli)  # register_commands
     assert CliRunner().invoke(cli, ["every-hello"]).output == "hello from every\n"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -184,7 +186,8 @@ def console_inbox_key(address: str) -> str:
 
 
 class ConsoleGateway:
-    """Logs each message and keeps the last few per recipient in Redis."""
+    """Logs each message and keeps the last few per recipient in Redis, each with when it was "delivered"
+    (``at``, milliseconds since the epoch) so the simulator can place it among what the phone sent."""
 
     id = "console"
     charging = True
@@ -196,15 +199,34 @@ class ConsoleGateway:
     def send(self, batch: Sequence[Outgoing], report: Report) -> None:
         """Record every message; always succeeds."""
         pipe = self.redis.pipeline(transaction=False)
+        at = int(time.time() * 1000)
         for item in batch:
             message = item.message
             log.info("console gateway: %s -> %s: %s", message.sender, message.to, message.text)
             key = console_inbox_key(message.to)
-            pipe.lpush(key, json.dumps({"id": item.id, **message.to_dict()}, ensure_ascii=False))
+            pipe.lpush(key, json.dumps({"id": item.id, "at": at, **message.to_dict()}, ensure_ascii=False))
             pipe.ltrim(key, 0, CONSOLE_KEEP - 1)
         pipe.execute()
         for item in batch:
             report(Sent.ok(item.id))
+
+
+class ConsoleCaller(ConsoleGateway):
+    """The console gateway that places calls too, for a platform with no other gateway (the demo): a call is
+    kept in the called phone's list like a message, with the call actions it would run when answered, so the
+    simulator shows a hot-button call."""
+
+    def place_call(self, caller_id: str, to: str, actions: Mapping[str, Any]) -> str:
+        """Record the call; return its id."""
+        call_id = f"call-{uuid.uuid4().hex}"
+        log.info("console gateway: call %s -> %s: %s", caller_id, to, json.dumps(actions))
+        call = {"id": call_id, "at": int(time.time() * 1000), "to": to, "from": caller_id, "text": ""}
+        key = console_inbox_key(to)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpush(key, json.dumps({**call, "channel": "call", "actions": dict(actions)}, ensure_ascii=False))
+        pipe.ltrim(key, 0, CONSOLE_KEEP - 1)
+        pipe.execute()
+        return call_id
 
 
 class RecordingGateway:

@@ -14,7 +14,6 @@ served at
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -120,8 +119,7 @@ class Report:
     def table(self, host: PluginHost, tenant: str, period: Period, words: Callable[[str], str] = str) -> Table:
         """The report of ``tenant`` over ``period``, rows read as they are written; ``words`` translates the
         title and the column titles (Swedish as they are)."""
-        columns = [dataclasses.replace(c, title=words(c.title)) for c in self.columns]
-        return Table(columns, self.rows(host, tenant, period), period.zone, words(self.title))
+        return Table(self.columns, self.rows(host, tenant, period), period.zone, self.title).worded(words)
 
 
 def zone_of(host: PluginHost, tenant: str) -> str:

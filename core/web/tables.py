@@ -17,12 +17,13 @@ Rows are sequences of values in the columns' order; ``None`` is an empty cell.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import enum
 import io
 import json
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -80,6 +81,11 @@ class Table:
     rows: Iterable[Sequence[Any]]
     zone: str = "Europe/Stockholm"
     name: str = "Rapport"  # the xlsx sheet's name
+
+    def worded(self, words: Callable[[str], str]) -> Table:
+        """The table with its name and column titles put through ``words`` (a translation)."""
+        columns = [dataclasses.replace(c, title=words(c.title)) for c in self.columns]
+        return dataclasses.replace(self, columns=columns, name=words(self.name))
 
     def local(self, value: datetime) -> datetime:
         """``value`` in the table's time zone, without the zone (as a spreadsheet keeps times)."""

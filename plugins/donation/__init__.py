@@ -5,7 +5,8 @@ A donation is one SMS to a keyword on a short code, or to a dedicated number, wh
 number, charged on the thank-you reply (the rule's ``reply:``). Each donation is counted per day (in the
 tenant's time zone), campaign, operator and price, with the payout share in force, in the service's own
 keys and in the same commit as the reply, so a gateway's retry counts once. Totals and a settlement report
-(CSV or JSON) come from ``GET /api/donation/...`` and ``kodeord donations ...``. See docs/televoting.md.
+(CSV or JSON) come from ``GET /api/donation/...`` and ``kodeord donations ...``, and as the reports
+``donation.totals`` and ``donation.settlement`` in the console and ``/api/reports/``. See docs/televoting.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from .give import give
 if TYPE_CHECKING:
     import click
     from starlette.routing import BaseRoute
+
+    from kodeord.web.reports import Report
 
 GIVE = ActionSpec(
     campaign.ACTION,
@@ -46,6 +49,18 @@ def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
 
     for route in api.routes():
         register(route)
+
+
+@hookimpl
+def kodeord_register_reports(register: Callable[[Report], None]) -> None:
+    """``donation.totals`` and ``donation.settlement`` (their titles' English in ``locale/en.po``)."""
+    from kodeord.web.console import i18n
+
+    from .reports import SETTLEMENT, TOTALS
+
+    i18n.add_package(__package__)
+    register(TOTALS)
+    register(SETTLEMENT)
 
 
 @hookimpl

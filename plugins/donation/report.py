@@ -115,13 +115,19 @@ def percent_text(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def _sum(found: Iterable[Row]) -> dict[str, Any]:
+def figures(found: Iterable[Row]) -> tuple[int, Decimal, Decimal]:
+    """The donations, gross and owed of ``found`` added up (each row's owed already rounded)."""
     chosen = list(found)
-    return {
-        "count": sum(r.count for r in chosen),
-        "gross": money(sum((r.gross for r in chosen), Decimal(0))),
-        "owed": money(sum((r.owed for r in chosen), Decimal(0))),
-    }
+    return (
+        sum(r.count for r in chosen),
+        sum((r.gross for r in chosen), Decimal(0)),
+        sum((r.owed for r in chosen), Decimal(0)),
+    )
+
+
+def _sum(found: Iterable[Row]) -> dict[str, Any]:
+    count, gross, owed = figures(found)
+    return {"count": count, "gross": money(gross), "owed": money(owed)}
 
 
 def _by(found: list[Row], name: str, keys: Iterable[str]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Finding a tenant's polls and competitions in the loaded rule files (for the API and the CLI).
+"""Finding a tenant's polls and competitions in the loaded rule files (for the API, the CLI and the console).
 
 Only the tenant's own services are looked at, so an id can never reach another customer's poll.
 """
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from kodeord.config.model import Rule, Service
 
+from . import competition
 from . import poll as polls
 from .poll import Poll, PollError
 
@@ -32,3 +33,18 @@ def find_poll(platform: PluginHost, tenant: str, poll_id: str) -> Poll:
     if found is None:
         raise PollError(f"no poll {poll_id!r} for tenant {tenant!r}", 404)
     return found
+
+
+def has_polls(platform: PluginHost, tenant: str) -> bool:
+    """Whether ``tenant`` has a poll."""
+    return bool(platform.services(tenant, polls.ACTION))
+
+
+def has_competitions(platform: PluginHost, tenant: str) -> bool:
+    """Whether ``tenant`` has a competition."""
+    return bool(platform.services(tenant, competition.ACTION))
+
+
+def has_voting(platform: PluginHost, tenant: str) -> bool:
+    """Whether ``tenant`` has a poll or a competition (the console's section and reports are for them)."""
+    return has_polls(platform, tenant) or has_competitions(platform, tenant)

@@ -52,10 +52,20 @@ async def close_poll(request: Request, platform: PluginHost, tenant: str) -> Any
     poll = find_poll(platform, tenant, request.path_params["poll"])
 
     def close() -> Any:
-        newly = store.close(platform.redis, poll, "api")
+        newly = store.close(platform, poll, "api")
         return {"closed_now": newly, **store.result(platform.redis, poll)}
 
     return await run_in_threadpool(close)
+
+
+async def open_poll(request: Request, platform: PluginHost, tenant: str) -> Any:
+    poll = find_poll(platform, tenant, request.path_params["poll"])
+
+    def reopen() -> Any:
+        opened = store.reopen(platform, poll, "api")
+        return {"opened_now": opened, **store.result(platform.redis, poll)}
+
+    return await run_in_threadpool(reopen)
 
 
 async def press_hot_button(request: Request, platform: PluginHost, tenant: str) -> Any:
@@ -123,6 +133,7 @@ def routes() -> list[Route]:
         Route(PREFIX + "/polls", tenant_endpoint(list_polls), methods=["GET"]),
         Route(one, tenant_endpoint(show_poll), methods=["GET"]),
         Route(one + "/close", tenant_endpoint(close_poll), methods=["POST"]),
+        Route(one + "/open", tenant_endpoint(open_poll), methods=["POST"]),
         Route(one + "/hot-button", tenant_endpoint(press_hot_button), methods=["POST"]),
         Route(one + "/hot-button", tenant_endpoint(log_reader("hot_button")), methods=["GET"]),
         Route(one + "/alerts", tenant_endpoint(log_reader("alerts")), methods=["GET"]),

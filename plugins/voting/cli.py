@@ -1,4 +1,4 @@
-"""``kodeord polls ...``: results, closing and the hot button from the command line (as the API does).
+"""``kodeord polls ...``: results, closing, opening again and the hot button from the command line (as the API does).
 
 Polls are named ``TENANT/POLL`` (the poll's service id).
 """
@@ -33,7 +33,7 @@ def show(value: Any) -> None:
 
 @click.group()
 def polls() -> None:
-    """Polls: live results, closing (freezes the result) and the hot button."""
+    """Polls: live results, closing (freezes the result), opening again and the hot button."""
 
 
 @polls.command("ls")
@@ -79,9 +79,23 @@ def close(name: str) -> None:
 
     with platform_for(name) as (platform, tenant, poll_id):
         poll = find_poll(platform, tenant, poll_id)
-        newly = store.close(platform.redis, poll, "cli")
+        newly = store.close(platform, poll, "cli")
         found = store.result(platform.redis, poll)
     click.echo(f"{'closed' if newly else 'already closed'} at {found['closed_at']}; {found['total']} votes")
+
+
+@polls.command("open")
+@click.argument("name")
+def reopen(name: str) -> None:
+    """Open TENANT/POLL again after it was closed by hand: votes count from now on (until its closing time)."""
+    from . import store
+    from .admin import find_poll
+
+    with platform_for(name) as (platform, tenant, poll_id):
+        poll = find_poll(platform, tenant, poll_id)
+        opened = store.reopen(platform, poll, "cli")
+        found = store.result(platform.redis, poll)
+    click.echo(f"{'opened again' if opened else 'was not closed'}; {found['state']}; {found['total']} votes")
 
 
 @polls.command("hot-button")

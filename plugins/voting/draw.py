@@ -40,18 +40,29 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def eligible(competition: Competition, entries: dict[Any, Any], earlier: set[str]) -> list[str]:
+    """The numbers a draw is made among, sorted: entries with the right answer, earlier winners left out."""
+    return sorted(
+        number
+        for number, value in ((_text(k), _text(v)) for k, v in entries.items())
+        if number not in earlier and competition.correct(value.split(" ", 1)[1])
+    )
+
+
 def summary(client: redis.Redis, competition: Competition) -> dict[str, Any]:
-    """Entries, right answers, winners and the number of draws."""
+    """Entries, right answers, winners, entries a draw now would be made among, and the number of draws."""
     keys = CompetitionKeys(competition.service)
     entries = client.hgetall(keys.key("entries"))
     correct = sum(competition.correct(_text(v).split(" ", 1)[1]) for v in entries.values())
+    winners = {_text(w) for w in client.smembers(keys.key("winners"))}
     return {
         "competition": competition.service.split("/", 1)[1],
         "title": competition.title,
         "key": competition.key,
         "entries": len(entries),
         "correct": correct,
-        "winners": sorted(_text(w) for w in client.smembers(keys.key("winners"))),
+        "eligible": len(eligible(competition, entries, winners)),
+        "winners": sorted(winners),
         "draws": client.xlen(keys.key("draws")),
     }
 
@@ -68,22 +79,18 @@ def draw(client: redis.Redis, competition: Competition, winners: int, by: str) -
                 entries = pipe.hgetall(keys.key("entries"))
                 earlier = {_text(w) for w in pipe.smembers(keys.key("winners"))}
                 n = pipe.xlen(keys.key("draws")) + 1
-                eligible = sorted(
-                    number
-                    for number, value in ((_text(k), _text(v)) for k, v in entries.items())
-                    if number not in earlier and competition.correct(value.split(" ", 1)[1])
-                )
-                if len(eligible) < winners:
-                    raise PollError(f"{len(eligible)} eligible entries, too few to draw {winners} winner(s)", 409)
-                listing = entry_list(eligible)
-                places = pick(winners, len(eligible))
-                chosen = [eligible[p] for p in places]
+                among = eligible(competition, entries, earlier)
+                if len(among) < winners:
+                    raise PollError(f"{len(among)} eligible entries, too few to draw {winners} winner(s)", 409)
+                listing = entry_list(among)
+                places = pick(winners, len(among))
+                chosen = [among[p] for p in places]
                 record = {
                     "draw": n,
                     "at": datetime.now(UTC).isoformat(),
                     "by": by,
                     "key": competition.key,
-                    "eligible": len(eligible),
+                    "eligible": len(among),
                     "sha256": hashlib.sha256(listing).hexdigest(),
                     "winners": chosen,
                     "places": [p + 1 for p in places],

@@ -56,8 +56,9 @@ def voice_gateway(platform: PluginHost, poll: Poll) -> Caller:
     return next(iter(able.values()))
 
 
-def press(platform: PluginHost, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
-    """Pick a recent caller, connect them to the studio, log the pick; return the log record."""
+def line(platform: PluginHost, poll: Poll) -> tuple[str, Caller]:
+    """The number hot-button calls come from and the gateway that places them; PollError (409) when the rule
+    files leave the poll without a studio, a number to call from or a gateway able to call."""
     if not poll.studio:
         raise PollError("the poll has no studio number to connect callers to", 409)
     service = platform.service(poll.service)
@@ -65,7 +66,12 @@ def press(platform: PluginHost, poll: Poll, seconds: int, by: str) -> dict[str, 
     caller_id = poll.caller_id or (voice_numbers[0] if voice_numbers else None)
     if not caller_id:
         raise PollError("the poll has no caller_id and no voice number to call from", 409)
-    gateway = voice_gateway(platform, poll)
+    return caller_id, voice_gateway(platform, poll)
+
+
+def press(platform: PluginHost, poll: Poll, seconds: int, by: str) -> dict[str, Any]:
+    """Pick a recent caller, connect them to the studio, log the pick; return the log record."""
+    caller_id, gateway = line(platform, poll)
     keys = PollKeys(poll.service)
     now = now_ms()
     while True:

@@ -42,7 +42,7 @@ def test_health_and_metrics(site: tuple[Platform, str]) -> None:
 def test_simulator_round_trip(site: tuple[Platform, str]) -> None:
     platform, url = site
     page = httpx.get(f"{url}/simulator")
-    assert page.status_code == 200 and "72500 (shared)" in page.text
+    assert page.status_code == 200 and "72500 (delat kortnummer)" in page.text
     reply = send(url, **{"from": "0701234567", "to": "72500", "text": "mello 07"}).json()
     assert (reply["service"], reply["rule"]) == ("tv/mello", "vote")
     assert [r["text"] for r in reply["replies"]] == ["Tack för rösten på 07"]

@@ -47,9 +47,10 @@ def add_package(package: str) -> None:
 
 @cache
 def catalogue(language: str) -> gettext_module.NullTranslations:
-    """The translations into ``language``, every package's catalogue merged (none for Swedish)."""
+    """The translations into ``language``, every package's catalogue merged (none for Swedish); where two give
+    one Swedish text different English, the core's wins (and ``test_i18n`` fails)."""
     merged: Translations | None = None
-    for package in _packages:
+    for package in reversed(_packages):  # a later merge wins: the core's catalogue last
         source = resources.files(package).joinpath("locale", f"{language}.po")
         if not source.is_file():
             continue

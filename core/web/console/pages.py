@@ -171,7 +171,7 @@ async def login(request: Request) -> Response:
     sessions = _sessions(request)
     fields = await form(request)
     if not sessions.check(request.cookies.get(LOGIN_COOKIE, ""), fields.get("csrf")):
-        return _login_form(request, 403, "Sidan hade blivit för gammal. Logga in igen.")
+        return _login_form(request, 403, N_("Sidan hade blivit för gammal. Logga in igen."))
     platform = request.app.state.platform
     address = request.client.host if request.client else ""
     email, after = fields.get("email", ""), fields.get("next", "")
@@ -255,6 +255,7 @@ def routes(sections: list[ConsoleSection]) -> list[BaseRoute]:
         Route("/console/reports/{name}", reports.report),
         Mount("/console/static", StaticFiles(packages=[("kodeord.web.console", "static")]), name="console-static"),
         Route("/console/messages", messages.messages),
+        Route("/console/messages/export", messages.export),
         Route("/console/messages/{id:path}", messages.message),
         Route("/admin", admin),
     ]

@@ -14,34 +14,39 @@ from starlette.responses import Response
 from kodeord.config.model import Condition
 from kodeord.inbound.messages import Inbound
 from kodeord.support.errors import KodeordError
+from kodeord.web.console.i18n import N_
+from kodeord.web.console.i18n import gettext as _
+from kodeord.web.console.messages import status_name
 from kodeord.web.console.pages import csrf_refused, form, page, session_of, to_login
 
-DAYS = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
+DAYS = (N_("mån"), N_("tis"), N_("ons"), N_("tor"), N_("fre"), N_("lör"), N_("sön"))
 
 
 def when(condition: Condition) -> list[str]:
-    """A rule's condition as short Swedish phrases ("alltid" when it has none)."""
+    """A rule's condition as short phrases in the page's language ("alltid" when it has none); a template calls
+    it while it renders, so :func:`~kodeord.web.console.i18n.gettext` knows the language."""
     parts = []
     if condition.reserved:
-        parts.append("reserverat ord: " + ", ".join(sorted(condition.reserved)))
+        parts.append(_("reserverat ord: %(words)s") % {"words": ", ".join(sorted(condition.reserved))})
     if condition.keywords:
-        parts.append("nyckelord: " + ", ".join(sorted(condition.keywords)))
+        parts.append(_("nyckelord: %(words)s") % {"words": ", ".join(sorted(condition.keywords))})
     if condition.args is not None:
-        parts.append(f"text efter nyckelordet: {condition.args.pattern}")
+        parts.append(_("text efter nyckelordet: %(pattern)s") % {"pattern": condition.args.pattern})
     if condition.roles:
-        parts.append("avsändare: " + ", ".join(sorted(condition.roles)))
+        parts.append(_("avsändare: %(roles)s") % {"roles": ", ".join(sorted(condition.roles))})
     if condition.channels:
-        parts.append("kanal: " + ", ".join(sorted(c.value for c in condition.channels)))
+        parts.append(_("kanal: %(channels)s") % {"channels": ", ".join(sorted(c.value for c in condition.channels))})
     if condition.start is not None or condition.end is not None:
         start = condition.start.isoformat(" ", "minutes") if condition.start else "…"
         end = condition.end.isoformat(" ", "minutes") if condition.end else "…"
-        parts.append(f"tid: {start} – {end}")
+        parts.append(_("tid: %(start)s – %(end)s") % {"start": start, "end": end})
     if condition.hours is not None:
         begin, until = condition.hours
-        parts.append(f"klockan {begin // 60:02d}:{begin % 60:02d}–{until // 60:02d}:{until % 60:02d}")
+        hours = {"begin": f"{begin // 60:02d}:{begin % 60:02d}", "until": f"{until // 60:02d}:{until % 60:02d}"}
+        parts.append(_("klockan %(begin)s–%(until)s") % hours)
     if condition.days:
-        parts.append("dagar: " + ", ".join(DAYS[d] for d in sorted(condition.days)))
-    return parts or ["alltid"]
+        parts.append(_("dagar: %(days)s") % {"days": ", ".join(_(DAYS[d]) for d in sorted(condition.days))})
+    return parts or [_("alltid")]
 
 
 async def rules(request: Request) -> Response:
@@ -60,24 +65,26 @@ async def rules(request: Request) -> Response:
             return refused
         values = {"to": fields.get("to", ""), "sender": fields.get("sender", ""), "text": fields.get("text", "")[:1600]}
         if values["to"] not in numbers:  # another tenant's number is as unknown here as a made-up one
-            return page(request, "notfound.html", 404, title="Hittades inte", session=session)
+            return page(request, "notfound.html", 404, title=N_("Hittades inte"), session=session)
         result, status = await run_in_threadpool(_try, request, session.account.tenant, values)
     return page(
         request,
         "rules.html",
         status,
-        title="Regler",
+        title=N_("Regler"),
         session=session,
         services=services,
         numbers=numbers,
         when=when,
+        status_name=status_name,
         values=values,
         result=result,
     )
 
 
 def _try(request: Request, tenant: str, values: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """A dry run of ``values`` (to, sender, text), routed only to ``tenant``'s own services."""
+    """A dry run of ``values`` (to, sender, text), routed only to ``tenant``'s own services: its outcome, or an
+    error as a text to translate and the values to fill in."""
     platform = request.app.state.platform
     try:
         inbound = Inbound.create(
@@ -89,13 +96,13 @@ def _try(request: Request, tenant: str, values: dict[str, Any]) -> tuple[dict[st
             regions=platform.settings.regions,
         )
     except KodeordError as exc:
-        return {"error": str(exc)}, 400
+        return {"error": (N_("Meddelandet kan inte provas: %(why)s"), {"why": str(exc)})}, 400
     route = platform.catalog.index.route(inbound.recipient, inbound.text)
     if route.service is not None and route.service.tenant != tenant:
         # A shared short code: the keyword is another customer's, whose service is none of this one's business.
-        return {"error": "Meddelandet går till en tjänst som inte är kundens."}, 200
+        return {"error": (N_("Meddelandet går till en tjänst som inte är kundens."), {})}, 200
     try:
         outcome = platform.handle(inbound, dry_run=True, route=route)
     except KodeordError as exc:
-        return {"error": str(exc)}, 200
+        return {"error": (N_("Reglerna gav ett fel: %(why)s"), {"why": str(exc)})}, 200
     return {"outcome": outcome}, 200
