@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint browser bench clean
+.PHONY: demo test lint browser bench screenshots clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check core plugins tests bench examples
 	$(BIN)/ruff format --check core plugins tests bench examples
 	$(BIN)/mypy core plugins
+
+# The pictures of docs/console.md, taken by the console's browser tests.
+screenshots: $(STAMP) browser
+	KODEORD_SCREENSHOTS=docs/images $(BIN)/pytest -q tests/web/console/test_tour.py \
+		tests/web/console/test_live_browser.py tests/plugins/test_addressbook_browser.py tests/web/test_simulator_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/rules_load.py

@@ -47,6 +47,13 @@ def _sessions(request: Request) -> Sessions:
     return found
 
 
+def _named(request: Request, base: str) -> str:
+    """The name of cookie ``base`` for this request: ``__Host-<base>`` over https, so the browser takes it only
+    from this very host over https with ``Path=/`` (a sibling subdomain or a plain-http page cannot plant a
+    login token or a session of its own); ``base`` over plain http (the demo on a laptop)."""
+    return f"__Host-{base}" if _secure(request) else base
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.app.state.platform.settings.public_url.startswith("https:")
 
@@ -112,7 +119,9 @@ async def signed_in(request: Request, least: Role = Role.VIEWER) -> Session | Re
 async def session_of(request: Request) -> Session | None:
     """The request's session, or None."""
     platform = request.app.state.platform
-    return await run_in_threadpool(_sessions(request).read, platform.redis, request.cookies.get(COOKIE))
+    return await run_in_threadpool(
+        _sessions(request).read, platform.redis, request.cookies.get(_named(request, COOKIE))
+    )
 
 
 def to_login(request: Request) -> Response:
@@ -159,7 +168,7 @@ def _login_form(request: Request, status: int = 200, error: str = "", email: str
         error=error,
     )
     response.set_cookie(
-        LOGIN_COOKIE, token, max_age=3600, httponly=True, samesite="lax", secure=_secure(request), path="/login"
+        _named(request, LOGIN_COOKIE), token, max_age=3600, httponly=True, samesite="lax", secure=_secure(request)
     )
     return response
 
@@ -170,7 +179,7 @@ async def login(request: Request) -> Response:
         return _login_form(request, after=request.query_params.get("next", ""))
     sessions = _sessions(request)
     fields = await form(request)
-    if not sessions.check(request.cookies.get(LOGIN_COOKIE, ""), fields.get("csrf")):
+    if not sessions.check(request.cookies.get(_named(request, LOGIN_COOKIE), ""), fields.get("csrf")):
         return _login_form(request, 403, N_("Sidan hade blivit för gammal. Logga in igen."))
     platform = request.app.state.platform
     address = request.client.host if request.client else ""
@@ -180,9 +189,14 @@ async def login(request: Request) -> Response:
         return _login_form(request, 401, BAD_LOGIN, email, after)
     response = RedirectResponse(_next(after), status_code=303)
     response.set_cookie(
-        COOKIE, sessions.cookie(account), max_age=MAX_AGE_S, httponly=True, samesite="lax", secure=_secure(request)
+        _named(request, COOKIE),
+        sessions.cookie(account),
+        max_age=MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(_named(request, LOGIN_COOKIE), secure=_secure(request))
     return response
 
 
@@ -201,7 +215,7 @@ async def logout(request: Request) -> Response:
             return refused
         await run_in_threadpool(Sessions.end, request.app.state.platform.redis, session)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(_named(request, COOKIE), secure=_secure(request))
     return response
 
 

@@ -96,14 +96,24 @@ def test_over_https_the_cookies_are_secure(make_platform: Callable[..., Platform
     accounts.create(platform.redis, "demo-tv", "producent@example.se", PASSWORD)
     with httpx.Client(base_url=serve(create_app(platform))) as client:
         form = client.get("/login")
-        assert "Secure" in form.headers["set-cookie"]
+        # __Host- names: the browser takes them only from this host, over https, for the whole site.
+        login_cookie = f"__Host-{LOGIN_COOKIE}"
+        assert form.headers["set-cookie"].startswith(f"{login_cookie}=")
+        assert "Secure" in form.headers["set-cookie"] and "Path=/;" in form.headers["set-cookie"]
         token = TOKEN.search(form.text)
         assert token is not None
         fields = {"csrf": token.group(1), "email": "producent@example.se", "password": PASSWORD}
-        cookie = f"{LOGIN_COOKIE}={form.cookies[LOGIN_COOKIE]}"  # a client keeps a Secure cookie for https only
+        plain = client.post("/login", data=fields, headers={"cookie": f"{LOGIN_COOKIE}={form.cookies[login_cookie]}"})
+        assert plain.status_code == 403  # a token planted under the plain name (from http, a sibling host) is not it
+        cookie = f"{login_cookie}={form.cookies[login_cookie]}"  # a client keeps a Secure cookie for https only
         done = client.post("/login", data=fields, headers={"cookie": cookie})
         assert done.status_code == 303
-        assert done.headers["set-cookie"].startswith(f"{COOKIE}=") and "Secure" in done.headers["set-cookie"]
+        session = done.headers["set-cookie"]
+        assert session.startswith(f"__Host-{COOKIE}=") and "Secure" in session and "Path=/" in session
+        value = done.cookies[f"__Host-{COOKIE}"]
+        home = client.get("/console", headers={"cookie": f"__Host-{COOKIE}={value}"})
+        assert home.status_code == 200 and "Demo-TV" in home.text
+        assert client.get("/console", headers={"cookie": f"{COOKIE}={value}"}).status_code == 303
 
 
 def test_admin_is_the_console(console: tuple[Platform, str]) -> None:
