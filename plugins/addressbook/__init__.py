@@ -1,9 +1,11 @@
-"""Opt-in address books on a virtual number (AB-1 to AB-8).
+"""Opt-in address books on a virtual number (AB-1 to AB-10).
 
 People join by sending START and leave with STOPP; administrators add members by hand (mobile numbers and
 email addresses) and approve joiners where the list asks for it; writers broadcast to every member by
 texting the number; everything else goes to the list's functionaries. Consent is recorded for every join,
-leave, approval and manual add. See docs/addressbook.md.
+leave, approval and manual add. The console's toolbox (``/console/lists``) does the administrators' and the
+writers' part on the web, and the report ``addressbook.members`` counts joins, leaves and members per day.
+See docs/addressbook.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from kodeord.config.model import Service
+    from kodeord.web.console.sections import ConsoleSection
+    from kodeord.web.reports import Report
 
 PARAMS = (
     Param("name", str, doc="the list's name in replies (default: the service id)", validate=CHECKS["name"]),
@@ -47,6 +51,12 @@ PARAMS = (
     Param("leave_words", list, doc="words that unsubscribe (default STOPP, STOP)", validate=CHECKS["leave_words"]),
     Param("footer", str, doc="a line added to every broadcast SMS", validate=CHECKS["footer"]),
     Param("replies", dict, doc="texts by name, replacing the defaults", validate=CHECKS["replies"]),
+    Param(
+        "admins",
+        list,
+        doc="email addresses of the console accounts that administer the list in the console",
+        validate=CHECKS["admins"],
+    ),
 )
 
 
@@ -100,6 +110,25 @@ def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
 
     for route in (*api.routes(), *pages.routes()):
         register(route)
+
+
+@hookimpl
+def kodeord_register_console_sections(register: Callable[[ConsoleSection], None]) -> None:
+    """``/console/lists``: the lists' toolbox, shown to tenants that have lists."""
+    from kodeord.web.console.i18n import N_
+    from kodeord.web.console.sections import ConsoleSection
+
+    from . import console
+
+    register(ConsoleSection("lists", N_("Adressböcker"), console.routes(), package=__package__, shown=console.shown))
+
+
+@hookimpl
+def kodeord_register_reports(register: Callable[[Report], None]) -> None:
+    """``addressbook.members``: joins, leaves and members per list and day."""
+    from .report import REPORT
+
+    register(REPORT)
 
 
 @hookimpl

@@ -39,7 +39,18 @@ class ListError(RequestError):
     """A list operation that cannot be done; ``http_status`` says why."""
 
 
+class MemberError(ListError):
+    """A member's details that are not valid; ``problem`` says which: ``phone`` (not a number), ``not_mobile``
+    (a number, but no mobile), ``email``, ``name`` (too long) or ``missing`` (neither number nor address)."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 IMPORT_BATCH = 1000
+MAX_TEXT = 1600  # characters of a broadcast's text
+MAX_SUBJECT = 200  # characters of a broadcast email's subject
 
 
 def parse_address(raw: str, regions: tuple[str, ...]) -> str:
@@ -48,6 +59,14 @@ def parse_address(raw: str, regions: tuple[str, ...]) -> str:
         return check_email(raw) if "@" in raw else phone.parse(raw, regions)
     except (InvalidNumber, InvalidMessage) as exc:
         raise ListError(str(exc)) from None
+
+
+def _checked(raw: str, regions: tuple[str, ...], field: str) -> str:
+    """:func:`parse_address`, its error a MemberError about ``field``."""
+    try:
+        return parse_address(raw, regions)
+    except ListError as exc:
+        raise MemberError(str(exc), field) from None
 
 
 @dataclass
@@ -197,18 +216,21 @@ class ListAdmin:
     def member_row(self, phone_raw: str, email_raw: str, name: str) -> tuple[str, str]:
         """A checked (member id, contact JSON or "") for :meth:`import_members`; ListError if invalid."""
         regions = tuple(self.platform.settings.regions)
-        number = parse_address(phone_raw, regions) if phone_raw else ""
-        if number and ("@" in number or (problem := phone.mobile_problem(number)) is not None):
-            raise ListError(f"phone {phone_raw!r}: " + ("not a phone number" if "@" in number else str(problem)))
-        email = parse_address(email_raw, regions) if email_raw else ""
+        number = _checked(phone_raw, regions, "phone") if phone_raw else ""
+        if number:
+            problem = "not a phone number" if "@" in number else phone.mobile_problem(number)
+            if problem is not None:
+                kind = "not_mobile" if problem == "not a mobile number" else "phone"
+                raise MemberError(f"phone {phone_raw!r}: {problem}", kind)
+        email = _checked(email_raw, regions, "email") if email_raw else ""
         if email_raw and "@" not in email:
-            raise ListError(f"email {email_raw!r} is not an email address")
+            raise MemberError(f"email {email_raw!r} is not an email address", "email")
         if len(name) > 100:
-            raise ListError("name must be at most 100 characters")
+            raise MemberError("name must be at most 100 characters", "name")
         try:
             member = store.member_id(number, email)
         except ValueError as exc:
-            raise ListError(str(exc)) from None
+            raise MemberError(str(exc), "missing") from None
         contact = {k: v for k, v in (("phone", number), ("email", email), ("name", name)) if v}
         return member, json.dumps(contact, ensure_ascii=False) if (email and number) or name else ""
 
@@ -316,18 +338,22 @@ class ListAdmin:
 
     # -- broadcasts ------------------------------------------------------------------------------------------
 
-    def broadcast(self, list_id: str, text: str) -> dict[str, Any]:
-        """Start a broadcast to every member from the API (the list needs a number to send SMS from)."""
+    def broadcast(self, list_id: str, text: str, subject: str = "", fanout_id: str = "") -> dict[str, Any]:
+        """Start a broadcast to every member (the list needs a number to send SMS from); ``subject``, if given,
+        is the emails' subject instead of the list's ``email_subject``; ``fanout_id`` names the broadcast
+        (default: the channel and the time). It is kept in the list's log of recent broadcasts."""
         lk = self.keys(list_id)
         service = self._services().get(list_id)
         if service is None:
             raise ListError(f"list {list_id!r} has no number: give it one in a rule file first", 409)
-        if not text.strip() or len(text) > 1600:
-            raise ListError("text must be 1-1600 characters")
+        if not text.strip() or len(text) > MAX_TEXT:
+            raise ListError(f"text must be 1-{MAX_TEXT} characters")
+        if len(subject) > MAX_SUBJECT:
+            raise ListError(f"subject must be at most {MAX_SUBJECT} characters")
         options = self.options(list_id)
         variables = {"list": options.name, "number": service.number, "sender": self.by}
-        body = f"{text.strip()}\n{options.footer}" if options.footer else text.strip()
-        fanout_id = f"api:{time.time_ns()}"
+        body = self.body(list_id, text)
+        fanout_id = fanout_id or f"{self.channel}:{time.time_ns()}"
         message = Outbound(
             to="",
             sender=service.number,
@@ -336,9 +362,23 @@ class ListAdmin:
             service=lk.key,
             meta={
                 "list": lk.key,
-                "subject": templating.render(options.reply("email_subject"), variables),
+                "subject": subject.strip() or templating.render(options.reply("email_subject"), variables),
                 "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"}),
             },
         )
-        self.commit(lk, Effects(fanouts=[Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, message)]), "broadcast")
+        started = store.broadcast_entry(fanout_id, self.by, text.strip())
+        effects = Effects(
+            writes=store.logged_broadcast(lk, started),
+            fanouts=[Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, message)],
+        )
+        self.commit(lk, effects, "broadcast")
         return {"id": fanout_id, "list": list_id}
+
+    def body(self, list_id: str, text: str) -> str:
+        """The SMS a broadcast of ``text`` sends: the text and the list's footer."""
+        footer = self.options(list_id).footer
+        return f"{text.strip()}\n{footer}" if footer else text.strip()
+
+    def broadcasts(self, list_id: str) -> list[dict[str, str]]:
+        """The list's recent broadcasts started through the API, the CLI or the console, newest first."""
+        return store.broadcast_log(self.redis, self.keys(list_id))

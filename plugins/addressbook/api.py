@@ -129,7 +129,8 @@ async def consent(request: Request, admin: ListAdmin) -> Any:
 
 async def start_broadcast(request: Request, admin: ListAdmin) -> Any:
     body = await json_body(request)
-    return await run_in_threadpool(admin.broadcast, request.path_params["list"], _text(body, "text", True))
+    text, subject = _text(body, "text", True), _text(body, "subject")
+    return await run_in_threadpool(admin.broadcast, request.path_params["list"], text, subject)
 
 
 async def broadcast_progress(request: Request, admin: ListAdmin) -> Any:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from kodeord.cli import host, progress
-from kodeord.support import csvfile
 
+from . import memberfile
 from .admin import ListAdmin, ListError
 from .store import CONSENT_FIELDS
 
@@ -149,22 +149,23 @@ def add(name: str, phone: str, email: str, member_name: str, note: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--note", default="", help="Kept in every consent record (default: the file name).")
 def import_members(name: str, path: Path, note: str) -> None:
-    """Add members from a CSV file with a header row of phone, email and (optional) name columns.
+    """Add members from a CSV or XLSX file with a header row of phone, email and (optional) name columns
+    (in English or Swedish: telefon, mobil, e-post, namn, ...).
 
     Every row is checked first: one bad row stops the import with FILE:LINE and adds nobody.
     """
     with _admin(name) as (admin, list_id):
         rows = []
-        header, records = csvfile.records(path)  # comma or semicolon, UTF-8 (with or without BOM) or Windows-1252
-        if not {"phone", "email"} & set(header):
-            raise ListError(f"{path}:1: the header row needs a phone or an email column")
-        table = list(records)
+        try:  # comma or semicolon, UTF-8 (with or without BOM) or Windows-1252; or the first sheet of an XLSX
+            table = list(memberfile.read(path))
+        except memberfile.FileError as exc:
+            raise ListError(f"{path}:{exc.line or 1}: {exc}") from None
         with progress.bar(f"checking {path.name}", len(table)) as bar:
-            for line, row in table:
+            for entry in table:
                 try:
-                    rows.append(admin.member_row(row.get("phone") or "", row.get("email") or "", row.get("name") or ""))
+                    rows.append(admin.member_row(entry.phone, entry.email, entry.name))
                 except ListError as exc:
-                    raise ListError(f"{path}:{line}: {exc}") from None
+                    raise ListError(f"{path}:{entry.line}: {exc}") from None
                 bar.update(1)
         with progress.bar(f"importing into {name}", len(rows)) as bar:
             skipped = admin.import_members(list_id, rows, note or f"imported from {path.name}", bar.update)

@@ -1,4 +1,5 @@
-"""A list's options: defaults per language, the rule file's ``with:``, and overrides set by the API or CLI.
+"""A list's options: defaults per language, the rule file's ``with:``, and overrides set by the API or CLI
+(``admins``, the console accounts that administer the list, is one of them).
 
 The effective options are the language's defaults, then what the rule file says, then what an administrator
 set later. Every value is checked the same way wherever it comes from: words are single words, replies are
@@ -13,13 +14,15 @@ from typing import Any
 
 from kodeord.config.keywords import fold
 from kodeord.decide import templating
-from kodeord.support.errors import TemplateError
+from kodeord.inbound.messages import check_email
+from kodeord.support.errors import InvalidMessage, TemplateError
 
 APPROVAL = ("auto", "manual")
 SENDERS = ("writers", "members")
 LANGUAGES = ("sv", "no", "en")
 JOIN_WORDS = ("START",)
 LEAVE_WORDS = ("STOPP", "STOP")
+MAX_ADMINS = 100
 
 # Variables each reply may use (besides these, none: a typo is refused when the options are set).
 COMMON = frozenset({"list", "number", "sender"})
@@ -103,6 +106,7 @@ class ListOptions:
     leave_words: tuple[str, ...] = LEAVE_WORDS
     footer: str = ""  # added to every broadcast SMS
     replies: dict[str, str] = field(default_factory=dict)
+    admins: tuple[str, ...] = ()  # console accounts (email addresses) that administer the list
 
     def reply(self, name: str) -> str:
         """The reply template ``name`` (the language's default unless set)."""
@@ -128,6 +132,7 @@ class ListOptions:
             "leave_words": list(self.leave_words),
             "footer": self.footer,
             "replies": {name: self.reply(name) for name in REPLY_VARIABLES},
+            "admins": list(self.admins),
         }
 
 
@@ -170,6 +175,28 @@ def _name(value: Any) -> str | None:
     return None if isinstance(value, str) and 0 < len(value.strip()) <= 100 else "must be a text of 1-100 characters"
 
 
+def _admins(value: Any) -> str | None:
+    if not isinstance(value, list) or len(value) > MAX_ADMINS:
+        return f"must be a list of at most {MAX_ADMINS} email addresses (the console accounts of administrators)"
+    for address in value:
+        if not isinstance(address, str):
+            return f"{address!r} is not an email address"
+        try:
+            check_email(address)
+        except InvalidMessage as exc:
+            return str(exc)
+    return None
+
+
+def address(raw: str) -> str:
+    """An email address as console accounts are kept (normalised, lower case); ``raw`` lower-cased if it is not
+    one (a value checked when it was set never is)."""
+    try:
+        return check_email(raw)
+    except InvalidMessage:
+        return raw.strip().lower()
+
+
 # Option name -> check of its value: the rule file's parameters and the API use the same checks.
 CHECKS = {
     "name": _name,
@@ -180,6 +207,7 @@ CHECKS = {
     "leave_words": _words,
     "footer": _footer,
     "replies": _replies,
+    "admins": _admins,
 }
 
 
@@ -215,4 +243,6 @@ def effective(name: str, language: str, *layers: Mapping[str, Any]) -> ListOptio
     for key in ("join_words", "leave_words"):
         if key in merged:
             merged[key] = tuple(merged[key])
+    if "admins" in merged:
+        merged["admins"] = tuple(dict.fromkeys(address(a) for a in merged["admins"]))
     return ListOptions(**merged, replies=replies)

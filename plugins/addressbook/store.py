@@ -8,7 +8,14 @@ the API); every key carries that service's hash tag, so a message's effects and 
 - ``contacts``: hash member id -> JSON ``{"phone", "email", "name"}`` for members with more than a number;
 - ``writers``, ``functionaries``: sets of phone numbers and email addresses;
 - ``consent:<member id>``: list of JSON records, oldest first: every join, leave, approval and manual add;
-- ``options``: hash of option name -> JSON value, the administrators' overrides.
+- ``options``: hash of option name -> JSON value, the administrators' overrides;
+- ``broadcasts``: list of the last ``BROADCAST_LOG`` broadcasts started through the API, CLI or console
+  (JSON: id, at, by, the start of the text), newest first.
+
+- ``sent:<token>``: the broadcast a console form started (so a form sent twice starts it once), for a day.
+
+Outside the lists' keys, the console keeps a member file it has previewed until it is imported
+(:func:`upload_key`), for half an hour.
 
 A member's id is their mobile number (E.164) or, for members with only an email address, that address.
 """
@@ -36,6 +43,7 @@ LIST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # as a service id in a 
 CONSENT_FIELDS = ("at", "event", "channel", "text", "by", "ref")  # a consent record, in order
 CONSENT_KEEP = 1000  # records kept per member; enough for years of joining and leaving
 MAX_OFFSET = 10**12  # the furthest a paging cursor of pending or unsubscribed people may point
+BROADCAST_LOG = 50  # recent broadcasts kept per list
 
 
 def registry(tenant: str) -> str:
@@ -109,6 +117,55 @@ class ListKeys:
     def consent(self, member: str) -> str:
         """A member's consent records."""
         return self.keys.key_for("consent", member)
+
+    @property
+    def broadcasts(self) -> str:
+        """List of recent broadcasts (JSON), newest first."""
+        return self.keys.key_for("broadcasts")
+
+    def sent(self, token: str) -> str:
+        """The broadcast a console form (by its one-time ``token``, ours) started: sent twice, it starts once."""
+        return self.keys.key_for("sent", token)
+
+
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")  # the console's random tokens (secrets.token_urlsafe)
+
+
+def upload_key(token: str) -> str:
+    """A member file the console previewed, waiting for the administrator to confirm its import; ValueError
+    for a ``token`` that is not one of ours."""
+    if not TOKEN.fullmatch(token):
+        raise ValueError("not a token of the console's")
+    return platform_key(PLUGIN, "upload", token)
+
+
+def has_email(client: redis.Redis, lk: ListKeys, scan: int = 10_000) -> bool:
+    """Whether any member may get a broadcast by email: one known only by an address, or one whose contact
+    has an address (of the first ``scan`` contacts; more than that are taken to include one)."""
+    for low, high in ((b"-", b"(+"), (b"[,", b"+")):  # ids not starting with "+": not a number
+        if client.zrangebylex(lk.members, low, high, start=0, num=1):
+            return True
+    for seen, (_, raw) in enumerate(client.hscan_iter(lk.contacts, count=1000)):
+        if seen >= scan or "email" in json.loads(raw):
+            return True
+    return False
+
+
+def broadcast_entry(broadcast_id: str, by: str, text: str, at: datetime | None = None) -> str:
+    """One entry of a list's broadcast log (JSON)."""
+    when = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    return json.dumps({"id": broadcast_id, "at": when, "by": by, "text": text[:160]}, ensure_ascii=False)
+
+
+def logged_broadcast(lk: ListKeys, entry: str) -> list[Write]:
+    """Add ``entry`` to the list's broadcast log, keeping the last ``BROADCAST_LOG``."""
+    return [Write("LPUSH", lk.broadcasts, (entry,)), Write("LTRIM", lk.broadcasts, (0, BROADCAST_LOG - 1))]
+
+
+def broadcast_log(client: redis.Redis, lk: ListKeys) -> list[dict[str, str]]:
+    """The list's recent broadcasts, newest first."""
+    raw: list[bytes] = client.lrange(lk.broadcasts, 0, -1)  # type: ignore[assignment]
+    return [json.loads(r) for r in raw]
 
 
 def consent_record(event: str, channel: str, text: str, by: str, ref: str = "", at: datetime | None = None) -> str:
@@ -271,3 +328,64 @@ def consent(client: redis.Redis, lk: ListKeys, member: str) -> list[dict[str, st
     """A member's consent records, oldest first."""
     raw: list[bytes] = client.lrange(lk.consent(member), 0, -1)  # type: ignore[assignment]
     return [json.loads(r) for r in raw]
+
+
+JOIN_EVENTS = frozenset({"join", "approve", "added"})  # consent events that make someone a member
+LEAVE_EVENTS = frozenset({"leave", "remove"})  # and those that end it (a rejection ends only a request)
+
+
+def joined(client: redis.Redis, lk: ListKeys, ids: Sequence[str]) -> list[str]:
+    """When each of ``ids`` last became a member (ISO time, UTC), from their consent records; "" if none says."""
+    pipe = client.pipeline(transaction=False)
+    for member in ids:
+        pipe.lrange(lk.consent(member), 0, -1)
+    found = []
+    for raw in pipe.execute():
+        records = [json.loads(r) for r in raw]
+        found.append(next((r.get("at", "") for r in reversed(records) if r.get("event") in JOIN_EVENTS), ""))
+    return found
+
+
+def asked(client: redis.Redis, lk: ListKeys, state: str, ids: Sequence[str]) -> list[int | None]:
+    """When each of ``ids`` asked to join (``pending``) or left (``unsubscribed``), in ms since 1970."""
+    if not ids or state == "members":
+        return [None] * len(ids)
+    scores: list[float | None] = client.zmscore(lk.of_state(state), list(ids))  # type: ignore[assignment]
+    return [int(s) if s is not None else None for s in scores]
+
+
+def _glob(text: str) -> str:
+    """``text`` as a literal in a Redis MATCH pattern."""
+    return "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in text)
+
+
+def search(
+    client: redis.Redis, lk: ListKeys, state: str, query: str, number: bool, after: str, limit: int
+) -> tuple[list[str], str | None, bool]:
+    """Up to ``limit`` ids in ``state`` matching ``query``, the cursor of the next page (None: none), and
+    whether more matched than a page without a cursor shows.
+
+    A ``number`` query is the start of a number in E.164 ("+4670"): the members starting with it are read in
+    order, a page at a time after ``after``. Any other query (part of a name or an address, lower case) is
+    looked for in every id and contact of the list, and the first ``limit`` matches are the only page (a
+    search is narrowed, not paged); so are number searches among pending and unsubscribed people.
+    """
+    key = lk.of_state(state)
+    if number and state == "members":
+        low = f"({after}".encode() if after and after >= query else b"[" + query.encode()
+        high = b"[" + query.encode() + b"\xff"  # every id that starts with the query sorts below this
+        raw: list[bytes] = client.zrangebylex(key, low, high, start=0, num=limit)  # type: ignore[assignment]
+        ids = [r.decode() for r in raw]
+        return ids, ids[-1] if len(ids) == limit else None, False
+    pattern = f"{_glob(query)}*" if number else f"*{_glob(query)}*"
+    found = {m.decode() for m, _ in client.zscan_iter(key, match=pattern, count=1000)}
+    if not number:
+        named = []
+        for member, raw_contact in client.hscan_iter(lk.contacts, count=1000):
+            contact = json.loads(raw_contact)
+            if any(query in str(value).lower() for value in contact.values()):
+                named.append(member.decode())
+        if named:
+            scores = client.zmscore(key, named)
+            found |= {m for m, s in zip(named, scores, strict=True) if s is not None}  # type: ignore[arg-type]
+    return sorted(found)[:limit], None, len(found) > limit

@@ -92,7 +92,7 @@ def test_the_section_shows_only_the_tenants_polls_and_competitions(studio: Calla
         assert '<a href="/console/voting/polls/senare">senare</a>' in listed.text
         assert '<a href="/console/voting/competitions/tavling">Veckans fråga</a>' in listed.text
         assert "topplistan" not in listed.text
-        assert '<a href="/console/voting" aria-current="page">Omröstningar</a>' in listed.text  # in the menu
+        assert '<a href="/console/voting/" aria-current="page">Omröstningar</a>' in listed.text  # in the menu
         assert producer.get("/console/voting", follow_redirects=True).url.path == "/console/voting/"
         theirs = radio.get("/console/voting/").text
         assert "topplistan" in theirs and "Melodifestivalen" not in theirs and "Veckans fråga" not in theirs

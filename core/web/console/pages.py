@@ -70,7 +70,7 @@ def _menu(request: Request, tenant: str) -> list[tuple[str, str]]:
     entries += [("/console/messages", N_("Meddelanden")), ("/console/rules", N_("Regler"))]
     for section in sections_of(request):
         if section.shown(platform, tenant):
-            entries.insert(-2, (f"/console/{section.name}", section.title))
+            entries.insert(-2, (f"/console/{section.name}/", section.title))
     return entries
 
 
