@@ -2,8 +2,8 @@
 
 - **xlsx** with XlsxWriter in constant-memory mode (a row is written and forgotten, so a million rows take
   the memory of one): numbers as numbers, times as Excel dates in the tenant's time, text always as text
-  (never a formula; control characters, which XML cannot hold, left out), widths set per column, the header
-  frozen and filtered.
+  (never a formula; control characters, which XML cannot hold, left out, and line breaks as Excel's ``\n``),
+  widths set per column, the header frozen and filtered.
 - **CSV** as Swedish Excel opens it with a double click: UTF-8 with a byte-order mark, semicolons, decimal
   commas, ``YYYY-MM-DD HH:MM:SS`` times. A text cell that a spreadsheet would run as a formula (it begins with
   ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is given a leading apostrophe; a phone number in a
@@ -127,7 +127,8 @@ def _cell(sheet: Any, row: int, col: int, kind: Kind, value: Any, formats: dict[
     elif kind is Kind.DATE and isinstance(value, date):
         sheet.write_datetime(row, col, datetime(value.year, value.month, value.day), formats[kind])
     else:
-        sheet.write_string(row, col, _CONTROL.sub("", str(value))[:32767])  # Excel's longest cell
+        text = _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
+        sheet.write_string(row, col, text[:32767])  # Excel's longest cell
 
 
 def _sheet_name(name: str) -> str:

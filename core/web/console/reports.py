@@ -14,7 +14,8 @@ from starlette.responses import Response
 from kodeord.web.console import i18n
 from kodeord.web.console.i18n import N_
 from kodeord.web.console.pages import language, page, signed_in
-from kodeord.web.reports import Period, ReportError, available, download, filename, find, zone_of
+from kodeord.web.console.sessions import Session
+from kodeord.web.reports import Period, Report, ReportError, available, download, filename, find, zone_of
 from kodeord.web.tables import FORMATS, Kind
 
 SHOWN_ROWS = 500  # rows a report's page shows; the downloads have them all
@@ -28,6 +29,25 @@ async def index(request: Request) -> Response:
     platform = request.app.state.platform
     found = available(platform, session.account.tenant)
     return page(request, "reports.html", title=N_("Rapporter"), session=session, reports=found)
+
+
+def _refused(request: Request, session: Session, found: Report, error: str, since: str, until: str) -> Response:
+    """The report's page with what was wrong with the request (400)."""
+    return page(
+        request,
+        "report.html",
+        400,
+        title=found.title,
+        session=session,
+        report=found,
+        error=error,
+        since=since,
+        until=until,
+        rows=[],
+        more=False,
+        downloads={},
+        kinds=Kind,
+    )
 
 
 async def report(request: Request) -> Response:
@@ -44,21 +64,7 @@ async def report(request: Request) -> Response:
     try:
         period = Period.parse(since, until, zone_of(platform, tenant))
     except ReportError as exc:
-        return page(
-            request,
-            "report.html",
-            400,
-            title=found.title,
-            session=session,
-            report=found,
-            error=str(exc),
-            since=since,
-            until=until,
-            rows=[],
-            more=False,
-            downloads={},
-            kinds=Kind,
-        )
+        return _refused(request, session, found, str(exc), since, until)
     fmt = params.get("format", "")
     if fmt:
         try:
@@ -66,21 +72,7 @@ async def report(request: Request) -> Response:
             table = found.table(platform, tenant, period, i18n.gettext)
             return download(table, fmt, filename(found, period))
         except ReportError as exc:
-            return page(
-                request,
-                "report.html",
-                400,
-                title=found.title,
-                session=session,
-                report=found,
-                error=str(exc),
-                since=str(period.first),
-                until=str(period.last),
-                rows=[],
-                more=False,
-                downloads={},
-                kinds=Kind,
-            )
+            return _refused(request, session, found, str(exc), str(period.first), str(period.last))
     rows = await run_in_threadpool(lambda: list(islice(found.table(platform, tenant, period).rows, SHOWN_ROWS + 1)))
     base = {"since": str(period.first), "until": str(period.last)}
     downloads = {f: f"/console/reports/{found.name}?{urlencode(base | {'format': f})}" for f in FORMATS}
