@@ -15,8 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
-import pytest
+# Console passwords hashed at OWASP's argon2id minimum rather than the default, for the suite's many logins
+# (set before kodeord.web.console.accounts is imported; CLI subprocesses inherit it).
+os.environ.setdefault("KODEORD_PASSWORD_MEMORY_KIB", "19456")
+os.environ.setdefault("KODEORD_PASSWORD_PASSES", "2")
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
 import uvicorn
 from hypothesis import settings
 from starlette.applications import Starlette

@@ -13,6 +13,7 @@ import enum
 import hashlib
 import ipaddress
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,7 +32,21 @@ MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an a
 ATTEMPT_WINDOW_S = 15 * 60
 MAX_ACCOUNT_FAILURES = 10
 MAX_ADDRESS_FAILURES = 50
-_HASHER = PasswordHasher()  # argon2id, with argon2-cffi's defaults (RFC 9106's second recommended option)
+# argon2id with argon2-cffi's defaults (RFC 9106's second recommended option: 64 MiB, 3 passes), unless
+# KODEORD_PASSWORD_MEMORY_KIB / KODEORD_PASSWORD_PASSES ask for less on a small machine, never below OWASP's
+# minimum for argon2id (19 MiB, 2 passes). A hash keeps its own parameters, so changing them later still
+# verifies every stored password.
+MIN_MEMORY_KIB, MIN_PASSES = 19 * 1024, 2
+
+
+def _hasher() -> PasswordHasher:
+    default = PasswordHasher()
+    memory = int(os.environ.get("KODEORD_PASSWORD_MEMORY_KIB") or default.memory_cost)
+    passes = int(os.environ.get("KODEORD_PASSWORD_PASSES") or default.time_cost)
+    return PasswordHasher(time_cost=max(MIN_PASSES, passes), memory_cost=max(MIN_MEMORY_KIB, memory))
+
+
+_HASHER = _hasher()
 # A real hash to check against when the account does not exist, so a login takes as long either way.
 _DUMMY = _HASHER.hash("not a password of anyone's")
 
