@@ -16,6 +16,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
 import redis
@@ -47,8 +48,11 @@ def _hasher() -> PasswordHasher:
 
 
 _HASHER = _hasher()
-# A real hash to check against when the account does not exist, so a login takes as long either way.
-_DUMMY = _HASHER.hash("not a password of anyone's")
+@cache
+def _dummy() -> str:
+    """A real hash to check against when the account does not exist, so a login takes as long either way
+    (made at the first such login, not at import: every command would pay for it)."""
+    return _HASHER.hash("not a password of anyone's")
 
 
 class Role(enum.StrEnum):
@@ -209,7 +213,7 @@ def login(client: redis.Redis, email: str, password: str, address: str) -> Accou
         return None
     found = _read(client, email) if len(password) <= MAX_PASSWORD else None
     try:
-        ok = _HASHER.verify(found[1] if found else _DUMMY, password[:MAX_PASSWORD]) and found is not None
+        ok = _HASHER.verify(found[1] if found else _dummy(), password[:MAX_PASSWORD]) and found is not None
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or found is None or found[0].disabled:
