@@ -4,29 +4,105 @@ Swedish and Norwegian Excel save "CSV" with semicolons between fields (the comma
 as UTF-8 with a byte-order mark ("CSV UTF-8") or in the Windows code page ("CSV"), which is Windows-1252, a
 superset of Latin-1. A file is read as UTF-8 (with or without the mark) when it is valid UTF-8, else as
 Windows-1252; its delimiter is the one of semicolon, comma and tab that its first non-blank line holds most of.
+
+A program that writes a changed copy of a file reads it with :func:`text_encoding` and :func:`raw_rows`: the
+encoding comes with its byte-order mark, and every row with the exact text it was read from, so what the copy
+does not change it writes back byte for byte. Excel's "Unicode text" (UTF-16 with a byte-order mark) is read
+that way too.
+
+The names people give a phone column, in Swedish and English, are here as well (:data:`PHONE_HEADERS`, compared
+after :func:`header_label`), so every reader of customers' sheets finds the phone column alike.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 DELIMITERS = (",", ";", "\t")
+LONGEST_LINE = 1 << 20  # characters in one line that raw_rows reads; a longer one is no row of a list
+_PIECE = 1 << 20
+_UTF16 = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+# What people head a phone column with, as header_label leaves it: Swedish and English, written out and short.
+PHONE_HEADERS = frozenset(
+    "phone|phone number|phone no|telephone|telephone number|mobile|mobile number|mobile no|mobile phone|"
+    "mobile phone number|cell|cell phone|cellphone|msisdn|number|telefon|telefonnummer|telefonnr|tel|tel nr|"
+    "telnr|tfn|tfnnr|mobil|mobilnummer|mobilnr|mobil nr|mobiltelefon|mobiltelefonnummer|nummer|sms".split("|")
+)
+
+
+def header_label(cell: str) -> str:
+    """A header cell as names are compared: lower case, ``_`` as a space, single spaces, without a byte-order
+    mark or a trailing ``:``, ``*`` or ``.`` (``"Mobil_Nr.:"`` is ``"mobil nr"``)."""
+    return re.sub(r"\s+", " ", cell.replace("_", " ").replace("\ufeff", "")).strip().rstrip(":*.").strip().lower()
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a text file is encoded, found by reading it whole: ``name`` (``utf-8``, ``cp1252``, ``utf-16-le``
+    or ``utf-16-be``), the byte-order mark it begins with (``b""``: none), and the line of its first NUL
+    character (None: it has none; a file with one is binary rather than text)."""
+
+    name: str
+    bom: bytes
+    nul_line: int | None
+
+    @property
+    def codec(self) -> str:
+        """The codec that reads the file from its first byte, a UTF-8 or UTF-16 byte-order mark consumed."""
+        return {"utf-8": "utf-8-sig", "utf-16-le": "utf-16", "utf-16-be": "utf-16"}.get(self.name, self.name)
+
+
+def text_encoding(path: Path) -> TextEncoding:
+    """The encoding of the file at ``path``: UTF-16 if it begins with a UTF-16 byte-order mark and is valid
+    UTF-16, else UTF-8 (with or without its byte-order mark) if it is valid UTF-8, else Windows-1252; read in
+    pieces."""
+    with path.open("rb") as file:
+        start = file.read(3)
+        for bom, name in _UTF16:
+            if start.startswith(bom):
+                file.seek(len(bom))
+                valid, nul = _scan(file, name)
+                if valid:
+                    return TextEncoding(name, bom, nul)
+        file.seek(0)
+        valid, nul = _scan(file, "utf-8")
+        if valid:
+            return TextEncoding("utf-8", codecs.BOM_UTF8 if start == codecs.BOM_UTF8 else b"", nul)
+        file.seek(0)
+        return TextEncoding("cp1252", b"", _scan(file, "cp1252")[1])
+
+
+def _scan(file: BinaryIO, name: str) -> tuple[bool, int | None]:
+    """Whether the rest of ``file`` is valid in the encoding ``name`` (Windows-1252 takes any bytes), and the
+    line of its first NUL character."""
+    decoder = codecs.getincrementaldecoder("latin-1" if name == "cp1252" else name)()
+    lines = 0
+    nul: int | None = None
+    try:
+        while piece := file.read(_PIECE):
+            text = decoder.decode(piece)
+            if nul is None:
+                at = text.find("\0")
+                if at >= 0:
+                    nul = lines + text.count("\n", 0, at) + 1
+                else:
+                    lines += text.count("\n")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False, None
+    return True, nul
 
 
 def encoding(path: Path) -> str:
     """``utf-8-sig`` if the file is UTF-8 (with or without a byte-order mark), else ``cp1252``; read in pieces."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as file:
-        try:
-            while piece := file.read(1 << 20):
-                decoder.decode(piece)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig"
+    return "utf-8-sig" if text_encoding(path).name == "utf-8" else "cp1252"
 
 
 def delimiter(line: str) -> str:
@@ -61,3 +137,68 @@ def records(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]
                 yield line, dict(zip(header, (cell.strip() for cell in row), strict=False))
 
     return header, each()
+
+
+class CsvError(ValueError):
+    """A row :func:`raw_rows` cannot read: ``line`` is where it begins, ``message`` says what is wrong."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
+def head_lines(text: TextIO, nonblank: int = 1, longest: int = LONGEST_LINE) -> list[str]:
+    """The lines of ``text`` (opened with ``newline=""``) up to and including its ``nonblank``-th non-blank one,
+    read off it (to find the delimiter in, and pass to :func:`raw_rows` as ``head``); all if there are fewer."""
+    lines: list[str] = []
+    while nonblank > 0 and (line := text.readline(longest + 1)):
+        lines.append(_bounded(line, len(lines) + 1, longest))
+        nonblank -= bool(line.strip())
+    return lines
+
+
+def raw_rows(
+    text: TextIO, delimiter: str, head: Iterable[str] = (), longest: int = LONGEST_LINE
+) -> Iterator[tuple[int, list[str], str]]:
+    """``(first line, fields, text)`` for each row of ``text`` (opened with ``newline=""``), after the lines
+    ``head`` already read off it: ``text`` is the row exactly as the file has it, line ending included.
+
+    Raises :class:`CsvError` at a line longer than ``longest`` characters or a field over the csv module's
+    limit; a file of any size is read a line at a time."""
+    pending: list[str] = []
+    keep = pending.append
+    readline = text.readline
+    count = 0
+
+    def feed() -> Iterator[str]:
+        nonlocal count
+        for line in head:
+            count += 1
+            keep(line)
+            yield line
+        while line := readline(longest + 1):
+            count += 1
+            if len(line) > longest:
+                _bounded(line, count, longest)
+            keep(line)
+            yield line
+
+    reader = csv.reader(feed(), delimiter=delimiter)
+    start = 1
+    try:
+        for fields in reader:
+            yield start, fields, pending[0] if len(pending) == 1 else "".join(pending)
+            pending.clear()
+            start = count + 1
+    except csv.Error as exc:
+        message = str(exc)
+        if "field limit" in message:
+            message = f"a field of more than {csv.field_size_limit()} characters"
+        raise CsvError(start, message) from None
+
+
+def _bounded(line: str, number: int, longest: int) -> str:
+    if len(line) > longest:
+        raise CsvError(number, f"a line of more than {longest} characters")
+    return line

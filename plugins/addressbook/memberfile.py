@@ -14,7 +14,6 @@ row into the members to add and the rows refused, each with its line and why.
 from __future__ import annotations
 
 import csv
-import re
 import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
@@ -33,12 +32,10 @@ BLANK_SLACK = 10_000  # blank rows a file with a row limit may have besides its 
 XLSX_MAGIC = b"PK\x03\x04"  # a zip file
 XLS_MAGIC = b"\xd0\xcf\x11\xe0"  # the Excel 97-2003 format (a compound file)
 
-# Column -> the header names that mean it (lower case, single spaces, without a trailing colon).
-HEADERS: dict[str, frozenset[str]] = {
+# Column -> the header names that mean it, as csvfile.header_label leaves a header (the phone's are shared).
+HEADERS: dict[str, frozenset[str]] = {"phone": csvfile.PHONE_HEADERS} | {
     column: frozenset(names.split("|"))
     for column, names in {
-        "phone": "phone|phone number|mobile|mobile number|mobile phone|cell|cell phone|msisdn|number|telefon|"
-        "telefonnummer|tel|tfn|mobil|mobilnummer|mobiltelefon|mobiltelefonnummer|nummer|sms",
         "email": "email|e-mail|mail|email address|e-mail address|e-post|epost|e-postadress|epostadress|mejl|"
         "mejladress|mailadress",
         "name": "name|full name|namn|fullständigt namn|för- och efternamn|kontakt",
@@ -86,7 +83,7 @@ class Columns:
         """The columns a header row names; None unless it names a phone or an email column."""
         found: dict[str, int] = {}
         for index, cell in enumerate(header):
-            label = re.sub(r"\s+", " ", cell.replace("_", " ")).strip().rstrip(":*").strip().lower()
+            label = csvfile.header_label(cell)
             for column, names in HEADERS.items():
                 if label in names:
                     found.setdefault(column, index)
