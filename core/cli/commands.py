@@ -247,6 +247,23 @@ def apikey_revoke(tenant: str, prefix_or_name: str) -> None:
     click.echo(f"revoked API key {prefix_or_name!r} of tenant {tenant!r}")
 
 
+@cli.command("settings")
+def settings_command() -> None:
+    """Every setting, the core's and the plugins': its variable, whether it is set here, its default, what it
+    does. Values are not shown (some are secrets)."""
+    from kodeord.cli.host import echo_table
+    from kodeord.support.manager import Hooks, make_manager
+
+    settings = Settings()
+    blocked = settings.disable_plugins
+    settings.declare(Hooks(make_manager(blocked=blocked)).settings())
+    rows = [["variable", "here", "default", "what"]]
+    for setting in sorted(settings.declared, key=lambda s: s.env):
+        shown = "" if setting.default in (None, (), "") else str(setting.default)
+        rows.append([setting.env, "set" if setting.env in os.environ else "-", shown[:30], setting.description])
+    echo_table(rows)
+
+
 @cli.command()
 @click.option("--host", default=None, help="Default: KODEORD_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: KODEORD_PORT (8000).")

@@ -185,3 +185,14 @@ def test_apikey_refuses_a_name_taken(cli_env: dict[str, str]) -> None:
     result = run("apikey", "create", "demo-tv", "--name", "ci", env=cli_env)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "error: tenant 'demo-tv' already has a key named 'ci'\n"
+
+
+def test_settings_lists_the_cores_and_the_plugins_without_showing_a_value() -> None:
+    secret = "a-secret-nobody-may-read"
+    done = run("settings", env={**os.environ, "KODEORD_SECRET_KEY": secret, "KODEORD_PORT": "8123"})
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert lines["KODEORD_PORT"].split()[1:3] == ["set", "8000"]  # the default, not the value set
+    assert lines["KODEORD_REDIS_URL"].split()[1] == "-"
+    assert "KODEORD_NIX_KEEP_VERSIONS" in lines and "KODEORD_EVERY_LEVEL" not in lines  # a plugin's, loaded ones
+    assert secret not in done.stdout and "8123" not in done.stdout
