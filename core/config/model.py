@@ -102,6 +102,7 @@ class Service:
     settings: dict[str, Any]
     loc: Loc
     calls: dict[str, str] = field(default_factory=dict)  # voice number -> the words a call to it stands for
+    telemarketing: bool = False  # its outgoing messages pass the do-not-call register (the nix plugin's veto)
 
     @property
     def key(self) -> str:

@@ -203,6 +203,7 @@ class _Builder:
             settings=obj.get("settings", {}),
             loc=obj.loc,
             calls=self.calls(obj, tenant, number.country),
+            telemarketing=bool(obj["telemarketing"]),
         )
         known = self.services.get(service.key)
         if known is not None:

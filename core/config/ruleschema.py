@@ -137,6 +137,9 @@ SERVICE = Record(
         "accent_sensitive": Field(Flag(), default=False, doc="treat ö and o as different letters"),
         "fallback": Field(TEMPLATE, doc="reply when no rule matches"),
         "settings": Field(Anything(), default=None, doc="plugin settings for this service"),
+        "telemarketing": Field(
+            Flag(), default=False, doc="calls or texts consumers to sell: the do-not-call register applies"
+        ),
         "rules": Field(ListOf(RULE), default=[], doc="tried in order; the first that matches wins"),
     },
 )

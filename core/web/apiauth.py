@@ -53,6 +53,11 @@ def _key(request: Request) -> str:
     return request.headers.get("x-api-key", "").strip()
 
 
+def key_name(request: Request) -> str | None:
+    """The name of the request's API key (one ``tenant_of`` found genuine), for records of who did what."""
+    return apikeys.name_of(host_of(request).redis, _key(request))
+
+
 async def tenant_of(request: Request) -> str:
     """The tenant of the request's key (``Authorization: Bearer <key>``, else ``X-Api-Key: <key>``); else 401."""
     tenant = await run_in_threadpool(apikeys.tenant_for, host_of(request).redis, _key(request))

@@ -121,6 +121,12 @@ def create(client: redis.Redis, tenant: str, name: str = "") -> str:
                 continue  # a key of the tenant was made or revoked meanwhile: check again
 
 
+def name_of(client: redis.Redis, key: str) -> str | None:
+    """The name of key ``key`` (as ``kodeord apikey list`` shows it), or None for no such key."""
+    name = client.hget(record_key(_digest(key)), "name")
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def tenant_for(client: redis.Redis, key: str) -> str | None:
     """The tenant of a genuine key, else None; notes when the key was used (at most once a minute).
 

@@ -9,17 +9,22 @@ nix ...`` and ``/api/nix/`` are its front ends. See docs/nix.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from kodeord.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click
+    import redis
     from starlette.routing import BaseRoute
 
     from kodeord.config.settings import Setting
+    from kodeord.decide.actions import Veto
+    from kodeord.inbound.messages import Outbound
     from kodeord.platform import PluginHost
+    from kodeord.web.console.sections import ConsoleSection
+    from kodeord.web.reports import Report
 
 
 @hookimpl
@@ -49,8 +54,44 @@ def kodeord_register_commands(cli: click.Group) -> None:
 
 @hookimpl
 def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
-    """The JSON API under /api/nix/."""
-    from . import api
+    """The JSON API under /api/nix/, the dialer's ``POST /api/nix/dial`` among it."""
+    from . import api, dialer
 
-    for route in api.routes():
+    for route in (*api.routes(), *dialer.routes()):
         register(route)
+
+
+@hookimpl
+def kodeord_startup(platform: PluginHost) -> None:
+    """Let the telemarketing veto find this platform's services."""
+    from . import veto
+
+    veto.bind(platform)
+
+
+@hookimpl
+def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
+    """A telemarketing service's message to a number the do-not-call register does not clear is not sent."""
+    from . import veto
+
+    return veto.vet(messages, redis)
+
+
+@hookimpl
+def kodeord_register_reports(register: Callable[[Report], None]) -> None:
+    """``nix.history`` (the proof of every check and wash) and ``nix.usage`` (checked numbers per month)."""
+    from .reports import HISTORY, USAGE
+
+    register(HISTORY)
+    register(USAGE)
+
+
+@hookimpl
+def kodeord_register_console_sections(register: Callable[[ConsoleSection], None]) -> None:
+    """NIX-Telefon at /console/nix: wash a list, check a number."""
+    from kodeord.web.console.i18n import N_
+    from kodeord.web.console.sections import ConsoleSection
+
+    from . import console
+
+    register(ConsoleSection("nix", N_("NIX-Telefon"), console.routes(), package=__package__))

@@ -49,6 +49,10 @@ class Verdict(Protocol):
     def until(self) -> date | None: ...
 
 
+def _writable(text: str) -> str:
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 class ListFileError(KodeordError):
     """A call list that cannot be washed: ``name`` is the file's, ``line`` where the problem is (the line of a
     CSV file, the row of a sheet; None: the file as a whole) and ``message`` what it is. ``str()`` gives
@@ -57,6 +61,9 @@ class ListFileError(KodeordError):
     http_status = 422
 
     def __init__(self, name: str, message: str, line: int | None = None) -> None:
+        # A byte that was not text in the list lives on in a header as a lone surrogate, which no page, JSON answer
+        # or terminal can write: such characters become U+FFFD here, once, for every caller.
+        name, message = _writable(name), _writable(message)
         super().__init__(f"{name}:{line}: {message}" if line is not None else f"{name}: {message}")
         self.name = name
         self.message = message

@@ -98,6 +98,13 @@ def _positive(raw: str) -> int:
     return value
 
 
+def _price(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 10_000:
+        raise ValueError(f"must be between 0 and 10000 öre, not {value}")
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "nix_registers",
@@ -110,6 +117,7 @@ SETTINGS: tuple[Setting, ...] = (
         "nix_keep_versions", _positive, 3, "How many versions of each register are kept (the newest is always current)"
     ),
     Setting("nix_stale_days", _positive, 10, "Alert when a register's newest version is older than this many days"),
+    Setting("nix_price_ore", _price, 15, "The price of one checked number in öre (the usage report's cost)"),
 )
 
 
