@@ -99,5 +99,3 @@ def washed_name(name: str, suffix: str = "-tvättad") -> str:
     """The outfile's default name: ``lista.csv`` gives ``lista-tvättad.csv``."""
     path = Path(name)
     return f"{path.stem}{suffix}{path.suffix}"
-
-

@@ -48,6 +48,8 @@ def _hasher() -> PasswordHasher:
 
 
 _HASHER = _hasher()
+
+
 @cache
 def _dummy() -> str:
     """A real hash to check against when the account does not exist, so a login takes as long either way
