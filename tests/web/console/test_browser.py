@@ -41,6 +41,10 @@ def test_a_secretary_logs_in_sees_the_association_and_logs_out(
     assert browser.find_element(By.TAG_NAME, "h1").text == "Demoföreningen"
     assert "adressbok" in browser.find_element(By.TAG_NAME, "table").text
     assert "sekreterare@example.se (redaktör)" in browser.find_element(By.CSS_SELECTOR, "header .who").text
+    # Another tenant's pages are not found, exactly like pages that do not exist.
+    for other in ("/console/voting/polls/mello", "/console/live?service=demo-tv/mello", "/console/lists/nope"):
+        browser.get(f"{url}{other}")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Hittades inte", other
     session = {c["name"]: c for c in browser.get_cookies()}["kodeord_session"]
     assert session["httpOnly"] and session["sameSite"] == "Lax"
     # A form posted without the page's token (as another site could make the browser do) is refused.
