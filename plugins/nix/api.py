@@ -20,18 +20,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from kodeord.support.errors import RequestError
 from kodeord.web import tables
 from kodeord.web.apiauth import key_name, tenant_endpoint
-from kodeord.web.download import attachment
 from kodeord.web.reports import Period, download, zone_of
 
 from .history import entries, record_checks
@@ -39,7 +37,7 @@ from .listrows import ListFileError
 from .register import RegisterError, open_register
 from .reports import HISTORY_COLUMNS, history_rows
 from .usage import count_usage, monthly
-from .wash import wash_list, washed_name
+from .wash import wash_list
 
 if TYPE_CHECKING:
     from kodeord.platform import PluginHost
@@ -49,7 +47,6 @@ MAX_NUMBERS = 1000
 LONGEST_NUMBER = 100  # characters of one number= value
 MAX_UPLOAD = 50 * 1024 * 1024  # bytes of a list to wash
 FORM_SLACK = 64 * 1024  # the multipart form around the file: its part headers and the small fields
-MEDIA_TYPES = {"csv": "text/csv", "xlsx": tables.MEDIA_TYPES["xlsx"]}
 
 
 def who(request: Request, platform: PluginHost) -> str:
@@ -138,25 +135,7 @@ async def wash(request: Request, platform: PluginHost, tenant: str) -> Any:
     finally:
         await form.close()
         shutil.rmtree(folder, ignore_errors=True)  # the outfile stays readable through ``opened`` until sent
-    summary, entry = washed.summary, washed.entry
-    headers = attachment(washed_name(name)) | {
-        "Cache-Control": "no-store",
-        "X-Nix-Rows": str(summary.rows),
-        "X-Nix-Registered": str(summary.registered),
-        "X-Nix-Clear": str(summary.clear),
-        "X-Nix-Invalid": str(summary.invalid),
-        "X-Nix-Business": str(summary.business),
-        "X-Nix-Written": str(summary.written),
-        "X-Nix-Checked": str(entry.checked),
-        "X-Nix-Register": entry.register,
-        "X-Nix-Version": entry.version.isoformat() if entry.version is not None else "",
-        "X-Nix-Sha256": summary.sha256,
-        "X-Nix-Size": str(summary.size),
-    }
-    chunks = iterate_in_threadpool(tables.read_chunks(opened))
-    return StreamingResponse(
-        chunks, media_type=MEDIA_TYPES.get(summary.format, "application/octet-stream"), headers=headers
-    )
+    return washed.response(opened, name)
 
 
 async def history(request: Request, platform: PluginHost, tenant: str) -> Any:

@@ -18,34 +18,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from kodeord.web import tables
 from kodeord.web.apiauth import host_of
 from kodeord.web.console.accounts import Role
 from kodeord.web.console.i18n import N_
 from kodeord.web.console.pages import RANK, csrf_refused, form, page, signed_in
 from kodeord.web.console.sessions import Session
-from kodeord.web.download import attachment
 
 from .history import record_checks
 from .listrows import ListFileError
 from .register import RegisterError, open_register
 from .result import Result, add_months
 from .usage import count_usage
-from .wash import wash_list, washed_name
+from .wash import wash_list
 
 MAX_UPLOAD = 50 * 1024 * 1024  # bytes of a list
 FORM_SLACK = 64 * 1024  # the form around the file: its token, the options, the part headers
 DRAIN_UP_TO = 60 * 1024 * 1024  # a body too big but below this is read (and dropped) so the browser gets the page
 LONGEST_NUMBER = 100
-MEDIA_TYPES = {"csv": "text/csv", "xlsx": tables.MEDIA_TYPES["xlsx"]}
 STATUS_NAMES = {"registered": N_("registrerat"), "clear": N_("fritt"), "invalid": N_("ogiltigt")}
 PROBLEMS = {
     "none": N_("Välj en fil att tvätta."),
@@ -184,18 +181,7 @@ async def wash(request: Request) -> Response:
     finally:
         await fields.close()
         shutil.rmtree(folder, ignore_errors=True)  # the outfile stays readable through ``opened`` until sent
-    summary = washed.summary
-    headers = attachment(washed_name(name)) | {
-        "Cache-Control": "no-store",
-        "X-Nix-Rows": str(summary.rows),
-        "X-Nix-Registered": str(summary.registered),
-        "X-Nix-Clear": str(summary.clear),
-        "X-Nix-Invalid": str(summary.invalid),
-        "X-Nix-Business": str(summary.business),
-    }
-    chunks = iterate_in_threadpool(tables.read_chunks(opened))
-    media = MEDIA_TYPES.get(summary.format, "application/octet-stream")
-    return StreamingResponse(chunks, media_type=media, headers=headers)
+    return washed.response(opened, name)
 
 
 def routes() -> list[Route]:

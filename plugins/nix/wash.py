@@ -14,7 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+
+from starlette.concurrency import iterate_in_threadpool
+from starlette.responses import StreamingResponse
+
+from kodeord.web import tables
+from kodeord.web.download import attachment
 
 from .history import Entry, record
 from .listcolumns import ColumnSpec
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from kodeord.platform import PluginHost
 
 
+# A washed CSV keeps the list's own encoding, so no charset is named.
+MEDIA_TYPES = {"csv": "text/csv", "xlsx": tables.MEDIA_TYPES["xlsx"]}
+
+
 @dataclass(frozen=True)
 class Washed:
     """A wash done: the list's summary and the history entry that proves it."""
@@ -39,6 +49,28 @@ class Washed:
     def checked(self) -> int:
         """The numbers checked against the register (and counted as usage)."""
         return self.entry.checked
+
+    def response(self, washed_file: BinaryIO, name: str) -> StreamingResponse:
+        """The washed copy as a download named after ``name``, its counts in ``X-Nix-*`` headers (the API's and
+        the console's answer alike); ``washed_file`` is read as it is sent, then closed."""
+        summary, entry = self.summary, self.entry
+        headers = attachment(washed_name(name)) | {
+            "Cache-Control": "no-store",
+            "X-Nix-Rows": str(summary.rows),
+            "X-Nix-Registered": str(summary.registered),
+            "X-Nix-Clear": str(summary.clear),
+            "X-Nix-Invalid": str(summary.invalid),
+            "X-Nix-Business": str(summary.business),
+            "X-Nix-Written": str(summary.written),
+            "X-Nix-Checked": str(entry.checked),
+            "X-Nix-Register": entry.register,
+            "X-Nix-Version": entry.version.isoformat() if entry.version is not None else "",
+            "X-Nix-Sha256": summary.sha256,
+            "X-Nix-Size": str(summary.size),
+        }
+        chunks = iterate_in_threadpool(tables.read_chunks(washed_file))
+        media = MEDIA_TYPES.get(summary.format, "application/octet-stream")
+        return StreamingResponse(chunks, media_type=media, headers=headers)
 
 
 def wash_list(
