@@ -5,7 +5,7 @@ as UTF-8 with a byte-order mark ("CSV UTF-8") or in the Windows code page ("CSV"
 superset of Latin-1. A file is read as UTF-8 (with or without the mark) when it is valid UTF-8, else as
 Windows-1252; its delimiter is the one of semicolon, comma and tab that its first non-blank line holds most of.
 
-A program that writes a changed copy of a file reads it with :func:`text_encoding` and :func:`raw_rows`: the
+A program that writes a changed copy of a file reads it with :func:`text_encoding` and :mod:`.csvrows`: the
 encoding comes with its byte-order mark, and every row with the exact text it was read from, so what the copy
 does not change it writes back byte for byte. Excel's "Unicode text" (UTF-16 with a byte-order mark) is read
 that way too.
@@ -19,13 +19,13 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 DELIMITERS = (",", ";", "\t")
-LONGEST_LINE = 1 << 20  # characters in one line that raw_rows reads; a longer one is no row of a list
+LONGEST_LINE = 1 << 20  # characters in one line that head_lines and csvrows read; a longer one is no row of a list
 _PIECE = 1 << 20
 _UTF16 = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
@@ -140,7 +140,7 @@ def records(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]
 
 
 class CsvError(ValueError):
-    """A row :func:`raw_rows` cannot read: ``line`` is where it begins, ``message`` says what is wrong."""
+    """A row :mod:`.csvrows` cannot read: ``line`` is where it begins, ``message`` says what is wrong."""
 
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
@@ -150,55 +150,16 @@ class CsvError(ValueError):
 
 def head_lines(text: TextIO, nonblank: int = 1, longest: int = LONGEST_LINE) -> list[str]:
     """The lines of ``text`` (opened with ``newline=""``) up to and including its ``nonblank``-th non-blank one,
-    read off it (to find the delimiter in, and pass to :func:`raw_rows` as ``head``); all if there are fewer."""
+    read off it (to find the delimiter in, and pass to :class:`.csvrows.RawRows` as ``head``); all if fewer."""
     lines: list[str] = []
     while nonblank > 0 and (line := text.readline(longest + 1)):
-        lines.append(_bounded(line, len(lines) + 1, longest))
+        lines.append(bounded_line(line, len(lines) + 1, longest))
         nonblank -= bool(line.strip())
     return lines
 
 
-def raw_rows(
-    text: TextIO, delimiter: str, head: Iterable[str] = (), longest: int = LONGEST_LINE
-) -> Iterator[tuple[int, list[str], str]]:
-    """``(first line, fields, text)`` for each row of ``text`` (opened with ``newline=""``), after the lines
-    ``head`` already read off it: ``text`` is the row exactly as the file has it, line ending included.
-
-    Raises :class:`CsvError` at a line longer than ``longest`` characters or a field over the csv module's
-    limit; a file of any size is read a line at a time."""
-    pending: list[str] = []
-    keep = pending.append
-    readline = text.readline
-    count = 0
-
-    def feed() -> Iterator[str]:
-        nonlocal count
-        for line in head:
-            count += 1
-            keep(line)
-            yield line
-        while line := readline(longest + 1):
-            count += 1
-            if len(line) > longest:
-                _bounded(line, count, longest)
-            keep(line)
-            yield line
-
-    reader = csv.reader(feed(), delimiter=delimiter)
-    start = 1
-    try:
-        for fields in reader:
-            yield start, fields, pending[0] if len(pending) == 1 else "".join(pending)
-            pending.clear()
-            start = count + 1
-    except csv.Error as exc:
-        message = str(exc)
-        if "field limit" in message:
-            message = f"a field of more than {csv.field_size_limit()} characters"
-        raise CsvError(start, message) from None
-
-
-def _bounded(line: str, number: int, longest: int) -> str:
+def bounded_line(line: str, number: int, longest: int) -> str:
+    """``line`` (line ``number``), or :class:`CsvError` if it is longer than ``longest`` characters."""
     if len(line) > longest:
         raise CsvError(number, f"a line of more than {longest} characters")
     return line

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from kodeord.support import csvfile
+from kodeord.support.csvrows import Lines, RawRows, Row
 
 from .listcolumns import HEADER_SEARCH, HeaderFinder, is_business
 from .listfile import BATCH, FileWriter, ListFile, ListWriter
@@ -94,7 +95,7 @@ class CsvListFile(ListFile):
         first = next(line for line in head if line.strip())
         self.delimiter = csvfile.delimiter(first if any(d in first for d in csvfile.DELIMITERS) else "".join(head))
         self._blank = self.delimiter + ' \t\r\n"'  # what a row of empty cells is made of
-        self._records = csvfile.raw_rows(self._text, self.delimiter, head)
+        self._records = RawRows(self._text, self.delimiter, head)
         before = io.StringIO()  # the text before the header row (blank and title lines), held as text
         try:
             for line, fields, text in self._records:
@@ -118,45 +119,80 @@ class CsvListFile(ListFile):
         return min(1.0, self._hashing.size / self.total) if self.total else 1.0
 
     def batches(self, size: int = BATCH) -> Iterator[Batch]:
-        """The rows after the header, ``size`` at a time."""
-        phone = self.columns.phone
-        business = self.columns.business
-        width = len(self.columns.header)
-        blank = self._blank
+        """The rows after the header, ``size`` at a time (or fewer, where the file turns from rows of one line
+        without quotes to others, or back)."""
         batch = Batch()
-        lines, phones, texts = batch.lines, batch.phones, batch.texts
-        index = 0
         try:
-            for line, fields, text in self._records:
-                count = len(fields)
-                if count > MAX_COLUMNS:
-                    raise ListFileError(self.name, f"a row of {count} columns; at most {MAX_COLUMNS}", line)
-                lines.append(line)
-                texts.append(text)
-                if not text.strip(blank):
-                    phones.append("")
-                    batch.blank.add(index)
-                else:
-                    phones.append(fields[phone] if phone < count else "")
-                    if business is not None and business < count and fields[business] and is_business(fields[business]):
-                        batch.business.add(index)
-                    if count != width:
-                        batch.odd.add(index)
-                index += 1
-                if index >= size:
-                    self.given += index
-                    yield batch
-                    batch = Batch()
-                    lines, phones, texts = batch.lines, batch.phones, batch.texts
-                    index = 0
+            for block in self._records.blocks():
+                if isinstance(block, Lines):
+                    if batch:
+                        yield self._given(batch)
+                        batch = Batch()
+                    for start in range(0, len(block), size):
+                        yield self._given(self._line_batch(block, start, size))
+                    continue
+                for row in block:
+                    self._add(batch, row)
+                    if len(batch) >= size:
+                        yield self._given(batch)
+                        batch = Batch()
         except csvfile.CsvError as exc:
             raise ListFileError(self.name, exc.message, exc.line) from None
         self.summary.size = self._hashing.size
         self.summary.sha256 = self._hashing.sha256.hexdigest()
         self.finished = True
-        if index:
-            self.given += index
-            yield batch
+        if batch:
+            yield self._given(batch)
+
+    def _given(self, batch: Batch) -> Batch:
+        self.given += len(batch)
+        return batch
+
+    def _add(self, batch: Batch, row: Row) -> None:
+        """One row, as the csv module read it, added to ``batch``."""
+        line, fields, text = row
+        count = len(fields)
+        if count > MAX_COLUMNS:
+            raise ListFileError(self.name, f"a row of {count} columns; at most {MAX_COLUMNS}", line)
+        index = len(batch)
+        batch.lines.append(line)
+        batch.texts.append(text)
+        if not text.strip(self._blank):
+            batch.phones.append("")
+            batch.blank.add(index)
+            return
+        phone, business = self.columns.phone, self.columns.business
+        batch.phones.append(fields[phone] if phone < count else "")
+        if business is not None and business < count and fields[business] and is_business(fields[business]):
+            batch.business.add(index)
+        if count != len(self.columns.header):
+            batch.odd.add(index)
+
+    def _line_batch(self, block: Lines, start: int, size: int) -> Batch:
+        """The rows ``start`` to ``start + size`` of ``block`` as a batch, their cells split a column at a time."""
+        bodies = block.bodies[start : start + size]
+        first = block.first + start
+        delimiter, blank = self.delimiter, self._blank
+        width = len(self.columns.header)
+        batch = Batch()
+        batch.lines = list(range(first, first + len(bodies)))
+        batch.bodies, batch.ending = bodies, block.ending
+        counts = [body.count(delimiter) for body in bodies]  # a row of one line has one cell more than these
+        if max(counts) >= MAX_COLUMNS:
+            at = next(index for index, count in enumerate(counts) if count >= MAX_COLUMNS)
+            raise ListFileError(self.name, f"a row of {counts[at] + 1} columns; at most {MAX_COLUMNS}", first + at)
+        phones = batch.phones = _cells(bodies, delimiter, self.columns.phone, min(counts))
+        for index in [index for index, phone in enumerate(phones) if not phone.strip(blank)]:
+            if not bodies[index].strip(blank):
+                batch.blank.add(index)
+                phones[index] = ""
+        if min(counts) != width - 1 or max(counts) != width - 1:
+            batch.odd = {index for index, count in enumerate(counts) if count != width - 1} - batch.blank
+        business = self.columns.business
+        if business is not None:
+            cells = _cells(bodies, delimiter, business, min(counts))
+            batch.business = {index for index, cell in enumerate(cells) if cell and is_business(cell)} - batch.blank
+        return batch
 
     def _writer(self, out: Path, mode: Mode) -> ListWriter:
         return CsvWriter(self, out, mode)
@@ -164,6 +200,24 @@ class CsvListFile(ListFile):
     def close(self) -> None:
         """Close the file."""
         self._text.close()
+
+
+def _cells(bodies: list[str], delimiter: str, column: int, fewest: int) -> list[str]:
+    """The cells of ``column`` of rows of one line without quotes (``""`` where a row is shorter), whose
+    ``fewest`` delimiters are the fewest any of them has."""
+    after = column + 1
+    if fewest >= column:
+        return [body.split(delimiter, after)[column] for body in bodies]
+    return [cells[column] if len(cells) > column else "" for cells in (body.split(delimiter, after) for body in bodies)]
+
+
+def _registered(verdict: Verdict | None) -> bool:
+    return verdict is not None and verdict.status == Status.REGISTERED
+
+
+def _until(verdict: Verdict) -> date | None:
+    """The date written for a verdict: a clear number's last day to call, else none."""
+    return verdict.until if verdict.status == Status.CLEAR else None
 
 
 class CsvWriter(FileWriter):
@@ -204,39 +258,67 @@ class CsvWriter(FileWriter):
         return self._rewrite([*cells, *marks.added], ending)
 
     def _write(self, batch: Batch, verdicts: Sequence[Verdict | None]) -> None:
-        parts = self._parts
-        add = parts.append
-        texts = batch.texts
+        if batch.bodies is not None and (self.marks.untouched or self.marks.appended_only):
+            text = self._lines(batch, batch.bodies, verdicts)
+        else:
+            text = "".join(self._rows(batch, verdicts))
+        if self._parts:  # the text before the first row: the header and what is above it
+            text = "".join(self._parts) + text
+            self._parts.clear()
+        self.file.write(text.encode(self._encoding, "surrogateescape"))
+
+    def _lines(self, batch: Batch, bodies: list[str], verdicts: Sequence[Verdict | None]) -> str:
+        """The text of a batch of rows of one line without quotes, a list's column at a time."""
+        ending = batch.ending
+        ids = list(map(id, verdicts))  # a batch's verdicts are a few objects, each given to many rows
         if self.marks.untouched:  # remove mode on a list never marked: the rows kept are written as they are
-            keep = [v is None or v.status != Status.REGISTERED for v in verdicts]
-            parts.extend([text for text, kept in zip(texts, keep, strict=True) if kept])
+            gone = {key for key, verdict in zip(ids, verdicts, strict=True) if _registered(verdict)}
+            kept = [body for body, key in zip(bodies, ids, strict=True) if key not in gone] if gone else bodies
+        else:  # mark mode: two cells added to the end of each row that has a verdict
+            suffixes = {key: self._suffix_of(verdict) for key, verdict in dict(zip(ids, verdicts, strict=True)).items()}
+            kept = [body + suffixes[key] for body, key in zip(bodies, ids, strict=True)]
+            for index in batch.odd:  # more or fewer cells than the header: written again by the csv module
+                verdict = verdicts[index]
+                if verdict is not None:
+                    kept[index] = self._rewritten(bodies[index], verdict.status, _until(verdict))
+        return ending.join(kept) + ending if kept else ""
+
+    def _rows(self, batch: Batch, verdicts: Sequence[Verdict | None]) -> list[str]:
+        """The text of a batch's rows, a row at a time."""
+        parts: list[str] = []
+        add = parts.append
+        texts = batch.row_texts
+        if self.marks.untouched:
+            parts.extend([text for text, verdict in zip(texts, verdicts, strict=True) if not _registered(verdict)])
         elif self.marks.appended_only:  # mark mode: two cells added to the end of each row's text
             odd = batch.odd
-            suffixes = self._suffixes
             for index, (text, verdict) in enumerate(zip(texts, verdicts, strict=True)):
                 if verdict is None:
                     add(text)
                     continue
-                status = verdict.status
-                until = verdict.until if status == Status.CLEAR else None
                 body = text.rstrip("\r\n")
                 if index in odd or body.count('"') % 2:
-                    add(self._rewritten(text, status, until))
-                    continue
-                suffix = suffixes.get((status, until))
-                if suffix is None:
-                    suffix = suffixes[(status, until)] = self._suffix(status, until)
-                add(body + suffix + text[len(body) :])
+                    add(self._rewritten(text, verdict.status, _until(verdict)))
+                else:
+                    add(body + self._suffix_of(verdict) + text[len(body) :])
         else:  # a list marked before: its columns refreshed in every row
             remove = self.mode is Mode.REMOVE
             for text, verdict in zip(texts, verdicts, strict=True):
                 if verdict is None:
                     add(text)
                 elif not (remove and verdict.status == Status.REGISTERED):
-                    status = verdict.status
-                    add(self._rewritten(text, status, verdict.until if status == Status.CLEAR else None))
-        self.file.write("".join(parts).encode(self._encoding, "surrogateescape"))
-        parts.clear()
+                    add(self._rewritten(text, verdict.status, _until(verdict)))
+        return parts
+
+    def _suffix_of(self, verdict: Verdict | None) -> str:
+        """The cells added to a row with ``verdict`` (none to a blank row)."""
+        if verdict is None:
+            return ""
+        status, until = verdict.status, _until(verdict)
+        suffix = self._suffixes.get((status, until))
+        if suffix is None:
+            suffix = self._suffixes[(status, until)] = self._suffix(status, until)
+        return suffix
 
     def _suffix(self, status: str, until: date | None) -> str:
         q = self._quote

@@ -86,18 +86,21 @@ class Row:
 
 class Batch:
     """Rows read together, kept by column (a batch of a million-row list holds a few lists, not a million
-    objects): each row's ``lines``, ``phones`` (``""`` for a blank row), and ``texts`` (CSV) or ``values``
+    objects): each row's ``lines``, ``phones`` (``""`` for a blank row), and its text (CSV) or ``values``
     (XLSX); the indexes of the ``business`` and ``blank`` rows, and for CSV of the ``odd`` rows (more or fewer
-    cells than the header). ``to_check`` holds the phone cells the register is asked about, in row order
-    (not those of blank or business rows): a writer takes one verdict for each. :attr:`rows` gives the rows
-    as :class:`Row` objects."""
+    cells than the header). A CSV row's text is in ``texts`` (line ending included), or, for a batch of rows
+    that are one line each without a quote, in ``bodies`` (without the line ending, which is ``ending`` for every
+    row). ``to_check`` holds the phone cells the register is asked about, in row order (not those of blank or
+    business rows): a writer takes one verdict for each. :attr:`rows` gives the rows as :class:`Row` objects."""
 
-    __slots__ = ("lines", "phones", "texts", "values", "business", "blank", "odd")
+    __slots__ = ("lines", "phones", "texts", "bodies", "ending", "values", "business", "blank", "odd")
 
     def __init__(self) -> None:
         self.lines: list[int] = []
         self.phones: list[str] = []
         self.texts: list[str] = []
+        self.bodies: list[str] | None = None
+        self.ending = ""
         self.values: list[list[Any]] = []
         self.business: set[int] = set()
         self.blank: set[int] = set()
@@ -120,9 +123,17 @@ class Batch:
         return [phone for index, phone in enumerate(self.phones) if index not in skip]
 
     @property
+    def row_texts(self) -> list[str]:
+        """Each CSV row's text, line ending included."""
+        if self.bodies is None:
+            return self.texts
+        ending = self.ending
+        return [body + ending for body in self.bodies]
+
+    @property
     def rows(self) -> list[Row]:
         """The batch's rows as objects."""
-        texts = self.texts or [""] * len(self.lines)
+        texts = self.row_texts or [""] * len(self.lines)
         values: list[list[Any] | None] = list(self.values) if self.values else [None] * len(self.lines)
         return [
             Row(line, phone, index in self.business, index in self.blank, text, cells)

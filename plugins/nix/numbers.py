@@ -131,22 +131,25 @@ class NumberReader:
     def __init__(self, spec: RegisterSpec) -> None:
         self.spec = spec
         self.not_valid = Invalid(f"not a valid number in {spec.country}")
-        self.fast = self._shortcut()
+        self.fast, self.usual = self._shortcut()
 
     def __call__(self, raw: str) -> Parsed:
         """``raw`` read as the register's number, or why it is not one."""
         found = self.fast(raw)
         return found if found is not None else self.slow(raw)
 
-    def _shortcut(self) -> Callable[[str], Parsed | None]:
-        """``fast(raw)``: ``raw`` read without phonenumbers, or None when only phonenumbers may say.
+    def _shortcut(self) -> tuple[Callable[[str], Parsed | None], Callable[[str], int | None]]:
+        """``fast(raw)``: ``raw`` read without phonenumbers, or None when only phonenumbers may say; and
+        ``usual(digits)``, ``raw`` without spaces and dashes read if it has the usual shape of a valid number
+        (trunk prefix or ``+`` and country code, then digits), else None: ``fast`` says the rest.
 
-        One function with everything it needs in local names: it runs once per row of a call list.
+        Functions with everything they need in local names: they run once per row of a call list.
         """
+        never = (lambda raw: None), (lambda digits: None)
         metadata = PhoneMetadata.metadata_for_region(self.spec.region)
         general = metadata.general_desc if metadata is not None else None
         if metadata is None or general is None or not general.national_number_pattern:
-            return lambda raw: None  # a region phonenumbers knows little of: it reads every number
+            return never  # a region phonenumbers knows little of: it reads every number
         possible = re.compile(general.national_number_pattern).fullmatch
         valid = _validator(self.spec.country_code)
         lengths = general.possible_length or (1, 17)
@@ -155,7 +158,7 @@ class NumberReader:
         after_country = len(country)
         trunk = metadata.national_prefix_for_parsing
         if not (trunk is None or (_literal(trunk) is not None and not metadata.national_prefix_transform_rule)):
-            return lambda raw: None  # a trunk prefix only phonenumbers can strip: it reads every number
+            return never  # a trunk prefix only phonenumbers can strip: it reads every number
         trunk = trunk or ""
         idd = _literal(metadata.international_prefix)
 
@@ -201,7 +204,26 @@ class NumberReader:
                 return None  # phonenumbers may read "46..." as "+46..."
             return national(digits)
 
-        return fast
+        if idd is None:
+            return fast, never[1]
+        plus_country = "+" + country
+        after_plus = len(plus_country)
+        after_trunk = len(trunk)
+
+        def usual(digits: str) -> int | None:
+            if trunk and digits.startswith(trunk) and not (digits.startswith(idd) or digits.startswith(country)):
+                nsn = digits[after_trunk:]
+            elif digits.startswith(plus_country):
+                nsn = digits[after_plus:]
+                if trunk and nsn.startswith(trunk):
+                    return None
+            else:
+                return None
+            if nsn[:1] in ("0", "") or not (nsn.isdigit() and nsn.isascii()) or not valid(nsn):
+                return None
+            return int(nsn)
+
+        return fast, usual
 
     def slow(self, raw: str) -> Parsed:
         """``raw`` read by phonenumbers (any shape it knows)."""
@@ -221,12 +243,16 @@ class NumberReader:
 
     def many(self, raws: Iterable[str]) -> list[Parsed]:
         """Each of ``raws`` read, in order."""
-        fast, slow = self.fast, self.slow
+        fast, slow, usual = self.fast, self.slow, self.usual
         found: list[Parsed] = []
         add = found.append
         for raw in raws:
-            one = fast(raw)
-            add(one if one is not None else slow(raw))
+            one: Parsed | None = usual(raw.replace(" ", "").replace("-", "")) if len(raw) <= LONGEST_INPUT else None
+            if one is None:
+                one = fast(raw)
+                if one is None:
+                    one = slow(raw)
+            add(one)
         return found
 
 

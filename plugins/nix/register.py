@@ -387,16 +387,6 @@ class Register:
                 found[high] = _unpack(data)
         return found
 
-    def _pinned(self, wanted: Sequence[int]) -> tuple[str, dict[int, Sequence[int]]]:
-        """The current version's id and its buckets ``wanted``, read from one version whatever imports do."""
-        for _ in range(ATTEMPTS):
-            version_id = self._current_id()
-            try:
-                return version_id, self._buckets(version_id, wanted)
-            except _Gone:
-                continue
-        raise RegisterError(f"{self.spec.name} changed {ATTEMPTS} times while being read: check again", 503)
-
     def check(self, number: str) -> Result:
         """Whether ``number`` is in the current version, and until when it may be called if not."""
         return self.check_parsed([self.read(number)])[0]
@@ -407,19 +397,24 @@ class Register:
 
     def check_parsed(self, parsed: Sequence[Parsed]) -> list[Result]:
         """:meth:`check_many` of numbers already read (with :func:`.numbers.parse_many`)."""
-        wanted = sorted({number >> BUCKET_BITS for number in parsed if type(number) is int})
-        version_id, buckets = self._pinned(wanted)
+        return self.pinned().check_parsed(parsed)
+
+    def pinned(self) -> PinnedChecks:
+        """Checks of batch after batch (a wash) against the version current at the first, each bucket read once."""
+        return PinnedChecks(self)
+
+    def _answers(self, version_id: str, buckets: dict[int, Sequence[int]], parsed: Sequence[Parsed]) -> list[Result]:
+        """The result for each of ``parsed`` in the version ``version_id``, whose buckets they fall in are given."""
         day = _date_of(version_id)
         clear = Result(Status.CLEAR, day, add_months(day, self.spec.months))
         registered = Result(Status.REGISTERED, day)
         invalid: dict[str, Result] = {}
         found: list[Result] = []
         add = found.append
-        get = buckets.get
         for number in parsed:
             if type(number) is int:
-                lows = get(number >> BUCKET_BITS)
-                if lows is not None:
+                lows = buckets[number >> BUCKET_BITS]
+                if lows:
                     low = number & LOW
                     at = bisect_left(lows, low)
                     if at < len(lows) and lows[at] == low:
@@ -473,6 +468,47 @@ class Register:
         head = f"{self.spec.trunk_prefix}{area}-" if self.spec.trunk_prefix else area
         for number in numbers:
             yield head + str(number)[len(area) :]
+
+
+class PinnedChecks:
+    """Checks of many batches against one version of a register, the buckets read kept for the next batch: a
+    wash of a million rows reads each bucket once, not once a batch. Each batch is checked against a version that
+    exists when it is checked: when the pinned one is deleted (dropped, or pruned by imports), the batch and those
+    after it are checked against the version current then. ``versions`` holds every version used."""
+
+    def __init__(self, register: Register) -> None:
+        self.register = register
+        self.version_id: str | None = None
+        self.buckets: dict[int, Sequence[int]] = {}
+        self.versions: set[str] = set()
+
+    @property
+    def dates(self) -> set[date]:
+        """The dates of the versions used."""
+        return {_date_of(version_id) for version_id in self.versions}
+
+    def check_many(self, numbers: Iterable[str]) -> list[Result]:
+        """:meth:`Register.check_many` against the pinned version."""
+        return self.check_parsed(self.register.read.many(numbers))
+
+    def check_parsed(self, parsed: Sequence[Parsed]) -> list[Result]:
+        """:meth:`Register.check_parsed` against the pinned version."""
+        register = self.register
+        for _ in range(ATTEMPTS):
+            if self.version_id is None:
+                self.version_id, self.buckets = register._current_id(), {}
+            buckets = self.buckets
+            wanted = sorted({number >> BUCKET_BITS for number in parsed if type(number) is int}.difference(buckets))
+            try:
+                read = register._buckets(self.version_id, wanted)  # the version's existence is checked even if none
+            except _Gone:
+                self.version_id = None
+                continue
+            for high in wanted:
+                buckets[high] = read.get(high, ())
+            self.versions.add(self.version_id)
+            return register._answers(self.version_id, buckets, parsed)
+        raise RegisterError(f"{register.spec.name} changed {ATTEMPTS} times while being read: check again", 503)
 
 
 def open_register(host: PluginHost, code: str | None = None) -> Register:

@@ -10,9 +10,9 @@ paid for). Only the list's name, size, SHA-256 and counts are kept, never a numb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -27,7 +27,6 @@ from .listcolumns import ColumnSpec
 from .listfile import BATCH, ListFile, wash
 from .listrows import Mode, Summary
 from .register import RegisterError, open_register
-from .result import Result
 from .usage import count_usage
 
 if TYPE_CHECKING:
@@ -99,15 +98,10 @@ def wash_list(
     current = register.current()
     if current is None:
         raise RegisterError(f"no version of {register.spec.name} has been imported: lists cannot be washed", 503)
-    seen: set[date] = set()
-
-    def check(numbers: list[str]) -> Sequence[Result]:
-        results = register.check_many(numbers)
-        seen.update({results[0].version} if results else ())  # one call, one version
-        return results
-
+    checks = register.pinned()  # each bucket of the register read once, however long the list
     with ListFile.open(path, column=column, business=business, name=name) as source:
-        summary = wash(source, out, chosen, check, batch=batch, progress=progress)
+        summary = wash(source, out, chosen, checks.check_many, batch=batch, progress=progress)
+    seen = checks.dates
     entry = Entry(
         tenant=tenant,
         by=by,

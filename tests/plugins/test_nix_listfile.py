@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from unittest.mock import patch
 
 import openpyxl
 import pytest
@@ -22,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kodeord.plugins.addressbook.memberfile import Columns as MemberColumns
+from kodeord.plugins.nix.listcolumns import HEADER_SEARCH
 from kodeord.plugins.nix.listfile import ListFile, wash
 from kodeord.plugins.nix.listrows import ListFileError, Mode, Summary
 from kodeord.plugins.nix.result import Result, Status
-from kodeord.support import csvfile
+from kodeord.support import csvfile, csvrows
 
 UNTIL = date(2026, 3, 1)
 
@@ -640,11 +642,45 @@ def test_a_files_encoding_is_found_with_its_mark(tmp_path: Path, raw: bytes, nam
     assert csvfile.encoding(path) == ("utf-8-sig" if name == "utf-8" else "cp1252")  # as its callers knew it
 
 
-def test_raw_rows_give_each_row_with_its_exact_text_and_first_line() -> None:
-    text = 'a;b\r\n"x\ny";2\r\n\r\nlast;"q""q"'
-    assert list(csvfile.raw_rows(io.StringIO(text, newline=""), ";")) == [
-        (1, ["a", "b"], "a;b\r\n"),
-        (2, ["x\ny", "2"], '"x\ny";2\r\n'),
-        (4, [], "\r\n"),
-        (5, ["last", 'q"q'], 'last;"q""q"'),
-    ]
+# -- rows of one line without quotes, read a piece at a time ----------------------------------------------------
+
+_CELL = st.sampled_from(["", " ", "Åsa", "070-123 45 67", "0701234568", "saknas", "ja", "nej", "x", "\t", "1"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(st.lists(_CELL, min_size=0, max_size=5), max_size=40),
+    delimiter=st.sampled_from([";", ",", "\t"]),
+    ending=st.sampled_from(["\n", "\r\n"]),
+    mode=st.sampled_from(["mark", "remove"]),
+    business=st.sampled_from([None, "Företag"]),
+    batch=st.integers(1, 12),
+)
+def test_rows_read_a_piece_at_a_time_are_washed_as_rows_read_one_by_one(
+    rows: list[list[str]], delimiter: str, ending: str, mode: str, business: str | None, batch: int
+) -> None:
+    """Blank rows, short and long rows, business rows and every line ending come out of the fast reading (whole
+    pieces split at the delimiter) exactly as out of the csv module's, in both modes."""
+    header = delimiter.join(["Namn", "Telefon", "Företag"]) + ending
+    above = (
+        delimiter.join(["Bo", "0701234560", "nej"]) + ending
+    ) * HEADER_SEARCH  # the lines the header's search reads
+    text = header + above + "".join(delimiter.join(row) + ending for row in rows)
+
+    def washed_text(pieces: bool) -> tuple[bytes, Summary, list[tuple[int, str, bool, bool, str]]]:
+        blocks = 0
+        with tempfile.TemporaryDirectory() as folder:
+            path, out = Path(folder) / "lista.csv", Path(folder) / "ut.csv"
+            path.write_text(text, encoding="utf-8", newline="")
+            with patch.object(csvrows, "_lines", csvrows._lines if pieces else lambda text, longest: None):
+                with ListFile.open(path, business=business) as source:
+                    read = []
+                    for rows_read in source.batches(batch):
+                        blocks += rows_read.bodies is not None
+                        read += [(r.line, r.phone_raw, r.is_business, r.is_blank, r.text) for r in rows_read.rows]
+                with ListFile.open(path, business=business) as source:
+                    summary = wash(source, out, mode, Register(), batch=batch)
+            assert bool(blocks) == pieces, "the reading the test means to compare was not used"
+            return out.read_bytes(), summary, read
+
+    assert washed_text(pieces=True) == washed_text(pieces=False)
