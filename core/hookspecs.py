@@ -66,8 +66,10 @@ def kodeord_sender_role(service: Service, sender: str, redis: redis.Redis) -> st
 
 
 @_hookspec(firstresult=True)
-def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
+def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis, host: PluginHost) -> Veto | None:
     """Refuse an outgoing message, checked when it is queued and again right before it is handed to a gateway.
+
+    ``host`` is the running platform (its services, settings, tenants); take only the arguments you use.
 
     Return ``Veto(reason)`` to stop it (it is recorded, not sent). Return
     ``None`` to let it pass to the next plugin's check. A change that makes
@@ -78,7 +80,9 @@ def kodeord_vet_outgoing(message: Outbound, redis: redis.Redis) -> Veto | None:
 
 
 @_hookspec
-def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
+def kodeord_vet_outgoing_batch(
+    messages: Sequence[Outbound], redis: redis.Redis, host: PluginHost
+) -> Mapping[int, Veto] | None:
     """Refuse some of ``messages`` at once, checked when they are queued and again when they are sent.
 
     The batch form of ``kodeord_vet_outgoing``, for checks that read Redis: one pipelined round trip for a

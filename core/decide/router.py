@@ -377,7 +377,7 @@ class Router:
         give each reply an id that is stable across retries (``<own_id()>:<n>``)."""
         prepared = [[self.hooks.prepare_outgoing(message) for message in replies] for _, replies in branches]
         flat = [message for replies in prepared for message in replies]
-        vetoes = iter(self.hooks.vet_many(flat, self.redis) if flat else [])
+        vetoes = iter(self.hooks.vet_many(flat, self.redis, self.platform) if flat else [])
         result = []
         prefix = own_id() if flat else ""
         for (outcome, _), replies in zip(branches, prepared, strict=True):

@@ -230,7 +230,7 @@ class Sender:
         """Refuse vetoed messages (a STOP may have arrived since they were queued); return the rest."""
         passed = []
         for fate, veto in zip(
-            fates, self.platform.hooks.vet_many([f.item.message for f in fates], self.redis), strict=True
+            fates, self.platform.hooks.vet_many([f.item.message for f in fates], self.redis, self.platform), strict=True
         ):
             if veto is None:
                 passed.append(fate)

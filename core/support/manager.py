@@ -150,17 +150,18 @@ class Hooks:
         role: str | None = self._hook.kodeord_sender_role(service=service, sender=sender, redis=redis)
         return role or "stranger"
 
-    def vet_many(self, messages: Sequence[Outbound], redis: redis.Redis) -> list[Veto | None]:
-        """The first veto of each message (batch checks first, then the per-message hook), or None."""
+    def vet_many(self, messages: Sequence[Outbound], redis: redis.Redis, host: PluginHost) -> list[Veto | None]:
+        """The first veto of each message (batch checks first, then the per-message hook), or None; ``host`` is
+        the platform the messages are sent by."""
         vetoes: list[Veto | None] = [None] * len(messages)
-        for found in self._hook.kodeord_vet_outgoing_batch(messages=messages, redis=redis):
+        for found in self._hook.kodeord_vet_outgoing_batch(messages=messages, redis=redis, host=host):
             for index, veto in (found or {}).items():
                 if vetoes[index] is None:
                     vetoes[index] = veto
         if self._hook.kodeord_vet_outgoing.get_hookimpls():
             for index, message in enumerate(messages):
                 if vetoes[index] is None:
-                    vetoes[index] = self._hook.kodeord_vet_outgoing(message=message, redis=redis)
+                    vetoes[index] = self._hook.kodeord_vet_outgoing(message=message, redis=redis, host=host)
         return vetoes
 
     def fanout_page(

@@ -16,7 +16,6 @@ from kodeord.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import click
-    import redis
     from starlette.routing import BaseRoute
 
     from kodeord.config.settings import Setting
@@ -62,19 +61,11 @@ def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
 
 
 @hookimpl
-def kodeord_startup(platform: PluginHost) -> None:
-    """Let the telemarketing veto find this platform's services."""
-    from . import veto
-
-    veto.bind(platform)
-
-
-@hookimpl
-def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
+def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], host: PluginHost) -> Mapping[int, Veto] | None:
     """A telemarketing service's message to a number the do-not-call register does not clear is not sent."""
     from . import veto
 
-    return veto.vet(messages, redis)
+    return veto.vet(messages, host)
 
 
 @hookimpl

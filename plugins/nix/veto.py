@@ -10,16 +10,13 @@ version imported, a version too old or a number the register cannot read all sto
 asked: the register covers contacts a consumer did not start) and passes, as do other services' messages,
 platform messages and email.
 
-The veto hooks receive the messages and Redis but not the platform, and whether a service is telemarketing
-is in the platform's rules: :func:`bind` (called at the platform's start) remembers each platform by its
-Redis client, weakly, so a platform that is closed and dropped is forgotten; a rule reload is seen at once, as
-the service is looked up on every batch. Checks made by the veto are not counted as usage: they are
-Kodeord's own, made twice per message.
+Whether a service is telemarketing is read from the platform the veto hook is given, on every batch, so a rule
+reload is seen at once. Checks made by the veto are not counted as usage: they are Kodeord's own, made twice
+per message.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -35,22 +32,8 @@ from .spec import RegisterSpec, registers
 from .usage import PLUGIN
 
 if TYPE_CHECKING:
-    import redis
-
     from kodeord.inbound.messages import Outbound
     from kodeord.platform import PluginHost
-
-_hosts: weakref.WeakKeyDictionary[redis.Redis, weakref.ReferenceType[PluginHost]] = weakref.WeakKeyDictionary()
-
-
-def bind(host: PluginHost) -> None:
-    """Let the veto find ``host``'s services from the Redis client its hooks are given."""
-    _hosts[host.redis] = weakref.ref(host)
-
-
-def _host_of(client: redis.Redis) -> PluginHost | None:
-    found = _hosts.get(client)
-    return found() if found is not None else None
 
 
 def register_for(number: str, specs: Sequence[RegisterSpec]) -> RegisterSpec | None:
@@ -61,11 +44,8 @@ def register_for(number: str, specs: Sequence[RegisterSpec]) -> RegisterSpec | N
     return next((spec for spec in specs if digits.startswith(str(spec.country_code))), None)
 
 
-def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto] | None:
+def vet(messages: Sequence[Outbound], host: PluginHost) -> Mapping[int, Veto] | None:
     """Veto the telemarketing services' messages to recipients who may not be contacted (see the module)."""
-    host = _host_of(client)
-    if host is None:
-        return None
     days: dict[int, date] = {}
     for index, message in enumerate(messages):
         if message.kind is Kind.REPLY or message.channel is Channel.EMAIL or not message.service:
@@ -85,7 +65,7 @@ def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto]
         else:
             by_register[spec].append(index)
     for spec, indexes in by_register.items():
-        register = Register(client, spec, keep=host.settings.nix_keep_versions)
+        register = Register(host.redis, spec, keep=host.settings.nix_keep_versions)
         try:
             results = register.check_many([messages[i].to for i in indexes])
         except RegisterError as exc:

@@ -158,11 +158,11 @@ def test_stop_blocks_everything_but_replies_until_start(
         to=phone, sender="72500", text="Nyhet!", kind=Outbound.__dataclass_fields__["kind"].default.BROADCAST
     )
     reply = Outbound(to=phone, sender="72500", text="Svar")
-    veto, passed = tv.hooks.vet_many([broadcast, reply], tv.redis)
+    veto, passed = tv.hooks.vet_many([broadcast, reply], tv.redis, tv)
     assert veto is not None and "STOP" in veto.reason
     assert passed is None
     tv.handle(make_inbound("start", sender=phone))
-    assert tv.hooks.vet_many([broadcast], tv.redis) == [None]
+    assert tv.hooks.vet_many([broadcast], tv.redis, tv) == [None]
     texts = [m.text for m in deliver(tv)]
     assert texts[0].startswith("Du är avanmäld")
     assert texts[1].startswith("Du är anmäld igen")
