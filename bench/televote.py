@@ -52,6 +52,7 @@ from benchlib import kannel_gateways
 from load import WARMUP_S, arguments, exchange, live_tv, percentiles, plain_replies
 
 from kodeord.plugins.voting.store import PollKeys
+from kodeord.testing import COMPANY
 
 TENANT, SERVICE = "bench", "mello"
 CODES = tuple(f"{n:02d}" for n in range(1, 13))
@@ -65,7 +66,7 @@ def rules_file(now: datetime) -> str:
     closes = (now + timedelta(hours=2)).isoformat(timespec="seconds")
     return textwrap.dedent(
         f"""\
-        tenant: {{id: {TENANT}, name: Bench-TV AB, timezone: Europe/Stockholm}}
+        tenant: {{id: {TENANT}, name: Bench-TV AB, timezone: Europe/Stockholm, company: {COMPANY}}}
         numbers:
           - {{number: "72500", type: shared}}
         services:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from kodeord.commit.effects import Effects
     from kodeord.config.model import Service
+    from kodeord.config.servicecheck import ServiceCheck
     from kodeord.config.settings import Setting
     from kodeord.decide.actions import ActionCall, ActionSpec, Veto
     from kodeord.inbound.messages import Outbound
@@ -43,6 +44,18 @@ def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
     ``plugin.verb`` (``addressbook.join``). Rule files naming an unknown
     action, or giving an action parameters it does not declare, are refused
     at load time. Return nothing.
+    """
+
+
+@_hookspec
+def kodeord_check_service(check: ServiceCheck) -> None:
+    """Check a whole service when rule files load (``kodeord rules check`` and every reload).
+
+    ``check.service`` is the service, with ``check.tenant``, ``check.number`` and ``check.config`` (everything
+    the files declare) and ``check.actions``. Report each fault with ``check.problem(message, *path)`` at a
+    path inside the service's declaration (``"marketing", 0, "text"``) or ``check.tenant_problem(message,
+    *path)`` inside its tenant's (``"company", "hours"``): the files are refused, each fault printed as
+    ``FILE:LINE:COL: message``. Every plugin is asked. Return nothing.
     """
 
 
@@ -90,6 +103,18 @@ def kodeord_vet_outgoing_batch(
     you refuse (indexes into ``messages``), or ``None``/``{}`` to let them all pass. Every plugin is asked;
     a message is stopped by the first veto. At send time ``messages`` is a small group about to be handed
     over; see ``kodeord_vet_outgoing`` for making a change to what you refuse hold from its acknowledgement.
+    """
+
+
+@_hookspec
+def kodeord_marketing_consent(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, bool] | None:
+    """Say which recipients of marketing ``messages`` agreed beforehand to get them (Swedish law: marketing by
+    SMS or email needs prior consent), as your records show it.
+
+    Return ``{index: True}`` for a message whose recipient has a recorded consent you keep (a list member who
+    joined or was added with a note), ``{index: False}`` for one you know has none, and leave out the messages
+    that are not yours; ``None``/``{}`` when none is. Every plugin is asked; a message any plugin answers True
+    for has consent. The erb plugin stops marketing that none does.
     """
 
 

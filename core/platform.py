@@ -23,7 +23,7 @@ from kodeord.commit.effects import Effects
 from kodeord.commit.keys import Keys, platform_key
 from kodeord.commit.records import Retention
 from kodeord.config.catalog import Catalog, Destination
-from kodeord.config.model import Rule, Service, Tenant
+from kodeord.config.model import Config, Rule, Service, Tenant
 from kodeord.config.settings import Settings
 from kodeord.decide import templating
 from kodeord.decide.budget import Limits
@@ -61,6 +61,7 @@ class PluginHost(Protocol):
 
     redis: redis.Redis
     settings: Settings
+    hooks: Hooks  # the plugins' hooks: ask other plugins through them (plugins never import each other)
     links: Links  # signed links (a leave link, a join link)
     retention: Retention  # how long message records are kept (to read a message's status)
     gateways: dict[str, Gateway]  # by id, the console's included
@@ -84,6 +85,11 @@ class PluginHost(Protocol):
 
     def services_of(self, tenant: str) -> list[Service]:
         """Every service of ``tenant``, in the order the rule files declare them."""
+        ...
+
+    @property
+    def config(self) -> Config:
+        """Everything the rule files declare, as loaded now (a reload gives a new one)."""
         ...
 
     @property
@@ -128,7 +134,13 @@ class Platform:
             self.engine = Engine(self.settings.engine_cache)
             paths = tuple(rule_paths) if rule_paths is not None else (self.settings.rules or demo_rules())
             self.hooks.prepare()  # two plugins naming one action or fan-out source fail here
-            self.catalog = Catalog(paths, self.hooks.actions, self.settings.timezone, tuple(self.settings.regions))
+            self.catalog = Catalog(
+                paths,
+                self.hooks.actions,
+                self.settings.timezone,
+                tuple(self.settings.regions),
+                self.hooks.check_service,
+            )
             self.retention = Retention(self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600)
             self.committer = Committer(self.redis, self.retention)
             self.links = Links(self.settings.public_url, self.secret_key)
@@ -231,6 +243,11 @@ class Platform:
     def services_of(self, tenant: str) -> list[Service]:
         """Every service of ``tenant``, in the order the rule files declare them."""
         return self.catalog.config.of_tenant(tenant)
+
+    @property
+    def config(self) -> Config:
+        """Everything the rule files declare, as loaded now."""
+        return self.catalog.config
 
     @cached_property
     def reports(self) -> Mapping[str, Report]:

@@ -38,6 +38,8 @@ TV_RULES = textwrap.dedent(
     tenant:
       id: tv
       name: TV AB
+      company: {name: Test AB, address: "Testgatan 1, 111 22 Stockholm",
+                 customer_service: "08-123 45 67", hours: "mon-fri 09:00-17:00"}
     numbers:
       - number: "72500"
         type: shared

@@ -57,7 +57,12 @@ CONTEST = """\
 
 FUND_RULES = textwrap.dedent(
     """\
-    tenant: {id: hjalp, name: Hjälpen, timezone: Europe/Stockholm}
+    tenant:
+      id: hjalp
+      name: Hjälpen
+      timezone: Europe/Stockholm
+      company: {name: Test AB, address: "Testgatan 1, 111 22 Stockholm",
+                 customer_service: "08-123 45 67", hours: "mon-fri 09:00-17:00"}
     numbers:
       - {number: "72550", type: shared}
     services:

@@ -18,6 +18,7 @@ import redis
 
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
+from kodeord.testing import COMPANY
 from kodeord.testing.fakeelks import FakeElks
 from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.web import apikeys
@@ -45,7 +46,7 @@ def poll_rules(opens: datetime, closes: datetime, extra_services: str = "", **ex
     later = (closes + timedelta(days=1)).isoformat()
     return (
         f"""\
-tenant: {{id: tv, name: TV AB, timezone: Europe/Stockholm}}
+tenant: {{id: tv, name: TV AB, timezone: Europe/Stockholm, company: {COMPANY}}}
 numbers:
   - {{number: "72500", type: shared}}
 services:

@@ -32,6 +32,7 @@ from kodeord import (
 from kodeord.commit.keys import Keys
 from kodeord.config.model import Service
 from kodeord.config.schema import Record
+from kodeord.config.servicecheck import ServiceCheck
 from kodeord.config.settings import Setting, Settings
 from kodeord.inbound.messages import Inbound, Kind
 from kodeord.outbound.fanout import Fanout, FanoutPage, Recipient
@@ -39,7 +40,7 @@ from kodeord.outbound.gateway import GatewayType, Outgoing, RecordingGateway, Re
 from kodeord.outbound.jobs import Dispatcher
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.support.errors import PluginError
+from kodeord.support.errors import PluginError, RuleFileError
 from kodeord.support.manager import Hooks, make_manager
 from kodeord.watch.live import LiveSeries
 from kodeord.web import apikeys
@@ -111,6 +112,15 @@ class EveryHook:
     @hookimpl
     def kodeord_register_fanout_sources(self, register: Callable[[FanoutSource], None]) -> None:
         register(FanoutSource("every", friends))
+
+    @hookimpl
+    def kodeord_check_service(self, check: ServiceCheck) -> None:
+        if check.service.id == "forbidden":
+            check.problem("every: no service may be called forbidden", "id")
+
+    @hookimpl
+    def kodeord_marketing_consent(self, messages: Sequence[Outbound], redis: redis.Redis) -> dict[int, bool]:
+        return {i: m.to == "+46701111111" for i, m in enumerate(messages) if m.kind is Kind.MARKETING}
 
     @hookimpl
     def kodeord_prepare_outgoing(self, message: Outbound) -> Outbound | None:
@@ -216,6 +226,11 @@ def test_every_hook_takes_effect(
     assert CliRunner().invoke(cli, ["every-hello"]).output == "hello from every\n"
     Dispatcher(platform).check_alerts()  # what each sender worker does every 10 seconds
     assert plugin.housekept == [platform]  # housekeeping
+    offer = [Outbound(to, "72500", "Erbjudande", kind=Kind.MARKETING) for to in ("+46701111111", "+46702222222")]
+    assert platform.hooks.marketing_consent(offer, platform.redis) == {0: True, 1: False}  # marketing_consent
+    forbidden = EVERY_RULES.replace("  - id: mello\n", "  - id: forbidden\n")
+    with pytest.raises(RuleFileError, match="every: no service may be called forbidden"):  # check_service
+        make_platform(forbidden, plugins=[EveryHook()])
 
 
 def test_action_named_by_two_plugins_is_an_error() -> None:

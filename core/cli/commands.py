@@ -70,7 +70,7 @@ def rules_check(paths: tuple[Path, ...]) -> None:
     settings = Settings()
     hooks = Hooks(make_manager(blocked=settings.disable_plugins))
     try:
-        catalog = Catalog(paths, hooks.actions, settings.timezone, tuple(settings.regions))
+        catalog = Catalog(paths, hooks.actions, settings.timezone, tuple(settings.regions), hooks.check_service)
     except RuleFileError as exc:
         for problem in exc.problems:
             click.echo(str(problem))

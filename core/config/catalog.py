@@ -16,6 +16,7 @@ from typing import Any
 from kodeord.config import keywords
 from kodeord.config.model import Config, OwnNumber, Rule, Service
 from kodeord.config.rulefile import load
+from kodeord.config.servicecheck import ServiceCheck
 from kodeord.decide.actions import ActionSpec
 from kodeord.support import moved
 from kodeord.support.errors import Problem, RuleFileError
@@ -126,9 +127,11 @@ class Catalog:
         actions: Callable[[], Mapping[str, ActionSpec]],
         timezone: str,
         regions: tuple[str, ...],
+        check_service: Callable[[ServiceCheck], None] | None = None,
     ) -> None:
         self.paths = tuple(paths)
         self._actions = actions
+        self._check_service = check_service
         self._timezone = timezone
         self._regions = regions
         self._lock = threading.Lock()
@@ -136,7 +139,11 @@ class Catalog:
         self.index = self._build()
 
     def _build(self) -> Index:
-        config = load(self.paths, self._actions(), self._timezone, self._regions) if self.paths else Config()
+        config = (
+            load(self.paths, self._actions(), self._timezone, self._regions, self._check_service)
+            if self.paths
+            else Config()
+        )
         index = Index(config)
         if index.problems:
             raise RuleFileError(index.problems)

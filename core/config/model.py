@@ -20,6 +20,33 @@ MAX_RULES_PER_SERVICE = 100
 
 
 @dataclass(frozen=True)
+class Hours:
+    """When a customer service answers: ``days`` (0 = Monday) from ``start`` until ``end``, in minutes of the
+    day, local time; ``text`` as written (``mon-fri 09:00-17:00``)."""
+
+    days: frozenset[int]
+    start: int
+    end: int
+    text: str
+
+    def covers(self, day: int, start: int, end: int) -> bool:
+        """Whether these hours include all of ``start``-``end`` on ``day``."""
+        return day in self.days and self.start <= start and end <= self.end
+
+
+@dataclass(frozen=True)
+class Company:
+    """The company behind a tenant's services, as marketing must name it (ERB): its name, postal address,
+    customer-service number as written, that service's opening hours, and an email address (optional)."""
+
+    name: str | None = None
+    address: str | None = None
+    customer_service: str | None = None
+    hours: tuple[Hours, ...] = ()
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class Tenant:
     """A customer: owns services and dedicated numbers."""
 
@@ -27,6 +54,7 @@ class Tenant:
     name: str
     timezone: str
     file: str
+    company: Company | None = None  # ``company:``, where the tenant declares it
 
 
 @dataclass(frozen=True)
@@ -86,6 +114,36 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Marketing:
+    """A marketing text of a service, as it will be printed, shown or sent: ``medium`` is ``sms``, ``email``,
+    ``print``, ``tv``, ``web``, ``radio`` or ``other``; on TV and the web how long the number and the price are
+    shown, in seconds, when the file says."""
+
+    name: str
+    medium: str
+    text: str
+    number_seconds: float | None = None
+    price_seconds: float | None = None
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A premium subscription: ``price`` is charged for every message sent to a subscriber, ``frequency`` says
+    how often they come (as the marketing and first message say it), ``welcome`` is the first message (a
+    template), ``footer`` ends every message sent (a template), and after ``confirm_after`` messages the
+    subscriber is asked with ``confirm`` to answer ``confirm_word`` to go on."""
+
+    price: str
+    frequency: str
+    welcome: str
+    footer: str
+    confirm_after: int
+    confirm: str
+    confirm_word: str
+
+
+@dataclass(frozen=True)
 class Service:
     """A customer's service on one number, with its rules."""
 
@@ -103,6 +161,8 @@ class Service:
     loc: Loc
     calls: dict[str, str] = field(default_factory=dict)  # voice number -> the words a call to it stands for
     telemarketing: bool = False  # its outgoing messages pass the do-not-call register (the nix plugin's veto)
+    marketing: tuple[Marketing, ...] = ()  # its marketing texts, as declared for checks (the erb plugin's)
+    subscription: Subscription | None = None  # a premium subscription: what is charged, how often, the texts
 
     @property
     def key(self) -> str:
@@ -113,6 +173,12 @@ class Service:
     def keywords(self) -> tuple[str, ...]:
         """The keyword and its aliases as written."""
         return ((self.keyword,) if self.keyword else ()) + self.aliases
+
+    @property
+    def prices(self) -> tuple[str, ...]:
+        """Every price the service charges: its rules' and its subscription's."""
+        found = tuple(rule.price for rule in self.rules if rule.price is not None)
+        return found + ((self.subscription.price,) if self.subscription is not None else ())
 
 
 @dataclass(frozen=True)

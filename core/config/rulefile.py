@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -14,16 +14,20 @@ from kodeord.config import keywords
 from kodeord.config.model import (
     DAYS,
     MAX_RULES_PER_SERVICE,
+    Company,
     Condition,
     Config,
+    Marketing,
     OwnNumber,
     Rule,
     Service,
+    Subscription,
     Tenant,
     Words,
 )
 from kodeord.config.ruleschema import RULE_FILE
 from kodeord.config.schema import Checker, Loc, Obj
+from kodeord.config.servicecheck import ServiceCheck
 from kodeord.config.yamlfile import parse_yaml
 from kodeord.decide import templating
 from kodeord.decide.actions import ActionSpec
@@ -86,6 +90,7 @@ class _Builder:
         self.numbers: dict[str, OwnNumber] = {}
         self.owners: dict[str, str] = {}  # non-shared number -> tenant id
         self.services: dict[str, Service] = {}
+        self.declared: dict[str, tuple[Obj, Obj]] = {}  # service key -> its declaration and its file's tenant's
 
     def problem(self, obj: Obj, key: str, message: str) -> None:
         loc, path = obj.where(key)
@@ -110,14 +115,51 @@ class _Builder:
                 self.number(number, tenant)
         for obj, tenant in zip(objs, tenants, strict=True):
             for service in obj["services"]:
-                self.service(service, tenant)
+                key = self.service(service, tenant)
+                if key is not None:
+                    self.declared[key] = (service, obj["tenant"])
+
+    def check_services(self, check: Callable[[ServiceCheck], None]) -> None:
+        """Let ``check`` (the plugins' ``kodeord_check_service``) check every service, with the whole config."""
+        config = Config(self.tenants, self.numbers, self.services)
+        for key, service in self.services.items():
+            service_obj, tenant_obj = self.declared[key]
+            found = ServiceCheck(
+                service,
+                self.tenants[service.tenant],
+                self.numbers[service.number],
+                config,
+                self.actions,
+                service_obj,
+                tenant_obj,
+            )
+            check(found)
+            # A fault of the tenant's, found with each of its services, is reported once.
+            self.problems.extend(p for p in dict.fromkeys(found.problems) if p not in self.problems)
 
     def tenant(self, obj: Obj) -> Tenant:
-        tenant = Tenant(obj["id"], obj.get("name", obj["id"]), obj.get("timezone", self.timezone), obj.loc.file)
+        company = self.company(obj["company"]) if obj.get("company") else None
+        tenant = Tenant(
+            obj["id"], obj.get("name", obj["id"]), obj.get("timezone", self.timezone), obj.loc.file, company
+        )
         known = self.tenants.setdefault(tenant.id, tenant)
         if known != tenant and (known.name, known.timezone) != (tenant.name, tenant.timezone):
             self.problem(obj, "id", f"tenant {tenant.id!r} is declared differently in {known.file}")
+        elif company is not None and known.company is None:  # one of the tenant's files declares the company
+            known = self.tenants[tenant.id] = replace(known, company=company)
+        elif company is not None and company != known.company:
+            self.problem(obj, "company", f"tenant {tenant.id!r} declares other company details in {known.file}")
         return known
+
+    @staticmethod
+    def company(obj: Obj) -> Company:
+        return Company(
+            name=obj.get("name"),
+            address=obj.get("address"),
+            customer_service=obj.get("customer_service"),
+            hours=tuple(obj["hours"]),
+            email=obj.get("email"),
+        )
 
     def number(self, obj: Obj, tenant: Tenant) -> None:
         address = self.address(obj, "number")
@@ -157,24 +199,25 @@ class _Builder:
             self.problem(obj, key, str(exc))
             return False
 
-    def service(self, obj: Obj, tenant: Tenant) -> None:
+    def service(self, obj: Obj, tenant: Tenant) -> str | None:
+        """Build one service; its key, or None if it could not be built."""
         address = self.address(obj, "number")
         if address is None:
-            return
+            return None
         number = self.numbers.get(address)
         if number is None:
             self.problem(obj, "number", f"number {address} is not declared under numbers:")
-            return
+            return None
         owner = self.owners.get(address)
         if owner is not None and owner != tenant.id:
             self.problem(obj, "number", f"number {address} belongs to tenant {owner!r}")
-            return
+            return None
         if number.type == "shared" and (obj.get("catch_all") or not obj.get("keyword")):
             self.problem(obj, "keyword", "a service on a shared short code needs a keyword and cannot be catch_all")
-            return
+            return None
         if number.type == "dedicated" and not obj.get("keyword") and not obj.get("catch_all"):
             self.problem(obj, "keyword", "a service needs a keyword or catch_all: true")
-            return
+            return None
         rules = obj["rules"]
         if len(rules) > MAX_RULES_PER_SERVICE:
             self.problem(
@@ -183,7 +226,7 @@ class _Builder:
                 f"service {obj['id']!r} has {len(rules)} rules; at most {MAX_RULES_PER_SERVICE} "
                 "are allowed in one service (split it into several services)",
             )
-            return
+            return None
         zone = tenant.timezone
         problems_before = len(self.problems)
         fallback = obj.get("fallback")
@@ -204,17 +247,40 @@ class _Builder:
             loc=obj.loc,
             calls=self.calls(obj, tenant, number.country),
             telemarketing=bool(obj["telemarketing"]),
+            marketing=tuple(self.marketing(item) for item in obj["marketing"]),
+            subscription=self.subscription(obj["subscription"], number.country) if obj.get("subscription") else None,
         )
         known = self.services.get(service.key)
         if known is not None:
             self.problem(obj, "id", f"service {service.key!r} is already declared in {known.loc.file}")
-            return
+            return None
         for rule in service.rules if len(self.problems) == problems_before else ():  # checks need sound rules
             spec = self.actions.get(rule.action) if rule.action else None
             if spec is not None and spec.check_rule is not None:
                 for message in spec.check_rule(rule, service):
                     self.problems.append(Problem(rule.loc.file, rule.loc.line, rule.loc.column, message))
         self.services[service.key] = service
+        return service.key
+
+    @staticmethod
+    def marketing(obj: Obj) -> Marketing:
+        return Marketing(
+            obj["name"], obj["medium"], obj["text"], obj.get("number_seconds"), obj.get("price_seconds"), obj.loc
+        )
+
+    def subscription(self, obj: Obj, country: str) -> Subscription:
+        self.price(obj, country)
+        for key in ("welcome", "footer", "confirm"):
+            self.template(obj, key, obj[key])
+        return Subscription(
+            price=obj["price"],
+            frequency=obj["frequency"],
+            welcome=obj["welcome"],
+            footer=obj["footer"],
+            confirm_after=obj["confirm_after"],
+            confirm=obj["confirm"],
+            confirm_word=obj["confirm_word"],
+        )
 
     def calls(self, obj: Obj, tenant: Tenant, country: str) -> dict[str, str]:
         """A service's ``calls:``: each voice number (declared here as type voice unless it is already) -> words."""
@@ -271,6 +337,15 @@ class _Builder:
         provides = self.actions[action].provides if action is not None else ()
         if obj.get("reply") is not None and not self.template(obj, "reply", obj["reply"], provides):
             return None
+        self.price(obj, country)
+        when = obj.get("when")
+        condition = self.condition(when, zone) if when else Condition()
+        if action is not None and self.actions[action].takes_reserved and condition.reserved is None:
+            condition = replace(condition, reserved=frozenset(("start", "stop", "")))  # "": any other text
+        return Rule(obj["name"], condition, action, params, obj.get("reply"), obj.loc, obj.get("price"))
+
+    def price(self, obj: Obj, country: str) -> None:
+        """A premium price (``obj``'s ``price``) must be in its country's range."""
         price = obj.get("price")
         if price is not None and country in PRICE_RANGES:
             low, high, currency = PRICE_RANGES[country]
@@ -281,11 +356,6 @@ class _Builder:
                     f"a premium price on a {country.upper()} number must be from {low} to {high} {currency}, "
                     f"got {price}",
                 )
-        when = obj.get("when")
-        condition = self.condition(when, zone) if when else Condition()
-        if action is not None and self.actions[action].takes_reserved and condition.reserved is None:
-            condition = replace(condition, reserved=frozenset(("start", "stop", "")))  # "": any other text
-        return Rule(obj["name"], condition, action, params, obj.get("reply"), obj.loc, obj.get("price"))
 
     def condition(self, obj: Obj, zone: str) -> Condition:
         def localise(value: datetime | None) -> datetime | None:
@@ -317,8 +387,10 @@ def load(
     actions: Mapping[str, ActionSpec],
     timezone: str = "Europe/Stockholm",
     regions: Sequence[str] = ("SE", "NO"),
+    check_service: Callable[[ServiceCheck], None] | None = None,
 ) -> Config:
-    """Load every rule file in ``paths`` into one ``Config``; raise ``RuleFileError``."""
+    """Load every rule file in ``paths`` into one ``Config``; raise ``RuleFileError``. ``check_service`` checks
+    each service with the whole config (the plugins' ``kodeord_check_service``)."""
     files = expand(paths)
     problems: list[Problem] = []
     checked: list[Obj] = []
@@ -329,6 +401,8 @@ def load(
             checked.append(obj)
     builder = _Builder(actions, timezone, regions)
     builder.add_files(checked)
+    if check_service is not None:
+        builder.check_services(check_service)
     problems.extend(builder.problems)
     if problems:
         order = {str(path): n for n, path in enumerate(files)}

@@ -7,8 +7,21 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kodeord.config.model import DAYS, NUMBER_TYPES, RESERVED, ROLES
-from kodeord.config.schema import Anything, Checker, Choice, Field, Flag, ListOf, Loc, MapOf, Record, Spec, Text
+from kodeord.config.model import DAYS, NUMBER_TYPES, RESERVED, ROLES, Hours
+from kodeord.config.schema import (
+    Anything,
+    Checker,
+    Choice,
+    Field,
+    Flag,
+    ListOf,
+    Loc,
+    MapOf,
+    Number,
+    Record,
+    Spec,
+    Text,
+)
 
 ID = Text("a name of letters, digits, '-' and '_'", pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 WORD = Text("a single word", pattern=r"[^\s]{1,40}")
@@ -51,6 +64,24 @@ def _hours(source: str) -> tuple[int, int]:
     if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
         raise ValueError(f"no such time of day in {source!r}")
     return h1 * 60 + m1, h2 * 60 + m2
+
+
+def _opening(source: str) -> Hours:
+    """``mon-fri 09:00-16:00``, ``sat 10:00-14:00``, ``mon,wed 09:00-12:00``: days, then hours of the day."""
+    days_text, _, hours_text = source.strip().partition(" ")
+    days: set[int] = set()
+    for part in days_text.lower().split(","):
+        first, _, last = part.partition("-")
+        if first not in DAYS or (last and last not in DAYS):
+            raise ValueError(f"expected opening hours like mon-fri 09:00-16:00, got {source!r}")
+        a, b = DAYS.index(first), DAYS.index(last or first)
+        if b < a:
+            raise ValueError(f"{part!r}: the days run from monday to sunday, in that order")
+        days.update(range(a, b + 1))
+    start, end = _hours(hours_text)
+    if end <= start:
+        raise ValueError(f"opening hours end after they begin, got {source!r}")
+    return Hours(frozenset(days), start, end, source.strip())
 
 
 class Moment(Spec):
@@ -120,6 +151,40 @@ NUMBER = Record(
     },
 )
 
+MEDIA = ("sms", "email", "print", "tv", "web", "radio", "other")
+
+MARKETING = Record(
+    "a marketing text",
+    {
+        "name": Field(ID, required=True, doc="names the text in messages and reports"),
+        "medium": Field(Choice(MEDIA), required=True, doc="where it appears: sms, email, print, tv, web, radio"),
+        "text": Field(Text("the text as it will appear", max_length=5000), required=True),
+        "number_seconds": Field(
+            Number("seconds", minimum=0, maximum=3600), doc="TV and web: how long the number is shown"
+        ),
+        "price_seconds": Field(
+            Number("seconds", minimum=0, maximum=3600), doc="TV and web: how long the price is shown"
+        ),
+    },
+)
+
+SUBSCRIPTION = Record(
+    "a subscription",
+    {
+        "price": Field(Text("a price such as 5.00", convert=_price), required=True, doc="charged for every message"),
+        "frequency": Field(Text("how often messages come", max_length=200), required=True),
+        "welcome": Field(TEMPLATE, required=True, doc="the first message: price, frequency and how to stop"),
+        "footer": Field(TEMPLATE, required=True, doc="ends every message: the price and a customer-service number"),
+        "confirm_after": Field(
+            Number("a number of messages", minimum=1, maximum=1000, integer=True),
+            default=10,
+            doc="messages before the subscriber is asked to confirm again",
+        ),
+        "confirm": Field(TEMPLATE, required=True, doc="the question asking the subscriber to confirm again"),
+        "confirm_word": Field(WORD, default="JA", doc="the answer that confirms"),
+    },
+)
+
 SERVICE = Record(
     "a service",
     {
@@ -140,7 +205,24 @@ SERVICE = Record(
         "telemarketing": Field(
             Flag(), default=False, doc="calls or texts consumers to sell: the do-not-call register applies"
         ),
+        "marketing": Field(ListOf(MARKETING), default=[], doc="the service's marketing texts, checked at load"),
+        "subscription": Field(SUBSCRIPTION, doc="a premium subscription: price, frequency and its texts"),
         "rules": Field(ListOf(RULE), default=[], doc="tried in order; the first that matches wins"),
+    },
+)
+
+COMPANY = Record(
+    "company details",
+    {
+        "name": Field(Text(max_length=200), doc="the company's registered name"),
+        "address": Field(Text(max_length=300), doc="its postal address"),
+        "customer_service": Field(Text("a phone number", max_length=40), doc="the customer-service number"),
+        "hours": Field(
+            ListOf(Text("opening hours like mon-fri 09:00-16:00", convert=_opening), single=True),
+            default=[],
+            doc="when customer service answers",
+        ),
+        "email": Field(Text("an email address", max_length=254)),
     },
 )
 
@@ -150,6 +232,7 @@ TENANT = Record(
         "id": Field(ID, required=True),
         "name": Field(Text(), doc="shown in the console"),
         "timezone": Field(Text("a time zone name", convert=_zone), doc="for hours, days and dates"),
+        "company": Field(COMPANY, doc="the company behind the services, as marketing must name it"),
     },
 )
 

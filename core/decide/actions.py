@@ -65,6 +65,9 @@ class ActionSpec:
     # What runs the action for one message: its Effects. Without it the action runs through the older
     # ``kodeord_run_action`` hook, which warns that it is going.
     run: Callable[[ActionCall], Effects] | None = None
+    # What kind of action it is, for plugins that check services: "competition" (it takes competition answers:
+    # the erb plugin refuses a competition sold as a subscription), "charge" (it counts a payment).
+    tags: tuple[str, ...] = ()
 
     def check_params(self, given: Mapping[str, Any]) -> list[str]:
         """Problems with a rule's ``with:`` mapping for this action."""
@@ -117,3 +120,4 @@ class Veto:
 
     reason: str
     plugin: str = ""
+    code: str = ""  # the rule it keeps, short (``A.1.a``): messages stopped are counted per service, plugin and code

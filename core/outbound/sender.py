@@ -40,6 +40,7 @@ from kodeord.outbound.ratelimit import RateLimiter
 from kodeord.outbound.status import COST_UNIT
 
 if TYPE_CHECKING:
+    from kodeord.decide.actions import Veto
     from kodeord.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class _Fate:
     gateway: str = ""
     operator: str = ""
     cost: Decimal = Decimal(0)
+    vetoed: Veto | None = None
 
 
 def _text(value: bytes | str) -> str:
@@ -236,6 +238,7 @@ class Sender:
                 passed.append(fate)
             else:  # not the gateway's failure: it never saw the message
                 fate.result, fate.reason = "failed", f"vetoed by {veto.plugin}: {veto.reason}"
+                fate.vetoed = veto
                 fate.gateway, fate.operator, fate.cost = "", "", Decimal(0)
                 self.platform.metrics.inc("kodeord_outbox_vetoed_total")
         return passed
@@ -432,6 +435,8 @@ class Sender:
                 log.info("message %s to %s failed: %s", item.id, item.message.to, reason)
             if fate.result == "sent" and (fanout_id := fanout.fanout_of(item.id)) is not None:
                 broadcast[(fanout_id, "sent")] += 1
+            if fate.vetoed is not None and item.message.service:
+                sums[(item.message.service, status.vetoed_what(fate.vetoed.plugin, fate.vetoed.code))] += 1
             if fate.result == "sent" and item.message.service:
                 sums[(item.message.service, "cost")] += int(fate.cost / COST_UNIT)
                 if item.message.price:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -150,7 +150,8 @@ def sums_key(service: str, what: str) -> str:
 
 
 def add_sums(pipe: redis.client.Pipeline, sums: Mapping[tuple[str, str], int], day: str) -> None:
-    """Add ``(service, "cost" or "revenue") -> amount`` (in ``COST_UNIT``s) to ``day``'s sums, on ``pipe``."""
+    """Add ``(service, what) -> amount`` to ``day``'s sums, on ``pipe``: ``cost`` and ``revenue`` in
+    ``COST_UNIT``s, messages vetoed (:func:`vetoed_what`) one by one."""
     for (service, what), amount in sums.items():
         if amount:
             pipe.hincrby(sums_key(service, what), day, amount)
@@ -159,6 +160,25 @@ def add_sums(pipe: redis.client.Pipeline, sums: Mapping[tuple[str, str], int], d
 def _sums(client: redis.Redis, service: str, what: str) -> dict[str, Decimal]:
     raw: Mapping[bytes, bytes] = client.hgetall(sums_key(service, what))  # type: ignore[assignment]
     return {day.decode(): int(v) * COST_UNIT for day, v in sorted(raw.items())}
+
+
+def vetoed_what(plugin: str, code: str) -> str:
+    """The sum of a service's messages vetoed by ``plugin`` for the rule ``code``."""
+    return f"vetoed:{plugin or '-'}:{code or '-'}"
+
+
+def vetoed(client: redis.Redis, service: str, plugin: str, codes: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Messages of ``tenant/service`` vetoed when they were to be sent, by ``plugin`` for each of ``codes``: per
+    code, per day (codes with none left out)."""
+    codes = list(codes)
+    pipe = client.pipeline(transaction=False)
+    for code in codes:
+        pipe.hgetall(sums_key(service, vetoed_what(plugin, code)))
+    found = {}
+    for code, days in zip(codes, pipe.execute(), strict=True):
+        if days:
+            found[code] = {day.decode(): int(n) for day, n in sorted(days.items())}
+    return found
 
 
 def revenue(client: redis.Redis, service: str) -> dict[str, Decimal]:

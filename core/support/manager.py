@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from kodeord.commit.effects import Effects
     from kodeord.config.model import Service
+    from kodeord.config.servicecheck import ServiceCheck
     from kodeord.config.settings import Setting
     from kodeord.decide.actions import ActionCall, ActionSpec, Veto
     from kodeord.inbound.messages import Outbound
@@ -164,6 +165,14 @@ class Hooks:
                     vetoes[index] = self._hook.kodeord_vet_outgoing(message=message, redis=redis, host=host)
         return vetoes
 
+    def marketing_consent(self, messages: Sequence[Outbound], redis: redis.Redis) -> dict[int, bool]:
+        """For each message a plugin knows, whether its recipient agreed to marketing (any True wins)."""
+        consent: dict[int, bool] = {}
+        for found in self._hook.kodeord_marketing_consent(messages=messages, redis=redis):
+            for index, agreed in (found or {}).items():
+                consent[index] = consent.get(index, False) or bool(agreed)
+        return consent
+
     def fanout_page(
         self, fanout: Fanout, after: str, limit: int, redis: redis.Redis, links: Links
     ) -> FanoutPage | None:
@@ -229,6 +238,10 @@ class Hooks:
     def settings(self) -> list[Setting]:
         """Settings declared by plugins."""
         return _collect(self._hook.kodeord_register_settings)
+
+    def check_service(self, check: ServiceCheck) -> None:
+        """Let every plugin check a service as rule files load (problems go to ``check.problems``)."""
+        self._hook.kodeord_check_service(check=check)
 
     def startup(self, platform: PluginHost) -> None:
         """Tell plugins the platform is ready."""

@@ -57,6 +57,12 @@ PARAMS = (
         doc="email addresses of the console accounts that administer the list in the console",
         validate=CHECKS["admins"],
     ),
+    Param(
+        "marketing",
+        bool,
+        doc="members join to get marketing (offers): a marketing broadcast may go to them (ERB, Swedish law)",
+        validate=CHECKS["marketing"],
+    ),
 )
 
 
@@ -95,6 +101,12 @@ def kodeord_sender_role(service: Service, sender: str, redis: redis.Redis) -> st
 def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
     """A broadcast message to someone who left the list in the meantime is not sent."""
     return broadcast.vet(messages, redis)
+
+
+@hookimpl
+def kodeord_marketing_consent(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, bool] | None:
+    """A list's marketing message has consent when its member is on the list with consent records."""
+    return broadcast.consent(messages, redis)
 
 
 @hookimpl

@@ -338,10 +338,14 @@ class ListAdmin:
 
     # -- broadcasts ------------------------------------------------------------------------------------------
 
-    def broadcast(self, list_id: str, text: str, subject: str = "", fanout_id: str = "") -> dict[str, Any]:
+    def broadcast(
+        self, list_id: str, text: str, subject: str = "", fanout_id: str = "", marketing: bool = False
+    ) -> dict[str, Any]:
         """Start a broadcast to every member (the list needs a number to send SMS from); ``subject``, if given,
         is the emails' subject instead of the list's ``email_subject``; ``fanout_id`` names the broadcast
-        (default: the channel and the time). It is kept in the list's log of recent broadcasts."""
+        (default: the channel and the time). It is kept in the list's log of recent broadcasts. ``marketing``:
+        it promotes something, and each message is vetted as marketing (the erb plugin: consent, the sender's
+        name, how to stop, and the price of a premium service it names)."""
         lk = self.keys(list_id)
         service = self._services().get(list_id)
         if service is None:
@@ -351,6 +355,12 @@ class ListAdmin:
         if len(subject) > MAX_SUBJECT:
             raise ListError(f"subject must be at most {MAX_SUBJECT} characters")
         options = self.options(list_id)
+        if marketing and not options.marketing:
+            raise ListError(
+                f"the members of {list_id!r} did not join to get marketing: a marketing broadcast needs a list whose "
+                "option marketing is true (say so where people join)",
+                409,
+            )
         variables = {"list": options.name, "number": service.number, "sender": self.by}
         body = self.body(list_id, text)
         fanout_id = fanout_id or f"{self.channel}:{time.time_ns()}"
@@ -358,7 +368,7 @@ class ListAdmin:
             to="",
             sender=service.number,
             text=body,
-            kind=Kind.BROADCAST,
+            kind=Kind.MARKETING if marketing else Kind.BROADCAST,
             service=lk.key,
             meta={
                 "list": lk.key,
@@ -372,7 +382,7 @@ class ListAdmin:
             fanouts=[Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, message)],
         )
         self.commit(lk, effects, "broadcast")
-        return {"id": fanout_id, "list": list_id}
+        return {"id": fanout_id, "list": list_id, "marketing": marketing}
 
     def body(self, list_id: str, text: str) -> str:
         """The SMS a broadcast of ``text`` sends: the text and the list's footer."""

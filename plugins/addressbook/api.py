@@ -130,7 +130,12 @@ async def consent(request: Request, admin: ListAdmin) -> Any:
 async def start_broadcast(request: Request, admin: ListAdmin) -> Any:
     body = await json_body(request)
     text, subject = _text(body, "text", True), _text(body, "subject")
-    return await run_in_threadpool(admin.broadcast, request.path_params["list"], text, subject)
+    marketing = body.get("marketing", False)
+    if not isinstance(marketing, bool):
+        raise ListError("marketing must be true or false")
+    return await run_in_threadpool(
+        lambda: admin.broadcast(request.path_params["list"], text, subject, marketing=marketing)
+    )
 
 
 async def broadcast_progress(request: Request, admin: ListAdmin) -> Any:

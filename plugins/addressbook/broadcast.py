@@ -51,12 +51,20 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
     return FanoutPage(recipients, ids[-1] if len(ids) == limit else None)
 
 
-def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto] | None:
-    """Veto broadcast messages to anyone no longer a member of the list (one pipelined round trip)."""
+def _by_list(
+    messages: Sequence[Outbound], kinds: tuple[Kind, ...] = (Kind.BROADCAST, Kind.MARKETING)
+) -> dict[str, list[int]]:
+    """The indexes of a list's messages of ``kinds`` to its members, by list."""
     by_list: dict[str, list[int]] = defaultdict(list)
     for index, message in enumerate(messages):
-        if message.kind is Kind.BROADCAST and "list" in message.meta and "member" in message.meta:
+        if message.kind in kinds and "list" in message.meta and "member" in message.meta:
             by_list[message.meta["list"]].append(index)
+    return by_list
+
+
+def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto] | None:
+    """Veto broadcast messages to anyone no longer a member of the list (one pipelined round trip)."""
+    by_list = _by_list(messages)
     if not by_list:
         return None
     pipe = client.pipeline(transaction=False)
@@ -68,3 +76,27 @@ def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto]
             if score is None:
                 vetoes[index] = Veto("no longer a member of the list", store.PLUGIN)
     return vetoes
+
+
+def consent(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, bool] | None:
+    """For a list's marketing messages: whether the member agreed to them, that is, is a member with consent
+    records (every way onto a list leaves one: a join by SMS, a join link, an approval, an add or an import with
+    its note). One pipelined round trip."""
+    by_list = _by_list(messages, (Kind.MARKETING,))
+    if not by_list:
+        return None
+    pipe = client.pipeline(transaction=False)
+    for list_key, indexes in by_list.items():
+        lk = ListKeys(list_key)
+        members = [messages[i].meta["member"] for i in indexes]
+        pipe.zmscore(lk.members, members)
+        for member in members:
+            pipe.llen(lk.consent(member))
+    replies = iter(pipe.execute())
+    agreed: dict[int, bool] = {}
+    for indexes in by_list.values():
+        scores = next(replies)
+        for index, score in zip(indexes, scores, strict=True):
+            records = next(replies)
+            agreed[index] = score is not None and records > 0
+    return agreed

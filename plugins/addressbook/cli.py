@@ -230,10 +230,11 @@ def consent(name: str, member: str, as_csv: bool) -> None:
     show_default=True,
     help="With --follow: seconds to wait for delivery reports once every message is out.",
 )
-def start_broadcast(name: str, text: str, follow: bool, reports_timeout: float) -> None:
+@click.option("--marketing", is_flag=True, help="It promotes something: each message is vetted as marketing (ERB).")
+def start_broadcast(name: str, text: str, follow: bool, reports_timeout: float, marketing: bool) -> None:
     """Send TEXT to every member (by SMS, and by email to members with an address)."""
     with _admin(name) as (admin, list_id):
-        started = admin.broadcast(list_id, text)
+        started = admin.broadcast(list_id, text, marketing=marketing)
         _show(started)
         if follow:
             _show(_follow(admin, list_id, started["id"], reports_timeout))

@@ -107,6 +107,7 @@ class ListOptions:
     footer: str = ""  # added to every broadcast SMS
     replies: dict[str, str] = field(default_factory=dict)
     admins: tuple[str, ...] = ()  # console accounts (email addresses) that administer the list
+    marketing: bool = False  # members join to get marketing: their consent records are their consent to it
 
     def reply(self, name: str) -> str:
         """The reply template ``name`` (the language's default unless set)."""
@@ -133,6 +134,7 @@ class ListOptions:
             "footer": self.footer,
             "replies": {name: self.reply(name) for name in REPLY_VARIABLES},
             "admins": list(self.admins),
+            "marketing": self.marketing,
         }
 
 
@@ -175,6 +177,10 @@ def _name(value: Any) -> str | None:
     return None if isinstance(value, str) and 0 < len(value.strip()) <= 100 else "must be a text of 1-100 characters"
 
 
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+
+
 def _admins(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) > MAX_ADMINS:
         return f"must be a list of at most {MAX_ADMINS} email addresses (the console accounts of administrators)"
@@ -208,6 +214,7 @@ CHECKS = {
     "footer": _footer,
     "replies": _replies,
     "admins": _admins,
+    "marketing": _flag,
 }
 
 

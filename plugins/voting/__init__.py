@@ -44,6 +44,7 @@ ENTER = ActionSpec(
     provides=tuple(sorted(competition.VARIABLES)),
     check_rule=competition.check_rule,
     run=competition.enter,
+    tags=("competition",),
 )
 
 

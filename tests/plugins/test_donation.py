@@ -30,6 +30,7 @@ from kodeord.inbound.messages import Inbound
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.support.errors import RuleFileError
+from kodeord.testing import COMPANY
 from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.web import apikeys
 from kodeord.web.app import create_app
@@ -46,7 +47,7 @@ ZONE = ZoneInfo("Europe/Stockholm")
 def fund_rules(price: str = '"9.90"', extra_rule: str = "") -> str:
     """Tenant ``hjalp``: GE (9.90) and GELITE (0.90) on 72550 for one campaign, and a number of its own."""
     return f"""\
-tenant: {{id: hjalp, name: Hjälpen, timezone: Europe/Stockholm}}
+tenant: {{id: hjalp, name: Hjälpen, timezone: Europe/Stockholm, company: {COMPANY}}}
 numbers:
   - {{number: "72550", type: shared}}
   - {{number: "{NUMBER}", type: dedicated}}
@@ -80,7 +81,11 @@ services:
 
 RADIO_RULES = textwrap.dedent(
     """\
-    tenant: {id: radio, name: Radio AB}
+    tenant:
+      id: radio
+      name: Radio AB
+      company: {name: Test AB, address: "Testgatan 1, 111 22 Stockholm",
+                 customer_service: "08-123 45 67", hours: "mon-fri 09:00-17:00"}
     numbers:
       - {number: "72550", type: shared}
     services:

@@ -161,12 +161,14 @@ def test_the_dialer_refuses_without_a_version_a_key_or_a_sane_batch(
     assert usage(platform, "salj") == {today().strftime("%Y-%m"): 1000}  # only the answered batch counts
 
 
-def message(to: str, service: str, kind: Kind = Kind.MARKETING) -> Outbound:
+def message(to: str, service: str, kind: Kind = Kind.BROADCAST) -> Outbound:
     return Outbound(to=to, sender="72900", text="Erbjudande", service=service, kind=kind)
 
 
-def queue(platform: Platform, service: str, recipients: list[str], kind: Kind = Kind.MARKETING) -> list[dict[str, str]]:
-    """Queue a message of ``service`` to each recipient; the vetoes at queueing."""
+def queue(platform: Platform, service: str, recipients: list[str], kind: Kind = Kind.BROADCAST) -> list[dict[str, str]]:
+    """Queue a message of ``service`` to each recipient (not a reply: a broadcast, which the register's veto
+    covers as it covers marketing; the erb plugin's checks of marketing are its own tests'); the vetoes at
+    queueing."""
     effects = Effects(replies=[message(to, service, kind) for to in recipients])
     outcome = platform.apply(Keys.for_service(service), effects, f"test:{service}:{len(recipients)}", "test")
     return outcome.vetoed
