@@ -33,8 +33,8 @@ def test_a_rule_file_in_the_docs_loads_as_written(name: str, text: str, tmp_path
     path.write_text(text, encoding="utf-8")
     hooks = Hooks(make_manager())
     catalog = Catalog([path], hooks.actions, "Europe/Stockholm", ("SE", "NO"), hooks.check_service)
-    assert catalog.config.services, f"{name} declares no service"
+    assert catalog.config.tenants, f"{name} declares no tenant"
 
 
 def test_the_docs_show_rule_files() -> None:
-    assert len(rule_files()) >= 4
+    assert len(rule_files()) >= 6

@@ -5,6 +5,7 @@ Kannel."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from click.testing import CliRunner
 
 from kodeord.inbound.messages import Kind, Outbound
 from kodeord.outbound import status
@@ -21,9 +23,11 @@ from kodeord.platform import Platform
 from kodeord.plugins.addressbook.admin import ListAdmin
 from kodeord.plugins.addressbook.store import ListKeys
 from kodeord.plugins.erb import veto
+from kodeord.plugins.erb.cli import erb
 from kodeord.support.errors import KodeordError
 from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.watch.messagelog import MessageLog, Query
+from kodeord.web import apikeys
 
 from ..conftest import free_port, kannel_gateways
 
@@ -175,3 +179,50 @@ def test_a_check_that_cannot_be_made_stops_the_message(shop: Shop, monkeypatch: 
     message = Outbound(ANNA, OFFERS, GOOD, kind=Kind.MARKETING, service="butiken/erbjudanden")
     vetoes = veto.vet([message], shop.platform)
     assert vetoes is not None and vetoes[0].reason == "ERB: the marketing checks could not be made"
+
+
+def test_the_report_lists_each_service_with_its_rules_and_what_was_stopped(shop: Shop) -> None:
+    shop.admin().broadcast("erbjudanden", GOOD.replace(" Avsluta med STOPP.", ""), marketing=True)
+    shop.send()
+    key = apikeys.create(shop.redis, "butiken", "erb")
+    answer = httpx.get(f"{shop.url}/api/erb/report", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200
+    services = {s["service"]: s for s in answer.json()["services"]}
+    assert services["butiken/erbjudanden"] == {
+        "service": "butiken/erbjudanden",
+        "premium": False,
+        "rules": [],
+        "status": "compliant",
+        "problems": [],
+        "stopped": {"STOP": 2},
+    }
+    assert services["butiken/tips"]["premium"] is True and services["butiken/tips"]["rules"] == ["CS", "STOP", "B.1"]
+    assert httpx.get(f"{shop.url}/api/erb/report").status_code == 401
+
+
+def test_the_report_on_a_draft_shows_what_a_reload_would_refuse(
+    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kodeord_redis_url: str
+) -> None:
+    draft = tmp_path / "utkast.yaml"
+    draft.write_text(RULES.replace('customer_service: "031-123 45 67"', 'customer_service: "0939-123 456"'))
+    monkeypatch.setenv("KODEORD_REDIS_URL", kodeord_redis_url)
+    result = CliRunner().invoke(erb, ["report", "butiken", "--rules", str(draft)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "butiken/erbjudanden  not premium  rules: none  compliant",
+        "butiken/nyheter  not premium  rules: none  compliant",
+    ]
+    assert lines[2] == "butiken/tips  premium  rules: CS, STOP, B.1  breaks 1 rule(s)"
+    assert lines[3].startswith(f"  {draft}:7:5: ERB CS: customer service: 0939-123 456 is a premium-rate number")
+    as_json = json.loads(CliRunner().invoke(erb, ["report", "butiken", "--rules", str(draft), "--json"]).stdout)
+    [tips] = [s for s in as_json["services"] if s["service"] == "butiken/tips"]
+    assert tips["problems"][0] | {"message": ""} == {
+        "rule": "CS",
+        "message": "",
+        "file": "utkast.yaml",
+        "line": 7,
+        "column": 5,
+        "at": "tenant.company.customer_service",
+    }
+    assert CliRunner().invoke(erb, ["report", "nobody", "--rules", str(draft)]).exit_code == 2
