@@ -89,3 +89,8 @@ class Keys:
     def optout(self, address: str) -> str:
         """Set of senders who sent STOP to ``address`` (a number-scope key)."""
         return Keys(self.scope).key_for("optout", address)
+
+    def stopped_at(self, address: str) -> str:
+        """Hash: sender -> when (ms) they last sent STOP to ``address`` (a number-scope key; START leaves it): what
+        ended before then stays ended, a subscription among it."""
+        return Keys(self.scope).key_for("stopped-at", address)

@@ -39,6 +39,8 @@ DEFAULT_WORDS = {"start": ("START",), "stop": ("STOPP", "STOP"), "help": ("HJÄL
 # Premium prices a rule may charge, per country of its number: Sweden's premium SMS and 099 calls are priced
 # from 0.80 to 9.90 SEK (MA-7).
 PRICE_RANGES = {"se": (Decimal("0.80"), Decimal("9.90"), "SEK")}
+# What a receipt (the reply ``receipt``) may say besides the usual variables: what was paid, to whom.
+RECEIPT_VARIABLES = ("amount", "company", "customer_service")
 DEFAULT_REPLIES = {
     "se": {
         "start": "Du är anmäld igen och kan få meddelanden från {{ number }}.",
@@ -46,6 +48,8 @@ DEFAULT_REPLIES = {
         "help": "Skicka ett kodord till {{ number }}. Svara STOPP för att avsluta.",
         "unknown": '{% if keyword %}Okänt kodord "{{ keyword }}". Kontrollera stavningen och försök igen.'
         "{% else %}Tomt meddelande. Skicka ett kodord till {{ number }}.{% endif %}",
+        "receipt": "Kvitto: du har betalat {{ amount }} kr till {{ company }} för {{ service }}."
+        "{% if customer_service %} Kundtjänst {{ customer_service }}.{% endif %}",
     },
     "no": {
         "start": "Du er påmeldt igjen og kan få meldinger fra {{ number }}.",
@@ -53,6 +57,8 @@ DEFAULT_REPLIES = {
         "help": "Send et kodeord til {{ number }}. Send STOPP for å avslutte.",
         "unknown": '{% if keyword %}Ukjent kodeord "{{ keyword }}". Sjekk stavingen og prøv igjen.'
         "{% else %}Tom melding. Send et kodeord til {{ number }}.{% endif %}",
+        "receipt": "Kvittering: du har betalt {{ amount }} kr til {{ company }} for {{ service }}."
+        "{% if customer_service %} Kundeservice {{ customer_service }}.{% endif %}",
     },
 }
 
@@ -176,7 +182,8 @@ class _Builder:
         replies = dict(DEFAULT_REPLIES[country])
         if obj.get("replies"):
             for key, text in obj["replies"].values.items():
-                if text is not None and self.template(obj["replies"], key, text):
+                extra = RECEIPT_VARIABLES if key == "receipt" else ()
+                if text is not None and self.template(obj["replies"], key, text, extra):
                     replies[key] = text
         number = OwnNumber(address, kind, country, Words(**folded), replies, obj.loc)
         known = self.numbers.get(address)

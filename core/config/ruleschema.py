@@ -137,7 +137,7 @@ WORDS = Record(
 
 REPLIES = Record(
     "platform replies",
-    {name: Field(TEMPLATE) for name in (*RESERVED, "unknown")},
+    {name: Field(TEMPLATE) for name in (*RESERVED, "unknown", "receipt")},
 )
 
 NUMBER = Record(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,16 @@ def _paths(raw: str) -> tuple[Path, ...]:
 
 def _optional_path(raw: str) -> Path | None:
     return Path(raw) if raw.strip() else None
+
+
+def _amount(raw: str) -> Decimal:
+    try:
+        amount = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(f"expected an amount such as 10.00, got {raw!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"expected an amount of 0 or more, got {raw!r}")
+    return amount
 
 
 def _flag(raw: str) -> bool:
@@ -60,6 +71,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("port", int, 8000, "Port the web app listens on"),
     Setting("timezone", str, "Europe/Stockholm", "Default time zone of tenants"),
     Setting("dedupe_hours", int, 48, "How long a gateway message id is remembered"),
+    Setting(
+        "receipt_above",
+        _amount,
+        Decimal("10.00"),
+        "A charge above this (in the number's currency) gets an SMS receipt at once, committed with it (ERB B.1)",
+    ),
     Setting("engine_cache", int, 512, "Compiled rule sets kept in memory per process"),
     Setting("secret_key", str, None, "Key that signs console sessions and links"),
     Setting("log_level", str, "INFO", "Log level"),

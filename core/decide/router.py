@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -251,7 +252,36 @@ class Router:
                 text = self._render(service.fallback, context, outcome)
             if text:
                 effects.replies.insert(0, self._reply(inbound, text, service, rule.price))
+        effects.replies.extend(self._receipts(inbound, service, number, effects.replies, context, outcome))
         return outcome, effects, scope
+
+    def _receipts(
+        self,
+        inbound: Inbound,
+        service: Service,
+        number: OwnNumber,
+        replies: list[Outbound],
+        context: dict[str, Any],
+        outcome: Outcome,
+    ) -> list[Outbound]:
+        """An SMS receipt for each charge above ``receipt_above`` (ERB B.1), committed with the charge itself:
+        free, to the payer, from the number's ``receipt`` template."""
+        above = self.platform.settings.receipt_above
+        receipts = []
+        for reply in replies:
+            if not reply.price or Decimal(reply.price) <= above:
+                continue
+            tenant = self.platform.catalog.config.tenants.get(service.tenant)
+            company = tenant.company if tenant is not None else None
+            extra = {
+                "amount": f"{Decimal(reply.price):.2f}".replace(".", ","),
+                "company": (company.name if company and company.name else tenant.name if tenant else service.tenant),
+                "customer_service": company.customer_service if company and company.customer_service else "",
+            }
+            text = self._render(number.replies["receipt"], context | extra, outcome)
+            if text:
+                receipts.append(replace(self._reply(inbound, text, service), to=reply.to))
+        return receipts
 
     def _keyword(self, route: Destination) -> str:
         return fold(route.keyword) if route.keyword else ""
@@ -348,6 +378,8 @@ class Router:
         optout = scope.optout(number.address)
         if route.reserved == "stop":
             effects.writes.append(Write("SADD", optout, (inbound.sender,)))
+            stopped_at = int(inbound.received_at.timestamp() * 1000)
+            effects.writes.append(Write("HSET", scope.stopped_at(number.address), (inbound.sender, stopped_at)))
             effects.settle.append(inbound.sender)
         elif route.reserved == "start":
             effects.writes.append(Write("SREM", optout, (inbound.sender,)))

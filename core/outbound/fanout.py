@@ -28,24 +28,32 @@ from kodeord.support.luascript import LuaScript
 if TYPE_CHECKING:
     import redis
 
+    from kodeord.commit.effects import Write
     from kodeord.web.links import Links
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """One address a fan-out sends to; ``meta`` is added to the message's (e.g. which member it is)."""
+    """One address a fan-out sends to; ``meta`` is added to the message's (e.g. which member it is). ``text``
+    and ``price``, when given, replace the message's for this recipient (a subscriber asked to confirm gets a
+    free question instead of the charged message)."""
 
     to: str
     channel: Channel = Channel.SMS
     meta: dict[str, str] = field(default_factory=dict)
+    text: str | None = None
+    price: str | None = None
 
 
 @dataclass(frozen=True)
 class FanoutPage:
-    """The next recipients after a cursor, and the cursor to continue from (``None``: that was the last page)."""
+    """The next recipients after a cursor, and the cursor to continue from (``None``: that was the last page).
+    ``writes`` are committed with the page, in one transaction with its messages' queueing (what a source keeps
+    of who was sent what); they keep to the fan-out's service's keys."""
 
     recipients: list[Recipient]
     after: str | None
+    writes: list[Write] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

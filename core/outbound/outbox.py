@@ -31,7 +31,7 @@ from kodeord.commit.records import Retention
 from kodeord.decide import templating
 from kodeord.inbound.messages import Channel, Outbound
 from kodeord.outbound import status
-from kodeord.outbound.fanout import Fanout, FanoutPage, progress_key
+from kodeord.outbound.fanout import Fanout, FanoutPage, Recipient, progress_key
 from kodeord.outbound.gateway import Outgoing
 from kodeord.support.errors import TemplateError
 from kodeord.support.luascript import LuaScript
@@ -122,14 +122,14 @@ class Batch:
     def items(self, scope: str) -> list[Outgoing]:
         """One message per recipient, each with its idempotency key (``<fan-out id>:<address>``) as id."""
         base = self.message
-        return [
-            Outgoing(
-                scope,
-                f"{self.fanout_id}:{address}",
-                replace(base, to=address, channel=Channel(channel), meta={**base.meta, **meta}),
-            )
-            for address, channel, meta in self.to
-        ]
+        items = []
+        for address, channel, meta in self.to:
+            own = {k: v for k, v in meta.items() if k not in (_TEXT, _PRICE)}
+            message = replace(base, to=address, channel=Channel(channel), meta={**base.meta, **own})
+            if _TEXT in meta or _PRICE in meta:
+                message = replace(message, text=meta.get(_TEXT, base.text), price=meta.get(_PRICE, base.price))
+            items.append(Outgoing(scope, f"{self.fanout_id}:{address}", message))
+        return items
 
 
 Entry = Single | Cursor | Batch
@@ -186,8 +186,10 @@ def step(
     """Queue one page of a broadcast on ``pipe`` (a transaction): its batch, then the cursor moved on, or after
     the last page the receipt; return the receipt queued, if any."""
     fanout, count = cursor.fanout, cursor.count + len(page.recipients)
+    for write in page.writes:  # kept to the service's keys: see check_page
+        pipe.execute_command(write.command, write.key, *write.args)
     if page.recipients:
-        to = [(r.to, r.channel.value, r.meta) for r in page.recipients]
+        to = [(r.to, r.channel.value, _overridden(r)) for r in page.recipients]
         append(pipe, stream, Batch(fanout.id, cursor.page, fanout.message, to))
     progress = progress_key(scope, fanout.id)
     pages = cursor.page + 1
@@ -205,6 +207,29 @@ def step(
             status.update(pipe, retention, scope, {receipt.id: {}}, {receipt.id: new})
     pipe.expire(progress, retention.status_s)
     return receipt
+
+
+def check_page(scope: Keys, fanout: Fanout, page: FanoutPage) -> FanoutPage:
+    """``page``, or ValueError if its writes go outside the service's keys."""
+    own = scope.key_for("")[:-1]
+    for write in page.writes:
+        if not write.key.startswith(own):
+            raise ValueError(f"broadcast {fanout.id}: a page wrote outside its service's keys: {write.key}")
+    return page
+
+
+# Meta keys that carry a recipient's own text and price in a batch (never left in a message's meta).
+_TEXT, _PRICE = "_text", "_price"
+
+
+def _overridden(recipient: Recipient) -> dict[str, str]:
+    """A recipient's meta, with its own text and price where it has them."""
+    meta = dict(recipient.meta)
+    if recipient.text is not None:
+        meta[_TEXT] = recipient.text
+    if recipient.price is not None:
+        meta[_PRICE] = recipient.price
+    return meta
 
 
 def receipt_of(fanout: Fanout, count: int) -> Single | None:

@@ -185,6 +185,7 @@ class Sender:
         spec = cursor.fanout
         try:
             page = self.platform.hooks.fanout_page(spec, cursor.after, self.page, self.redis, self.platform.links)
+            page = outbox.check_page(scope, spec, page) if page is not None else None
         except (KeyError, ValueError, TypeError) as exc:
             log.error("dropping a malformed broadcast entry in %s: %s", stream, exc)
             page = None

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "kodeord.plugins.addressbook",
     "kodeord.plugins.nix",
     "kodeord.plugins.erb",
+    "kodeord.plugins.subscription",
     "kodeord.plugins.kannel",
     "kodeord.plugins.elks",
     "kodeord.plugins.jsonhook",

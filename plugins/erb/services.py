@@ -18,6 +18,7 @@ from decimal import Decimal
 from kodeord.config import keywords
 from kodeord.config.model import Company, Config, Service
 from kodeord.config.servicecheck import ServiceCheck
+from kodeord.decide.templating import variables
 
 from .numbers import customer_service_fault, is_premium
 from .rules import breach
@@ -129,6 +130,16 @@ def _stopping(check: ServiceCheck) -> None:
                 "STOP",
                 f"{' and '.join(missing)} must stop every service on {number.address}, which has the "
                 f"premium service {check.service.key}: keep them among its words: stop:",
+            ),
+        )
+    receipt = variables(number.replies.get("receipt", ""))
+    if not {"amount", "service"} <= receipt:
+        check.problem_at(
+            number.loc,
+            breach(
+                "B.1",
+                f"the receipt of {number.address} (replies: receipt:) must name the service and the amount: "
+                "use {{ service }} and {{ amount }}",
             ),
         )
     for index, rule in enumerate(check.service.rules):
