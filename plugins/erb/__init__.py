@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kodeord.decide.actions import Veto
     from kodeord.inbound.messages import Outbound
     from kodeord.platform import PluginHost
+    from kodeord.web.console.sections import ConsoleSection
 
 
 @hookimpl
@@ -39,6 +40,17 @@ def kodeord_register_routes(register: Callable[[BaseRoute], None]) -> None:
 
     for route in api.routes():
         register(route)
+
+
+@hookimpl
+def kodeord_register_console_sections(register: Callable[[ConsoleSection], None]) -> None:
+    """ERB-regler at /console/erb: where each service stands, and what the rules stopped."""
+    from kodeord.web.console.i18n import N_
+    from kodeord.web.console.sections import ConsoleSection
+
+    from . import console
+
+    register(ConsoleSection("erb", N_("ERB-regler"), console.routes(), package=__package__))
 
 
 @hookimpl

@@ -7,16 +7,23 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kodeord.platform import Platform
 from kodeord.plugins.erb.ads import AdError, check_ad
 from kodeord.plugins.erb.cli import erb
 from kodeord.plugins.erb.texts import Context
+from kodeord.web.console import i18n
+
+from ..web.console import conftest as console_rig
+from ..web.console.conftest import log_in
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
+console = console_rig.console  # the demo rules with an account in each demo tenant
 
 
 def svg(number_size: str, price_size: str, price_attributes: str = "") -> str:
@@ -180,3 +187,16 @@ def test_any_bytes_are_checked_or_refused_with_a_reason(tmp_path: Path, raw: byt
         assert str(exc).startswith(str(path))
     else:
         assert all(p.message.startswith("ERB ") and p.line >= 1 and p.column >= 1 for p in found)
+
+
+def test_the_console_shows_where_each_service_stands(console: tuple[Platform, str]) -> None:
+    platform, url = console
+    with httpx.Client(base_url=url) as producer:
+        log_in(producer, "producent@example.se")
+        page = producer.get("/console/erb/")
+        assert page.status_code == 200 and "<h1>ERB-regler</h1>" in page.text
+        assert "<td>demo-tv/mello</td>" in page.text and "följer reglerna" in page.text
+        assert "demo-forening" not in page.text  # the producer's tenant only
+        producer.cookies.set(i18n.COOKIE, "en")
+        assert "<h1>ERB rules</h1>" in producer.get("/console/erb/").text
+    assert httpx.get(f"{url}/console/erb/", follow_redirects=False).status_code in (302, 303)
