@@ -199,3 +199,18 @@ def test_joining_is_free_and_needs_a_subscription(make_platform: Callable[..., P
     )
     with pytest.raises(RuleFileError, match="subscription.join needs the service's subscription"):
         make_platform(without)
+
+
+def test_by_default_the_question_comes_after_ten_messages(
+    make_platform: Callable[..., Platform], make_inbound: Callable[..., Inbound]
+) -> None:
+    platform = make_platform(HOROSCOPE.replace("      confirm_after: 3\n", ""))
+    assert platform.service("stjarna/horoskop").subscription.confirm_after == 10  # type: ignore[union-attr]
+    text(platform, make_inbound, ANNA, "HOROSKOP")
+    sent(platform)
+    got = []
+    for n in range(1, 13):
+        send(platform, "stjarna/horoskop", f"Horoskop {n}", "test")
+        got.append([t for _, t, _ in sent(platform)])
+    assert got[:10] == [[f"Horoskop {n}\n{FOOTER}"] for n in range(1, 11)]
+    assert got[10:] == [[QUESTION], []]
