@@ -99,17 +99,29 @@ def _text_ad(shown: str, text: str, context: Context) -> list[AdProblem]:
 
 
 def _parse(raw: bytes, svg: bool, shown: str) -> Any:
+    """The file's tree; AdError for one that is not what it says, or that is read only in part (what is not
+    read could be a number without its price, so such a file does not pass unread)."""
+    what = "an SVG image" if svg else "an HTML page"
     try:
         if svg:
             parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
             root = etree.fromstring(raw, parser)
+            if root.getroottree().docinfo.internalDTD is not None or b"<!ENTITY" in raw:
+                raise AdError(f"{shown}: an SVG image with a DTD or entities is not checked: write its text out")
             for element in root.iter():  # selectors and names without the SVG namespace
                 if isinstance(element.tag, str) and "}" in element.tag:
                     element.tag = element.tag.split("}", 1)[1]
-            return root
-        return html.document_fromstring(raw)
+        else:
+            parser = html.HTMLParser()
+            root = html.document_fromstring(raw, parser=parser)
+        limits = [e for e in parser.error_log if e.type_name == "ERR_RESOURCE_LIMIT"]
+        if limits:
+            raise AdError(f"{shown}: {what} read only in part ({limits[0].message.strip()}): it is not checked")
+        return root
+    except AdError:
+        raise
     except (etree.XMLSyntaxError, etree.ParserError, ValueError) as exc:
-        raise AdError(f"{shown}: not {'an SVG image' if svg else 'an HTML page'} ({exc})") from None
+        raise AdError(f"{shown}: not {what} ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,21 @@ def _stopping(check: ServiceCheck) -> None:
                 "use {{ service }} and {{ amount }}",
             ),
         )
+    for other in check.config.services.values():  # a rule taking STOPP ends one service, not the number's all
+        if other.number != number.address:
+            continue
+        for index, rule in enumerate(other.rules):
+            if rule.when.reserved is None or "stop" not in rule.when.reserved:
+                continue
+            what = breach(
+                "STOP",
+                f"rule {rule.name!r} of {other.key} takes STOPP itself; on {number.address}, which has the premium "
+                f"service {check.service.key}, STOPP must end every service at once: leave STOPP to the platform",
+            )
+            if other.key == check.service.key:
+                check.problem(what, "rules", index, "when" if rule.action is None else "do")
+            else:
+                check.problem_at(rule.loc, what)
     for index, rule in enumerate(check.service.rules):
         if rule.price is not None and rule.when.reserved is not None and "stop" in rule.when.reserved:
             check.problem(
@@ -208,7 +223,7 @@ def _subscription(check: ServiceCheck) -> None:
         )
     for message in subscription_faults(subscription.welcome, subscription, "B.1", "the first message (welcome:)"):
         check.problem(message, "subscription", "welcome")
-    for message in footer_faults(subscription.footer):
+    for message in footer_faults(subscription.footer, subscription):
         check.problem(message, "subscription", "footer")
     for index, rule in enumerate(check.service.rules):
         spec = check.actions.get(rule.action) if rule.action else None

@@ -141,6 +141,8 @@ class Styles:
         hidden = hidden or declared.get("display", "").lower() == "none" or element.get("hidden") is not None
         scale = math.sqrt(abs(matrix[0] * matrix[3] - matrix[1] * matrix[2]))
         drawn = size * scale if size is not None else None
+        if drawn is not None and not math.isfinite(drawn):
+            drawn, why = None, why or "a size too large or too small to draw"
         glyphs = self.svg and element.tag in ("text", "tspan") and _turned_glyphs(element.get("rotate"))
         self.looks[element] = Look(
             drawn,
@@ -235,11 +237,11 @@ def _transform(text: str, svg: bool) -> Matrix:
             matrix = _multiply(matrix, (1.0, 0.0, 0.0, values[0]))
         elif name in ("rotate", "rotatez"):
             first = arguments.split(",")[0].split()[0] if arguments.strip() else "0"
-            matrix = _multiply(matrix, _rotation(float(first) if svg else _angle(first)))
+            matrix = _multiply(matrix, _rotation(_angle(first)))  # SVG's plain degrees, or CSS's units
         elif name in ("matrix",) and len(values) >= 4:
             matrix = _multiply(matrix, (values[0], values[1], values[2], values[3]))
         elif name in ("skewx", "skew") and values:
-            matrix = _multiply(matrix, (1.0, 0.0, math.tan(math.radians(values[0] if svg else _angle(arguments))), 1.0))
+            matrix = _multiply(matrix, (1.0, 0.0, math.tan(math.radians(_angle(arguments.split(",")[0]))), 1.0))
         elif name == "skewy" and values:
             matrix = _multiply(matrix, (1.0, math.tan(math.radians(values[0])), 0.0, 1.0))
     return matrix

@@ -151,8 +151,13 @@ def subscription_faults(text: str, subscription: Subscription, rule: str, what: 
     """A.1.e (marketing) or B.1 (the first message): what of the price per message, the frequency and how to stop
     ``text`` leaves out; ``what`` names the text in the message."""
     left_out = []
-    if not any(p.swedish and p.per in _PER_MESSAGE for p in prices(text)):
-        left_out.append(f"the price per message (such as '{kronor(Decimal(subscription.price))}/sms')")
+    charged = Decimal(subscription.price)
+    per_message = [p for p in prices(text) if p.swedish and p.per in _PER_MESSAGE]
+    if not per_message:
+        left_out.append(f"the price per message (such as '{kronor(charged)}/sms')")
+    elif not any(p.amount == charged for p in per_message):
+        said = kronor(per_message[0].amount)
+        return [breach(rule, f"{what} says {said} a message but the subscription charges {kronor(charged)}")]
     if _normal(subscription.frequency) not in _normal(text):
         left_out.append(f"how often messages come ({subscription.frequency!r}, as the subscription declares it)")
     if STOP_WORD not in text:
@@ -162,11 +167,16 @@ def subscription_faults(text: str, subscription: Subscription, rule: str, what: 
     return [breach(rule, f"{what} must state " + _and(left_out))]
 
 
-def footer_faults(text: str) -> list[str]:
+def footer_faults(text: str, subscription: Subscription) -> list[str]:
     """B.1: every subscription message states the price and a Swedish non-premium phone number."""
     left_out = []
-    if not any(p.swedish for p in prices(text)):
-        left_out.append("the price (such as '5,00 kr/sms')")
+    charged = Decimal(subscription.price)
+    stated = [p for p in prices(text) if p.swedish]
+    if not stated:
+        left_out.append(f"the price (such as '{kronor(charged)}/sms')")
+    elif not any(p.amount == charged for p in stated):
+        said = kronor(stated[0].amount)
+        return [breach("B.1", f"the footer says {said} but the subscription charges {kronor(charged)} a message")]
     if not any(not m.short and not m.premium and m.key.startswith("+46") for m in mentions(text)):
         left_out.append("a Swedish phone number that is not premium-rate (such as customer service's)")
     if not left_out:

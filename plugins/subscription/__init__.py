@@ -7,19 +7,23 @@ when the rule files load. See docs/erb.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from kodeord.decide.actions import ActionSpec
 from kodeord.hookspecs import hookimpl
 from kodeord.outbound.fanout import FanoutSource
 
-from . import join, sending
+from . import join, sending, store
 from .store import PLUGIN
 
 if TYPE_CHECKING:
     import click
+    import redis
     from starlette.routing import BaseRoute
+
+    from kodeord.decide.actions import Veto
+    from kodeord.inbound.messages import Outbound
 
 JOIN = ActionSpec(
     join.ACTION,
@@ -39,6 +43,12 @@ def kodeord_register_actions(register: Callable[[ActionSpec], None]) -> None:
 def kodeord_register_fanout_sources(register: Callable[[FanoutSource], None]) -> None:
     """A subscription's subscribers, page by page, for its messages."""
     register(FanoutSource(PLUGIN, sending.page))
+
+
+@hookimpl
+def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, Veto] | None:
+    """A subscription's message to someone whose subscription ended since it was queued is not sent."""
+    return store.vet(messages, redis)
 
 
 @hookimpl

@@ -11,7 +11,7 @@ from kodeord.decide.actions import ActionCall
 from kodeord.inbound.messages import Kind, Outbound
 from kodeord.support.errors import PluginError
 
-from .store import SubscriptionKeys, standing
+from .store import SubscriptionKeys, ended, standing
 
 ACTION = "subscription.join"
 
@@ -35,11 +35,12 @@ def join(call: ActionCall) -> Effects:
         raise PluginError(f"{call.service.key} has no subscription")
     keys = SubscriptionKeys(call.service.key)
     member = call.inbound.sender
-    active, waiting = standing(call.redis, keys, member)
+    active, waiting = standing(call.redis, keys, call.service.number, member)
     writes: list[Write] = []
-    if not active:
+    if not active:  # new, or back after a STOPP that ended the subscription: it starts afresh
         now = int(call.now.timestamp() * 1000)
         writes = [
+            *ended(keys, member),
             Write("ZADD", keys.active, (0, member)),
             Write("HSET", keys.joined, (member, now)),
             Write("HSET", keys.counts, (member, 0)),

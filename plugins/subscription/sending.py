@@ -15,20 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from kodeord.commit.effects import Effects, Write
+from kodeord.commit.effects import Effects, Guard, Write
 from kodeord.commit.keys import Keys
 from kodeord.decide import templating
 from kodeord.inbound.messages import Kind, Outbound
 from kodeord.outbound.fanout import Fanout, FanoutPage, Recipient
 from kodeord.support.errors import RequestError
 
-from .store import PLUGIN, SubscriptionKeys, ended
+from .store import PLUGIN, SubscriptionKeys, ended, stopped_since_joining
 
 if TYPE_CHECKING:
     from kodeord.platform import PluginHost
     from kodeord.web.links import Links
 
 MAX_TEXT = 1000
+SENDING_MS = 24 * 3600 * 1000  # a send that never finished (dropped as malformed) holds the next back at most this
 
 
 class SubscriptionError(RequestError):
@@ -58,7 +59,16 @@ def send(host: PluginHost, service_key: str, text: str, by: str) -> dict[str, An
     fanout_id = f"sub:{time.time_ns()}"
     params = {"service": service.key, "confirm": confirm, "after": str(subscription.confirm_after)}
     keys = SubscriptionKeys(service.key)
-    host.apply(keys.scope, Effects(fanouts=[Fanout(fanout_id, PLUGIN, params, message)]), f"send:{fanout_id}", by)
+    effects = Effects(
+        writes=[Write("SET", keys.sending, (fanout_id, "PX", SENDING_MS))],
+        guards=[Guard.unset("sending", keys.sending, Effects())],
+        fanouts=[Fanout(fanout_id, PLUGIN, params, message)],
+    )
+    outcome = host.apply(keys.scope, effects, f"send:{fanout_id}", by)
+    if outcome.guard is not None:
+        raise SubscriptionError(
+            f"{service.key}: a message is still being sent to the subscribers; send the next when it is out", 409
+        )
     return {"id": fanout_id, "service": service.key}
 
 
@@ -70,7 +80,7 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
     start = f"({after}" if after else "-"
     members = [m.decode() for m in client.zrangebylex(keys.active, start, "+", start=0, num=limit)]  # type: ignore[union-attr]
     if not members:
-        return FanoutPage([], None)
+        return FanoutPage([], None, [Write("DEL", keys.sending, ())])
     number = fanout.message.sender
     pipe = client.pipeline(transaction=False)
     pipe.hmget(keys.joined, members)
@@ -82,7 +92,7 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
     writes: list[Write] = []
     now = int(time.time() * 1000)
     for member, since, count, asked, stop in zip(members, joined, counted, waiting, stopped, strict=True):
-        if stop is not None and (since is None or int(stop) >= int(since)):
+        if stopped_since_joining(since, stop):
             writes += ended(keys, member)  # STOPP after joining ended it, whatever START came after
             continue
         if asked is not None:
@@ -94,4 +104,7 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
         else:
             recipients.append(Recipient(member, meta={"member": member}, text=fanout.params["confirm"], price=""))
             writes.append(Write("ZADD", keys.waiting, (now, member)))
-    return FanoutPage(recipients, members[-1] if len(members) == limit else None, writes)
+    last = len(members) < limit
+    if last:
+        writes.append(Write("DEL", keys.sending, ()))  # the next send may start
+    return FanoutPage(recipients, None if last else members[-1], writes)

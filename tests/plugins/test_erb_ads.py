@@ -169,7 +169,24 @@ def test_an_xml_bomb_or_an_external_entity_is_not_expanded(tmp_path: Path) -> No
     )
     path = tmp_path / "ad.svg"
     path.write_text(ad, encoding="utf-8")
-    assert check_ad(path, Context()) == []  # the secret number was never read into the ad
+    with pytest.raises(AdError) as refused:  # refused unread: neither the secret nor a hidden number gets in
+        check_ad(path, Context())
+    assert str(refused.value) == f"{path}: an SVG image with a DTD or entities is not checked: write its text out"
+
+
+def test_a_page_read_only_in_part_is_refused_not_passed(tmp_path: Path) -> None:
+    deep = "<!doctype html><html><body>" + "<div>" * 300 + "Ring 0900-123 45 67" + "</div>" * 300 + "</body></html>"
+    path = tmp_path / "ad.html"
+    path.write_text(deep, encoding="utf-8")
+    with pytest.raises(AdError, match="read only in part"):
+        check_ad(path, Context())
+
+
+def test_a_css_turn_in_an_svg_and_an_endless_size_are_read_not_crashed_on(tmp_path: Path) -> None:
+    turned = problems(tmp_path, "ad.svg", svg("48", "16", ' style="transform: rotate(90deg)"'))
+    assert len(turned) == 1 and "is turned 90°" in turned[0]
+    endless = problems(tmp_path, "ad.svg", svg("48", "1", ' transform="scale(1e400) scale(0)"'))
+    assert len(endless) == 1 and "cannot be read from the file" in endless[0]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

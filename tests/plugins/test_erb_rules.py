@@ -178,10 +178,21 @@ def test_stopp_ends_everything_and_costs_nothing(tmp_path: Path) -> None:
     )
     code, lines = check(tmp_path, text)
     assert code == 1
-    assert lines[0] == (
+    assert lines == [
+        "tv.yaml:22:9: ERB STOP: rule 'stopp' of demo-tv/mello takes STOPP itself; on 72500, which has the premium "
+        "service demo-tv/mello, STOPP must end every service at once: leave STOPP to the platform "
+        "(at services[0].rules[1].when)",
         "tv.yaml:24:9: ERB B.1: rule 'stopp' charges 1.00 for STOPP: stopping must cost no more than a normal "
-        "message (at services[0].rules[1].price)"
+        "message (at services[0].rules[1].price)",
+    ]
+    # another service on the same number may not take STOPP for itself either: it would end only that service
+    other = rule_file() + (
+        '  - id: lista\n    number: "72500"\n    keyword: LISTA\n    rules:\n'
+        "      - {name: lista, do: addressbook.inbox}\n"
     )
+    code, lines = check(tmp_path, other)
+    assert code == 1
+    assert lines[0].startswith("tv.yaml:29:9: ERB STOP: rule 'lista' of demo-tv/lista takes STOPP itself; on 72500")
 
 
 SUBSCRIPTION = """\
@@ -261,3 +272,17 @@ def test_a_reload_that_breaks_a_rule_keeps_the_rules_it_had(
     ]
     assert platform.service("demo-tv/mello") is not None  # the working rules stay
     assert platform.service("demo-tv/mello").marketing[0].text == MARKETING  # type: ignore[union-attr]
+
+
+def test_a_subscriptions_texts_state_its_own_price(tmp_path: Path) -> None:
+    cheaper = SUBSCRIPTION.replace('footer: "5,00 kr/sms.', 'footer: "1,00 kr/sms.').replace(
+        "Välkommen till Dagens horoskop! 5,00 kr/sms", "Välkommen till Dagens horoskop! 2,00 kr/sms"
+    )
+    code, lines = check(tmp_path, rule_file(extra=cheaper))
+    assert code == 1
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "ERB B.1: the first message (welcome:) says 2,00 kr a message but the subscription charges 5,00 kr "
+        "(at services[1].subscription.welcome)",
+        "ERB B.1: the footer says 1,00 kr but the subscription charges 5,00 kr a message "
+        "(at services[1].subscription.footer)",
+    ]

@@ -13,7 +13,7 @@ from kodeord.inbound.messages import Inbound
 from kodeord.outbound.gateway import RecordingGateway
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.plugins.subscription.sending import send
+from kodeord.plugins.subscription.sending import SubscriptionError, send
 from kodeord.plugins.subscription.store import SubscriptionKeys, counts
 from kodeord.support.errors import RuleFileError
 from kodeord.testing import COMPANY
@@ -214,3 +214,42 @@ def test_by_default_the_question_comes_after_ten_messages(
         got.append([t for _, t, _ in sent(platform)])
     assert got[:10] == [[f"Horoskop {n}\n{FOOTER}"] for n in range(1, 11)]
     assert got[10:] == [[QUESTION], []]
+
+
+def test_a_message_queued_before_stopp_is_not_sent_after_a_start(
+    stars: Platform, make_inbound: Callable[..., Inbound]
+) -> None:
+    text(stars, make_inbound, ANNA, "HOROSKOP")
+    sent(stars)
+    send(stars, "stjarna/horoskop", "Horoskop 1", "test")
+    gateway = RecordingGateway()
+    sender = Sender(stars, gateway=gateway)
+    sender.run_once()  # the page is queued: Anna's message waits in the outbox
+    text(stars, make_inbound, ANNA, "STOPP")
+    text(stars, make_inbound, ANNA, "START")  # the number's other messages may reach her again
+    while sender.run_once():
+        pass
+    assert [(to, t) for to, t, _ in ((m.to, m.text, m.price) for m in gateway.sent) if "Horoskop" in t] == []
+
+
+def test_subscribing_again_after_stopp_starts_afresh(stars: Platform, make_inbound: Callable[..., Inbound]) -> None:
+    text(stars, make_inbound, ANNA, "HOROSKOP")
+    text(stars, make_inbound, ANNA, "STOPP")
+    text(stars, make_inbound, ANNA, "START")  # lifts the STOPP: the number may text her again
+    sent(stars)
+    assert text(stars, make_inbound, ANNA, "HOROSKOP") == [WELCOME]
+    sent(stars)
+    send(stars, "stjarna/horoskop", "Horoskop 1", "test")
+    assert sent(stars) == [(ANNA, f"Horoskop 1\n{FOOTER}", "5.00")]
+
+
+def test_one_send_at_a_time_so_nobody_is_counted_twice(stars: Platform, make_inbound: Callable[..., Inbound]) -> None:
+    text(stars, make_inbound, ANNA, "HOROSKOP")
+    sent(stars)
+    send(stars, "stjarna/horoskop", "Horoskop 1", "test")
+    with pytest.raises(SubscriptionError) as busy:
+        send(stars, "stjarna/horoskop", "Horoskop 2", "test")
+    assert busy.value.http_status == 409
+    sent(stars)  # the first is out: the next may start
+    send(stars, "stjarna/horoskop", "Horoskop 2", "test")
+    assert sent(stars) == [(ANNA, f"Horoskop 2\n{FOOTER}", "5.00")]
