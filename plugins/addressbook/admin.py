@@ -194,7 +194,7 @@ class ListAdmin:
         told how many rows each batch added (a progress bar's ``update``).
         """
         lk = self.keys(list_id)
-        record = store.consent_record("added", self.channel, note, self.by)
+        record = store.consent_record("added", self.channel, note, self.by, marketing=self.options(list_id).marketing)
         skipped: list[str] = []
         for start in range(0, len(rows), IMPORT_BATCH):
             chunk = rows[start : start + IMPORT_BATCH]
@@ -258,7 +258,9 @@ class ListAdmin:
         """One member's change (add, approve, reject, remove) with its consent record and, if ``notify`` names
         a reply, a notice to the person; guarded so that nobody who unsubscribed is put back."""
         lk = self.keys(list_id)
-        record = store.consent_record(op if op != "add" else "added", self.channel, text, self.by)
+        record = store.consent_record(
+            op if op != "add" else "added", self.channel, text, self.by, marketing=self.options(list_id).marketing
+        )
         notice = self._notice(list_id, lk, member, notify) if notify and member.startswith("+") else None
         writes = store.changed(lk, op, member, contact, record)
         for _ in range(3):  # a removal again if an approval moved the person from pending to members meanwhile

@@ -79,9 +79,10 @@ def vet(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, Veto]
 
 
 def consent(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, bool] | None:
-    """For a list's marketing messages: whether the member agreed to them, that is, is a member with consent
-    records (every way onto a list leaves one: a join by SMS, a join link, an approval, an add or an import with
-    its note). One pipelined round trip."""
+    """For a list's marketing messages: whether the member agreed to them, that is, is a member whose latest
+    consent record (how they came onto the list: a join by SMS, a join link, an approval, an add or an import
+    with its note) was made while the list was one for marketing (``marketing: true``): someone who joined
+    before the option was turned on did not agree to marketing. One pipelined round trip."""
     by_list = _by_list(messages, (Kind.MARKETING,))
     if not by_list:
         return None
@@ -91,12 +92,12 @@ def consent(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, b
         members = [messages[i].meta["member"] for i in indexes]
         pipe.zmscore(lk.members, members)
         for member in members:
-            pipe.llen(lk.consent(member))
+            pipe.lindex(lk.consent(member), -1)
     replies = iter(pipe.execute())
     agreed: dict[int, bool] = {}
     for indexes in by_list.values():
         scores = next(replies)
         for index, score in zip(indexes, scores, strict=True):
-            records = next(replies)
-            agreed[index] = score is not None and records > 0
+            latest = next(replies)
+            agreed[index] = score is not None and store.agreed_to_marketing(latest)
     return agreed

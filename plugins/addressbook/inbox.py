@@ -192,6 +192,7 @@ class Inbox:
             self.sender,
             f"{inbound.gateway}:{inbound.message_id}",
             self.call.now,
+            marketing=self.options.marketing,
         )
         key = self.lk.consent(self.sender)
         self.write("RPUSH", key, record)

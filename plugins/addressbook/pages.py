@@ -56,8 +56,11 @@ def _target(request: Request, purpose: str) -> tuple[ListAdmin, str, str] | None
 def _rejoin(admin: ListAdmin, list_id: str, member: str) -> str:
     """Join again as the person themselves; returns members or pending."""
     lk = admin.keys(list_id)
-    op = "request" if admin.options(list_id).approval == "manual" else "join"
-    record = store.consent_record(op, "link", "joined again through the signed link", member)
+    options = admin.options(list_id)
+    op = "request" if options.approval == "manual" else "join"
+    record = store.consent_record(
+        op, "link", "joined again through the signed link", member, marketing=options.marketing
+    )
     admin.commit(lk, Effects(writes=store.changed(lk, op, member, "", record)), f"link:{op}:{member}")
     return "pending" if op == "request" else "members"
 

@@ -168,12 +168,32 @@ def broadcast_log(client: redis.Redis, lk: ListKeys) -> list[dict[str, str]]:
     return [json.loads(r) for r in raw]
 
 
-def consent_record(event: str, channel: str, text: str, by: str, ref: str = "", at: datetime | None = None) -> str:
-    """One consent record as stored: JSON with time, event, channel, the text that caused it, who and a reference."""
+def consent_record(
+    event: str,
+    channel: str,
+    text: str,
+    by: str,
+    ref: str = "",
+    at: datetime | None = None,
+    marketing: bool = False,
+) -> str:
+    """One consent record as stored: JSON with time, event, channel, the text that caused it, who and a reference;
+    ``marketing`` when the list was one for marketing as it happened (a join then is a consent to marketing)."""
     when = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-    return json.dumps(
-        {"at": when, "event": event, "channel": channel, "text": text, "by": by, "ref": ref}, ensure_ascii=False
-    )
+    record: dict[str, object] = {"at": when, "event": event, "channel": channel, "text": text, "by": by, "ref": ref}
+    if marketing:
+        record["marketing"] = True
+    return json.dumps(record, ensure_ascii=False)
+
+
+def agreed_to_marketing(last_record: bytes | str | None) -> bool:
+    """Whether a member's latest consent record (how they came onto the list) was made on a list for marketing."""
+    if not last_record:
+        return False
+    try:
+        return json.loads(last_record).get("marketing") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 def consent_writes(lk: ListKeys, member: str, record: str) -> list[Write]:

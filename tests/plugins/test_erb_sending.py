@@ -226,3 +226,17 @@ def test_the_report_on_a_draft_shows_what_a_reload_would_refuse(
         "at": "tenant.company.customer_service",
     }
     assert CliRunner().invoke(erb, ["report", "nobody", "--rules", str(draft)]).exit_code == 2
+
+
+def test_members_who_joined_before_a_list_was_for_marketing_did_not_agree_to_it(shop: Shop) -> None:
+    admin = shop.admin()
+    admin.set_options("nyheter", {"marketing": True})  # Anna and Bo joined the newsletter before this
+    shop.sms(CIA, "START", NEWS)  # Cia joins a list that now says it is for offers
+    shop.send()
+    shop.kannel.accepted.clear()
+    admin.broadcast("nyheter", GOOD, marketing=True)
+    shop.send()
+    assert shop.received(CIA) == [GOOD]
+    assert shop.received(ANNA) == [] and shop.received(BO) == []
+    assert stopped(shop, "butiken/nyheter") == {"MKT": 2}
+    assert admin.consent("nyheter", CIA)[-1]["marketing"] is True  # type: ignore[comparison-overlap]
