@@ -82,8 +82,9 @@ async def submit(request: Request) -> Response:
         return view
     text = fields.get("text", "").replace("\r\n", "\n")  # a browser sends a textarea's lines with CR LF
     subject = fields.get("subject", "").strip()
+    marketing = fields.get("marketing") == "1" and view.options.marketing
     situation = await run_in_threadpool(_situation, view)
-    values: dict[str, Any] = {"text": text, "subject": subject, "situation": situation}
+    values: dict[str, Any] = {"text": text, "subject": subject, "situation": situation, "marketing": marketing}
     if not text.strip():
         return _compose(request, view, 400, error=(N_("Skriv ett meddelande."), {}), **values)
     if len(text) > MAX_TEXT or len(subject) > MAX_SUBJECT:
@@ -96,7 +97,7 @@ async def submit(request: Request) -> Response:
         if not store.TOKEN.fullmatch(once):
             return _compose(request, view, 400, error=(N_("Förhandsgranska utskicket först."), {}), **values)
         try:
-            started = await run_in_threadpool(_start, view, text, subject, once)
+            started = await run_in_threadpool(_start, view, text, subject, once, marketing)
         except ListError as exc:
             if exc.http_status == 409:
                 error = (N_("Adressboken har inget nummer att skicka från ännu."), {})
@@ -118,8 +119,8 @@ async def submit(request: Request) -> Response:
     return _compose(request, view, **values)
 
 
-def _start(view: ListView, text: str, subject: str, once: str) -> str:
-    """Start the broadcast (once per ``once``); its id."""
+def _start(view: ListView, text: str, subject: str, once: str, marketing: bool = False) -> str:
+    """Start the broadcast (once per ``once``), as marketing if ``marketing``; its id."""
     redis, lk = view.admin.redis, view.admin.keys(view.list_id)
     planned = f"console:{time.time_ns()}"
     if not redis.set(lk.sent(once), planned, nx=True, ex=SENT_TTL):
@@ -127,7 +128,7 @@ def _start(view: ListView, text: str, subject: str, once: str) -> str:
         if isinstance(earlier, bytes):
             return earlier.decode()
     try:
-        view.admin.broadcast(view.list_id, text, subject, fanout_id=planned)
+        view.admin.broadcast(view.list_id, text, subject, fanout_id=planned, marketing=marketing)
     except ListError:
         redis.delete(lk.sent(once))
         raise

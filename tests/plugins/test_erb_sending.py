@@ -6,6 +6,7 @@ Kannel."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ from kodeord.support.errors import KodeordError
 from kodeord.testing.fakekannel import FakeKannel, running
 from kodeord.watch.messagelog import MessageLog, Query
 from kodeord.web import apikeys
+from kodeord.web.console import accounts
+from kodeord.web.console.accounts import Role
 
-from ..conftest import free_port, kannel_gateways
+from ..conftest import free_port, kannel_gateways  # noqa: I001
+from ..web.console.conftest import PASSWORD, TOKEN, log_in
 
 OFFERS = "+46766861010"  # a list people join for offers (marketing: true)
 NEWS = "+46766861011"  # a newsletter: its members did not join for marketing
@@ -240,3 +244,22 @@ def test_members_who_joined_before_a_list_was_for_marketing_did_not_agree_to_it(
     assert shop.received(ANNA) == [] and shop.received(BO) == []
     assert stopped(shop, "butiken/nyheter") == {"MKT": 2}
     assert admin.consent("nyheter", CIA)[-1]["marketing"] is True  # type: ignore[comparison-overlap]
+
+
+def test_the_console_sends_a_marketing_broadcast_from_a_list_for_offers(shop: Shop) -> None:
+    accounts.create(shop.redis, "butiken", "butik@example.se", PASSWORD, Role.OWNER)
+    with httpx.Client(base_url=shop.url) as person:
+        log_in(person, "butik@example.se")
+        form = person.get("/console/lists/erbjudanden/broadcast")
+        assert 'id="marketing"' in form.text
+        assert 'id="marketing"' not in person.get("/console/lists/nyheter/broadcast").text  # not a list for offers
+        csrf = TOKEN.search(form.text).group(1)  # type: ignore[union-attr]
+        fields = {"csrf": csrf, "text": GOOD.replace(" Avsluta med STOPP.", ""), "marketing": "1"}
+        preview = person.post("/console/lists/erbjudanden/broadcast", data={**fields, "action": "preview"})
+        assert 'id="as-marketing"' in preview.text
+        once = re.search(r'name="once" value="([^"]+)"', preview.text).group(1)  # type: ignore[union-attr]
+        sent = person.post("/console/lists/erbjudanden/broadcast", data={**fields, "action": "send", "once": once})
+        assert sent.status_code == 303 and "/broadcasts/" in sent.headers["location"]
+    shop.send()
+    assert shop.received(ANNA) == []  # sent as marketing, it says no STOPP: stopped
+    assert stopped(shop, "butiken/erbjudanden") == {"STOP": 2}
