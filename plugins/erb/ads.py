@@ -113,7 +113,8 @@ def _parse(raw: bytes, svg: bool, shown: str) -> Any:
                     element.tag = element.tag.split("}", 1)[1]
         else:
             parser = html.HTMLParser()
-            root = html.document_fromstring(raw, parser=parser)
+            # decoded here: lxml takes bytes without a <meta charset> as Latin-1, and "Tevevägen" would be lost
+            root = html.document_fromstring(_decode(raw, shown), parser=parser)
         limits = [e for e in parser.error_log if e.type_name == "ERR_RESOURCE_LIMIT"]
         if limits:
             raise AdError(f"{shown}: {what} read only in part ({limits[0].message.strip()}): it is not checked")

@@ -113,13 +113,15 @@ def report(tenant: str, rule_paths: tuple[Path, ...], as_json: bool) -> None:
     _tenant(config, tenant)
     result = statuses(config, tenant, found, _stopped(config, tenant, tuple(KNOWN)))
     if as_json:
-        click.echo(json.dumps({"tenant": tenant, "services": [s.as_json() for s in result]}, ensure_ascii=False))
+        services = [s.as_json(full_paths=True) for s in result]
+        click.echo(json.dumps({"tenant": tenant, "services": services}, ensure_ascii=False))
     else:
         for status in result:
             kind = "premium" if status.premium else "not premium"
             rules = ", ".join(status.rules) or "none"
             broken = {p.message.split(":")[0] for p in status.problems}
-            verdict = "compliant" if status.compliant else f"breaks {len(broken)} rule(s)"
+            faults = len(status.problems)
+            verdict = "compliant" if status.compliant else f"breaks {len(broken)} rule(s), {faults} fault(s)"
             click.echo(f"{status.service}  {kind}  rules: {rules}  {verdict}")
             for problem in status.problems:
                 click.echo(f"  {problem}")

@@ -40,8 +40,8 @@ class Status:
         """Whether the service breaks no rule."""
         return not self.problems
 
-    def as_json(self) -> dict[str, Any]:
-        """The status as the API gives it."""
+    def as_json(self, full_paths: bool = False) -> dict[str, Any]:
+        """The status as the API gives it (each fault's file by its name; ``full_paths``: as given)."""
         return {
             "service": self.service,
             "premium": self.premium,
@@ -51,7 +51,7 @@ class Status:
                 {
                     "rule": p.message.split(":", 1)[0].removeprefix("ERB "),
                     "message": p.message,
-                    "file": Path(p.file).name,
+                    "file": p.file if full_paths else Path(p.file).name,
                     "line": p.line,
                     "column": p.column,
                     "at": p.path,

@@ -39,9 +39,14 @@ def is_premium_service(service: Service, config: Config) -> bool:
 
 
 def context_of(service: Service, config: Config, company: Company | None) -> Context:
-    """What ``service``'s marketing is checked against: the config's premium numbers and their prices, and its
+    """What ``service``'s marketing is checked against: the config's premium numbers and their prices (at its
+    own number, its own prices: another service's price there is not what this one costs), and its
     subscription."""
-    return replace(config_context(config, company), subscription=service.subscription)
+    base = config_context(config, company)
+    charges = dict(base.charges)
+    if service.prices:
+        charges[service.number] = tuple(sorted({Decimal(price) for price in service.prices}))
+    return replace(base, charges=charges, subscription=service.subscription)
 
 
 def config_context(config: Config, company: Company | None = None) -> Context:
@@ -128,8 +133,8 @@ def _stopping(check: ServiceCheck) -> None:
             number.loc,
             breach(
                 "STOP",
-                f"{' and '.join(missing)} must stop every service on {number.address}, which has the "
-                f"premium service {check.service.key}: keep them among its words: stop:",
+                f"{' and '.join(missing)} must stop every service on {number.address}, which has premium "
+                "services: keep them among its words: stop:",
             ),
         )
     receipt = variables(number.replies.get("receipt", ""))
@@ -145,18 +150,15 @@ def _stopping(check: ServiceCheck) -> None:
     for other in check.config.services.values():  # a rule taking STOPP ends one service, not the number's all
         if other.number != number.address:
             continue
-        for index, rule in enumerate(other.rules):
+        for rule in other.rules:
             if rule.when.reserved is None or "stop" not in rule.when.reserved:
                 continue
             what = breach(
                 "STOP",
-                f"rule {rule.name!r} of {other.key} takes STOPP itself; on {number.address}, which has the premium "
-                f"service {check.service.key}, STOPP must end every service at once: leave STOPP to the platform",
+                f"rule {rule.name!r} of {other.key} takes STOPP itself; on {number.address}, which has premium "
+                "services, STOPP must end every service at once: leave STOPP to the platform",
             )
-            if other.key == check.service.key:
-                check.problem(what, "rules", index, "when" if rule.action is None else "do")
-            else:
-                check.problem_at(rule.loc, what)
+            check.problem_at(rule.loc, what)  # alike from each premium service on the number: reported once
     for index, rule in enumerate(check.service.rules):
         if rule.price is not None and rule.when.reserved is not None and "stop" in rule.when.reserved:
             check.problem(

@@ -217,3 +217,13 @@ def test_the_console_shows_where_each_service_stands(console: tuple[Platform, st
         producer.cookies.set(i18n.COOKIE, "en")
         assert "<h1>ERB rules</h1>" in producer.get("/console/erb/").text
     assert httpx.get(f"{url}/console/erb/", follow_redirects=False).status_code in (302, 303)
+
+
+def test_an_html_page_without_a_charset_is_read_as_the_utf_8_it_is(tmp_path: Path) -> None:
+    page = tmp_path / "banner.html"
+    page.write_bytes(
+        "<html><body><p>Rösta! SMS MELLO 03 till 72500 (4,90 kr/sms). Demo-TV AB, Tevevägen 1, 111 22 Stockholm. "
+        "Kundtjänst 08-123 45 67.</p></body></html>".encode()
+    )
+    result = CliRunner().invoke(erb, ["check", "--tenant", "demo-tv", "--rules", str(RULES), str(page)])
+    assert (result.exit_code, result.stdout) == (0, "ok: 1 file(s)\n")

@@ -168,8 +168,8 @@ def test_stopp_ends_everything_and_costs_nothing(tmp_path: Path) -> None:
     code, lines = check(tmp_path, rule_file(words=words))
     assert code == 1
     assert lines[0] == (
-        "tv.yaml:10:5: ERB STOP: STOPP and STOP must stop every service on 72500, which has the premium service "
-        "demo-tv/mello: keep them among its words: stop:"
+        "tv.yaml:10:5: ERB STOP: STOPP and STOP must stop every service on 72500, which has premium services: "
+        "keep them among its words: stop:"
     )
     text = rule_file().replace(
         "    marketing:",
@@ -179,9 +179,8 @@ def test_stopp_ends_everything_and_costs_nothing(tmp_path: Path) -> None:
     code, lines = check(tmp_path, text)
     assert code == 1
     assert lines == [
-        "tv.yaml:22:9: ERB STOP: rule 'stopp' of demo-tv/mello takes STOPP itself; on 72500, which has the premium "
-        "service demo-tv/mello, STOPP must end every service at once: leave STOPP to the platform "
-        "(at services[0].rules[1].when)",
+        "tv.yaml:21:9: ERB STOP: rule 'stopp' of demo-tv/mello takes STOPP itself; on 72500, which has premium "
+        "services, STOPP must end every service at once: leave STOPP to the platform",
         "tv.yaml:24:9: ERB B.1: rule 'stopp' charges 1.00 for STOPP: stopping must cost no more than a normal "
         "message (at services[0].rules[1].price)",
     ]
@@ -206,7 +205,7 @@ SUBSCRIPTION = """\
       footer: "5,00 kr/sms. Kundtjänst 08-123 45 67"
       confirm: "Vill du fortsätta få horoskop för 5,00 kr/sms? Svara JA."
     marketing:
-      - name: webb
+      - name: affisch
         medium: print
         text: "Dagens horoskop: SMS HOROSKOP till 72500. 5,00 kr/sms, 3 sms i veckan. Avsluta med STOPP.
           Demo-TV AB, Tevevägen 1, 111 22 Stockholm. Kundtjänst 08-123 45 67."
@@ -232,7 +231,7 @@ def test_a_subscription_states_its_terms_everywhere(tmp_path: Path) -> None:
         "(at services[1].subscription.footer)",
         "tv.yaml:33:7: ERB B.1: a subscriber must confirm again after at most 10 messages, not 12 "
         "(at services[1].subscription.confirm_after)",
-        "tv.yaml:38:9: ERB A.1.e: marketing 'webb' must state the price per message (such as '5,00 kr/sms'), how "
+        "tv.yaml:38:9: ERB A.1.e: marketing 'affisch' must state the price per message (such as '5,00 kr/sms'), how "
         "often messages come ('3 sms i veckan', as the subscription declares it) and how to stop (STOPP, in "
         "capitals) (at services[1].marketing[0].text)",
     ]
@@ -286,3 +285,16 @@ def test_a_subscriptions_texts_state_its_own_price(tmp_path: Path) -> None:
         "ERB B.1: the footer says 1,00 kr but the subscription charges 5,00 kr a message "
         "(at services[1].subscription.footer)",
     ]
+
+
+def test_a_text_states_its_own_services_price_not_another_ones_on_the_same_code(tmp_path: Path) -> None:
+    gift = (
+        '  - id: gava\n    number: "72500"\n    keyword: GE\n    rules:\n'
+        '      - {name: ge, reply: "Tack!", price: "9.90"}\n'
+    )
+    code, lines = check(tmp_path, rule_file(marketing=MARKETING.replace("4,90 kr", "9,90 kr"), extra=gift))
+    assert code == 1
+    assert lines[0] == (
+        "tv.yaml:24:9: ERB A.1.a: the price next to 72500 says 9,90 kr but it costs 4,90 kr "
+        "(at services[0].marketing[0].text)"
+    )

@@ -217,14 +217,14 @@ def test_the_report_on_a_draft_shows_what_a_reload_would_refuse(
         "butiken/erbjudanden  not premium  rules: none  compliant",
         "butiken/nyheter  not premium  rules: none  compliant",
     ]
-    assert lines[2] == "butiken/tips  premium  rules: CS, STOP, B.1  breaks 1 rule(s)"
+    assert lines[2] == "butiken/tips  premium  rules: CS, STOP, B.1  breaks 1 rule(s), 1 fault(s)"
     assert lines[3].startswith(f"  {draft}:7:5: ERB CS: customer service: 0939-123 456 is a premium-rate number")
     as_json = json.loads(CliRunner().invoke(erb, ["report", "butiken", "--rules", str(draft), "--json"]).stdout)
     [tips] = [s for s in as_json["services"] if s["service"] == "butiken/tips"]
     assert tips["problems"][0] | {"message": ""} == {
         "rule": "CS",
         "message": "",
-        "file": "utkast.yaml",
+        "file": str(draft),
         "line": 7,
         "column": 5,
         "at": "tenant.company.customer_service",
