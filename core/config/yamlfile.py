@@ -16,6 +16,7 @@ from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import RoundTripScanner, Scanner
 
 from kodeord.config.schema import MAX_DEPTH
@@ -231,5 +232,11 @@ def parse_yaml(path: Path) -> tuple[Any, list[Problem]]:
         mark = (exc.context_mark if at_start else None) or exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         return None, [Problem(name, line, col, message)]
+    except ReaderError as exc:  # a character YAML does not allow, by its position in the text
+        at = min(max(int(getattr(exc, "position", 0) or 0), 0), len(text))
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        character = int(getattr(exc, "character", 0) or 0)
+        return None, [Problem(name, line, column, f"YAML does not allow the character U+{character:04X} here")]
     except YAMLError as exc:
-        return None, [Problem(name, 1, 1, f"YAML error: {exc}")]
+        return None, [Problem(name, 1, 1, "YAML error: " + " ".join(str(exc).split()))]

@@ -13,7 +13,7 @@ from ruamel.yaml import tokens
 from kodeord.config.catalog import Catalog
 from kodeord.config.rulefile import load
 from kodeord.config.schema import Anything, Checker, Loc
-from kodeord.config.yamlfile import MAX_FILE_BYTES
+from kodeord.config.yamlfile import MAX_FILE_BYTES, parse_yaml
 from kodeord.decide.actions import ActionSpec, Param
 from kodeord.support.errors import RuleFileError
 
@@ -583,3 +583,10 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert len(found) == len(expected), found
     for problem, (where, start) in zip(found, expected, strict=True):
         assert problem.startswith(f"{path}:{where}: {start}"), problem
+
+
+def test_a_character_yaml_does_not_allow_is_located_where_it_stands(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text('tenant: {id: tv}\nnumbers: []\nservices:\n  - id: "a\x7fb"\n', encoding="utf-8")
+    problems = parse_yaml(path)[1]
+    assert [str(p) for p in problems] == [f"{path}:4:11: YAML does not allow the character U+007F here"]

@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kodeord.cli.commands import cli
+from kodeord.config.model import Company, Subscription
 from kodeord.platform import Platform
+from kodeord.plugins.erb.numbers import mentions
+from kodeord.plugins.erb.texts import Context, company_faults, footer_faults, price_faults, subscription_faults
 from kodeord.support.errors import RuleFileError
 
 COMPANY = """\
@@ -298,3 +305,65 @@ def test_a_text_states_its_own_services_price_not_another_ones_on_the_same_code(
         "tv.yaml:24:9: ERB A.1.a: the price next to 72500 says 9,90 kr but it costs 4,90 kr "
         "(at services[0].marketing[0].text)"
     )
+
+
+_TEXTS = st.text(
+    alphabet=st.sampled_from("0123456789 -+,.:/()kronöeSEKsmiTOPPJA\n\u00a0\u2013") | st.characters(), max_size=120
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXTS)
+def test_any_marketing_text_is_checked_without_an_error(text: str) -> None:
+    company = Company("Demo-TV AB", "Tevevägen 1, 111 22 Stockholm", "08-123 45 67", ())
+    subscription = Subscription("5.00", "3 sms i veckan", "v", "f", 10, "c", "JA")
+    context = Context(company, {"72500": (Decimal("4.90"),)}, frozenset({"72500"}), frozenset({"72500"}))
+    found = [m for _, m in price_faults(text, context)]
+    found += company_faults(text, company) + subscription_faults(text, subscription, "A.1.e", "x")
+    found += footer_faults(text, subscription)
+    assert all(message.startswith("ERB ") for message in found)
+    for mention in mentions(text):
+        assert text[mention.start : mention.end] == mention.written
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.one_of(
+        st.text(max_size=40),
+        st.integers(-5, 5000),
+        st.floats(allow_nan=True),
+        st.booleans(),
+        st.lists(st.text(max_size=10), max_size=3),
+        st.none(),
+    ),
+    where=st.sampled_from(
+        ["customer_service", "hours", "name", "price", "frequency", "confirm_after", "medium", "price_seconds"]
+    ),
+)
+def test_any_value_in_the_new_fields_is_a_located_problem_or_fine(tmp_path: Path, value: object, where: str) -> None:
+    import json
+
+    shown = json.dumps(value, ensure_ascii=False)
+    text = rule_file(extra=SUBSCRIPTION)
+    field = {
+        "customer_service": '    customer_service: "08-123 45 67"',
+        "hours": "    hours: [mon-fri 09:00-12:00, mon-fri 12:00-17:00]",
+        "name": "    name: Demo-TV AB",
+        "price": '      price: "5.00"',
+        "frequency": "      frequency: 3 sms i veckan",
+        "confirm_after": "      confirm_after",
+        "medium": "        medium: print",
+        "price_seconds": "        medium: print",
+    }[where]
+    key = field.strip().split(":")[0]
+    if where in ("confirm_after", "price_seconds"):
+        indent = field[: len(field) - len(field.lstrip())]
+        anchor = '      confirm: "' if where == "confirm_after" else "        medium: print"
+        text = text.replace(anchor, f"{indent}{where}: {shown}\n{anchor}", 1)
+    else:
+        text = text.replace(field, f"{field.split(':')[0]}: {shown}", 1)
+    assert key
+    code, lines = check(tmp_path, text)
+    assert code in (0, 1)
+    if code == 1:
+        assert lines and all(re.match(r"tv\.yaml:\d+:\d+: ", line) for line in lines), lines
