@@ -1,0 +1,94 @@
+"""The inbound SMTP server of the lists (aiosmtpd): it takes mail for the lists' addresses and nothing else.
+
+- ``RCPT TO`` a list's address (``<list>.<tenant>@<domain>``, :mod:`.mailaddress`) of a list that exists is
+  accepted; any other recipient is refused there (``550 5.1.1``), and more than ``mail_max_recipients`` are
+  refused (``452 4.5.3``).
+- ``DATA`` larger than ``mail_max_bytes`` is refused by the server (``552``). The mail is read
+  (:func:`kodeord.inbound.mailtext.read_mail`) before it is answered: one that cannot be read is refused with the
+  reason's code. Automatic mail is accepted and dropped, with a log line (never broadcast, never answered).
+- Every other mail is kept for each of its lists (:func:`.mailinbox.keep`) before ``250`` is answered; a mail
+  that cannot be kept gets ``451 4.3.0`` (try later), so a sender's server keeps it meanwhile.
+- ``STARTTLS`` is offered when a certificate and key are configured.
+
+Work that touches Redis or reads a mail runs off the event loop, so one slow mail holds up no other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from kodeord.inbound.mailtext import MailError, read_mail
+
+from . import mailinbox
+from .mailaddress import ListAddress, list_named
+from .store import registry
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
+
+log = logging.getLogger(__name__)
+
+
+class ListHandler:
+    """aiosmtpd's handler: the lists of ``host`` as recipients."""
+
+    def __init__(self, host: PluginHost) -> None:
+        self.host = host
+        self.settings = host.settings
+
+    def _exists(self, target: ListAddress) -> bool:
+        """Whether the tenant has the list (in its rule files, or created through the API)."""
+        for service, _ in self.host.services(target.tenant, "addressbook.inbox"):
+            if service.id == target.list_id:
+                return True
+        return bool(self.host.redis.sismember(registry(target.tenant), target.list_id))
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's name)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.settings.mail_max_recipients:
+            return f"452 4.5.3 Too many recipients (at most {self.settings.mail_max_recipients} a mail)"
+        target = list_named(self.settings, address)
+        loop = asyncio.get_running_loop()
+        try:
+            known = target is not None and await loop.run_in_executor(None, self._exists, target)
+        except redis.RedisError:
+            return "451 4.3.0 Lists cannot be looked up right now; try again later"
+        if not known:
+            return "550 5.1.1 No such list here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        raw: bytes = envelope.original_content or envelope.content or b""
+        loop = asyncio.get_running_loop()
+        try:
+            mail = await loop.run_in_executor(None, read_mail, raw)
+        except MailError as exc:
+            log.info("mail from %s refused: %s", envelope.mail_from, exc)
+            return f"{exc.code} {exc.message}"
+        if mail.automatic is not None:
+            log.info("automatic mail from %s dropped (%s)", mail.sender, mail.automatic)
+            return "250 2.6.0 Automatic mail accepted and not passed on"
+        targets = {t.key for t in (list_named(self.settings, a) for a in envelope.rcpt_tos) if t is not None}
+        try:
+            for list_key in sorted(targets):
+                await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, mail.sender, raw)
+        except redis.RedisError as exc:
+            log.error("mail from %s could not be kept: %s", mail.sender, exc)
+            return "451 4.3.0 The mail cannot be kept right now; try again later"
+        return "250 2.0.0 OK: kept for the list"
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
+    """The server side of STARTTLS, when a certificate and its key are configured."""
+    if not cert or not key:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
