@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from kodeord.config.model import Service
+    from kodeord.config.settings import Setting
     from kodeord.web.console.sections import ConsoleSection
     from kodeord.web.reports import Report
 
@@ -56,6 +57,18 @@ PARAMS = (
         list,
         doc="email addresses of the console accounts that administer the list in the console",
         validate=CHECKS["admins"],
+    ),
+    Param(
+        "mail_writers",
+        str,
+        doc="how a writer's mail is known to be theirs: confirm (they reply to a question)",
+        validate=CHECKS["mail_writers"],
+    ),
+    Param(
+        "sms_segments",
+        int,
+        doc="SMS parts a mailed broadcast is cut to (1-10, default 3)",
+        validate=CHECKS["sms_segments"],
     ),
     Param(
         "marketing",
@@ -104,6 +117,15 @@ def kodeord_vet_outgoing_batch(messages: Sequence[Outbound], redis: redis.Redis)
 
 
 @hookimpl
+def kodeord_register_settings(register: Callable[[Setting], None]) -> None:
+    """The lists' mail domain, and the limits of kodeord mail."""
+    from .mailaddress import SETTINGS
+
+    for setting in SETTINGS:
+        register(setting)
+
+
+@hookimpl
 def kodeord_marketing_consent(messages: Sequence[Outbound], redis: redis.Redis) -> Mapping[int, bool] | None:
     """A list's marketing message has consent when its member is on the list with consent records."""
     return broadcast.consent(messages, redis)
@@ -145,7 +167,8 @@ def kodeord_register_reports(register: Callable[[Report], None]) -> None:
 
 @hookimpl
 def kodeord_register_commands(cli: click.Group) -> None:
-    """``kodeord lists ...``."""
-    from .cli import lists
+    """``kodeord lists ...`` and ``kodeord mail``."""
+    from .cli import lists, mail
 
     cli.add_command(lists)
+    cli.add_command(mail)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kodeord.commit.effects import Effects, Guard
+from kodeord.commit.effects import Effects, Guard, Write
 from kodeord.decide import templating
 from kodeord.inbound import phone
 from kodeord.inbound.messages import Kind, Outbound, check_email
@@ -51,6 +51,7 @@ class MemberError(ListError):
 IMPORT_BATCH = 1000
 MAX_TEXT = 1600  # characters of a broadcast's text
 MAX_SUBJECT = 200  # characters of a broadcast email's subject
+ONCE_S = 14 * 24 * 3600  # how long what started a broadcast (a mail) is remembered, so that it starts one
 
 
 def parse_address(raw: str, regions: tuple[str, ...]) -> str:
@@ -341,13 +342,26 @@ class ListAdmin:
     # -- broadcasts ------------------------------------------------------------------------------------------
 
     def broadcast(
-        self, list_id: str, text: str, subject: str = "", fanout_id: str = "", marketing: bool = False
+        self,
+        list_id: str,
+        text: str,
+        subject: str = "",
+        fanout_id: str = "",
+        marketing: bool = False,
+        receipt: Outbound | None = None,
+        once: str = "",
+        receipt_vars: dict[str, str] | None = None,
+        email_text: str = "",
     ) -> dict[str, Any]:
         """Start a broadcast to every member (the list needs a number to send SMS from); ``subject``, if given,
         is the emails' subject instead of the list's ``email_subject``; ``fanout_id`` names the broadcast
         (default: the channel and the time). It is kept in the list's log of recent broadcasts. ``marketing``:
         it promotes something, and each message is vetted as marketing (the erb plugin: consent, the sender's
-        name, how to stop, and the price of a premium service it names)."""
+        name, how to stop, and the price of a premium service it names). ``receipt`` goes to whoever started it
+        when the last member is queued: its text a template of ``{{ count }}`` (how many), the list's variables and
+        ``receipt_vars``. ``email_text``, if given, is what email members get instead of ``text`` (a mail's
+        whole text, where SMS members get it cut). ``once`` names what started it (a mail): the
+        same ``once`` starts one broadcast however often it is asked (409 after the first)."""
         lk = self.keys(list_id)
         service = self._services().get(list_id)
         if service is None:
@@ -376,14 +390,23 @@ class ListAdmin:
                 "list": lk.key,
                 "subject": subject.strip() or templating.render(options.reply("email_subject"), variables),
                 "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"}),
+                **({"email_text": email_text} if email_text else {}),
             },
         )
         started = store.broadcast_entry(fanout_id, self.by, text.strip())
         effects = Effects(
             writes=store.logged_broadcast(lk, started),
-            fanouts=[Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, message)],
+            fanouts=[
+                Fanout(fanout_id, store.PLUGIN, {"list": lk.key}, message, receipt, variables | (receipt_vars or {}))
+            ],
         )
-        self.commit(lk, effects, "broadcast")
+        if once:
+            done = lk.keys.key_for("started", once)
+            effects.writes.append(Write("SET", done, (fanout_id, "EX", ONCE_S)))
+            effects.guards.append(Guard.unset("once", done, Effects()))
+        outcome = self.commit(lk, effects, "broadcast")
+        if outcome.guard == "once":
+            raise ListError(f"{once} has started a broadcast already", 409)
         return {"id": fanout_id, "list": list_id, "marketing": marketing}
 
     def body(self, list_id: str, text: str) -> str:

@@ -47,7 +47,14 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
         if email and email != exclude and member != exclude:
             link = leave_link(links, lk.key, member)
             footer = fanout.message.meta.get("email_footer", "").replace("{link}", link)
-            recipients.append(Recipient(email, Channel.EMAIL, {**meta, "list_unsubscribe": link, "footer": footer}))
+            recipients.append(
+                Recipient(
+                    email,
+                    Channel.EMAIL,
+                    {**meta, "list_unsubscribe": link, "footer": footer},
+                    text=fanout.message.meta.get("email_text") or None,  # a mail's whole text, where an SMS is cut
+                )
+            )
     return FanoutPage(recipients, ids[-1] if len(ids) == limit else None)
 
 

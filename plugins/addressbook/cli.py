@@ -272,3 +272,21 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
     if terminal:
         click.echo("", err=True)
     return {"id": broadcast, **(fanout.read_progress(admin.redis, scope, broadcast) or {})}
+
+
+@click.command()
+@click.option("--host", "address", default=None, help="Address to listen on (default: KODEORD_MAIL_HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: KODEORD_MAIL_PORT).")
+def mail(address: str | None, port: int | None) -> None:
+    """Take mail for the lists' addresses and turn writers' mail into broadcasts (until Ctrl-C)."""
+    import threading
+
+    from .mailrunner import serve
+
+    stop = threading.Event()
+    with host.platform() as platform:
+        settings = platform.settings
+        try:
+            serve(platform, address or settings.mail_host, port or settings.mail_port, stop)
+        except KeyboardInterrupt:
+            stop.set()

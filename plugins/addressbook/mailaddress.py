@@ -2,7 +2,8 @@
 
 Every list has one address under the configured domain (``KODEORD_MAIL_DOMAIN``): ``<list>.<tenant>@<domain>``,
 ``medlemmar.forening@lists.example.se``. List and tenant ids are letters, digits, ``-`` and ``_``, so the one
-dot tells them apart. Addresses are compared without case.
+dot tells them apart. A writer confirms a mail by replying to ``confirm+<code>.<list>.<tenant>@<domain>``.
+Addresses are compared without case.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from kodeord.config.settings import Setting, Settings
 
 _ID = r"[a-z0-9][a-z0-9_-]{0,63}"
-_LIST = re.compile(rf"({_ID})\.({_ID})")
+_LIST = re.compile(rf"(?:confirm\+([a-z0-9]{{16,40}})\.)?({_ID})\.({_ID})")
 
 
 def _domain(raw: str) -> str:
@@ -47,6 +48,7 @@ class ListAddress:
 
     tenant: str
     list_id: str
+    code: str = ""  # a writer's confirmation (``confirm+<code>.<list>.<tenant>@<domain>``)
 
     @property
     def key(self) -> str:
@@ -67,4 +69,9 @@ def list_named(settings: Settings, address: str) -> ListAddress | None:
     match = _LIST.fullmatch(local)
     if match is None:
         return None
-    return ListAddress(match.group(2), match.group(1))
+    return ListAddress(match.group(3), match.group(2), match.group(1) or "")
+
+
+def confirm_address(settings: Settings, tenant: str, list_id: str, code: str) -> str:
+    """The address a writer replies to, to confirm the mail held under ``code``."""
+    return f"confirm+{code}.{list_id}.{tenant}@{settings.mail_domain}".lower()

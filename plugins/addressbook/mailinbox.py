@@ -32,6 +32,7 @@ class Entry:
     sender: str
     raw: bytes
     at: int
+    rcpt: str  # the address it came to: the list's, or a confirmation's
 
 
 def stream(list_key: str) -> str:
@@ -39,10 +40,11 @@ def stream(list_key: str) -> str:
     return ListKeys(list_key).keys.key_for("mail-in")
 
 
-def keep(client: redis.Redis, list_key: str, sender: str, raw: bytes) -> str:
-    """Keep one accepted mail for ``list_key`` (before the server answers 250); its entry id."""
+def keep(client: redis.Redis, list_key: str, sender: str, raw: bytes, rcpt: str = "") -> str:
+    """Keep one accepted mail for ``list_key``, that came to ``rcpt`` (before the server answers 250); its
+    entry id."""
     pipe = client.pipeline(transaction=False)
-    pipe.xadd(stream(list_key), {"from": sender, "raw": raw, "at": int(time.time() * 1000)})
+    pipe.xadd(stream(list_key), {"from": sender, "raw": raw, "at": int(time.time() * 1000), "rcpt": rcpt})
     pipe.sadd(LISTS, list_key)
     entry_id, _ = pipe.execute()
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
@@ -75,6 +77,7 @@ def take(client: redis.Redis, consumer: str, count: int = 10, idle_ms: int = CLA
                 fields[b"from"].decode(),
                 fields[b"raw"],
                 int(fields[b"at"]),
+                fields.get(b"rcpt", b"").decode(),
             )
 
 

@@ -75,10 +75,10 @@ class ListHandler:
         if mail.automatic is not None:
             log.info("automatic mail from %s dropped (%s)", mail.sender, mail.automatic)
             return "250 2.6.0 Automatic mail accepted and not passed on"
-        targets = {t.key for t in (list_named(self.settings, a) for a in envelope.rcpt_tos) if t is not None}
+        targets = {(t.key, a.lower()) for a in envelope.rcpt_tos if (t := list_named(self.settings, a)) is not None}
         try:
-            for list_key in sorted(targets):
-                await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, mail.sender, raw)
+            for list_key, rcpt in sorted(targets):
+                await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, mail.sender, raw, rcpt)
         except redis.RedisError as exc:
             log.error("mail from %s could not be kept: %s", mail.sender, exc)
             return "451 4.3.0 The mail cannot be kept right now; try again later"

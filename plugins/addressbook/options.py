@@ -40,6 +40,8 @@ REPLY_VARIABLES: dict[str, frozenset[str]] = {
     "empty": COMMON,
     "email_subject": COMMON,
     "email_footer": COMMON | {"link"},
+    "mail_confirm": COMMON | {"subject"},
+    "mail_receipt": COMMON | {"count", "subject", "attachments"},
 }
 
 DEFAULT_REPLIES: dict[str, dict[str, str]] = {
@@ -58,6 +60,10 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "empty": "Tomt meddelande, inget utskick till {{ list }}.",
         "email_subject": "{{ list }}",
         "email_footer": "Du får detta som medlem i {{ list }}. Avanmäl dig: {{ link }}",
+        "mail_confirm": 'Du har skickat ett utskick till {{ list }}: "{{ subject }}". Svara på det här brevet '
+        "(ett tomt svar räcker) för att skicka det. Har du inte skickat något? Gör ingenting, så skickas inget.",
+        "mail_receipt": 'Ditt utskick "{{ subject }}" till {{ list }} gick till {{ count }} mottagare.'
+        "{% if attachments %} Bilagor skickas inte vidare: {{ attachments }}.{% endif %}",
     },
     "no": {
         "joined": "Velkommen til {{ list }}! Du får nå våre utsendelser. Svar STOPP for å avslutte.",
@@ -74,6 +80,10 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "empty": "Tom melding, ingen utsendelse til {{ list }}.",
         "email_subject": "{{ list }}",
         "email_footer": "Du får dette som medlem av {{ list }}. Meld deg av: {{ link }}",
+        "mail_confirm": 'Du har sendt en utsendelse til {{ list }}: "{{ subject }}". Svar på denne e-posten '
+        "(et tomt svar holder) for å sende den. Har du ikke sendt noe? Gjør ingenting, så sendes ingenting.",
+        "mail_receipt": 'Utsendelsen din "{{ subject }}" til {{ list }} gikk til {{ count }} mottakere.'
+        "{% if attachments %} Vedlegg sendes ikke videre: {{ attachments }}.{% endif %}",
     },
     "en": {
         "joined": "Welcome to {{ list }}! You will now get our messages. Reply STOP to leave.",
@@ -90,6 +100,10 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "empty": "Empty message, nothing sent to {{ list }}.",
         "email_subject": "{{ list }}",
         "email_footer": "You get this as a member of {{ list }}. Leave: {{ link }}",
+        "mail_confirm": 'You sent a message to {{ list }}: "{{ subject }}". Reply to this mail (an empty reply '
+        "will do) to send it. Did you not send anything? Do nothing, and nothing is sent.",
+        "mail_receipt": 'Your message "{{ subject }}" to {{ list }} went to {{ count }} recipients.'
+        "{% if attachments %} Attachments are not passed on: {{ attachments }}.{% endif %}",
     },
 }
 
@@ -108,6 +122,8 @@ class ListOptions:
     replies: dict[str, str] = field(default_factory=dict)
     admins: tuple[str, ...] = ()  # console accounts (email addresses) that administer the list
     marketing: bool = False  # members join to get marketing: their consent records are their consent to it
+    mail_writers: str = "confirm"  # how a writer's mail is known to be theirs: confirm, dkim or both
+    sms_segments: int = 3  # a mailed broadcast's text is cut to this many SMS parts for SMS members
 
     def reply(self, name: str) -> str:
         """The reply template ``name`` (the language's default unless set)."""
@@ -135,6 +151,8 @@ class ListOptions:
             "replies": {name: self.reply(name) for name in REPLY_VARIABLES},
             "admins": list(self.admins),
             "marketing": self.marketing,
+            "mail_writers": self.mail_writers,
+            "sms_segments": self.sms_segments,
         }
 
 
@@ -177,6 +195,11 @@ def _name(value: Any) -> str | None:
     return None if isinstance(value, str) and 0 < len(value.strip()) <= 100 else "must be a text of 1-100 characters"
 
 
+def _segments(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10
+    return None if ok else f"must be a whole number from 1 to 10, not {value!r}"
+
+
 def _flag(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
 
@@ -215,6 +238,8 @@ CHECKS = {
     "replies": _replies,
     "admins": _admins,
     "marketing": _flag,
+    "mail_writers": _choice(("confirm",)),
+    "sms_segments": _segments,
 }
 
 

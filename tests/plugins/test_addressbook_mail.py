@@ -3,10 +3,14 @@ groundwork of ``kodeord mail``)."""
 
 from __future__ import annotations
 
+import email
 import email.policy
 import smtplib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -14,14 +18,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kodeord.config.settings import Settings
+from kodeord.inbound.encoding import analyse
 from kodeord.inbound.mailtext import read_mail
+from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
 from kodeord.plugins.addressbook import mailinbox
+from kodeord.plugins.addressbook.admin import ListAdmin
 from kodeord.plugins.addressbook.mailaddress import SETTINGS, ListAddress, address_of, list_named
+from kodeord.plugins.addressbook.mailhandling import handle
 from kodeord.plugins.addressbook.mailserver import ListHandler
+from kodeord.testing.fakekannel import FakeKannel, running
 
 from ..addressbook_rig import RULES
-from ..conftest import free_port
+from ..conftest import free_port, kannel_gateways
 
 IDS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
 
@@ -149,3 +158,159 @@ def test_mail_a_handler_took_and_never_finished_is_taken_over(server: tuple[Plat
     assert again.id == taken.id and again.raw == taken.raw
     mailinbox.done(platform.redis, again)
     assert list(mailinbox.take(platform.redis, "alive", idle_ms=0)) == []
+
+
+# -- from mail to broadcast -----------------------------------------------------------------------------------
+
+WRITER, ANNA, BO = "skrivare@example.se", "+46701000001", "bo@example.se"
+
+
+class Sink:
+    """The relay Kodeord's mail goes out through: keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.mails: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.mails if m["To"] == address]
+
+
+@dataclass
+class Lists:
+    platform: Platform
+    port: int  # kodeord mail's
+    sink: Sink
+    kannel: FakeKannel
+
+    def post(self, raw: bytes, to: str = LIST, sender: str = WRITER) -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", self.port) as smtp:
+            smtp.ehlo()
+            smtp.mail(sender)
+            smtp.rcpt(to)
+            return smtp.data(raw)
+
+    def work(self) -> list[str]:
+        """Handle what was kept, then send what that queued; what each mail became."""
+        done = []
+        for entry in mailinbox.take(self.platform.redis, "test"):
+            done.append(handle(self.platform, entry))
+            mailinbox.done(self.platform.redis, entry)
+        sender = Sender(self.platform)
+        while sender.run_once():
+            pass
+        return done
+
+    def sms(self, number: str) -> list[str]:
+        return [m["text"] for m in self.kannel.accepted if m["to"] == number]
+
+
+@pytest.fixture
+def lists(make_platform: Callable[..., Platform], tmp_path: Path) -> Iterator[Lists]:
+    sink, relay = Sink(), free_port()
+    relay_server = Controller(sink, hostname="127.0.0.1", port=relay)
+    relay_server.start()
+    with running() as kannel:
+        gateways = tmp_path / "gateways.yaml"
+        gateways.write_text(kannel_gateways(kannel.url), encoding="utf-8")
+        platform = make_platform(
+            RULES,
+            gateways=gateways,
+            environ={"KODEORD_MAIL_DOMAIN": "lists.example.se", "KODEORD_SMTP_URL": f"smtp://127.0.0.1:{relay}"},
+        )
+        admin = ListAdmin(platform, "forening", by="test")
+        admin.add_member("medlemmar", phone_raw=ANNA)
+        admin.add_member("medlemmar", email_raw=BO)
+        admin.set_role("medlemmar", "writers", WRITER, True)
+        admin.set_role("medlemmar", "functionaries", "kansli@example.se", True)
+        port = free_port()
+        server = Controller(ListHandler(platform), hostname="127.0.0.1", port=port)
+        server.start()
+        try:
+            yield Lists(platform, port, sink, kannel)
+        finally:
+            server.stop()
+            relay_server.stop()
+
+
+def written(body: str, subject: str = "Årsmöte", sender: str = WRITER, charset: str = "iso-8859-1") -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = LIST
+    message["Subject"] = subject
+    message.set_content(body, charset=charset, cte="quoted-printable")
+    return message.as_bytes(policy=email.policy.SMTP)
+
+
+def test_a_writers_mail_is_sent_once_they_confirm_by_replying(lists: Lists) -> None:
+    mail = EmailMessage()
+    mail["From"] = WRITER
+    mail["To"] = LIST
+    mail["Subject"] = "Årsmöte på torsdag"
+    mail.set_content(
+        "Välkomna till årsmötet i Göteborg på torsdag kl 19!", charset="iso-8859-1", cte="quoted-printable"
+    )
+    mail.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="kallelse.pdf")
+    assert lists.post(mail.as_bytes(policy=email.policy.SMTP))[0] == 250
+    assert lists.work() == ["confirm"]
+    [question] = lists.sink.to(WRITER)
+    assert question["Subject"] == "Bekräfta: Årsmöte på torsdag"
+    confirm = question["Reply-To"]
+    assert confirm.startswith("confirm+") and confirm.endswith(".medlemmar.forening@lists.example.se")
+    assert lists.sms(ANNA) == [] and lists.sink.to(BO) == []  # nothing goes out before the writer says so
+    assert lists.post(written("", subject="Re: Bekräfta"), to=confirm)[0] == 250
+    assert lists.work() == ["broadcast"]
+    assert lists.sms(ANNA) == ["Välkomna till årsmötet i Göteborg på torsdag kl 19!"]
+    [to_bo] = lists.sink.to(BO)
+    assert to_bo["Subject"] == "Årsmöte på torsdag"
+    assert to_bo.get_content().startswith("Välkomna till årsmötet i Göteborg på torsdag kl 19!")  # type: ignore[attr-defined]
+    receipt = lists.sink.to(WRITER)[-1]
+    assert receipt["Subject"] == "Skickat: Årsmöte på torsdag"
+    assert receipt.get_content().strip() == (  # type: ignore[attr-defined]
+        'Ditt utskick "Årsmöte på torsdag" till Föreningen gick till 2 mottagare. '
+        "Bilagor skickas inte vidare: kallelse.pdf."
+    )
+    assert lists.post(written("", subject="Re: Bekräfta"), to=confirm)[0] == 250  # a second reply sends nothing
+    assert lists.work() == ["dropped: no mail of this writer waits under that code"]
+    assert len(lists.sms(ANNA)) == 1
+
+
+def test_a_forged_from_gets_nothing_sent_and_a_stranger_reaches_only_the_functionaries(lists: Lists) -> None:
+    assert lists.post(written("Köp billigt!", sender=WRITER), sender="spammer@example.net")[0] == 250
+    assert lists.work() == ["confirm"]  # the question goes to the real writer, who does not reply
+    assert lists.sms(ANNA) == [] and lists.sink.to(BO) == []
+    assert lists.post(written("Hur går jag med?", sender="okand@example.se"))[0] == 250
+    assert lists.work() == ["not-sent"]
+    [notice] = lists.sink.to("kansli@example.se")
+    assert notice.get_content().strip() == (  # type: ignore[attr-defined]
+        "Meddelande ej skickat. Från okand@example.se till Föreningen: Hur går jag med?"
+    )
+    guess = "confirm+" + "0" * 24 + ".medlemmar.forening@lists.example.se"
+    assert lists.post(written("", sender=WRITER), to=guess)[0] == 250  # a guessed code holds nothing
+    assert lists.work() == ["dropped: no mail of this writer waits under that code"]
+
+
+def test_the_lists_own_mail_coming_back_is_never_broadcast(lists: Lists) -> None:
+    message = EmailMessage()
+    message["From"] = WRITER
+    message["List-Id"] = "Föreningen <medlemmar.forening.lists.example.se>"
+    message["Subject"] = "Re: Årsmöte"
+    message.set_content("Tack!")
+    assert lists.post(message.as_bytes(policy=email.policy.SMTP))[0] == 250
+    assert lists.work() == ["dropped: the list's own mail came back"]
+    assert lists.sink.mails == []
+
+
+def test_a_long_mail_is_cut_for_sms_with_a_mark(lists: Lists) -> None:
+    long = " ".join(["Årsmötet"] * 200)
+    lists.post(written(long))
+    lists.work()
+    confirm = lists.sink.to(WRITER)[0]["Reply-To"]
+    lists.post(written("ja"), to=confirm)
+    lists.work()
+    [sms] = lists.sms(ANNA)
+    assert sms.endswith(" [...]") and analyse(sms).segments == 3
+    assert lists.sink.to(BO)[0].get_content().startswith(long)  # type: ignore[attr-defined]

@@ -1,0 +1,199 @@
+"""What becomes of a mail kept for a list (:mod:`.mailinbox`): a broadcast, a question to the writer, a notice to
+the functionaries, or nothing.
+
+- A list's own mail coming back (its ``List-Id``) and automatic mail are never broadcast (the server drops
+  automatic mail already; here they are dropped again, whatever came in).
+- A mail from a writer (an email address among the list's writers) is held, and the writer is asked to confirm
+  it by replying (``mail_confirm``) to ``confirm+<code>.<list>.<tenant>@<domain>``: a From can be forged, the
+  confirmation goes to the real address. The reply from that same address sends the held mail; one that never
+  comes sends nothing (the mail is forgotten after ``HOLD_S``).
+- A confirmed mail becomes a broadcast through the same fan-out an SMS writer's and the API's start: its text to
+  SMS members, cut to the list's ``sms_segments`` with a mark where it was cut; the mail's text by email to email
+  members; and a receipt by mail to the writer with the number of members reached, and the attachments that were
+  not passed on. One mail starts one broadcast however often it is handled.
+- A mail from anyone else goes only to the functionaries, marked "Meddelande ej skickat", as a non-writer's SMS
+  does (AB-8).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from kodeord.commit.effects import Effects, Write
+from kodeord.decide import templating
+from kodeord.inbound.encoding import analyse
+from kodeord.inbound.mailtext import MailError, MailText, read_mail
+from kodeord.inbound.messages import Channel, Kind, Outbound
+
+from . import store
+from .admin import ListAdmin, ListError
+from .mailaddress import address_of, confirm_address, list_named
+from .mailinbox import Entry
+from .store import ListKeys
+
+if TYPE_CHECKING:
+    from kodeord.platform import PluginHost
+
+log = logging.getLogger(__name__)
+HOLD_S = 3 * 24 * 3600  # how long a writer's mail waits for its confirmation
+CUT_MARK = " [...]"
+_WORDS = {"sv": ("Bekräfta", "Skickat"), "no": ("Bekreft", "Sendt"), "en": ("Confirm", "Sent")}  # subjects
+
+
+def list_id_header(tenant: str, list_id: str, domain: str) -> str:
+    """The ``List-Id`` of a list's mail (RFC 2919)."""
+    return f"<{list_id}.{tenant}.{domain}>"
+
+
+def cut_to_segments(text: str, segments: int) -> str:
+    """``text``, cut (at a word where it can) so that it fits ``segments`` SMS parts, with :data:`CUT_MARK`
+    where it was cut."""
+    if analyse(text).segments <= segments:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest beginning that fits with the mark
+        middle = (low + high + 1) // 2
+        if analyse(text[:middle].rstrip() + CUT_MARK).segments <= segments:
+            low = middle
+        else:
+            high = middle - 1
+    head = text[:low]
+    space = head.rfind(" ")
+    if space > low * 0.8:
+        head = head[:space]
+    return head.rstrip() + CUT_MARK
+
+
+def handle(host: PluginHost, entry: Entry) -> str:
+    """Do what the mail asks; what was done (``broadcast``, ``confirm``, ``not-sent``, ``dropped: ...``)."""
+    try:
+        mail = read_mail(entry.raw)
+    except MailError as exc:
+        return f"dropped: {exc}"
+    target = list_named(host.settings, entry.rcpt) if entry.rcpt else None
+    tenant, _, list_id = entry.list_key.partition("/")
+    if mail.automatic is not None:
+        return f"dropped: automatic mail ({mail.automatic})"
+    if mail.from_list(list_id_header(tenant, list_id, host.settings.mail_domain), ""):
+        return "dropped: the list's own mail came back"
+    admin = ListAdmin(host, tenant, by=f"mail:{mail.sender}")
+    lk = ListKeys(entry.list_key)
+    standing, _ = store.standing(host.redis, lk, mail.sender)
+    if target is not None and target.code:
+        return _confirmed(host, admin, lk, list_id, mail, target.code)
+    if not standing.writer:
+        _not_sent(host, admin, lk, list_id, mail)
+        return "not-sent"
+    return _ask(host, admin, lk, list_id, mail, entry)
+
+
+def _ask(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, mail: MailText, entry: Entry) -> str:
+    """Hold the writer's mail and ask them to confirm it by replying."""
+    code = secrets.token_hex(12)
+    held = lk.keys.key_for("held", code)
+    options = admin.options(list_id)
+    tenant = lk.key.partition("/")[0]
+    variables = {"list": options.name, "number": "", "sender": mail.sender, "subject": mail.subject}
+    question = Outbound(
+        to=mail.sender,
+        sender=address_of(host.settings, tenant, list_id) or "",
+        text=templating.render(options.reply("mail_confirm"), variables),
+        channel=Channel.EMAIL,
+        kind=Kind.NOTICE,
+        service=lk.key,
+        meta={
+            "subject": f"{_WORDS[options.language][0]}: {mail.subject}"[:200],
+            "reply_to": confirm_address(host.settings, tenant, list_id, code),
+        },
+    )
+    kept = base64.b64encode(entry.raw).decode("ascii")  # a commit's writes carry text
+    writes = [
+        Write("HSET", held, ("raw", kept, "writer", mail.sender, "id", entry.id)),
+        Write("EXPIRE", held, (HOLD_S,)),
+    ]
+    host.apply(lk.scope, Effects(writes=writes, replies=[question]), f"mail-confirm:{entry.id}", f"mail {mail.sender}")
+    return "confirm"
+
+
+def _confirmed(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, reply: MailText, code: str) -> str:
+    """The writer's reply: the mail held under ``code`` is broadcast, if it was theirs."""
+    held = lk.keys.key_for("held", code)
+    found = host.redis.hgetall(held)
+    if not found or found.get(b"writer", b"").decode() != reply.sender:  # type: ignore[union-attr]
+        return "dropped: no mail of this writer waits under that code"
+    mail = read_mail(base64.b64decode(found[b"raw"]))  # type: ignore[index]
+    standing, _ = store.standing(host.redis, lk, mail.sender)
+    if not standing.writer:
+        return "dropped: no longer a writer"
+    options = admin.options(list_id)
+    tenant = lk.key.partition("/")[0]
+    text = mail.text.strip() or mail.subject
+    variables = {
+        "list": options.name,
+        "number": "",
+        "sender": mail.sender,
+        "subject": mail.subject,
+        "attachments": ", ".join(mail.attachments),
+    }
+    receipt = Outbound(  # a template rendered when the last member is queued; the mail's words are variables
+        to=mail.sender,
+        sender=address_of(host.settings, tenant, list_id) or "",
+        text=options.reply("mail_receipt"),
+        channel=Channel.EMAIL,
+        kind=Kind.NOTICE,
+        service=lk.key,
+        meta={"subject": f"{_WORDS[options.language][1]}: {mail.subject}"[:200]},
+    )
+    body = cut_to_segments(admin.body(list_id, text), options.sms_segments)
+    try:
+        admin.broadcast(
+            list_id,
+            body,
+            mail.subject,
+            fanout_id=f"mail:{found[b'id'].decode()}",  # type: ignore[index]
+            receipt=receipt,
+            once=code,
+            receipt_vars=variables,
+            email_text=text if body != admin.body(list_id, text) else "",
+        )
+    except ListError as exc:
+        if exc.http_status == 409 and "already" in str(exc):
+            return "dropped: sent already"
+        raise
+    host.redis.delete(held)
+    return "broadcast"
+
+
+def _not_sent(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, mail: MailText) -> None:
+    """A mail from someone who may not broadcast: to the functionaries only, marked as not sent."""
+    options = admin.options(list_id)
+    variables = {"list": options.name, "number": "", "sender": mail.sender, "text": mail.text[:1000]}
+    notice = templating.render(options.reply("not_sent"), variables)
+    tenant = lk.key.partition("/")[0]
+    service = host.service(lk.key)
+    replies = []
+    for raw in sorted(host.redis.smembers(lk.functionaries)):  # type: ignore[union-attr]
+        address = raw.decode()
+        channel = Channel.EMAIL if "@" in address else Channel.SMS
+        if channel is Channel.EMAIL:
+            sender = address_of(host.settings, tenant, list_id) or ""
+        elif service is not None:
+            sender = service.number
+        else:
+            continue  # an SMS needs the list's number
+        replies.append(
+            Outbound(
+                to=address,
+                sender=sender,
+                text=notice,
+                channel=channel,
+                kind=Kind.NOTICE,
+                service=lk.key,
+                meta={"subject": notice[:78]} if channel is Channel.EMAIL else {},
+            )
+        )
+    if replies:
+        host.apply(lk.scope, Effects(replies=replies), f"mail-not-sent:{secrets.token_hex(8)}", f"mail {mail.sender}")
