@@ -61,7 +61,8 @@ PARAMS = (
     Param(
         "mail_writers",
         str,
-        doc="how a writer's mail is known to be theirs: confirm (they reply to a question)",
+        doc="how a writer's mail is known to be theirs: confirm (they reply to a question), dkim (a DKIM "
+        "signature aligned with From) or both",
         validate=CHECKS["mail_writers"],
     ),
     Param(

@@ -3,10 +3,13 @@ the functionaries, or nothing.
 
 - A list's own mail coming back (its ``List-Id``) and automatic mail are never broadcast (the server drops
   automatic mail already; here they are dropped again, whatever came in).
-- A mail from a writer (an email address among the list's writers) is held, and the writer is asked to confirm
-  it by replying (``mail_confirm``) to ``confirm+<code>.<list>.<tenant>@<domain>``: a From can be forged, the
-  confirmation goes to the real address. The reply from that same address sends the held mail; one that never
-  comes sends nothing (the mail is forgotten after ``HOLD_S``).
+- A mail from a writer (an email address among the list's writers) is believed as the list's ``mail_writers``
+  option says, since a From can be forged: ``confirm`` holds it and asks the writer to confirm by replying
+  (``mail_confirm``) to ``confirm+<code>.<list>.<tenant>@<domain>`` (the question goes to the real address; the
+  reply from that same address sends the held mail, one that never comes sends nothing, and the mail is
+  forgotten after ``HOLD_S``); ``dkim`` sends it at once if it carries a valid DKIM signature aligned with its
+  From (:mod:`.mailauth`); ``both`` wants the signature and the reply. A writer's mail that fails its check is
+  treated as a stranger's.
 - A confirmed mail becomes a broadcast through the same fan-out an SMS writer's and the API's start: its text to
   SMS members, cut to the list's ``sms_segments`` with a mark where it was cut; the mail's text by email to email
   members; and a receipt by mail to the writer with the number of members reached, and the attachments that were
@@ -28,7 +31,7 @@ from kodeord.inbound.encoding import analyse
 from kodeord.inbound.mailtext import MailError, MailText, read_mail
 from kodeord.inbound.messages import Channel, Kind, Outbound
 
-from . import store
+from . import mailauth, store
 from .admin import ListAdmin, ListError
 from .mailaddress import address_of, confirm_address, list_named
 from .mailinbox import Entry
@@ -84,9 +87,13 @@ def handle(host: PluginHost, entry: Entry) -> str:
     standing, _ = store.standing(host.redis, lk, mail.sender)
     if target is not None and target.code:
         return _confirmed(host, admin, lk, list_id, mail, target.code)
-    if not standing.writer:
+    method = admin.options(list_id).mail_writers
+    signed = method in ("dkim", "both") and mailauth.aligned(mail.sender, entry.raw)
+    if not standing.writer or (method in ("dkim", "both") and not signed):
         _not_sent(host, admin, lk, list_id, mail)
         return "not-sent"
+    if method == "dkim":
+        return _broadcast(host, admin, lk, list_id, mail, entry.id, f"mail:{entry.id}")
     return _ask(host, admin, lk, list_id, mail, entry)
 
 
@@ -128,6 +135,15 @@ def _confirmed(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, r
     standing, _ = store.standing(host.redis, lk, mail.sender)
     if not standing.writer:
         return "dropped: no longer a writer"
+    done = _broadcast(host, admin, lk, list_id, mail, found[b"id"].decode(), code)  # type: ignore[index]
+    host.redis.delete(held)
+    return done
+
+
+def _broadcast(
+    host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, mail: MailText, entry_id: str, once: str
+) -> str:
+    """The writer's mail as a broadcast, with its receipt to the writer; once per ``once``."""
     options = admin.options(list_id)
     tenant = lk.key.partition("/")[0]
     text = mail.text.strip() or mail.subject
@@ -153,9 +169,9 @@ def _confirmed(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, r
             list_id,
             body,
             mail.subject,
-            fanout_id=f"mail:{found[b'id'].decode()}",  # type: ignore[index]
+            fanout_id=f"mail:{entry_id}",
             receipt=receipt,
-            once=code,
+            once=once,
             receipt_vars=variables,
             email_text=text if body != admin.body(list_id, text) else "",
         )
@@ -163,7 +179,6 @@ def _confirmed(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, r
         if exc.http_status == 409 and "already" in str(exc):
             return "dropped: sent already"
         raise
-    host.redis.delete(held)
     return "broadcast"
 
 

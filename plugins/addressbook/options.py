@@ -238,7 +238,7 @@ CHECKS = {
     "replies": _replies,
     "admins": _admins,
     "marketing": _flag,
-    "mail_writers": _choice(("confirm",)),
+    "mail_writers": _choice(("confirm", "dkim", "both")),
     "sms_segments": _segments,
 }
 

@@ -3,15 +3,18 @@ groundwork of ``kodeord mail``)."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import smtplib
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import dkim
 import pytest
 from aiosmtpd.controller import Controller
 from hypothesis import given
@@ -22,7 +25,7 @@ from kodeord.inbound.encoding import analyse
 from kodeord.inbound.mailtext import read_mail
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
-from kodeord.plugins.addressbook import mailinbox
+from kodeord.plugins.addressbook import mailauth, mailinbox
 from kodeord.plugins.addressbook.admin import ListAdmin
 from kodeord.plugins.addressbook.mailaddress import SETTINGS, ListAddress, address_of, list_named
 from kodeord.plugins.addressbook.mailhandling import handle
@@ -314,3 +317,48 @@ def test_a_long_mail_is_cut_for_sms_with_a_mark(lists: Lists) -> None:
     [sms] = lists.sms(ANNA)
     assert sms.endswith(" [...]") and analyse(sms).segments == 3
     assert lists.sink.to(BO)[0].get_content().startswith(long)  # type: ignore[attr-defined]
+
+
+# -- writers known by their DKIM signature --------------------------------------------------------------------
+
+
+@pytest.fixture
+def signer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes, str], bytes]:
+    """``sign(raw, domain)``: the mail signed with a key made here, whose public half the DNS answers give."""
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"], check=True, capture_output=True
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    answers = {"sel._domainkey.example.se.": record}
+    monkeypatch.setattr(
+        mailauth, "resolve", lambda name, timeout=5: answers.get(name.decode() if isinstance(name, bytes) else name)
+    )
+    private = key.read_bytes()
+
+    def sign(raw: bytes, domain: str) -> bytes:
+        return dkim.sign(raw, b"sel", domain.encode(), private, include_headers=[b"from", b"subject", b"to"]) + raw
+
+    return sign
+
+
+def test_a_list_that_knows_writers_by_dkim_sends_a_signed_mail_at_once_and_refuses_a_forged_one(
+    lists: Lists, signer: Callable[[bytes, str], bytes]
+) -> None:
+    ListAdmin(lists.platform, "forening", by="test").set_options("medlemmar", {"mail_writers": "dkim"})
+    signed = signer(written("Styrelsemöte i kväll!", subject="Styrelsen"), "example.se")
+    assert lists.post(signed)[0] == 250
+    assert lists.work() == ["broadcast"]
+    assert lists.sms(ANNA) == ["Styrelsemöte i kväll!"]
+    forged = written("Köp billigt!", subject="Erbjudande")  # the writer's From, no signature
+    assert lists.post(forged, sender="spammer@example.net")[0] == 250
+    assert lists.work() == ["not-sent"]
+    tampered = signer(written("Styrelsemöte i kväll!", subject="Styrelsen"), "example.se").replace(
+        b"kv=E4ll", b"morgon"
+    )
+    assert lists.post(tampered)[0] == 250
+    assert lists.work() == ["not-sent"]  # the signature no longer verifies
+    assert lists.sms(ANNA) == ["Styrelsemöte i kväll!"]
+    notices = [m.get_content().strip() for m in lists.sink.to("kansli@example.se")]  # type: ignore[attr-defined]
+    assert len(notices) == 2 and all(n.startswith("Meddelande ej skickat. Från skrivare@example.se") for n in notices)
