@@ -24,6 +24,7 @@ from kodeord.support.errors import InvalidMessage, InvalidNumber, RequestError
 
 from . import options as opts
 from . import store
+from .mailaddress import address_of
 from .store import ListKeys
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class ListAdmin:
         return {
             "id": list_id,
             "number": service.number if service else None,
+            "address": address_of(self.platform.settings, self.tenant, list_id),
             "options": self.options(list_id).to_dict(),
             "counts": store.counts(self.redis, lk),
             "writers": sorted(m.decode() for m in self.redis.smembers(lk.writers)),

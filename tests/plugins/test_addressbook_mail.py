@@ -6,8 +6,12 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import os
 import smtplib
+import ssl
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -30,6 +34,7 @@ from kodeord.plugins.addressbook.admin import ListAdmin
 from kodeord.plugins.addressbook.mailaddress import SETTINGS, ListAddress, address_of, list_named
 from kodeord.plugins.addressbook.mailhandling import handle
 from kodeord.plugins.addressbook.mailserver import ListHandler
+from kodeord.plugins.addressbook.store import ListKeys
 from kodeord.testing.fakekannel import FakeKannel, running
 
 from ..addressbook_rig import RULES
@@ -362,3 +367,72 @@ def test_a_list_that_knows_writers_by_dkim_sends_a_signed_mail_at_once_and_refus
     assert lists.sms(ANNA) == ["Styrelsemöte i kväll!"]
     notices = [m.get_content().strip() for m in lists.sink.to("kansli@example.se")]  # type: ignore[attr-defined]
     assert len(notices) == 2 and all(n.startswith("Meddelande ej skickat. Från skrivare@example.se") for n in notices)
+
+
+# -- kodeord mail, as it runs ---------------------------------------------------------------------------------
+
+
+def test_kodeord_mail_takes_mail_over_starttls_and_handles_it(
+    tmp_path: Path, kodeord_redis_url: str, kodeord_redis: Any
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=lists.example.se"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    port = free_port()
+    env = {
+        **os.environ,
+        "KODEORD_REDIS_URL": kodeord_redis_url,
+        "KODEORD_RULES": str(rules),
+        "KODEORD_DATA_DIR": str(tmp_path / "var"),
+        "KODEORD_MAIL_DOMAIN": "lists.example.se",
+        "KODEORD_MAIL_TLS_CERT": str(cert),
+        "KODEORD_MAIL_TLS_KEY": str(key),
+    }
+    kodeord_redis.sadd(ListKeys("forening/medlemmar").writers, WRITER)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("kodeord")), "mail", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                smtp = smtplib.SMTP("127.0.0.1", port, timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "kodeord mail did not start"
+                time.sleep(0.2)
+        with smtp:
+            smtp.ehlo()
+            assert smtp.has_extn("starttls")
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            smtp.starttls(context=context)
+            smtp.ehlo()
+            smtp.mail(WRITER)
+            assert smtp.rcpt("okand.forening@lists.example.se")[0] == 550
+            assert smtp.rcpt(LIST)[0] == 250
+            assert smtp.data(written("Årsmöte på torsdag"))[0] == 250
+        held = ListKeys("forening/medlemmar").keys.key_for("held", "*")
+        while not kodeord_redis.keys(held):  # handled: the writer's mail waits for their reply
+            assert time.monotonic() < deadline, "the mail was not handled"
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_kodeord_mail_needs_a_domain(tmp_path: Path, kodeord_redis_url: str) -> None:
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_DATA_DIR": str(tmp_path / "var")}
+    env.pop("KODEORD_MAIL_DOMAIN", None)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("kodeord")), "mail"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and "set KODEORD_MAIL_DOMAIN" in done.stderr
