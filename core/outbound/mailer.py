@@ -14,7 +14,9 @@ refused login is ``retry``: the configuration is at fault, not the messages, whi
 
 What the message's ``meta`` may add: ``subject``; ``footer`` (a signature block under the text, after the
 standard ``-- `` line); ``list_unsubscribe`` (an http(s) or mailto URL: ``List-Unsubscribe`` headers with
-one-click ``List-Unsubscribe-Post``); ``reply_to``.
+one-click ``List-Unsubscribe-Post``); ``reply_to``; ``list_id`` (the ``List-Id`` header); ``return_path`` (the
+envelope sender, where bounces go: a list's address per member, so that each bounce says whose address
+failed).
 """
 
 from __future__ import annotations
@@ -109,7 +111,9 @@ class SmtpGateway:
                             log.warning("smtp gateway: %s", lost)
                             break
                     try:
-                        conn.send_message(email, self.envelope_from, [recipient])
+                        conn.send_message(
+                            email, item.message.meta.get("return_path") or self.envelope_from, [recipient]
+                        )
                     except smtplib.SMTPRecipientsRefused as exc:
                         code, text = next(iter(exc.recipients.values()), (0, b"recipient refused"))
                         report(_answer(item, code, text))
@@ -172,6 +176,11 @@ class SmtpGateway:
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if reply_to := message.meta.get("reply_to"):
             headers["Reply-To"] = reply_to
+        if list_id := message.meta.get("list_id"):
+            headers["List-Id"] = list_id
+        return_path = message.meta.get("return_path", "")
+        if return_path and not ADDRESS.fullmatch(return_path):
+            raise _Refused(f"invalid return path {return_path!r}")
         for name, value in [("Subject", subject), *headers.items()]:
             if _has_break(value):
                 raise _Refused(f"header injection refused: line break in {name}")

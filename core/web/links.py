@@ -6,6 +6,8 @@ made for one purpose is refused for another, and nobody without the key can make
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +36,12 @@ class Links:
     def url(self, path: str, purpose: str, payload: Any) -> str:
         """``<public url><path>/<token>``."""
         return f"{self.public_url}{path}/{quote(self.token(purpose, payload), safe='')}"
+
+    def digest(self, purpose: str, text: str, length: int = 20) -> str:
+        """A short keyed digest of ``text`` for ``purpose`` (``length`` hex digits): an id nobody without the key
+        can make for another ``text`` (a bounce address's, which must fit an address's 64-character local part)."""
+        key = f"kodeord-digest-{purpose}:{self._secret_key()}".encode()
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:length]
 
     def load(self, purpose: str, token: str) -> Any | None:
         """The payload of a genuine token for ``purpose``, or None for a forged, altered or foreign one."""

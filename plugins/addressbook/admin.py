@@ -24,7 +24,7 @@ from kodeord.support.errors import InvalidMessage, InvalidNumber, RequestError
 
 from . import options as opts
 from . import store
-from .mailaddress import address_of
+from .mailaddress import address_of, list_id_header
 from .store import ListKeys
 
 if TYPE_CHECKING:
@@ -393,6 +393,7 @@ class ListAdmin:
                 "subject": subject.strip() or templating.render(options.reply("email_subject"), variables),
                 "email_footer": templating.render(options.reply("email_footer"), variables | {"link": "{link}"}),
                 **({"email_text": email_text} if email_text else {}),
+                **self._mail_meta(list_id, options.name),
             },
         )
         started = store.broadcast_entry(fanout_id, self.by, text.strip())
@@ -410,6 +411,13 @@ class ListAdmin:
         if outcome.guard == "once":
             raise ListError(f"{once} has started a broadcast already", 409)
         return {"id": fanout_id, "list": list_id, "marketing": marketing}
+
+    def _mail_meta(self, list_id: str, name: str) -> dict[str, str]:
+        """With a mail domain: the ``List-Id`` of the list's mail and the domain its bounces come back to."""
+        domain = self.platform.settings.mail_domain
+        if not domain:
+            return {}
+        return {"list_id": list_id_header(name, self.tenant, list_id, domain), "bounce_domain": domain}
 
     def body(self, list_id: str, text: str) -> str:
         """The SMS a broadcast of ``text`` sends: the text and the list's footer."""

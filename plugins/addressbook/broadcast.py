@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from kodeord.commit.effects import Write
 from kodeord.decide.actions import Veto
 from kodeord.inbound.messages import Channel, Kind, Outbound
 from kodeord.outbound.fanout import Fanout, FanoutPage, Recipient
 from kodeord.web.links import Links
 
 from . import store
+from .mailaddress import bounce_address
 from .store import ListKeys
 
 if TYPE_CHECKING:
@@ -37,7 +39,10 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
     ids = store.page(client, lk, "members", after, limit)
     details = store.contacts(client, lk, ids)
     exclude = fanout.params.get("exclude", "")
+    domain = fanout.message.meta.get("bounce_domain", "")
+    tenant, _, list_id = lk.key.partition("/")
     recipients = []
+    writes: list[Write] = []
     for member, contact in zip(ids, details, strict=True):
         phone = member if member.startswith("+") else contact.get("phone", "")
         email = contact.get("email", "") if "@" not in member else member
@@ -47,15 +52,20 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
         if email and email != exclude and member != exclude:
             link = leave_link(links, lk.key, member)
             footer = fanout.message.meta.get("email_footer", "").replace("{link}", link)
+            extra = {"list_unsubscribe": link, "footer": footer}
+            if domain and links is not None:  # VERP: a bounce comes back to an address that says whose
+                code = links.digest("bounce", f"{lk.key}|{member}")
+                extra["return_path"] = bounce_address(domain, tenant, list_id, code)
+                writes.append(Write("HSET", lk.keys.key_for("bounce-ids"), (code, member)))
             recipients.append(
                 Recipient(
                     email,
                     Channel.EMAIL,
-                    {**meta, "list_unsubscribe": link, "footer": footer},
+                    {**meta, **extra},
                     text=fanout.message.meta.get("email_text") or None,  # a mail's whole text, where an SMS is cut
                 )
             )
-    return FanoutPage(recipients, ids[-1] if len(ids) == limit else None)
+    return FanoutPage(recipients, ids[-1] if len(ids) == limit else None, writes)
 
 
 def _by_list(

@@ -2,7 +2,9 @@
 
 Every list has one address under the configured domain (``KODEORD_MAIL_DOMAIN``): ``<list>.<tenant>@<domain>``,
 ``medlemmar.forening@lists.example.se``. List and tenant ids are letters, digits, ``-`` and ``_``, so the one
-dot tells them apart. A writer confirms a mail by replying to ``confirm+<code>.<list>.<tenant>@<domain>``.
+dot tells them apart. A writer confirms a mail by replying to ``confirm+<code>.<list>.<tenant>@<domain>``; the
+list's mail to a member goes out from ``bounce+<code>.<list>.<tenant>@<domain>`` (VERP), so that a bounce says
+whose address failed.
 Addresses are compared without case.
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from kodeord.config.settings import Setting, Settings
 
 _ID = r"[a-z0-9][a-z0-9_-]{0,63}"
-_LIST = re.compile(rf"(?:confirm\+([a-z0-9]{{16,40}})\.)?({_ID})\.({_ID})")
+_LIST = re.compile(rf"(?:(confirm|bounce)\+([a-z0-9]{{16,40}})\.)?({_ID})\.({_ID})")
 
 
 def _domain(raw: str) -> str:
@@ -48,7 +50,8 @@ class ListAddress:
 
     tenant: str
     list_id: str
-    code: str = ""  # a writer's confirmation (``confirm+<code>.<list>.<tenant>@<domain>``)
+    code: str = ""  # a writer's confirmation (``confirm+<code>...``) or a member's bounces (``bounce+<code>...``)
+    kind: str = ""  # "confirm", "bounce" or "" (the list's own address)
 
     @property
     def key(self) -> str:
@@ -69,7 +72,17 @@ def list_named(settings: Settings, address: str) -> ListAddress | None:
     match = _LIST.fullmatch(local)
     if match is None:
         return None
-    return ListAddress(match.group(3), match.group(2), match.group(1) or "")
+    return ListAddress(match.group(4), match.group(3), match.group(2) or "", match.group(1) or "")
+
+
+def bounce_address(domain: str, tenant: str, list_id: str, code: str) -> str:
+    """The envelope sender of a list's mail to one member (VERP): bounces come back to it, and say whose."""
+    return f"bounce+{code}.{list_id}.{tenant}@{domain}".lower()
+
+
+def list_id_header(name: str, tenant: str, list_id: str, domain: str) -> str:
+    """The ``List-Id`` of a list's mail (RFC 2919): ``Föreningen <medlemmar.forening.lists.example.se>``."""
+    return f"{name} <{list_id}.{tenant}.{domain}>"
 
 
 def confirm_address(settings: Settings, tenant: str, list_id: str, code: str) -> str:

@@ -21,7 +21,9 @@ the functionaries, or nothing.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import re
 import secrets
 from typing import TYPE_CHECKING
 
@@ -42,13 +44,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HOLD_S = 3 * 24 * 3600  # how long a writer's mail waits for its confirmation
+BOUNCES = 3  # hard bounces after which a member's address is disabled
+_STATUS = re.compile(rb"^Status:\s*([245])\.\d{1,3}\.\d{1,3}", re.MULTILINE | re.IGNORECASE)
+_FAILED = re.compile(rb"^Action:\s*failed", re.MULTILINE | re.IGNORECASE)
 CUT_MARK = " [...]"
 _WORDS = {"sv": ("Bekräfta", "Skickat"), "no": ("Bekreft", "Sendt"), "en": ("Confirm", "Sent")}  # subjects
-
-
-def list_id_header(tenant: str, list_id: str, domain: str) -> str:
-    """The ``List-Id`` of a list's mail (RFC 2919)."""
-    return f"<{list_id}.{tenant}.{domain}>"
 
 
 def cut_to_segments(text: str, segments: int) -> str:
@@ -72,15 +72,17 @@ def cut_to_segments(text: str, segments: int) -> str:
 
 def handle(host: PluginHost, entry: Entry) -> str:
     """Do what the mail asks; what was done (``broadcast``, ``confirm``, ``not-sent``, ``dropped: ...``)."""
+    target = list_named(host.settings, entry.rcpt) if entry.rcpt else None
+    tenant, _, list_id = entry.list_key.partition("/")
+    if target is not None and target.kind == "bounce":
+        return bounced(host, entry, list_id, target.code)
     try:
         mail = read_mail(entry.raw)
     except MailError as exc:
         return f"dropped: {exc}"
-    target = list_named(host.settings, entry.rcpt) if entry.rcpt else None
-    tenant, _, list_id = entry.list_key.partition("/")
     if mail.automatic is not None:
         return f"dropped: automatic mail ({mail.automatic})"
-    if mail.from_list(list_id_header(tenant, list_id, host.settings.mail_domain), ""):
+    if mail.from_list(f"<{list_id}.{tenant}.{host.settings.mail_domain}>", ""):
         return "dropped: the list's own mail came back"
     admin = ListAdmin(host, tenant, by=f"mail:{mail.sender}")
     lk = ListKeys(entry.list_key)
@@ -212,3 +214,31 @@ def _not_sent(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, ma
         )
     if replies:
         host.apply(lk.scope, Effects(replies=replies), f"mail-not-sent:{secrets.token_hex(8)}", f"mail {mail.sender}")
+
+
+def bounced(host: PluginHost, entry: Entry, list_id: str, code: str) -> str:
+    """A bounce of the list's mail to one member (VERP): a hard one (``Status: 5.x.x``, or ``Action: failed``) is
+    counted, and after :data:`BOUNCES` the member's address is disabled, with a consent record of why."""
+    lk = ListKeys(entry.list_key)
+    raw_member = host.redis.hget(lk.keys.key_for("bounce-ids"), code)
+    if raw_member is None:
+        return "dropped: a bounce for no member of the list"
+    member = raw_member.decode() if isinstance(raw_member, bytes) else str(raw_member)
+    statuses = _STATUS.findall(entry.raw)
+    if not (b"5" in statuses or (not statuses and _FAILED.search(entry.raw))):
+        return "bounce: not a hard one, not counted"
+    count = int(host.redis.hincrby(lk.keys.key_for("bounces"), member, 1))
+    if count < BOUNCES:
+        return f"bounce: hard, {count} for {member}"
+    admin = ListAdmin(host, lk.key.partition("/")[0], by="bounces")
+    why = f"email address disabled after {count} hard bounces"
+    contact = store.contacts(host.redis, lk, [member])[0]
+    if "@" in member:  # known by the address alone: off the list (not an unsubscription: they may join again)
+        admin._change(list_id, "remove", member, why)
+    elif contact.get("email"):  # a number with an address: the address goes, the number stays
+        kept = json.dumps({k: v for k, v in contact.items() if k != "email"}, ensure_ascii=False)
+        record = store.consent_record("bounced", "email", why, "bounces")
+        writes = [Write("HSET", lk.contacts, (member, kept)), *store.consent_writes(lk, member, record)]
+        admin.commit(lk, Effects(writes=writes), "bounced")
+    host.redis.hdel(lk.keys.key_for("bounces"), member)
+    return f"bounce: hard, {count} for {member}: address disabled"

@@ -6,6 +6,7 @@
 - ``DATA`` larger than ``mail_max_bytes`` is refused by the server (``552``). The mail is read
   (:func:`kodeord.inbound.mailtext.read_mail`) before it is answered: one that cannot be read is refused with the
   reason's code. Automatic mail is accepted and dropped, with a log line (never broadcast, never answered).
+- A bounce (to a list's ``bounce+...`` address) is kept as it is, to be read when it is handled.
 - Every other mail is kept for each of its lists (:func:`.mailinbox.keep`) before ``250`` is answered; a mail
   that cannot be kept gets ``451 4.3.0`` (try later), so a sender's server keeps it meanwhile.
 - ``STARTTLS`` is offered when a certificate and key are configured.
@@ -67,20 +68,24 @@ class ListHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw: bytes = envelope.original_content or envelope.content or b""
         loop = asyncio.get_running_loop()
-        try:
-            mail = await loop.run_in_executor(None, read_mail, raw)
-        except MailError as exc:
-            log.info("mail from %s refused: %s", envelope.mail_from, exc)
-            return f"{exc.code} {exc.message}"
-        if mail.automatic is not None:
-            log.info("automatic mail from %s dropped (%s)", mail.sender, mail.automatic)
-            return "250 2.6.0 Automatic mail accepted and not passed on"
-        targets = {(t.key, a.lower()) for a in envelope.rcpt_tos if (t := list_named(self.settings, a)) is not None}
+        named = [(t, a.lower()) for a in envelope.rcpt_tos if (t := list_named(self.settings, a)) is not None]
+        sender = str(envelope.mail_from or "")
+        if not all(t.kind == "bounce" for t, _ in named):  # a bounce is automatic mail, read when it is handled
+            try:
+                mail = await loop.run_in_executor(None, read_mail, raw)
+            except MailError as exc:
+                log.info("mail from %s refused: %s", envelope.mail_from, exc)
+                return f"{exc.code} {exc.message}"
+            if mail.automatic is not None:
+                log.info("automatic mail from %s dropped (%s)", mail.sender, mail.automatic)
+                return "250 2.6.0 Automatic mail accepted and not passed on"
+            sender = mail.sender
+        targets = {(t.key, rcpt) for t, rcpt in named}
         try:
             for list_key, rcpt in sorted(targets):
-                await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, mail.sender, raw, rcpt)
+                await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, sender, raw, rcpt)
         except redis.RedisError as exc:
-            log.error("mail from %s could not be kept: %s", mail.sender, exc)
+            log.error("mail from %s could not be kept: %s", sender, exc)
             return "451 4.3.0 The mail cannot be kept right now; try again later"
         return "250 2.0.0 OK: kept for the list"
 

@@ -178,9 +178,12 @@ class Sink:
 
     def __init__(self) -> None:
         self.mails: list[email.message.EmailMessage] = []
+        self.envelope_from: dict[str, str] = {}  # recipient -> the envelope sender of the last mail to it
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         self.mails.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        for rcpt in envelope.rcpt_tos:
+            self.envelope_from[rcpt] = envelope.mail_from
         return "250 OK"
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
@@ -436,3 +439,40 @@ def test_kodeord_mail_needs_a_domain(tmp_path: Path, kodeord_redis_url: str) -> 
         [str(Path(sys.executable).with_name("kodeord")), "mail"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1 and "set KODEORD_MAIL_DOMAIN" in done.stderr
+
+
+def bounce(to: str, status: str) -> bytes:
+    """A delivery status notification (RFC 3464) as a receiving server writes one."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.se>\r\n"
+        f"To: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.se\r\n\r\n"
+        f"Final-Recipient: rfc822; {BO}\r\nAction: failed\r\nStatus: {status}\r\n--b--\r\n"
+    ).encode()
+
+
+def test_list_mail_carries_its_list_headers_and_bounces_come_back_counted(lists: Lists) -> None:
+    lists.post(written("Årsmöte på torsdag"))
+    lists.work()
+    lists.post(written("ja"), to=lists.sink.to(WRITER)[0]["Reply-To"])
+    lists.work()
+    [to_bo] = lists.sink.to(BO)
+    assert to_bo["List-Id"] == "Föreningen <medlemmar.forening.lists.example.se>"
+    assert to_bo["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and to_bo["List-Unsubscribe"]
+    return_path = lists.sink.envelope_from[BO]
+    assert return_path.startswith("bounce+") and return_path.endswith(".medlemmar.forening@lists.example.se")
+    assert lists.post(bounce(return_path, "4.2.2"), to=return_path, sender="")[0] == 250
+    assert lists.work() == ["bounce: not a hard one, not counted"]
+    for n in (1, 2):
+        lists.post(bounce(return_path, "5.1.1"), to=return_path, sender="")
+        assert lists.work() == [f"bounce: hard, {n} for {BO}"]
+    lists.post(bounce(return_path, "5.1.1"), to=return_path, sender="")
+    assert lists.work() == [f"bounce: hard, 3 for {BO}: address disabled"]
+    admin = ListAdmin(lists.platform, "forening", by="test")
+    assert BO not in [m["id"] for m in admin.members("medlemmar")["items"]]
+    assert admin.consent("medlemmar", BO)[-1]["text"] == "email address disabled after 3 hard bounces"
+    forged = return_path.replace("bounce+", "bounce+0")[: len(return_path)]
+    lists.post(bounce(forged, "5.1.1"), to="bounce+" + "1" * 20 + ".medlemmar.forening@lists.example.se", sender="")
+    assert lists.work() == ["dropped: a bounce for no member of the list"]
