@@ -160,6 +160,7 @@ def _read(view: ListView, tab: str, query: str, after: str) -> dict[str, Any]:
     values: dict[str, Any] = {
         "counts": summary["counts"],
         "number": summary["number"],
+        "address": summary["address"],
         "broadcasts": admin.broadcasts(list_id)[:10],
         "rows": [],
         "following": None,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import dkim
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from hypothesis import given
@@ -36,9 +37,13 @@ from kodeord.plugins.addressbook.mailhandling import handle
 from kodeord.plugins.addressbook.mailserver import ListHandler
 from kodeord.plugins.addressbook.store import ListKeys
 from kodeord.testing.fakekannel import FakeKannel, running
+from kodeord.web.app import create_app
+from kodeord.web.console import accounts
+from kodeord.web.console.accounts import Role
 
 from ..addressbook_rig import RULES
 from ..conftest import free_port, kannel_gateways
+from ..web.console.conftest import PASSWORD, log_in
 
 IDS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
 
@@ -133,6 +138,13 @@ def test_mail_for_a_list_is_kept_before_250_and_other_recipients_are_refused(ser
         (b"Subject: ingen avsandare\r\n\r\nhej\r\n", 550, b"no From address"),
         (letter(body=("x" * 70 + "\n") * 400), 552, b"Error: Too much mail data"),
         (letter(subject="Autosvar: Årsmöte"), 250, b"2.6.0 Automatic mail accepted and not passed on"),
+        (
+            b"From: asa@example.se\r\n"
+            + b"".join(f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n'.encode() for n in range(100))
+            + b"Content-Type: text/plain\r\n\r\nhej\r\n",
+            552,
+            b"5.3.4 message nested more than 10 parts deep",
+        ),
     ],
 )
 def test_bad_or_automatic_mail_is_answered_with_a_code_that_says_why(
@@ -476,3 +488,15 @@ def test_list_mail_carries_its_list_headers_and_bounces_come_back_counted(lists:
     forged = return_path.replace("bounce+", "bounce+0")[: len(return_path)]
     lists.post(bounce(forged, "5.1.1"), to="bounce+" + "1" * 20 + ".medlemmar.forening@lists.example.se", sender="")
     assert lists.work() == ["dropped: a bounce for no member of the list"]
+
+
+def test_the_console_and_lists_show_give_the_lists_address(
+    make_platform: Callable[..., Platform], serve: Callable[..., str]
+) -> None:
+    platform = make_platform(RULES, environ={"KODEORD_MAIL_DOMAIN": "lists.example.se", "KODEORD_SECRET_KEY": "k"})
+    assert ListAdmin(platform, "forening", by="test").show("medlemmar")["address"] == LIST
+    accounts.create(platform.redis, "forening", "ordforande@example.se", PASSWORD, Role.OWNER)
+    with httpx.Client(base_url=serve(create_app(platform))) as person:
+        log_in(person, "ordforande@example.se")
+        page = person.get("/console/lists/medlemmar")
+    assert f"Skrivare skickar utskick med e-post till {LIST}." in page.text
