@@ -22,7 +22,8 @@ import dkim
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from hypothesis import given
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from kodeord.config.settings import Settings
@@ -500,3 +501,18 @@ def test_the_console_and_lists_show_give_the_lists_address(
         log_in(person, "ordforande@example.se")
         page = person.get("/console/lists/medlemmar")
     assert f"Skrivare skickar utskick med e-post till {LIST}." in page.text
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=2000), rcpt=st.sampled_from([LIST, "x@lists.example.se", "<>", "a" * 300]))
+def test_any_mail_gets_an_answer_and_the_server_stays_up(server: tuple[Platform, int], raw: bytes, rcpt: str) -> None:
+    _, port = server
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.mail("a@example.se")
+        code, _ = smtp.rcpt(rcpt)
+        if code == 250:
+            answer = smtp.data(raw.replace(b"\r", b"").replace(b"\n", b"\r\n"))
+            assert answer[0] in (250, 451, 500, 550, 552, 554), answer
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as again:  # still answering
+        assert again.noop()[0] == 250
