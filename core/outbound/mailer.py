@@ -16,7 +16,8 @@ What the message's ``meta`` may add: ``subject``; ``footer`` (a signature block 
 standard ``-- `` line); ``list_unsubscribe`` (an http(s) or mailto URL: ``List-Unsubscribe`` headers with
 one-click ``List-Unsubscribe-Post``); ``reply_to``; ``list_id`` (the ``List-Id`` header); ``return_path`` (the
 envelope sender, where bounces go: a list's address per member, so that each bounce says whose address
-failed).
+failed); ``auto_submitted`` (any value: ``Auto-Submitted: auto-generated``, so that autoresponders keep
+quiet).
 """
 
 from __future__ import annotations
@@ -178,6 +179,8 @@ class SmtpGateway:
             headers["Reply-To"] = reply_to
         if list_id := message.meta.get("list_id"):
             headers["List-Id"] = list_id
+        if message.meta.get("auto_submitted"):
+            headers["Auto-Submitted"] = "auto-generated"
         return_path = message.meta.get("return_path", "")
         if return_path and not ADDRESS.fullmatch(return_path):
             raise _Refused(f"invalid return path {return_path!r}")

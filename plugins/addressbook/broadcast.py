@@ -55,8 +55,10 @@ def page(fanout: Fanout, after: str, limit: int, client: redis.Redis, links: Lin
             extra = {"list_unsubscribe": link, "footer": footer}
             if domain and links is not None:  # VERP: a bounce comes back to an address that says whose
                 code = links.digest("bounce", f"{lk.key}|{member}")
-                extra["return_path"] = bounce_address(domain, tenant, list_id, code)
-                writes.append(Write("HSET", lk.keys.key_for("bounce-ids"), (code, member)))
+                address = bounce_address(domain, tenant, list_id, code)
+                if len(address.partition("@")[0]) <= 64:  # an address's local part; a longer one relays refuse
+                    extra["return_path"] = address
+                    writes.append(Write("HSET", lk.keys.key_for("bounce-ids"), (code, member)))
             recipients.append(
                 Recipient(
                     email,

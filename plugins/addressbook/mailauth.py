@@ -1,15 +1,20 @@
-"""Whether a mail's From can be believed: a DKIM signature (dkimpy) that verifies and is aligned with it.
+"""Whether a writer's mail to a list can be believed: a DKIM signature (dkimpy) that verifies, is aligned with
+its From, and covers the list's address.
 
 A signature is aligned when its domain (``d=``) is the From address's domain or a parent of it
-(``mail.example.se`` is aligned with ``example.se``), as DMARC's relaxed alignment has it. The public keys come
-from DNS (:data:`resolve`, dkimpy's own look-up through dnspython unless replaced: the tests give it answers of
-their own, since there is no DNS here).
+(``mail.example.se`` is aligned with ``example.se``), as DMARC's relaxed alignment has it. It must sign the
+``To`` or ``Cc`` header that names the list, so that a signed mail the writer sent to someone else cannot be
+sent on to the list, and it may not limit the signed body (``l=``: text added after the signed part would pass).
+The public keys come from DNS (:data:`resolve`, dkimpy's own look-up through dnspython unless replaced: the
+tests give it answers of their own, since there is no DNS here). Anything in a signature that makes it fail to
+be checked (a malformed domain, DNS out of reach) means it is not believed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from email.utils import getaddresses
 
 import dkim
 
@@ -19,23 +24,39 @@ log = logging.getLogger(__name__)
 resolve: Callable[..., bytes | None] | None = None
 
 
-def dkim_domain(raw: bytes) -> str | None:
-    """The domain of a valid DKIM signature of ``raw``, or None (no signature, or one that does not verify)."""
+def aligned(sender: str, raw: bytes, list_address: str) -> bool:
+    """Whether ``raw`` carries a valid DKIM signature aligned with the From address ``sender`` that signs the
+    header naming ``list_address``."""
     try:
         checker = dkim.DKIM(raw)
         valid = checker.verify(dnsfunc=resolve) if resolve is not None else checker.verify()
-    except (dkim.DKIMException, ValueError, IndexError, TypeError, UnicodeError) as exc:
+        fields = checker.signature_fields or {}
+        domain = (checker.domain or b"").decode("ascii", "replace").lower()
+    except Exception as exc:  # noqa: BLE001 - a signature that cannot be checked is not believed
         log.info("a DKIM signature could not be checked: %s", exc)
-        return None
-    if not valid or not checker.domain:
-        return None
-    return checker.domain.decode("ascii", "replace").lower()
-
-
-def aligned(sender: str, raw: bytes) -> bool:
-    """Whether ``raw`` carries a valid DKIM signature aligned with the From address ``sender``."""
-    domain = dkim_domain(raw)
-    if domain is None:
+        return False
+    if not valid or not domain or b"l" in fields:
         return False
     from_domain = sender.rpartition("@")[2].lower()
-    return from_domain == domain or from_domain.endswith("." + domain)
+    if from_domain != domain and not from_domain.endswith("." + domain):
+        return False
+    signed = {name.strip().lower() for name in fields.get(b"h", b"").split(b":")}
+    naming = [h for h in (b"to", b"cc") if h in signed]
+    return any(list_address.lower() in _addresses(raw, h.decode()) for h in naming)
+
+
+def _addresses(raw: bytes, header: str) -> set[str]:
+    """The addresses in ``raw``'s headers named ``header``, lower case."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
+    values, current = [], None
+    for line in head.splitlines():
+        if line[:1] in (" ", "\t") and current is not None:
+            values[-1] += " " + line.strip()
+            continue
+        name, _, value = line.partition(":")
+        current = name.strip().lower() == header
+        if current:
+            values.append(value.strip())
+        else:
+            current = None
+    return {address.lower() for _, address in getaddresses(values) if address}

@@ -21,6 +21,7 @@ the functionaries, or nothing.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -34,7 +35,7 @@ from kodeord.inbound.mailtext import MailError, MailText, read_mail
 from kodeord.inbound.messages import Channel, Kind, Outbound
 
 from . import mailauth, store
-from .admin import ListAdmin, ListError
+from .admin import MAX_SUBJECT, ListAdmin, ListError
 from .mailaddress import address_of, confirm_address, list_named
 from .mailinbox import Entry
 from .store import ListKeys
@@ -51,15 +52,15 @@ CUT_MARK = " [...]"
 _WORDS = {"sv": ("Bekräfta", "Skickat"), "no": ("Bekreft", "Sendt"), "en": ("Confirm", "Sent")}  # subjects
 
 
-def cut_to_segments(text: str, segments: int) -> str:
-    """``text``, cut (at a word where it can) so that it fits ``segments`` SMS parts, with :data:`CUT_MARK`
-    where it was cut."""
-    if analyse(text).segments <= segments:
+def cut_to_segments(text: str, segments: int, after: str = "") -> str:
+    """``text``, cut (at a word where it can) so that it and ``after`` (the list's footer, added later) fit
+    ``segments`` SMS parts, with :data:`CUT_MARK` where it was cut."""
+    if analyse(text + after).segments <= segments:
         return text
     low, high = 0, len(text)
     while low < high:  # the longest beginning that fits with the mark
         middle = (low + high + 1) // 2
-        if analyse(text[:middle].rstrip() + CUT_MARK).segments <= segments:
+        if analyse(text[:middle].rstrip() + CUT_MARK + after).segments <= segments:
             low = middle
         else:
             high = middle - 1
@@ -68,6 +69,13 @@ def cut_to_segments(text: str, segments: int) -> str:
     if space > low * 0.8:
         head = head[:space]
     return head.rstrip() + CUT_MARK
+
+
+def identity(mail: MailText, raw: bytes) -> str:
+    """What makes a mail the same mail when it comes again (a sender's retry, a resent copy): its sender and
+    Message-ID (its bytes, without one). One mail starts one broadcast."""
+    mark = mail.message_id or hashlib.sha256(raw).hexdigest()
+    return hashlib.sha256(f"{mail.sender}\n{mark}".encode()).hexdigest()[:32]
 
 
 def handle(host: PluginHost, entry: Entry) -> str:
@@ -90,12 +98,13 @@ def handle(host: PluginHost, entry: Entry) -> str:
     if target is not None and target.code:
         return _confirmed(host, admin, lk, list_id, mail, target.code)
     method = admin.options(list_id).mail_writers
-    signed = method in ("dkim", "both") and mailauth.aligned(mail.sender, entry.raw)
+    own = address_of(host.settings, tenant, list_id) or ""
+    signed = method in ("dkim", "both") and mailauth.aligned(mail.sender, entry.raw, own)
     if not standing.writer or (method in ("dkim", "both") and not signed):
         _not_sent(host, admin, lk, list_id, mail)
         return "not-sent"
     if method == "dkim":
-        return _broadcast(host, admin, lk, list_id, mail, entry.id, f"mail:{entry.id}")
+        return _broadcast(host, admin, lk, list_id, mail, entry.id, identity(mail, entry.raw))
     return _ask(host, admin, lk, list_id, mail, entry)
 
 
@@ -105,7 +114,13 @@ def _ask(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, mail: M
     held = lk.keys.key_for("held", code)
     options = admin.options(list_id)
     tenant = lk.key.partition("/")[0]
-    variables = {"list": options.name, "number": "", "sender": mail.sender, "subject": mail.subject}
+    variables = {
+        "list": options.name,
+        "number": "",
+        "sender": mail.sender,
+        "subject": mail.subject,
+        "text": mail.text[:500],
+    }
     question = Outbound(
         to=mail.sender,
         sender=address_of(host.settings, tenant, list_id) or "",
@@ -114,8 +129,9 @@ def _ask(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, mail: M
         kind=Kind.NOTICE,
         service=lk.key,
         meta={
-            "subject": f"{_WORDS[options.language][0]}: {mail.subject}"[:200],
+            "subject": f"{_WORDS[options.language][0]}: {' '.join(mail.subject.split())}"[:200],
             "reply_to": confirm_address(host.settings, tenant, list_id, code),
+            "auto_submitted": "auto-generated",  # an autoresponder's answer to it is automatic mail, never a reply
         },
     )
     kept = base64.b64encode(entry.raw).decode("ascii")  # a commit's writes carry text
@@ -137,7 +153,8 @@ def _confirmed(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, r
     standing, _ = store.standing(host.redis, lk, mail.sender)
     if not standing.writer:
         return "dropped: no longer a writer"
-    done = _broadcast(host, admin, lk, list_id, mail, found[b"id"].decode(), code)  # type: ignore[index]
+    raw = base64.b64decode(found[b"raw"])  # type: ignore[index]
+    done = _broadcast(host, admin, lk, list_id, mail, found[b"id"].decode(), identity(mail, raw))  # type: ignore[index]
     host.redis.delete(held)
     return done
 
@@ -148,12 +165,15 @@ def _broadcast(
     """The writer's mail as a broadcast, with its receipt to the writer; once per ``once``."""
     options = admin.options(list_id)
     tenant = lk.key.partition("/")[0]
-    text = mail.text.strip() or mail.subject
+    subject = " ".join(mail.subject.split())[:MAX_SUBJECT]
+    text = mail.text.strip() or subject  # in full by email; SMS members get it cut, below
+    if not text:
+        return "dropped: an empty mail (no text, no subject)"
     variables = {
         "list": options.name,
         "number": "",
         "sender": mail.sender,
-        "subject": mail.subject,
+        "subject": subject,
         "attachments": ", ".join(mail.attachments),
     }
     receipt = Outbound(  # a template rendered when the last member is queued; the mail's words are variables
@@ -163,24 +183,23 @@ def _broadcast(
         channel=Channel.EMAIL,
         kind=Kind.NOTICE,
         service=lk.key,
-        meta={"subject": f"{_WORDS[options.language][1]}: {mail.subject}"[:200]},
+        meta={"subject": f"{_WORDS[options.language][1]}: {subject}"[:MAX_SUBJECT]},
     )
-    body = cut_to_segments(admin.body(list_id, text), options.sms_segments)
+    footer = admin.body(list_id, "x")[1:]  # what broadcast() adds under the text ("\n<footer>" or "")
+    body = cut_to_segments(text, options.sms_segments, footer)
     try:
         admin.broadcast(
             list_id,
             body,
-            mail.subject,
+            subject,
             fanout_id=f"mail:{entry_id}",
             receipt=receipt,
             once=once,
             receipt_vars=variables,
-            email_text=text if body != admin.body(list_id, text) else "",
+            email_text=text if body != text else "",
         )
-    except ListError as exc:
-        if exc.http_status == 409 and "already" in str(exc):
-            return "dropped: sent already"
-        raise
+    except ListError as exc:  # sent already (the same mail again), or the list cannot broadcast: nothing to retry
+        return "dropped: sent already" if "already" in str(exc) else f"dropped: {exc}"
     return "broadcast"
 
 
@@ -189,6 +208,7 @@ def _not_sent(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, ma
     options = admin.options(list_id)
     variables = {"list": options.name, "number": "", "sender": mail.sender, "text": mail.text[:1000]}
     notice = templating.render(options.reply("not_sent"), variables)
+    subject = " ".join(notice.split())[:78]  # a header: one line
     tenant = lk.key.partition("/")[0]
     service = host.service(lk.key)
     replies = []
@@ -209,7 +229,7 @@ def _not_sent(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, ma
                 channel=channel,
                 kind=Kind.NOTICE,
                 service=lk.key,
-                meta={"subject": notice[:78]} if channel is Channel.EMAIL else {},
+                meta={"subject": subject} if channel is Channel.EMAIL else {},
             )
         )
     if replies:
@@ -234,10 +254,15 @@ def bounced(host: PluginHost, entry: Entry, list_id: str, code: str) -> str:
     why = f"email address disabled after {count} hard bounces"
     contact = store.contacts(host.redis, lk, [member])[0]
     if "@" in member:  # known by the address alone: off the list (not an unsubscription: they may join again)
-        admin._change(list_id, "remove", member, why)
+        try:
+            admin._change(list_id, "remove", member, why)
+        except ListError:
+            pass  # off the list already
     elif contact.get("email"):  # a number with an address: the address goes, the number stays
         kept = json.dumps({k: v for k, v in contact.items() if k != "email"}, ensure_ascii=False)
-        record = store.consent_record("bounced", "email", why, "bounces")
+        latest = host.redis.lindex(lk.consent(member), -1)
+        marketing = store.agreed_to_marketing(latest)  # type: ignore[arg-type]
+        record = store.consent_record("bounced", "email", why, "bounces", marketing=marketing)
         writes = [Write("HSET", lk.contacts, (member, kept)), *store.consent_writes(lk, member, record)]
         admin.commit(lk, Effects(writes=writes), "bounced")
     host.redis.hdel(lk.keys.key_for("bounces"), member)

@@ -81,6 +81,22 @@ def take(client: redis.Redis, consumer: str, count: int = 10, idle_ms: int = CLA
             )
 
 
+def failed(client: redis.Redis, entry: Entry, error: str) -> int:
+    """Count a failed handling of ``entry``; at the third, copy it to the list's ``mail-failed`` stream (with the
+    error, for an operator to look at) so that :func:`done` may drop it. How many times it failed."""
+    tries_key = ListKeys(entry.list_key).keys.key_for("mail-tries")
+    tries = int(client.hincrby(tries_key, entry.id, 1))
+    if tries >= 3:
+        aside = ListKeys(entry.list_key).keys.key_for("mail-failed")
+        pipe = client.pipeline(transaction=True)
+        pipe.xadd(
+            aside, {"from": entry.sender, "raw": entry.raw, "rcpt": entry.rcpt, "error": error[:2000]}, maxlen=1000
+        )
+        pipe.hdel(tries_key, entry.id)
+        pipe.execute()
+    return tries
+
+
 def done(client: redis.Redis, entry: Entry) -> None:
     """The entry is handled: acknowledged and deleted."""
     key = stream(entry.list_key)

@@ -28,25 +28,39 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 IDLE_S = 0.5
+TRIES = 3  # a mail whose handling fails this often is set aside
 
 
 def work_once(host: PluginHost, consumer: str) -> int:
-    """Handle the kept mail there is now; how many were handled."""
+    """Handle the kept mail there is now; how many were handled. Nothing a mail or Redis does ends the loop:
+    Redis out of reach is tried again on the next round, a mail whose handling fails is tried again after a
+    minute and, after :data:`TRIES` failures, set aside in the list's ``mail-failed`` stream with the error."""
     handled = 0
-    for entry in mailinbox.take(host.redis, consumer):
+    try:
+        entries = list(mailinbox.take(host.redis, consumer))
+    except redis.RedisError as exc:
+        log.error("kept mail cannot be read (tried again soon): %s", exc)
+        return 0
+    for entry in entries:
         try:
             what = handle(host, entry)
-        except (KodeordError, redis.RedisError) as exc:
-            log.error(
-                "mail %s for %s from %s not handled (tried again later): %s",
-                entry.id,
-                entry.list_key,
-                entry.sender,
-                exc,
-            )
+        except redis.RedisError as exc:
+            log.error("mail %s for %s not handled, Redis out of reach (tried again): %s", entry.id, entry.list_key, exc)
             continue
+        except Exception as exc:  # a mail no handling can finish must not stop the others'
+            log.exception("mail %s for %s from %s not handled", entry.id, entry.list_key, entry.sender)
+            try:
+                if mailinbox.failed(host.redis, entry, f"{type(exc).__name__}: {exc}") < TRIES:
+                    continue
+                what = f"set aside after {TRIES} tries"
+            except redis.RedisError:
+                continue
         log.info("mail %s for %s from %s: %s", entry.id, entry.list_key, entry.sender, what)
-        mailinbox.done(host.redis, entry)
+        try:
+            mailinbox.done(host.redis, entry)
+        except redis.RedisError as exc:
+            log.error("mail %s for %s handled but not yet marked so: %s", entry.id, entry.list_key, exc)
+            continue
         handled += 1
     return handled
 

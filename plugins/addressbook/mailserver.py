@@ -42,12 +42,16 @@ class ListHandler:
         self.host = host
         self.settings = host.settings
 
-    def _exists(self, target: ListAddress) -> bool:
-        """Whether the tenant has the list (in its rule files, or created through the API)."""
-        for service, _ in self.host.services(target.tenant, "addressbook.inbox"):
-            if service.id == target.list_id:
-                return True
-        return bool(self.host.redis.sismember(registry(target.tenant), target.list_id))
+    def _resolve(self, target: ListAddress) -> str | None:
+        """The list ``tenant/list`` an address names, with the ids as the rule files or the API spell them
+        (addresses are read without case), or None if there is no such list."""
+        tenant = next((t for t in self.host.tenants() if t.lower() == target.tenant), None)
+        if tenant is None:
+            return None
+        ids = {service.id for service, _ in self.host.services(tenant, "addressbook.inbox")}
+        ids |= {raw.decode() for raw in self.host.redis.smembers(registry(tenant))}  # type: ignore[union-attr]
+        found = next((i for i in ids if i.lower() == target.list_id), None)
+        return f"{tenant}/{found}" if found is not None else None
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd's name)
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -57,12 +61,15 @@ class ListHandler:
         target = list_named(self.settings, address)
         loop = asyncio.get_running_loop()
         try:
-            known = target is not None and await loop.run_in_executor(None, self._exists, target)
+            found = await loop.run_in_executor(None, self._resolve, target) if target is not None else None
         except redis.RedisError:
             return "451 4.3.0 Lists cannot be looked up right now; try again later"
-        if not known:
+        if found is None:
             return "550 5.1.1 No such list here"
         envelope.rcpt_tos.append(address)
+        lists: dict[str, str] = getattr(envelope, "lists", {})
+        lists[address.lower()] = found  # the list, as its ids are spelt
+        envelope.lists = lists
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -80,7 +87,8 @@ class ListHandler:
                 log.info("automatic mail from %s dropped (%s)", mail.sender, mail.automatic)
                 return "250 2.6.0 Automatic mail accepted and not passed on"
             sender = mail.sender
-        targets = {(t.key, rcpt) for t, rcpt in named}
+        spelt: dict[str, str] = getattr(envelope, "lists", {})
+        targets = {(spelt.get(rcpt, t.key), rcpt) for t, rcpt in named}
         try:
             for list_key, rcpt in sorted(targets):
                 await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, sender, raw, rcpt)

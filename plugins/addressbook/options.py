@@ -40,7 +40,7 @@ REPLY_VARIABLES: dict[str, frozenset[str]] = {
     "empty": COMMON,
     "email_subject": COMMON,
     "email_footer": COMMON | {"link"},
-    "mail_confirm": COMMON | {"subject"},
+    "mail_confirm": COMMON | {"subject", "text"},
     "mail_receipt": COMMON | {"count", "subject", "attachments"},
 }
 
@@ -61,7 +61,8 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "email_subject": "{{ list }}",
         "email_footer": "Du får detta som medlem i {{ list }}. Avanmäl dig: {{ link }}",
         "mail_confirm": 'Du har skickat ett utskick till {{ list }}: "{{ subject }}". Svara på det här brevet '
-        "(ett tomt svar räcker) för att skicka det. Har du inte skickat något? Gör ingenting, så skickas inget.",
+        "(ett tomt svar räcker) för att skicka det. Har du inte skickat något? Gör ingenting, så skickas inget."
+        "\n\n{{ text }}",
         "mail_receipt": 'Ditt utskick "{{ subject }}" till {{ list }} gick till {{ count }} mottagare.'
         "{% if attachments %} Bilagor skickas inte vidare: {{ attachments }}.{% endif %}",
     },
@@ -81,7 +82,8 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "email_subject": "{{ list }}",
         "email_footer": "Du får dette som medlem av {{ list }}. Meld deg av: {{ link }}",
         "mail_confirm": 'Du har sendt en utsendelse til {{ list }}: "{{ subject }}". Svar på denne e-posten '
-        "(et tomt svar holder) for å sende den. Har du ikke sendt noe? Gjør ingenting, så sendes ingenting.",
+        "(et tomt svar holder) for å sende den. Har du ikke sendt noe? Gjør ingenting, så sendes ingenting."
+        "\n\n{{ text }}",
         "mail_receipt": 'Utsendelsen din "{{ subject }}" til {{ list }} gikk til {{ count }} mottakere.'
         "{% if attachments %} Vedlegg sendes ikke videre: {{ attachments }}.{% endif %}",
     },
@@ -101,7 +103,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "email_subject": "{{ list }}",
         "email_footer": "You get this as a member of {{ list }}. Leave: {{ link }}",
         "mail_confirm": 'You sent a message to {{ list }}: "{{ subject }}". Reply to this mail (an empty reply '
-        "will do) to send it. Did you not send anything? Do nothing, and nothing is sent.",
+        "will do) to send it. Did you not send anything? Do nothing, and nothing is sent.\n\n{{ text }}",
         "mail_receipt": 'Your message "{{ subject }}" to {{ list }} went to {{ count }} recipients.'
         "{% if attachments %} Attachments are not passed on: {{ attachments }}.{% endif %}",
     },

@@ -329,6 +329,8 @@ def test_the_lists_own_mail_coming_back_is_never_broadcast(lists: Lists) -> None
 
 
 def test_a_long_mail_is_cut_for_sms_with_a_mark(lists: Lists) -> None:
+    footer = "/Föreningen. Svara STOPP för att avsluta."
+    ListAdmin(lists.platform, "forening", by="test").set_options("medlemmar", {"footer": footer})
     long = " ".join(["Årsmötet"] * 200)
     lists.post(written(long))
     lists.work()
@@ -336,7 +338,7 @@ def test_a_long_mail_is_cut_for_sms_with_a_mark(lists: Lists) -> None:
     lists.post(written("ja"), to=confirm)
     lists.work()
     [sms] = lists.sms(ANNA)
-    assert sms.endswith(" [...]") and analyse(sms).segments == 3
+    assert sms.endswith(" [...]\n" + footer) and sms.count(footer) == 1 and analyse(sms).segments == 3
     assert lists.sink.to(BO)[0].get_content().startswith(long)  # type: ignore[attr-defined]
 
 
@@ -516,3 +518,29 @@ def test_any_mail_gets_an_answer_and_the_server_stays_up(server: tuple[Platform,
             assert answer[0] in (250, 451, 500, 550, 552, 554), answer
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as again:  # still answering
         assert again.noop()[0] == 250
+
+
+def test_a_signed_mail_to_someone_else_or_a_broken_signature_sends_nothing(
+    lists: Lists, signer: Callable[[bytes, str], bytes]
+) -> None:
+    ListAdmin(lists.platform, "forening", by="test").set_options("medlemmar", {"mail_writers": "dkim"})
+    private = written("Hej Åsa, ses i morgon?", subject="Privat").replace(LIST.encode(), b"asa@example.se")
+    resent = signer(private, "example.se")  # signed by the writer, to Åsa: sent on to the list by someone else
+    assert lists.post(resent)[0] == 250
+    assert lists.work() == ["not-sent"]
+    broken = b"DKIM-Signature: v=1; a=rsa-sha256; d=ex..se; s=sel; h=from:to; bh=x; b=y\r\n" + written("Hej")
+    assert lists.post(broken)[0] == 250
+    assert lists.work() == ["not-sent"]  # a signature that cannot even be checked is not believed
+    assert lists.sms(ANNA) == []
+
+
+def test_a_list_whose_id_has_capitals_takes_mail_at_its_lower_case_address(server: tuple[Platform, int]) -> None:
+    platform, port = server
+    ListAdmin(platform, "forening", by="test").create("Styrelsen", {})
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        smtp.ehlo()
+        smtp.mail("asa@example.se")
+        assert smtp.rcpt("styrelsen.forening@lists.example.se")[0] == 250
+        assert smtp.data(letter())[0] == 250
+    [entry] = list(mailinbox.take(platform.redis, "test"))
+    assert entry.list_key == "forening/Styrelsen"
