@@ -544,3 +544,20 @@ def test_a_list_whose_id_has_capitals_takes_mail_at_its_lower_case_address(serve
         assert smtp.data(letter())[0] == 250
     [entry] = list(mailinbox.take(platform.redis, "test"))
     assert entry.list_key == "forening/Styrelsen"
+
+
+def test_the_same_mail_coming_again_starts_no_second_broadcast(
+    lists: Lists, signer: Callable[[bytes, str], bytes]
+) -> None:
+    ListAdmin(lists.platform, "forening", by="test").set_options("medlemmar", {"mail_writers": "dkim"})
+    message = EmailMessage()
+    message["From"] = WRITER
+    message["To"] = LIST
+    message["Subject"] = "Styrelsen"
+    message["Message-ID"] = "<styrelsen-1@example.se>"
+    message.set_content("Styrelsemöte i kväll!")
+    signed = signer(message.as_bytes(policy=email.policy.SMTP), "example.se")
+    assert lists.post(signed)[0] == 250
+    assert lists.post(signed)[0] == 250  # the writer's server tries again: a 250 it never saw
+    assert lists.work() == ["broadcast", "dropped: sent already"]
+    assert lists.sms(ANNA) == ["Styrelsemöte i kväll!"]
