@@ -253,10 +253,10 @@ GROUP = "senders"
 Read = list[tuple[Any, dict[Any, Any]]]  # (entry id, fields) as Redis returns them
 
 
-def ensure_group(client: redis.Redis, stream: str) -> None:
-    """Create ``stream``'s consumer group (and the stream) if it has none yet."""
+def ensure_group(client: redis.Redis, stream: str, group: str = GROUP) -> None:
+    """Create ``stream``'s consumer group ``group`` (and the stream) if it has none yet."""
     try:
-        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        client.xgroup_create(stream, group, id="0", mkstream=True)
     except redis_errors.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise

@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 
+from kodeord.outbound.outbox import ensure_group
+
 from .store import ListKeys
 
 LISTS = "kodeord:mail:lists"  # set of the lists (tenant/list) that have had mail
@@ -50,21 +52,13 @@ def keep(client: redis.Redis, list_key: str, sender: str, raw: bytes, rcpt: str 
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
-def _group(client: redis.Redis, key: str) -> None:
-    try:
-        client.xgroup_create(key, GROUP, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-
-
 def take(client: redis.Redis, consumer: str, count: int = 10, idle_ms: int = CLAIM_IDLE_MS) -> Iterator[Entry]:
     """Mail to handle, from every list: first what another handler took and left (idle for ``idle_ms``), then
     what nobody took yet."""
     for raw_key in sorted(client.smembers(LISTS)):  # type: ignore[union-attr]
         list_key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
         key = stream(list_key)
-        _group(client, key)
+        ensure_group(client, key, GROUP)
         claimed: Any = client.xautoclaim(key, GROUP, consumer, idle_ms, "0-0", count=count)
         fresh: Any = client.xreadgroup(GROUP, consumer, {key: ">"}, count=count) or []
         entries = list(claimed[1]) + [e for _, found in fresh for e in found]
