@@ -17,7 +17,8 @@ standard ``-- `` line); ``list_unsubscribe`` (an http(s) or mailto URL: ``List-U
 one-click ``List-Unsubscribe-Post``); ``reply_to``; ``list_id`` (the ``List-Id`` header); ``return_path`` (the
 envelope sender, where bounces go: a list's address per member, so that each bounce says whose address
 failed); ``auto_submitted`` (any value: ``Auto-Submitted: auto-generated``, so that autoresponders keep
-quiet).
+quiet); ``from`` (the From header instead of ``mail_from``: a list's own address, so that a reply reaches the
+list).
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ class SmtpGateway:
         if message.channel is not Channel.EMAIL:
             raise _Refused(f"not an email message (channel {message.channel.value})")
         subject = message.meta.get("subject", "")
+        own_from = message.meta.get("from", "")
         headers = {
             "From": self.mail_from,
             "To": message.to,
@@ -192,6 +194,8 @@ class SmtpGateway:
             raise _Refused(f"invalid recipient address {message.to!r}")
         if reply_to:
             headers["Reply-To"] = _mailbox(reply_to, "reply_to")
+        if own_from:
+            headers["From"] = _mailbox(own_from, "from")
         if unsubscribe and not UNSUBSCRIBE.fullmatch(unsubscribe):
             raise _Refused(f"invalid list_unsubscribe URL {unsubscribe!r}")
         email = EmailMessage()

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 
 from kodeord.commit.effects import Effects, Guard, Write
@@ -413,11 +414,16 @@ class ListAdmin:
         return {"id": fanout_id, "list": list_id, "marketing": marketing}
 
     def _mail_meta(self, list_id: str, name: str) -> dict[str, str]:
-        """With a mail domain: the ``List-Id`` of the list's mail and the domain its bounces come back to."""
+        """With a mail domain: the list's address as the From of its mail (a reply reaches the list), its
+        ``List-Id``, and the domain its bounces come back to."""
         domain = self.platform.settings.mail_domain
         if not domain:
             return {}
-        return {"list_id": list_id_header(name, self.tenant, list_id, domain), "bounce_domain": domain}
+        return {
+            "from": formataddr((name, address_of(self.platform.settings, self.tenant, list_id) or "")),
+            "list_id": list_id_header(name, self.tenant, list_id, domain),
+            "bounce_domain": domain,
+        }
 
     def body(self, list_id: str, text: str) -> str:
         """The SMS a broadcast of ``text`` sends: the text and the list's footer."""

@@ -279,10 +279,14 @@ def _follow(admin: ListAdmin, list_id: str, broadcast: str, reports_timeout: flo
 @click.option("--port", type=int, default=None, help="Port to listen on (default: KODEORD_MAIL_PORT).")
 def mail(address: str | None, port: int | None) -> None:
     """Take mail for the lists' addresses and turn writers' mail into broadcasts (until Ctrl-C)."""
+    import logging
     import threading
+
+    from kodeord.config.settings import Settings
 
     from .mailrunner import serve
 
+    logging.basicConfig(level=Settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     with host.platform() as platform:
         settings = platform.settings

@@ -26,6 +26,7 @@ import json
 import logging
 import re
 import secrets
+from email.utils import formataddr
 from typing import TYPE_CHECKING
 
 from kodeord.commit.effects import Effects, Write
@@ -131,6 +132,7 @@ def _ask(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, mail: M
         meta={
             "subject": f"{_WORDS[options.language][0]}: {' '.join(mail.subject.split())}"[:200],
             "reply_to": confirm_address(host.settings, tenant, list_id, code),
+            "from": formataddr((options.name, address_of(host.settings, tenant, list_id) or "")),
             "auto_submitted": "auto-generated",  # an autoresponder's answer to it is automatic mail, never a reply
         },
     )
@@ -183,7 +185,10 @@ def _broadcast(
         channel=Channel.EMAIL,
         kind=Kind.NOTICE,
         service=lk.key,
-        meta={"subject": f"{_WORDS[options.language][1]}: {subject}"[:MAX_SUBJECT]},
+        meta={
+            "subject": f"{_WORDS[options.language][1]}: {subject}"[:MAX_SUBJECT],
+            "from": formataddr((options.name, address_of(host.settings, tenant, list_id) or "")),
+        },
     )
     footer = admin.body(list_id, "x")[1:]  # what broadcast() adds under the text ("\n<footer>" or "")
     body = cut_to_segments(text, options.sms_segments, footer)
@@ -229,7 +234,9 @@ def _not_sent(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, ma
                 channel=channel,
                 kind=Kind.NOTICE,
                 service=lk.key,
-                meta={"subject": subject} if channel is Channel.EMAIL else {},
+                meta={"subject": subject, "from": formataddr((options.name, sender))}
+                if channel is Channel.EMAIL
+                else {},
             )
         )
     if replies:

@@ -475,6 +475,7 @@ def test_list_mail_carries_its_list_headers_and_bounces_come_back_counted(lists:
     lists.work()
     [to_bo] = lists.sink.to(BO)
     assert to_bo["List-Id"] == "Föreningen <medlemmar.forening.lists.example.se>"
+    assert to_bo["From"] == f"Föreningen <{LIST}>"  # a member's reply reaches the list (its functionaries)
     assert to_bo["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" and to_bo["List-Unsubscribe"]
     return_path = lists.sink.envelope_from[BO]
     assert return_path.startswith("bounce+") and return_path.endswith(".medlemmar.forening@lists.example.se")
