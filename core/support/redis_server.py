@@ -168,9 +168,10 @@ def _server_pid(data_dir: Path) -> int | None:
 class EmbeddedRedis:
     """A redis-server child process on 127.0.0.1 with append-only persistence in ``data_dir``."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, config: tuple[str, ...] = ()) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port  # 0: pick a free one at start, then keep it (restart reuses it)
+        self.config = config  # more configuration lines, given on stdin like the password (a cluster node's)
         self.process: subprocess.Popen[bytes] | None = None
         self.password: str | None = None  # read from (or made into) the data dir's redis.password at start
         self._owner = os.getpid()
@@ -280,7 +281,8 @@ class EmbeddedRedis:
                 raise RedisStartError(f"cannot run {args[0]}: {exc}") from exc
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError), process.stdin:  # it exited at once: its log says why
-            process.stdin.write(f"requirepass {self.password}\n".encode() if self.password else b"")
+            lines = [f"requirepass {self.password}"] if self.password else []
+            process.stdin.write("".join(f"{line}\n" for line in [*lines, *self.config]).encode())
         deadline = time.monotonic() + timeout
         with redis.Redis(
             host="127.0.0.1", port=port, password=self.password, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)

@@ -1,0 +1,58 @@
+"""A real Redis Cluster on loopback from the embedded redis-server: it comes up with every slot served, takes
+keys of every slot, survives the loss of a primary (its replica takes over), and leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import redis
+
+from kodeord.support.redis_cluster import EmbeddedCluster
+
+
+def test_a_cluster_comes_up_survives_a_primarys_loss_and_stops_cleanly(tmp_path: Path) -> None:
+    with EmbeddedCluster(tmp_path / "cluster").start() as cluster:
+        assert cluster.url.startswith("redis+cluster://:") and cluster.url.count("127.0.0.1:") == 6
+        client = cluster.client()
+        for n in range(300):  # keys over every primary's slots
+            client.set(f"k{n}", n)
+        assert [int(client.get(f"k{n}")) for n in range(300)] == list(range(300))
+        assert len(cluster.primary_ports()) == 3
+        lost = cluster.kill_primary(0)
+        lost_keys = [f"k{n}" for n in range(300) if client.keyslot(f"k{n}") in _slots(cluster, lost)]
+        assert lost_keys, "the killed primary served none of the keys"
+        started, deadline = time.monotonic(), time.monotonic() + 30
+        while True:
+            try:
+                client.set(lost_keys[0], "after")
+                break
+            except (redis.RedisError, redis.exceptions.RedisClusterException):
+                assert time.monotonic() < deadline, "no replica took over"
+                time.sleep(0.2)
+        stall = time.monotonic() - started
+        assert stall < 15, stall
+        assert client.get(lost_keys[0]) == b"after"
+        assert len(cluster.primary_ports()) == 3  # the replica is a primary now
+        pids = [node.pid for node in cluster.nodes if node.pid is not None]
+    assert pids and all(not _alive(pid) for pid in pids)
+
+
+def _slots(cluster: EmbeddedCluster, port: int) -> set[int]:
+    """The slots the node on ``port`` served before it was killed (as a live node remembers them)."""
+    alive = next(node for node in cluster.nodes if node.pid is not None)
+    with redis.Redis(host="127.0.0.1", port=alive.port, password=cluster.password) as client:
+        slots: set[int] = set()
+        for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
+            if int(primary[1]) == port:
+                slots.update(range(int(start), int(end) + 1))
+        return slots
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
