@@ -50,7 +50,11 @@ BOUNCES = 3  # hard bounces after which a member's address is disabled
 _STATUS = re.compile(rb"^Status:\s*([245])\.\d{1,3}\.\d{1,3}", re.MULTILINE | re.IGNORECASE)
 _FAILED = re.compile(rb"^Action:\s*failed", re.MULTILINE | re.IGNORECASE)
 CUT_MARK = " [...]"
-_WORDS = {"sv": ("Bekräfta", "Skickat"), "no": ("Bekreft", "Sendt"), "en": ("Confirm", "Sent")}  # subjects
+_WORDS = {  # subjects of the mail to a writer
+    "sv": ("Bekräfta", "Skickat", "Inte skickat"),
+    "no": ("Bekreft", "Sendt", "Ikke sendt"),
+    "en": ("Confirm", "Sent", "Not sent"),
+}
 
 
 def cut_to_segments(text: str, segments: int, after: str = "") -> str:
@@ -204,7 +208,19 @@ def _broadcast(
             email_text=text if body != text else "",
         )
     except ListError as exc:  # sent already (the same mail again), or the list cannot broadcast: nothing to retry
-        return "dropped: sent already" if "already" in str(exc) else f"dropped: {exc}"
+        if "already" in str(exc):
+            return "dropped: sent already"
+        failed = Outbound(  # the writer is told why, rather than left waiting for a receipt
+            to=mail.sender,
+            sender=address_of(host.settings, tenant, list_id) or "",
+            text=templating.render(options.reply("mail_failed"), variables | {"reason": str(exc)}),
+            channel=Channel.EMAIL,
+            kind=Kind.NOTICE,
+            service=lk.key,
+            meta={"subject": f"{_WORDS[options.language][2]}: {subject}"[:MAX_SUBJECT], "from": receipt.meta["from"]},
+        )
+        host.apply(lk.scope, Effects(replies=[failed]), f"mail-failed:{once}", f"mail {mail.sender}")
+        return f"dropped: {exc}"
     return "broadcast"
 
 

@@ -42,6 +42,7 @@ REPLY_VARIABLES: dict[str, frozenset[str]] = {
     "email_footer": COMMON | {"link"},
     "mail_confirm": COMMON | {"subject", "text"},
     "mail_receipt": COMMON | {"count", "subject", "attachments"},
+    "mail_failed": COMMON | {"subject", "reason"},
 }
 
 DEFAULT_REPLIES: dict[str, dict[str, str]] = {
@@ -65,6 +66,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "\n\n{{ text }}",
         "mail_receipt": 'Ditt utskick "{{ subject }}" till {{ list }} gick till {{ count }} mottagare.'
         "{% if attachments %} Bilagor skickas inte vidare: {{ attachments }}.{% endif %}",
+        "mail_failed": 'Ditt utskick "{{ subject }}" till {{ list }} kunde inte skickas: {{ reason }}',
     },
     "no": {
         "joined": "Velkommen til {{ list }}! Du får nå våre utsendelser. Svar STOPP for å avslutte.",
@@ -86,6 +88,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "\n\n{{ text }}",
         "mail_receipt": 'Utsendelsen din "{{ subject }}" til {{ list }} gikk til {{ count }} mottakere.'
         "{% if attachments %} Vedlegg sendes ikke videre: {{ attachments }}.{% endif %}",
+        "mail_failed": 'Utsendelsen din "{{ subject }}" til {{ list }} kunne ikke sendes: {{ reason }}',
     },
     "en": {
         "joined": "Welcome to {{ list }}! You will now get our messages. Reply STOP to leave.",
@@ -106,6 +109,7 @@ DEFAULT_REPLIES: dict[str, dict[str, str]] = {
         "will do) to send it. Did you not send anything? Do nothing, and nothing is sent.\n\n{{ text }}",
         "mail_receipt": 'Your message "{{ subject }}" to {{ list }} went to {{ count }} recipients.'
         "{% if attachments %} Attachments are not passed on: {{ attachments }}.{% endif %}",
+        "mail_failed": 'Your message "{{ subject }}" to {{ list }} could not be sent: {{ reason }}',
     },
 }
 

@@ -562,3 +562,19 @@ def test_the_same_mail_coming_again_starts_no_second_broadcast(
     assert lists.post(signed)[0] == 250  # the writer's server tries again: a 250 it never saw
     assert lists.work() == ["broadcast", "dropped: sent already"]
     assert lists.sms(ANNA) == ["Styrelsemöte i kväll!"]
+
+
+def test_a_writer_is_told_when_their_mail_cannot_become_a_broadcast(
+    lists: Lists, signer: Callable[[bytes, str], bytes]
+) -> None:
+    admin = ListAdmin(lists.platform, "forening", by="test")
+    admin.create("styrelsen", {"mail_writers": "dkim", "name": "Styrelsen"})  # a list without a number
+    admin.set_role("styrelsen", "writers", WRITER, True)
+    address = "styrelsen.forening@lists.example.se"
+    signed = signer(written("Möte i kväll", subject="Möte").replace(LIST.encode(), address.encode()), "example.se")
+    assert lists.post(signed, to=address)[0] == 250
+    [what] = lists.work()
+    assert what.startswith("dropped: list 'styrelsen' has no number")
+    [told] = lists.sink.to(WRITER)
+    assert told["Subject"] == "Inte skickat: Möte"
+    assert told.get_content().startswith('Ditt utskick "Möte" till Styrelsen kunde inte skickas: list')  # type: ignore[attr-defined]
