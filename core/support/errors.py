@@ -33,6 +33,12 @@ class InvalidMessage(KodeordError):
     """An inbound event that is missing something or has a malformed field."""
 
 
+# Line breaks a problem's message may quote from a file, written as escapes so that each problem is one line.
+_ONE_LINE = str.maketrans(
+    {"\r": "\\r", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\x85": "\\x85", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One fault in one rule file, located for a human."""
@@ -44,8 +50,10 @@ class Problem:
     path: str = ""
 
     def __str__(self) -> str:
+        """``FILE:LINE:COL: message (at path)``, on one line whatever the message quotes of the file."""
         where = f" (at {self.path})" if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.message}{where}"
+        message = self.message.translate(_ONE_LINE)
+        return f"{self.file}:{self.line}:{self.column}: {message}{where}"
 
 
 class RuleFileError(KodeordError):

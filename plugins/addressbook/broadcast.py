@@ -120,3 +120,21 @@ def consent(messages: Sequence[Outbound], client: redis.Redis) -> Mapping[int, b
             latest = next(replies)
             agreed[index] = score is not None and store.agreed_to_marketing(latest)
     return agreed
+
+
+def functionary_notices(
+    client: redis.Redis, lk: ListKeys, text: str, number: str | None, mail_from: str = ""
+) -> list[Outbound]:
+    """``text`` (a "Meddelande ej skickat" notice) to each of the list's functionaries: by SMS from the list's
+    ``number`` (none where the list has no number), by email with the notice on one line as its subject and
+    ``mail_from``, if given, as its From."""
+    subject = " ".join(text.split())[:78]  # a header: one line, whatever the notice quotes
+    notices = []
+    for raw in sorted(client.smembers(lk.functionaries)):  # type: ignore[union-attr]
+        address = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if "@" in address:
+            meta = {"subject": subject, **({"from": mail_from} if mail_from else {})}
+            notices.append(Outbound(address, number or "", text, Channel.EMAIL, Kind.NOTICE, lk.key, meta))
+        elif number:
+            notices.append(Outbound(address, number, text, Channel.SMS, Kind.NOTICE, lk.key))
+    return notices

@@ -16,12 +16,13 @@ from typing import Any
 from kodeord.commit.effects import Effects, Write
 from kodeord.decide import templating
 from kodeord.decide.actions import ActionCall
-from kodeord.inbound.messages import Channel, Kind, Outbound
+from kodeord.inbound.messages import Kind, Outbound
 from kodeord.outbound.fanout import Fanout
 from kodeord.support.errors import TemplateError
 
 from . import options as opts
 from . import store
+from .broadcast import functionary_notices
 from .store import CONSENT_KEEP, ListKeys, Standing
 
 JOIN_PATH = "/addressbook/join"
@@ -143,21 +144,8 @@ class Inbox:
     def forward(self) -> None:
         """Not a writer: the text goes only to the functionaries, marked "Message not sent"."""
         notice = self.render("not_sent", text=self.call.inbound.text)
-        functionaries: set[bytes] = self.call.redis.smembers(self.lk.functionaries)  # type: ignore[assignment]
-        for raw in sorted(functionaries):
-            address = raw.decode()
-            channel = Channel.EMAIL if "@" in address else Channel.SMS
-            self.effects.replies.append(
-                Outbound(
-                    to=address,
-                    sender=self.call.inbound.recipient,
-                    text=notice,
-                    channel=channel,
-                    kind=Kind.NOTICE,
-                    service=self.call.service.key,
-                    meta={"subject": notice[:78]} if channel is Channel.EMAIL else {},
-                )
-            )
+        number = self.call.inbound.recipient
+        self.effects.replies.extend(functionary_notices(self.call.redis, self.lk, notice, number))
         # Only someone who is not on the list (nor waiting to be) is told how to join.
         self.reply("forwarded_member" if self.standing.state in ("members", "pending") else "forwarded")
 

@@ -37,6 +37,7 @@ from kodeord.inbound.messages import Channel, Kind, Outbound
 
 from . import mailauth, store
 from .admin import MAX_SUBJECT, ListAdmin, ListError
+from .broadcast import functionary_notices
 from .mailaddress import address_of, confirm_address, list_named
 from .mailinbox import Entry
 from .store import ListKeys
@@ -229,32 +230,10 @@ def _not_sent(host: PluginHost, admin: ListAdmin, lk: ListKeys, list_id: str, ma
     options = admin.options(list_id)
     variables = {"list": options.name, "number": "", "sender": mail.sender, "text": mail.text[:1000]}
     notice = templating.render(options.reply("not_sent"), variables)
-    subject = " ".join(notice.split())[:78]  # a header: one line
     tenant = lk.key.partition("/")[0]
     service = host.service(lk.key)
-    replies = []
-    for raw in sorted(host.redis.smembers(lk.functionaries)):  # type: ignore[union-attr]
-        address = raw.decode()
-        channel = Channel.EMAIL if "@" in address else Channel.SMS
-        if channel is Channel.EMAIL:
-            sender = address_of(host.settings, tenant, list_id) or ""
-        elif service is not None:
-            sender = service.number
-        else:
-            continue  # an SMS needs the list's number
-        replies.append(
-            Outbound(
-                to=address,
-                sender=sender,
-                text=notice,
-                channel=channel,
-                kind=Kind.NOTICE,
-                service=lk.key,
-                meta={"subject": subject, "from": formataddr((options.name, sender))}
-                if channel is Channel.EMAIL
-                else {},
-            )
-        )
+    own = formataddr((options.name, address_of(host.settings, tenant, list_id) or ""))
+    replies = functionary_notices(host.redis, lk, notice, service.number if service else None, own)
     if replies:
         host.apply(lk.scope, Effects(replies=replies), f"mail-not-sent:{secrets.token_hex(8)}", f"mail {mail.sender}")
 

@@ -15,7 +15,7 @@ from kodeord.config.rulefile import load
 from kodeord.config.schema import Anything, Checker, Loc
 from kodeord.config.yamlfile import MAX_FILE_BYTES, parse_yaml
 from kodeord.decide.actions import ActionSpec, Param
-from kodeord.support.errors import RuleFileError
+from kodeord.support.errors import Problem, RuleFileError
 
 from ..hostile import any_bytes
 
@@ -590,3 +590,8 @@ def test_a_character_yaml_does_not_allow_is_located_where_it_stands(tmp_path: Pa
     path.write_text('tenant: {id: tv}\nnumbers: []\nservices:\n  - id: "a\x7fb"\n', encoding="utf-8")
     problems = parse_yaml(path)[1]
     assert [str(p) for p in problems] == [f"{path}:4:11: YAML does not allow the character U+007F here"]
+
+
+def test_a_problem_is_one_line_whatever_its_message_quotes() -> None:
+    quoted = Problem("rules.yaml", 7, 5, "customer service: '\r\n' is not a phone number", "tenant.company")
+    assert str(quoted) == "rules.yaml:7:5: customer service: '\\r\\n' is not a phone number (at tenant.company)"

@@ -246,6 +246,18 @@ def test_functionaries_with_email_get_passed_on_texts_by_mail(book: Book, api: A
     assert mail.get_content().strip() == "Meddelande ej skickat. Från +46701000002 till Föreningen: Hur går jag med?"
 
 
+def test_a_passed_on_text_of_several_lines_reaches_the_functionaries_by_mail(
+    book: Book, api: Api, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    book.platform.mailer = SmtpGateway(f"smtp://127.0.0.1:{port}", "lista@example.se", timeout=5)
+    api("POST", "/medlemmar/functionaries", {"address": "kansli@example.se"})
+    book.sms(BERIT, "Hej!\nHur går jag med?")
+    book.send()
+    [mail] = inbox.messages  # the subject is the notice on one line: a line break never reaches a header
+    assert mail["Subject"] == "Meddelande ej skickat. Från +46701000002 till Föreningen: Hej! Hur går jag med"[:78]
+
+
 # -- the CLI --------------------------------------------------------------------------------------------------
 
 
