@@ -181,9 +181,8 @@ def _body(message: EmailMessage) -> tuple[str, tuple[str, ...]]:
         disposition = (part.get_content_disposition() or "").lower()
         filename = part.get_filename()
         if disposition == "attachment" or filename or not kind.startswith("text/"):
-            if kind != "text/plain" or disposition == "attachment" or filename:
-                attachments.append(filename or kind)
-                continue
+            attachments.append(filename or kind)
+            continue
         content = _content(part)
         if kind == "text/plain" and plain is None:
             plain = content

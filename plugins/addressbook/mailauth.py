@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import getaddresses
 
 import dkim
@@ -47,16 +49,5 @@ def aligned(sender: str, raw: bytes, list_address: str) -> bool:
 
 def _addresses(raw: bytes, header: str) -> set[str]:
     """The addresses in ``raw``'s headers named ``header``, lower case."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("utf-8", "replace")
-    values, current = [], None
-    for line in head.splitlines():
-        if line[:1] in (" ", "\t") and current is not None:
-            values[-1] += " " + line.strip()
-            continue
-        name, _, value = line.partition(":")
-        current = name.strip().lower() == header
-        if current:
-            values.append(value.strip())
-        else:
-            current = None
-    return {address.lower() for _, address in getaddresses(values) if address}
+    values = BytesHeaderParser(policy=compat32).parsebytes(raw).get_all(header) or []
+    return {address.lower() for _, address in getaddresses([str(v) for v in values]) if address}

@@ -131,7 +131,7 @@ class Styles:
     def _walk(self, element: Any, parent_size: float | None, matrix: Matrix, vertical: bool, hidden: bool) -> None:
         declared = {name: value for name, (_, value) in self._declared.get(element, {}).items()}
         size, why = _font_size(declared.get("font-size"), parent_size, self.svg)
-        own = _transform(declared.get("transform", ""), self.svg)
+        own = _transform(declared.get("transform", ""))
         if "rotate" in declared and not self.svg:
             own = _multiply(own, _rotation(_angle(declared["rotate"])))
         matrix = _multiply(matrix, own)
@@ -221,8 +221,9 @@ def _numbers(arguments: str) -> list[float]:
     return [float(x) for x in re.findall(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?", arguments, re.IGNORECASE)]
 
 
-def _transform(text: str, svg: bool) -> Matrix:
-    """The linear part of a transform list (SVG's attribute or CSS's property)."""
+def _transform(text: str) -> Matrix:
+    """The linear part of a transform list (SVG's attribute or CSS's property: angles in SVG's plain degrees or
+    with CSS's units)."""
     matrix = IDENTITY
     for name, arguments in _FUNCTION.findall(text):
         name = name.lower()
@@ -236,15 +237,20 @@ def _transform(text: str, svg: bool) -> Matrix:
         elif name == "scaley" and values:
             matrix = _multiply(matrix, (1.0, 0.0, 0.0, values[0]))
         elif name in ("rotate", "rotatez"):
-            first = arguments.split(",")[0].split()[0] if arguments.strip() else "0"
-            matrix = _multiply(matrix, _rotation(_angle(first)))  # SVG's plain degrees, or CSS's units
-        elif name in ("matrix",) and len(values) >= 4:
+            matrix = _multiply(matrix, _rotation(_first_angle(arguments)))
+        elif name == "matrix" and len(values) >= 4:
             matrix = _multiply(matrix, (values[0], values[1], values[2], values[3]))
         elif name in ("skewx", "skew") and values:
-            matrix = _multiply(matrix, (1.0, 0.0, math.tan(math.radians(_angle(arguments.split(",")[0]))), 1.0))
+            matrix = _multiply(matrix, (1.0, 0.0, math.tan(math.radians(_first_angle(arguments))), 1.0))
         elif name == "skewy" and values:
-            matrix = _multiply(matrix, (1.0, math.tan(math.radians(values[0])), 0.0, 1.0))
+            matrix = _multiply(matrix, (1.0, math.tan(math.radians(_first_angle(arguments))), 0.0, 1.0))
     return matrix
+
+
+def _first_angle(arguments: str) -> float:
+    """The first of a transform function's arguments, as an angle in degrees."""
+    words = arguments.replace(",", " ").split()
+    return _angle(words[0]) if words else 0.0
 
 
 def _turned_glyphs(value: str | None) -> bool:
