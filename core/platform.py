@@ -17,8 +17,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 import redis
+from redis.cluster import RedisCluster
 
 from kodeord.commit.committer import Committer
+from kodeord.commit.durable import Replicated
 from kodeord.commit.effects import Effects
 from kodeord.commit.keys import Keys, platform_key
 from kodeord.commit.records import Retention
@@ -36,6 +38,7 @@ from kodeord.outbound.gateway import ConsoleCaller, ConsoleGateway, Endpoint, Ga
 from kodeord.outbound.gatewayconfig import GatewaysConfig
 from kodeord.outbound.operators import RoutingTable
 from kodeord.support.manager import Hooks, make_manager
+from kodeord.support.redis_client import REDIS_ERRORS, is_cluster
 from kodeord.support.redis_server import EmbeddedRedis, connect, private_dir, shared_secret
 from kodeord.watch.alerts import Alert, AlertConfig, Monitor, raise_alert
 from kodeord.watch.metrics import Metrics
@@ -142,7 +145,8 @@ class Platform:
                 self.hooks.check_service,
             )
             self.retention = Retention(self.settings.dedupe_hours * 3600, self.settings.status_hours * 3600)
-            self.committer = Committer(self.redis, self.retention)
+            replicated = Replicated(self.redis, self.settings.redis_wait_replicas, self.settings.redis_wait_ms)
+            self.committer = Committer(self.redis, self.retention, replicated)
             self.links = Links(self.settings.public_url, self.secret_key)
             self.router = Router(self)
             self._load_gateways()
@@ -199,8 +203,11 @@ class Platform:
         else:
             log.warning("deleted an unused signing key from Redis (%s)", LEGACY_SECRET_KEY)
         try:
-            self.redis.bgrewriteaof()
-        except redis.RedisError as exc:  # e.g. a managed Redis that refuses the command, or a rewrite under way
+            if is_cluster(self.redis):  # every node that held it: its primary and the replicas
+                self.redis.bgrewriteaof(target_nodes=RedisCluster.ALL_NODES)  # type: ignore[call-arg]
+            else:
+                self.redis.bgrewriteaof()
+        except REDIS_ERRORS as exc:  # e.g. a managed Redis that refuses the command, or a rewrite under way
             log.warning("Redis did not rewrite its append-only file (%s): the old key stays there until it does", exc)
 
     def raise_alert(self, cause: str, message: str, value: float, threshold: float) -> bool:

@@ -45,3 +45,14 @@ def test_plugins_see_the_platform_typed_and_never_match_action_names(path: Path)
     assert not re.search(r"\bplatform\w*: Any\b|Iterator\[Any\]", text), f"{path}: annotate with PluginHost"
     assert not re.search(r"\bcall\.action [!=]= ", text), f"{path}: declare the action with ActionSpec(run=...)"
     assert not re.search(r"\bfanout\.source [!=]= ", text), f"{path}: register a FanoutSource"
+
+
+@pytest.mark.parametrize(
+    "path", sorted([*CORE.rglob("*.py"), *PLUGINS.rglob("*.py")]), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_every_pipeline_says_whether_it_is_a_transaction(path: Path) -> None:
+    """A pipeline is a transaction by default on one Redis and not on a cluster: the code must say which."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "pipeline":
+            said = {k.arg for k in node.keywords} | ({"transaction"} if node.args else set())
+            assert "transaction" in said, f"{path}:{node.lineno}: say pipeline(transaction=True) or (=False)"

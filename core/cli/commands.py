@@ -298,7 +298,7 @@ def worker(burst: bool, threads: int) -> None:
         if burst:
             jobs.use_platform(platform)
             dispatcher = jobs.Dispatcher(platform)
-            rq_worker = jobs.SimpleWorker([dispatcher.queue], connection=jobs.separate_client(platform.redis))
+            rq_worker = jobs.SendWorker([dispatcher.queue], connection=jobs.separate_client(platform.redis))
             while dispatcher.dispatch_once() or len(dispatcher.queue):
                 rq_worker.work(burst=True, logging_level=settings.log_level)
             return

@@ -24,6 +24,7 @@ import msgpack
 import redis
 
 from kodeord.commit import records
+from kodeord.commit.durable import Replicated
 from kodeord.commit.effects import Guard, Write
 from kodeord.commit.keys import OUTBOXES, Keys
 from kodeord.commit.records import Retention
@@ -60,9 +61,10 @@ class Earlier:
 class Committer:
     """Loads the script once per client and remembers which outboxes and scopes it registered."""
 
-    def __init__(self, client: redis.Redis, retention: Retention) -> None:
+    def __init__(self, client: redis.Redis, retention: Retention, replicated: Replicated | None = None) -> None:
         self.redis = client
         self.retention = retention
+        self.replicated = replicated or Replicated(client)  # a commit waits for replicas if it says so
         self._registered: set[str] = set()
 
     def commit(
@@ -128,7 +130,7 @@ class Committer:
             shared = args.text(_json(branch.outcome)) if inbound is not None else 0
             packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
         payload.append(packed)
-        stored = _COMMIT(self.redis, script_keys, [msgpack.packb(payload), *args.values])
+        stored = self.replicated.run(_COMMIT, script_keys, [msgpack.packb(payload), *args.values])
         if isinstance(stored, int):
             return stored
         shared, replies, own = json.loads(stored)

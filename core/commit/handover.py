@@ -34,6 +34,7 @@ from typing import cast
 import redis
 
 from kodeord.commit.keys import Keys
+from kodeord.support.redis_client import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class Handovers:
                 pipe.zadd(INDEX, {handover.key: _now_ms() + LEASE_MS}, xx=True)
             try:
                 pipe.execute()
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 log.warning("could not renew a hand-over's marks; a STOPP may wait for them to lapse")
 
     def end(self, handover: Handover) -> None:

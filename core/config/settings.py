@@ -63,6 +63,13 @@ class Setting:
 
 CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("redis_url", str, None, "Redis URL; unset starts an embedded Redis in the data dir"),
+    Setting(
+        "redis_wait_replicas",
+        int,
+        0,
+        "Replicas that must have a message's commit before its webhook answers 200 (Redis WAIT); 0: no wait",
+    ),
+    Setting("redis_wait_ms", int, 500, "Longest wait for those replicas; unconfirmed in time, the webhook answers 503"),
     Setting("data_dir", Path, Path("var"), "Where the embedded Redis keeps its append-only file"),
     Setting("rules", _paths, (), f"Rule files or folders, separated by {os.pathsep!r}"),
     Setting("regions", _words, ("SE", "NO"), "Default regions for national phone numbers, in order"),

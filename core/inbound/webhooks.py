@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-import redis
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -24,6 +23,7 @@ from kodeord.inbound import signing
 from kodeord.inbound.messages import Inbound
 from kodeord.outbound import status
 from kodeord.support.errors import KodeordError
+from kodeord.support.redis_client import REDIS_ERRORS
 
 if TYPE_CHECKING:
     from kodeord.decide.router import Outcome
@@ -149,7 +149,7 @@ async def receive(platform: Platform, **fields: Any) -> Outcome:
     try:
         route, tenant = platform.route_of(inbound)
         return await platform.lanes.route(tenant, lambda: platform.handle(inbound, route=route), platform.heavy(tenant))
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         log.warning("inbound %s not taken, Redis unavailable: %s", fields.get("message_id"), exc)
         raise Refused(text(503, "temporarily unavailable; retry", {"Retry-After": "1"})) from None
 
@@ -160,7 +160,7 @@ def report(platform: Platform, ref: str, state: Status, detail: str) -> Response
         reported = status.apply_report(platform.redis, platform.retention, ref, state, detail, int(time.time() * 1000))
     except ValueError as exc:
         return text(400, str(exc))
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return text(503, "temporarily unavailable; retry", {"Retry-After": "1"})
     if reported is None:
         return text(404, f"no message {ref}")

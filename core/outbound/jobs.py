@@ -20,14 +20,21 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import redis
-from rq import Queue, SimpleWorker
-from rq.exceptions import StopRequested
-from rq.timeouts import TimerDeathPenalty
 
-from kodeord.commit.keys import Keys, platform_key
-from kodeord.outbound import liveness, outbox
-from kodeord.outbound.sender import Sender
-from kodeord.support.luascript import LuaScript
+# Every key RQ makes shares one hash tag, so its transactions and scripts stay in one slot of a Redis Cluster
+# (RQ reads this once, when it is first imported: set it yourself before then, hash tag and all, to change it).
+os.environ.setdefault("RQ_KEY_PREFIX", "{kodeord-rq}")
+
+import rq.defaults  # noqa: E402 - after its key prefix
+from rq import Queue, SimpleWorker  # noqa: E402
+from rq.exceptions import StopRequested  # noqa: E402
+from rq.timeouts import TimerDeathPenalty  # noqa: E402
+
+from kodeord.commit.keys import Keys, platform_key  # noqa: E402
+from kodeord.outbound import liveness, outbox  # noqa: E402
+from kodeord.outbound.sender import Sender  # noqa: E402
+from kodeord.support.luascript import LuaScript  # noqa: E402
+from kodeord.support.redis_client import REDIS_ERRORS, UNAVAILABLE, for_rq, is_cluster  # noqa: E402
 
 if TYPE_CHECKING:
     from kodeord.platform import Platform
@@ -107,7 +114,7 @@ def _holder(lease: bytes) -> str:
 def _release(client: redis.Redis, stream: str, token: str) -> None:
     try:
         _RELEASE_LEASE(client, [lease_key(stream)], [token])
-    except redis.RedisError as exc:  # the lease expires by itself
+    except REDIS_ERRORS as exc:  # the lease expires by itself
         log.warning("could not release the lease of %s: %s", stream, exc)
 
 
@@ -128,7 +135,7 @@ class Dispatcher:
     def __init__(self, platform: Platform, queue: Queue | None = None) -> None:
         self.platform = platform
         self.redis = platform.redis
-        self.queue = queue or Queue(QUEUE, connection=platform.redis)
+        self.queue = queue or send_queue(platform.redis)
         self.sender = Sender(platform)
 
     def has_work(self, stream: str) -> bool:
@@ -181,7 +188,7 @@ class Dispatcher:
             self.platform.monitor.check(age or 0.0)
         try:
             self.platform.housekeeping()
-        except redis.RedisError:
+        except REDIS_ERRORS:
             raise
         except Exception:
             log.exception("a plugin's housekeeping failed")
@@ -195,13 +202,32 @@ class Dispatcher:
                 if time.monotonic() >= next_alert:
                     next_alert = time.monotonic() + alert_every
                     self.check_alerts()
-            except redis.RedisError as exc:
+            except REDIS_ERRORS as exc:
                 log.warning("dispatcher lost Redis (%s); retrying", exc)
                 stop.wait(1.0)
             stop.wait(interval)
 
 
-class _Worker(SimpleWorker):
+def send_queue(client: redis.Redis) -> Queue:
+    """The queue of send jobs on ``client``'s Redis; on a cluster, only with RQ's keys under one hash tag."""
+    if is_cluster(client) and "{" not in rq.defaults.RQ_KEY_PREFIX:
+        raise RuntimeError(
+            f"RQ_KEY_PREFIX={rq.defaults.RQ_KEY_PREFIX!r} has no hash tag, so RQ cannot run on a Redis Cluster; "
+            "unset it or give it one, as in {kodeord-rq}"
+        )
+    return Queue(QUEUE, connection=for_rq(client) if is_cluster(client) else client)
+
+
+class SendWorker(SimpleWorker):
+    """RQ's worker (in this process, no fork per job), on a single Redis or a cluster."""
+
+    def _set_connection(self, connection: redis.Redis) -> redis.Redis:
+        """RQ raises a single Redis's socket timeout above its wait for jobs; a cluster client's timeout is set
+        where it is made (:func:`separate_client`)."""
+        return connection if is_cluster(connection) else super()._set_connection(connection)
+
+
+class _Worker(SendWorker):
     """RQ's worker, run in a thread of its own: trying a lost Redis again every second rather than backing off
     to a minute, timing jobs out with a timer (signals reach only the main thread), and stopped by
     :meth:`stop` from the main thread, which takes the signals."""
@@ -233,12 +259,10 @@ def separate_client(client: redis.Redis) -> redis.Redis:
 
     RQ's worker raises the socket timeout of the client it is given to outlast its blocking wait for jobs (and
     a client made with redis-py's default timeout gives up on that wait and backs off). It gets a client of its
-    own, so the sender's commands keep their timeout.
+    own, so the sender's commands keep their timeout. A cluster client's is set here, well above the worker's wait
+    of a second for a job.
     """
-    pool = client.connection_pool
-    return redis.Redis(
-        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
-    )
+    return for_rq(client, socket_timeout=10.0) if is_cluster(client) else for_rq(client)
 
 
 def await_redis(client: redis.Redis, every: float = 0.25, stop: threading.Event | None = None) -> None:
@@ -247,7 +271,7 @@ def await_redis(client: redis.Redis, every: float = 0.25, stop: threading.Event 
         try:
             client.ping()
             return
-        except (redis.ConnectionError, redis.TimeoutError):
+        except UNAVAILABLE:
             time.sleep(every)
 
 
@@ -267,7 +291,7 @@ class _Runner:
                 return
             try:
                 self.worker.work(logging_level=self.logging_level)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 log.warning("a worker lost Redis (%s)", exc)
             except Exception:  # noqa: BLE001 - a thread that dies silently stops sending: log and start again
                 log.exception("a worker failed; starting it again")

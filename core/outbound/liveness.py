@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import redis
 
 from kodeord.commit.keys import platform_key
+from kodeord.support.redis_client import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Heart:
             self._thread = None
             try:
                 self._redis.zrem(ALIVE, self.name)  # gone, not dead: nothing of it is to be taken over
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 pass  # its beats grow old instead; it left nothing pending, so nothing is taken
 
     def beat(self) -> None:
@@ -76,7 +77,7 @@ class Heart:
         while not stop.wait(BEAT_S):
             try:
                 self.beat()
-            except redis.RedisError as exc:  # Redis is away: beat again once it is back
+            except REDIS_ERRORS as exc:  # Redis is away: beat again once it is back
                 log.debug("heartbeat failed: %s", exc)
 
 

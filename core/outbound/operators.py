@@ -84,7 +84,8 @@ def import_portability(
     the first bad row. A number listed twice keeps its last operator. ``done(n)`` is told of every ``n`` rows
     stored (a progress bar).
     """
-    temporary = f"{PORTABILITY}:import:{uuid.uuid4().hex}"
+    # In the table's slot of a cluster (hashed as its name is, having no braces of its own): renamed within it.
+    temporary = f"{{{PORTABILITY}}}:import:{uuid.uuid4().hex}"
     count = 0
     chunk: dict[FieldT, EncodableT] = {}
     pipe = client.pipeline(transaction=False)

@@ -38,6 +38,7 @@ from kodeord.outbound import fanout, liveness, outbox, status
 from kodeord.outbound.gateway import Gateway, Outgoing, Sent, send_groups
 from kodeord.outbound.ratelimit import RateLimiter
 from kodeord.outbound.status import COST_UNIT
+from kodeord.support.redis_client import UNAVAILABLE
 
 if TYPE_CHECKING:
     from kodeord.decide.actions import Veto
@@ -372,7 +373,7 @@ class Sender:
             try:
                 status.update(self.redis, self.retention, scope, updates, new, at)
                 return
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 if time.monotonic() - warned > 10:  # once, then every ten seconds of an outage
                     warned = time.monotonic()
                     log.warning(
@@ -482,6 +483,6 @@ class Sender:
                 try:
                     if self.run_once() == 0:
                         stop.wait(idle_sleep)
-                except redis.ConnectionError as exc:
+                except UNAVAILABLE as exc:
                     log.warning("sender lost Redis (%s); retrying", exc)
                     stop.wait(1.0)

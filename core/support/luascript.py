@@ -11,7 +11,10 @@ names its commands), and begins with a header of comment lines::
     -- Output: 1 if released, else 0
 
 ``KEYS[n..]`` or ``ARGV[n..]`` declares any number from ``n`` on. A call with other counts than the header
-declares raises ``ScriptCallError`` before anything reaches Redis. Shared Lua (``includes/*.lua``) is put
+declares raises ``ScriptCallError`` before anything reaches Redis, as do keys under more than one hash tag (a
+Redis Cluster runs a script only on keys of one slot; the check runs on a single Redis too, so tests find it).
+In a cluster's pipeline a script is sent whole (EVAL): such a pipeline cannot make sure the node has it loaded
+first, and a node that has just taken over from a lost primary may not. Shared Lua (``includes/*.lua``) is put
 before a script by its owner (``prelude``).
 """
 
@@ -24,6 +27,7 @@ from importlib import resources
 from typing import Any
 
 import redis
+from redis.cluster import ClusterPipeline
 from redis.commands.core import Script
 
 _HEADER = re.compile(r"\A(?:--.*\n)+")
@@ -93,6 +97,19 @@ def source(package: str, name: str) -> str:
     return resources.files(package).joinpath(name).read_text(encoding="utf-8")
 
 
+def hash_tag(key: str | bytes) -> str | bytes:
+    """What of ``key`` a Redis Cluster hashes to find its slot: the text between its first ``{`` and the first
+    ``}`` after it if that is not empty, else the whole key."""
+    opening = "{" if isinstance(key, str) else b"{"
+    closing = "}" if isinstance(key, str) else b"}"
+    start = key.find(opening)  # type: ignore[arg-type]
+    if start >= 0:
+        end = key.find(closing, start + 1)  # type: ignore[arg-type]
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
 class LuaScript:
     """One script file, checked and hashed once; call it on any client or pipeline."""
 
@@ -103,11 +120,26 @@ class LuaScript:
         self.text = f"{prelude}\n{text}" if prelude else text
         self._script = Script(None, self.text.encode())  # type: ignore[arg-type]  # bytes: no client needed
 
+    @property
+    def sha(self) -> str:
+        """Its SHA1, by which Redis runs it once loaded."""
+        return str(self._script.sha)
+
     def __call__(self, client: redis.Redis | redis.client.Pipeline, keys: list[Any], args: list[Any]) -> Any:
         """Run it on ``client`` (by its SHA, loading it first where Redis does not have it)."""
+        self.check(keys, args)
+        if isinstance(client, ClusterPipeline):  # it cannot load scripts: the text goes with the call
+            return client.execute_command("EVAL", self.text, len(keys), *keys, *args)
+        return self._script(keys=keys, args=args, client=client)
+
+    def check(self, keys: list[Any], args: list[Any]) -> None:
+        """Raise ``ScriptCallError`` unless the script may be called with ``keys`` and ``args``."""
         if not self.header.keys.allows(len(keys)) or not self.header.argv.allows(len(args)):
             raise ScriptCallError(
                 f"{self.name} takes {self.header.keys} keys and {self.header.argv} arguments, "
                 f"called with {len(keys)} and {len(args)}"
             )
-        return self._script(keys=keys, args=args, client=client)
+        if len(keys) > 1 and len({hash_tag(key) for key in keys}) > 1:
+            raise ScriptCallError(
+                f"{self.name}'s keys must share one hash tag, so a Redis Cluster has them in one slot: {keys!r}"
+            )

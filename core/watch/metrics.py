@@ -26,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from kodeord.commit.keys import platform_key
+from kodeord.support.redis_client import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 KEY = platform_key("metrics")
@@ -123,7 +124,7 @@ class Metrics:
         while not self._stop.wait(FLUSH_EVERY_S):
             try:
                 self.flush()
-            except redis.RedisError as exc:  # kept, and added on a later flush
+            except REDIS_ERRORS as exc:  # kept, and added on a later flush
                 log.debug("metrics not flushed: %s", exc)
 
     def flush(self) -> None:
@@ -139,7 +140,7 @@ class Metrics:
             for series, amount in pending.items():
                 pipe.hincrbyfloat(KEY, json.dumps(series), amount)
             pipe.execute()
-        except redis.RedisError:
+        except REDIS_ERRORS:
             with self._lock:
                 for series, amount in pending.items():
                     self._pending[series] += amount
@@ -160,7 +161,7 @@ class Metrics:
             self._flusher.join(5)
         try:
             self.flush()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("metrics of this process not flushed at exit: %s", exc)
 
     def render(self, gauges: Iterable[tuple[str, Mapping[str, str], float]] = ()) -> bytes:

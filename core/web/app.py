@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -15,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from kodeord.platform import Platform
 from kodeord.support.errors import KodeordError
+from kodeord.support.redis_client import REDIS_ERRORS
 from kodeord.watch import gauges
 from kodeord.web import gateways, messages, reports, simulator
 from kodeord.web.apiauth import tenant_of
@@ -45,7 +45,7 @@ async def metrics(request: Request) -> Response:
     platform.metrics.set("kodeord_services", len(platform.catalog.config.services))
     try:
         body = await run_in_threadpool(lambda: platform.metrics.render(gauges.read(platform.redis)))
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return PlainTextResponse("Redis unavailable\n", status_code=503, headers={"Retry-After": "1"})
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -32,6 +32,7 @@ from kodeord.inbound.webhooks import read_limited
 from kodeord.outbound.gateway import CONSOLE_KEEP, console_inbox_key
 from kodeord.platform import Platform
 from kodeord.support.errors import KodeordError
+from kodeord.support.redis_client import REDIS_ERRORS
 
 _pages = jinja2.Environment(
     loader=jinja2.FileSystemLoader(str(files("kodeord.templates"))),
@@ -205,7 +206,7 @@ async def _route(platform: Platform, inbound: Inbound) -> Outcome | JSONResponse
     """Route ``inbound`` as a gateway's webhook would; 503 while Redis is unreachable."""
     try:
         return await run_in_threadpool(platform.handle, inbound)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return _error(503, "Redis is unavailable; try again")
 
 
@@ -249,7 +250,7 @@ async def _take(request: Request, channel: Channel, names: tuple[str, ...]) -> R
     }
     try:
         await run_in_threadpool(record, platform.redis, entry, inbound.sender)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return _error(503, "Redis is unavailable; try again")
     return JSONResponse(outcome.to_dict() | judged | answer | {"entry": entry})
 
@@ -304,7 +305,7 @@ async def inbox(request: Request) -> Response:
         return _error(400, str(exc))
     try:
         entries, delivered = await run_in_threadpool(thread, platform.redis, address)
-    except redis.RedisError:
+    except REDIS_ERRORS:
         return _error(503, "Redis is unavailable; try again")
     return JSONResponse({"phone": address, "thread": entries, "messages": delivered})
 

@@ -14,10 +14,10 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
-import redis
 from aiosmtpd.controller import Controller
 
 from kodeord.support.errors import KodeordError
+from kodeord.support.redis_client import REDIS_ERRORS
 
 from . import mailinbox
 from .mailhandling import handle
@@ -38,13 +38,13 @@ def work_once(host: PluginHost, consumer: str) -> int:
     handled = 0
     try:
         entries = list(mailinbox.take(host.redis, consumer))
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         log.error("kept mail cannot be read (tried again soon): %s", exc)
         return 0
     for entry in entries:
         try:
             what = handle(host, entry)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.error("mail %s for %s not handled, Redis out of reach (tried again): %s", entry.id, entry.list_key, exc)
             continue
         except Exception as exc:  # a mail no handling can finish must not stop the others'
@@ -53,12 +53,12 @@ def work_once(host: PluginHost, consumer: str) -> int:
                 if mailinbox.failed(host.redis, entry, f"{type(exc).__name__}: {exc}") < TRIES:
                     continue
                 what = f"set aside after {TRIES} tries"
-            except redis.RedisError:
+            except REDIS_ERRORS:
                 continue
         log.info("mail %s for %s from %s: %s", entry.id, entry.list_key, entry.sender, what)
         try:
             mailinbox.done(host.redis, entry)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.error("mail %s for %s handled but not yet marked so: %s", entry.id, entry.list_key, exc)
             continue
         handled += 1

@@ -21,9 +21,8 @@ import logging
 import ssl
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from kodeord.inbound.mailtext import MailError, read_mail
+from kodeord.support.redis_client import REDIS_ERRORS
 
 from . import mailinbox
 from .mailaddress import ListAddress, list_named
@@ -62,7 +61,7 @@ class ListHandler:
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(None, self._resolve, target) if target is not None else None
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return "451 4.3.0 Lists cannot be looked up right now; try again later"
         if found is None:
             return "550 5.1.1 No such list here"
@@ -92,7 +91,7 @@ class ListHandler:
         try:
             for list_key, rcpt in sorted(targets):
                 await loop.run_in_executor(None, mailinbox.keep, self.host.redis, list_key, sender, raw, rcpt)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.error("mail from %s could not be kept: %s", sender, exc)
             return "451 4.3.0 The mail cannot be kept right now; try again later"
         return "250 2.0.0 OK: kept for the list"

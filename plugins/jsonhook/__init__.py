@@ -83,7 +83,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -93,6 +92,7 @@ from kodeord.inbound import signing, webhooks
 from kodeord.outbound import status
 from kodeord.outbound.gateway import Endpoint, GatewayContext, GatewayType, Outgoing, RequestPerMessage, Sent, Status
 from kodeord.support.httpclient import Answer, HttpClient
+from kodeord.support.redis_client import REDIS_ERRORS
 
 if TYPE_CHECKING:
     from kodeord.platform import Platform
@@ -270,7 +270,7 @@ class JsonGateway(RequestPerMessage):
             record = status.read(platform.redis, ref, platform.retention)
         except ValueError as exc:
             raise webhooks.bad_request(str(exc)) from None
-        except redis.RedisError:
+        except REDIS_ERRORS:
             raise webhooks.Refused(webhooks.text(503, "temporarily unavailable; retry", {"Retry-After": "1"})) from None
         # A provider reports only on its own messages. No gateway yet: the report beat the sender's record of
         # the provider's answer, so the message is in flight through some gateway; let the report apply.

@@ -21,6 +21,7 @@ from kodeord.outbound import gatewayconfig
 from kodeord.platform import LEGACY_SECRET_KEY, Platform
 from kodeord.support.errors import RuleFileError
 from kodeord.support.manager import Hooks, make_manager
+from kodeord.support.redis_client import is_cluster
 from kodeord.support.redis_server import EmbeddedRedis, connect, running_url, shared_secret
 from kodeord.web.links import Links
 
@@ -60,9 +61,10 @@ def everything_in(client: redis.Redis) -> bytes:
 
 def wait_for_aof_rewrite(client: redis.Redis, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
+    nodes = [node.redis_connection for node in client.get_nodes()] if is_cluster(client) else [client]  # type: ignore[attr-defined]
     while time.monotonic() < deadline:
-        info = client.info("persistence")
-        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+        infos = [node.info("persistence") for node in nodes]
+        if not any(info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"] for info in infos):
             return
         time.sleep(0.05)
     raise AssertionError("the append-only file was not rewritten in time")

@@ -23,6 +23,7 @@ from kodeord.outbound.operators import (
     RoutingTable,
     import_portability,
 )
+from kodeord.support.redis_client import client_for
 
 TELIA_CHEAP = RouteOption("kannel-telia", Decimal("0.029"), 0.99)
 ELKS = RouteOption("elks", Decimal("0.035"), 0.98)
@@ -183,7 +184,7 @@ def test_operators_of_a_batch_take_one_hmget(kodeord_redis: redis.Redis) -> None
 
 def test_operators_with_decoded_responses(kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path) -> None:
     import_portability(kodeord_redis, write(tmp_path / "p.csv", "+46709999999,telenor-se\n"))
-    decoded = redis.Redis.from_url(kodeord_redis_url, decode_responses=True)
+    decoded = client_for(kodeord_redis_url, decode_responses=True)
     try:
         assert table().operators(decoded, ["+46709999999"]) == ["telenor-se"]
     finally:

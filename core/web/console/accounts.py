@@ -26,8 +26,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from kodeord.commit.keys import platform_key
 from kodeord.inbound.messages import check_email
 from kodeord.support.errors import InvalidMessage, KodeordError
+from kodeord.support.luascript import LuaScript
 
 USERS = platform_key("users")
+_COUNT_ATTEMPT = LuaScript("kodeord.web", "countAttempt-1.lua")
 MIN_PASSWORD = 10  # characters
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
 ATTEMPT_WINDOW_S = 15 * 60
@@ -206,11 +208,10 @@ def login(client: redis.Redis, email: str, password: str, address: str) -> Accou
     limit; a successful one is taken off the counts again."""
     email = email.strip().lower()[:320]
     by_account, by_address = failure_keys(email, address)
-    pipe = client.pipeline(transaction=True)
+    pipe = client.pipeline(transaction=False)  # two counters, each counted atomically (in two slots of a cluster)
     for key in (by_account, by_address):
-        pipe.set(key, 0, ex=ATTEMPT_WINDOW_S, nx=True)  # the window starts at the first attempt
-        pipe.incr(key)
-    _, account_attempts, _, address_attempts = pipe.execute()
+        _COUNT_ATTEMPT(pipe, [key], [ATTEMPT_WINDOW_S])
+    account_attempts, address_attempts = pipe.execute()
     if account_attempts > MAX_ACCOUNT_FAILURES or address_attempts > MAX_ADDRESS_FAILURES:
         return None
     found = _read(client, email) if len(password) <= MAX_PASSWORD else None
@@ -220,7 +221,7 @@ def login(client: redis.Redis, email: str, password: str, address: str) -> Accou
         ok = False
     if not ok or found is None or found[0].disabled:
         return None
-    pipe = client.pipeline(transaction=True)
+    pipe = client.pipeline(transaction=False)
     pipe.delete(by_account)
     pipe.decr(by_address)
     pipe.execute()
