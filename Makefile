@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint browser bench screenshots clean
+.PHONY: demo test test-cluster lint browser bench screenshots clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,17 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kodeord demo
 
+# The tests of commits, guards, sending and the televote run a second time on a Redis Cluster (3 primaries with a
+# replica each, started from the embedded redis-server for the run and stopped after it); `make test-cluster`
+# runs every test on one. The failover test starts a cluster of its own in either run.
+CLUSTER_TESTS := tests/commit tests/decide tests/outbound tests/plugins/test_voting.py
+
 test: lint browser
 	$(BIN)/pytest -q
+	KODEORD_TEST_CLUSTER=1 $(BIN)/pytest -q --ignore=tests/commit/test_failover.py $(CLUSTER_TESTS)
+
+test-cluster: lint browser
+	KODEORD_TEST_CLUSTER=1 $(BIN)/pytest -q
 
 # The console's browser tests drive Debian's chromium through chromium-driver: installed here when missing
 # (with apt, as root); anywhere else this says what to install and stops.

@@ -72,6 +72,14 @@ class ClusterClient(RedisCluster):
         pipe.__class__ = _Pipeline
         return pipe
 
+    def keys(self, pattern: Any = "*", **kwargs: Any) -> Any:
+        """The keys matching ``pattern`` in the whole cluster (redis-py asks one node), as on a single Redis."""
+        return super().keys(pattern, **{"target_nodes": self.PRIMARIES, **kwargs})
+
+    def dbsize(self, **kwargs: Any) -> Any:
+        """The keys in the whole cluster (redis-py asks one node), as on a single Redis."""
+        return super().dbsize(**{"target_nodes": self.PRIMARIES, **kwargs})
+
     def clone(self, **changes: Any) -> ClusterClient:
         """A new client for the same cluster, with connections of its own and ``changes`` to its options."""
         return type(self)(**{**self._made_with, **changes})

@@ -73,6 +73,8 @@ class EmbeddedCluster:
             f"cluster-node-timeout {NODE_TIMEOUT_MS}",
             f"masterauth {self.password}",
         )
+        if any(self.base.glob("node*/nodes.conf")):
+            raise RedisStartError(f"{self.base} holds the nodes of an earlier cluster: give a new or empty folder")
         try:
             for n in range(self.primaries * (1 + self.replicas)):
                 folder = self.base / f"node{n}"
@@ -150,3 +152,23 @@ class EmbeddedCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m kodeord.support.redis_cluster DIR``: a cluster on loopback until Ctrl-C; prints its URL."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kodeord.support.redis_cluster", description=main.__doc__)
+    parser.add_argument("dir", type=Path, help="where the nodes keep their files (made if missing)")
+    parser.add_argument("--primaries", type=int, default=3)
+    parser.add_argument("--replicas", type=int, default=1, help="replicas of each primary")
+    args = parser.parse_args(argv)
+    with EmbeddedCluster(args.dir, args.primaries, args.replicas).start() as cluster:
+        print(f"KODEORD_REDIS_URL='{cluster.url}'", flush=True)
+        print(f"{len(cluster.nodes)} nodes running; Ctrl-C stops them", flush=True)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+
+
+if __name__ == "__main__":
+    main()

@@ -136,11 +136,9 @@ class ListAdmin:
             raise ListError(f"list {list_id!r} already exists", 409)
         self._check(options)
         lk = ListKeys(f"{self.tenant}/{list_id}")
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.sadd(store.registry(self.tenant), list_id)
-        if options:
-            pipe.hset(lk.options, mapping={k: json.dumps(v, ensure_ascii=False) for k, v in options.items()})
-        pipe.execute()
+        if options:  # first, so that a listed list has its options (the two keys are in two slots of a cluster)
+            self.redis.hset(lk.options, mapping={k: json.dumps(v, ensure_ascii=False) for k, v in options.items()})
+        self.redis.sadd(store.registry(self.tenant), list_id)
         return self.show(list_id)
 
     def set_options(self, list_id: str, options: dict[str, Any]) -> dict[str, Any]:

@@ -28,9 +28,7 @@ from ..televote_rig import GATEWAYS, poll_rules
 VOTERS, VOTES_EACH, KILL_AFTER = 4, 60, 80
 
 
-def test_a_televote_loses_no_acknowledged_vote_when_its_primary_dies(
-    tmp_path: Path, serve: Callable[..., str]
-) -> None:
+def test_a_televote_loses_no_acknowledged_vote_when_its_primary_dies(tmp_path: Path, serve: Callable[..., str]) -> None:
     now = datetime.now(UTC)
     rules, gateways = tmp_path / "tv.yaml", tmp_path / "gateways.yaml"
     rules.write_text(poll_rules(now - timedelta(hours=1), now + timedelta(hours=1)), encoding="utf-8")
@@ -54,7 +52,13 @@ def test_a_televote_loses_no_acknowledged_vote_when_its_primary_dies(
                 with httpx.Client(timeout=10) as http:
                     for n in range(VOTES_EACH):
                         sender = f"+4670{v}{n:06d}"
-                        params = {"from": sender, "to": "72500", "text": "MELLO 01", "id": f"{v}-{n}", "secret": "s3cret"}
+                        params = {
+                            "from": sender,
+                            "to": "72500",
+                            "text": "MELLO 01",
+                            "id": f"{v}-{n}",
+                            "secret": "s3cret",
+                        }
                         deadline = time.monotonic() + 60
                         while True:  # as a gateway does: the same message again until it is taken
                             try:

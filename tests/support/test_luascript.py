@@ -74,8 +74,8 @@ def test_more_arguments_are_allowed_where_the_header_says_n_dots(kodeord_redis: 
     find = records._FIND
     assert str(find.header.argv) == "2 or more"
     with pytest.raises(ScriptCallError):
-        find(kodeord_redis, ["p"], [1000])
-    assert find(kodeord_redis, ["p"], [1000, 2000, b"0123456789"]) == [None, 0, None]
+        find(kodeord_redis, ["{p}"], [1000])
+    assert find(kodeord_redis, ["{p}"], [1000, 2000, b"0123456789"]) == [None, 0, None]
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from kodeord.support.errors import InvalidMessage, KodeordError
 from kodeord.support.luascript import LuaScript
 
 USERS = platform_key("users")
-_COUNT_ATTEMPT = LuaScript("kodeord.web", "countAttempt-1.lua")
+_COUNT_ATTEMPT = LuaScript(__package__, "countAttempt-1.lua")
 MIN_PASSWORD = 10  # characters
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
 ATTEMPT_WINDOW_S = 15 * 60
