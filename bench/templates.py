@@ -13,6 +13,7 @@ Last line: worst_check_ms=N worst_render_ms=N worst_peak_mb=N ordinary_render_us
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import tracemalloc
@@ -75,6 +76,7 @@ def plain_sandbox() -> Callable[[], object]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     limits = templating.limits()
     print(f"budget: {limits}")
     baseline = per_render_us(plain_sandbox())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ from kodeord.watch import gauges
 from kodeord.web import gateways, messages, reports, simulator
 from kodeord.web.apiauth import tenant_of
 from kodeord.web.console import pages as console_pages
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> Response:
@@ -76,6 +79,13 @@ async def kodeord_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
 
 
+async def redis_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis (or the part of a cluster a request needs) cannot answer now: 503, try again in a second, for any
+    route that did not answer it itself (a webhook is then sent again by its gateway)."""
+    log.warning("%s %s: Redis unavailable (%s)", request.method, request.url.path, exc)
+    return JSONResponse({"error": "temporarily unavailable; try again"}, status_code=503, headers={"Retry-After": "1"})
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's HTTP errors as JSON (each counted as a refused request)."""
     assert isinstance(exc, HTTPException)
@@ -109,7 +119,11 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={KodeordError: kodeord_error, HTTPException: http_error},
+        exception_handlers={
+            KodeordError: kodeord_error,
+            HTTPException: http_error,
+            **dict.fromkeys(REDIS_ERRORS, redis_unavailable),
+        },
     )
     app.state.platform = platform
     app.state.simulator = simulator_enabled

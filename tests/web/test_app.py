@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,3 +96,17 @@ def test_any_text_never_causes_a_server_error(site: tuple[Platform, str]) -> Non
         assert response.status_code in (200, 400), response.text
 
     post()
+
+
+def test_a_route_that_finds_redis_away_answers_503_and_when_to_try_again(site: tuple[Platform, str]) -> None:
+    from kodeord.web import apikeys
+
+    from ..conftest import free_port
+
+    platform, url = site
+    key = apikeys.create(platform.redis, "tv", "ci")
+    assert httpx.get(f"{url}/api/whoami", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    platform.redis = redis.Redis(port=free_port(), socket_connect_timeout=0.2)  # nothing listens there
+    answer = httpx.get(f"{url}/api/whoami", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "1" and "try again" in answer.json()["error"]
