@@ -115,6 +115,7 @@ async def drive(ports: list[int], args: argparse.Namespace, kill: Any | None) ->
 def hosts(redis_url: str, tmp: Path, args: argparse.Namespace, wait_replicas: int) -> Iterator[tuple[list[int], int]]:
     """The fake Kannel, ``--hosts`` web processes and ``--senders`` workers on ``redis_url``: the web ports and
     the fake Kannel's."""
+    tmp.mkdir(parents=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         fake = subprocess.Popen(
