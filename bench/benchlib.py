@@ -105,6 +105,17 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
             process.wait()
 
 
+def fake_kannel(processes: list[subprocess.Popen[bytes]]) -> int:
+    """Start the fake Kannel sendsms (``python -m kodeord.testing.fakekannel``) in a process of its own, added to
+    ``processes`` (the caller stops them); its port."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
+    )
+    processes.append(fake)
+    assert fake.stdout is not None
+    return int(fake.stdout.readline())
+
+
 def kannel_gateways(sendsms: str, *, secret: str | None = None, charging: bool = False, connections: int = 8) -> str:
     """A gateways file with one Kannel gateway ``kannel`` (sending to ``sendsms``) routing every number."""
     lines = [

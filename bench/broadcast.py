@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
-from benchlib import cpu_seconds, die_with_parent, embedded_redis, kannel_gateways
+from benchlib import cpu_seconds, die_with_parent, embedded_redis, fake_kannel, kannel_gateways
 
 from kodeord.config.settings import Settings
 from kodeord.inbound.messages import Inbound
@@ -82,12 +82,7 @@ def main() -> None:
     with embedded_redis("kodeord-broadcast-") as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
-            fake = subprocess.Popen(
-                [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
-            )
-            processes.append(fake)
-            assert fake.stdout is not None
-            fake_port = int(fake.stdout.readline())
+            fake_port = fake_kannel(processes)
             (tmp / "rules.yaml").write_text(RULES, encoding="utf-8")
             sendsms = f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"
             (tmp / "gateways.yaml").write_text(kannel_gateways(sendsms, connections=args.connections), encoding="utf-8")
@@ -122,7 +117,11 @@ def main() -> None:
                         )
                     )
                 time.sleep(2.0)  # workers up and idle before the clock starts
-                named = {"senders": [p.pid for p in processes[1:]], "fake-kannel": [fake.pid], "redis": [server.pid]}
+                named = {
+                    "senders": [p.pid for p in processes[1:]],
+                    "fake-kannel": [processes[0].pid],
+                    "redis": [server.pid],
+                }
                 cpu_before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in named.items()}
                 begin = time.perf_counter()
                 platform.handle(

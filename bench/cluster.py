@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlib import die_with_parent, free_port, kannel_gateways, stop_process, wait_http
+from benchlib import die_with_parent, fake_kannel, free_port, kannel_gateways, stop_process, wait_http
 from load import exchange, stats
 from televote import CODES, SECRET, SERVICE, TENANT, request_line, rules_file
 
@@ -118,12 +118,7 @@ def hosts(redis_url: str, tmp: Path, args: argparse.Namespace, wait_replicas: in
     tmp.mkdir(parents=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        fake = subprocess.Popen(
-            [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
-        )
-        processes.append(fake)
-        assert fake.stdout is not None
-        fake_port = int(fake.stdout.readline())
+        fake_port = fake_kannel(processes)
         (tmp / "rules.yaml").write_text(rules_file(datetime.now(UTC)), encoding="utf-8")
         sendsms = f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"
         (tmp / "gateways.yaml").write_text(kannel_gateways(sendsms, secret=SECRET, charging=True), encoding="utf-8")

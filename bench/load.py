@@ -35,7 +35,16 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from benchlib import cpu_seconds, die_with_parent, embedded_redis, free_port, kannel_gateways, stop_process, wait_http
+from benchlib import (
+    cpu_seconds,
+    die_with_parent,
+    embedded_redis,
+    fake_kannel,
+    free_port,
+    kannel_gateways,
+    stop_process,
+    wait_http,
+)
 
 RULES = """\
 tenant: {id: demo-tv, name: Demo-TV AB}
@@ -203,12 +212,7 @@ def live_tv(
     with embedded_redis(prefix) as (server, tmp):
         processes: list[subprocess.Popen[bytes]] = []
         try:
-            fake = subprocess.Popen(
-                [sys.executable, "-m", "kodeord.testing.fakekannel"], stdout=subprocess.PIPE, preexec_fn=die_with_parent
-            )
-            processes.append(fake)
-            assert fake.stdout is not None
-            fake_port = int(fake.stdout.readline())
+            fake_port = fake_kannel(processes)
             (tmp / "rules.yaml").write_text(rules, encoding="utf-8")
             (tmp / "gateways.yaml").write_text(
                 gateways(f"http://127.0.0.1:{fake_port}/cgi-bin/sendsms"), encoding="utf-8"
@@ -240,7 +244,7 @@ def live_tv(
             named: dict[str, int | list[int]] = {
                 "web": web.pid,
                 "senders": [p.pid for p in processes[2:]],
-                "fake-kannel": fake.pid,
+                "fake-kannel": processes[0].pid,
                 "redis": server.pid,
             }
             cpu_before = {name: cpu_of(pids) for name, pids in named.items()} | {"client": cpu_seconds()}

@@ -46,9 +46,7 @@ class Replicated:
         script.check(keys, args)
         cluster = self.client if isinstance(self.client, RedisCluster) else None
         for _attempt in range(3):
-            primary = (
-                self.client if cluster is None else cluster.get_redis_connection(cluster.get_node_from_key(keys[0]))
-            )
+            primary = self.client if cluster is None else _primary(cluster, keys[0])
             try:
                 return self._run_on(primary, script, keys, args)
             except redis.exceptions.AskError:  # MovedError too: the slot has another primary now
@@ -81,6 +79,14 @@ class Replicated:
                 )
             return result
         raise redis.exceptions.NoScriptError(f"{script.name} could not be loaded")
+
+
+def _primary(cluster: RedisCluster, key: str) -> redis.Redis:
+    """A client for the node that serves ``key``'s slot now (as far as ``cluster`` knows)."""
+    node = cluster.get_node_from_key(key)
+    if node is None:
+        raise redis.exceptions.ClusterDownError(f"no node serves the slot of {key!r} now")
+    return cluster.get_redis_connection(node)
 
 
 def _text(value: str | bytes) -> str:

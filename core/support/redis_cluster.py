@@ -163,7 +163,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--primaries", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=1, help="replicas of each primary")
     args = parser.parse_args(argv)
-    with EmbeddedCluster(args.dir, args.primaries, args.replicas).start() as cluster:
+    try:
+        cluster = EmbeddedCluster(args.dir, args.primaries, args.replicas).start()
+    except RedisStartError as exc:
+        raise SystemExit(f"no cluster: {exc}") from None
+    with cluster:
         print(f"KODEORD_REDIS_URL='{cluster.url}'", flush=True)
         print(f"{len(cluster.nodes)} nodes running; Ctrl-C stops them", flush=True)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

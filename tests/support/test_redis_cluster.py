@@ -56,3 +56,28 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_the_local_cluster_command_prints_its_url_and_stops_every_node_at_ctrl_c(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from kodeord.support.redis_client import client_for
+
+    command = [sys.executable, "-m", "kodeord.support.redis_cluster", str(tmp_path / "c"), "--replicas", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line.startswith("KODEORD_REDIS_URL='redis+cluster://:") and line.endswith("'"), line
+        with client_for(line.partition("=")[2].strip("'")) as client:
+            client.set("kodeord:{t}:a", "1")
+            assert client.get("kodeord:{t}:a") == b"1"
+        pids = [int(p.read_text()) for p in (tmp_path / "c").glob("node*/redis.pid")]
+        assert len(pids) == 3
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    assert not any(_alive(pid) for pid in pids)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=30)  # the same folder: refused
+    assert again.returncode == 1 and "holds the nodes of an earlier cluster" in again.stderr
+    assert "Traceback" not in again.stderr
