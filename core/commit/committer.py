@@ -130,7 +130,11 @@ class Committer:
             shared = args.text(_json(branch.outcome)) if inbound is not None else 0
             packed.append([shared, _json(branch.own) if branch.own else "", branch_writes, messages])
         payload.append(packed)
-        stored = self.replicated.run(_COMMIT, script_keys, [msgpack.packb(payload), *args.values])
+        script_args = [msgpack.packb(payload), *args.values]
+        if inbound is None:  # an administrator's change: not deduplicated, so not answered "try again" either
+            stored = _COMMIT(self.redis, script_keys, script_args)
+        else:  # a gateway's message: acknowledged once the replicas asked for have it
+            stored = self.replicated.run(_COMMIT, script_keys, script_args)
         if isinstance(stored, int):
             return stored
         shared, replies, own = json.loads(stored)
@@ -139,13 +143,13 @@ class Committer:
     def register(self, stream: str) -> None:
         """Make senders read ``stream`` (once per process; idempotent in Redis)."""
         if stream not in self._registered:
-            self.redis.sadd(OUTBOXES, stream)
+            self.replicated.add(OUTBOXES, stream)  # acknowledged replies must not wait in an outbox none reads
             self._registered.add(stream)
 
     def register_scope(self, keys: Keys) -> None:
         """List ``keys``'s scope among those with message records (once per process)."""
         if keys.scope not in self._registered:
-            self.redis.sadd(records.SCOPES, keys.scope)
+            self.replicated.add(records.SCOPES, keys.scope)
             self._registered.add(keys.scope)
 
     def forget_registrations(self) -> None:

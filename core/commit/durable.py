@@ -14,6 +14,7 @@ With ``KODEORD_REDIS_WAIT_REPLICAS=0`` (the default) a commit is one script call
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -25,8 +26,13 @@ from kodeord.support.redis_client import UNAVAILABLE
 MARK_MS = 60_000  # how long the slot's marker lives (any write would do; this one expires)
 
 
-class NotReplicated(redis.RedisError):
-    """A commit that fewer replicas than asked confirmed in time; it is stored on the primary, not acknowledged."""
+class NotReplicated(redis.TimeoutError):
+    """A commit that fewer replicas than asked confirmed in time; it is stored on the primary, not acknowledged.
+    A timeout, so it counts as Redis being unavailable (:data:`~kodeord.support.redis_client.UNAVAILABLE`):
+    answered 503, tried again."""
+
+
+Queue = Callable[[redis.client.Pipeline], object]  # puts one write on a pipeline
 
 
 class Replicated:
@@ -44,48 +50,81 @@ class Replicated:
         if not self.replicas:
             return script(self.client, keys, args)
         script.check(keys, args)
+        return self._on_primary(keys[0], lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args), script)
+
+    def add(self, key: str, member: str) -> None:
+        """``SADD key member``, once ``replicas`` replicas have it (a registration a commit counts on)."""
+        if not self.replicas:
+            self.client.sadd(key, member)
+            return
+        self._on_primary(key, lambda pipe: pipe.sadd(key, member))
+
+    def _on_primary(self, key: str, queue: Queue, script: LuaScript | None = None) -> Any:
+        """Run what ``queue`` puts on a pipeline on the primary of ``key``'s slot, then wait for the replicas;
+        what it answered. Follows a slot that moved (MOVED) or is moving (ASK)."""
         cluster = self.client if isinstance(self.client, RedisCluster) else None
+        asking: tuple[str, int] | None = None
         for _attempt in range(3):
-            primary = self.client if cluster is None else _primary(cluster, keys[0])
             try:
-                return self._run_on(primary, script, keys, args)
-            except redis.exceptions.AskError:  # MovedError too: the slot has another primary now
-                assert cluster is not None
+                if cluster is None:
+                    return self._run_on(self.client, key, queue, script)
+                if asking is not None:  # the key is moving to another node: ask it there, this once
+                    return self._run_on(_node(cluster, *asking), key, queue, script, asking=True)
+                return self._run_on(_node(cluster, key), key, queue, script)
+            except redis.exceptions.MovedError:
+                if cluster is None:
+                    raise  # a single-Redis URL that names a node of a cluster: say so, as Redis did
                 cluster.nodes_manager.initialize()
+                asking = None
+            except redis.exceptions.AskError as ask:
+                if cluster is None:
+                    raise
+                asking = (ask.host, int(ask.port))
             except UNAVAILABLE:
                 if cluster is not None:  # the primary may be gone: learn who serves the slot before the next try
                     cluster.nodes_manager.initialize()
                 raise
-        raise redis.exceptions.ClusterDownError(f"the slot of {keys[0]!r} kept moving")
+        raise redis.exceptions.TryAgainError(f"the slot of {key!r} kept moving")
 
-    def _run_on(self, primary: redis.Redis, script: LuaScript, keys: list[Any], args: list[Any]) -> Any:
-        mark = f"kodeord:{{{_text(hash_tag(keys[0]))}}}:replicated"
+    def _run_on(
+        self, primary: redis.Redis, key: str, queue: Queue, script: LuaScript | None, asking: bool = False
+    ) -> Any:
+        mark = f"kodeord:{{{_text(hash_tag(key))}}}:replicated"
         for _attempt in range(2):
             pipe = primary.pipeline(transaction=False)
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if asking:
+                pipe.execute_command("ASKING")
+            queue(pipe)
+            if asking:
+                pipe.execute_command("ASKING")
             pipe.set(mark, "", px=MARK_MS)
             pipe.execute_command("WAIT", self.replicas, self.timeout_ms)
-            result, _, confirmed = pipe.execute(raise_on_error=False)
-            if isinstance(result, redis.exceptions.NoScriptError):  # a replica that took over has no scripts yet
-                primary.script_load(script.text)
+            answers = pipe.execute(raise_on_error=False)
+            result, confirmed = answers[1 if asking else 0], answers[-1]
+            if script is not None and isinstance(result, redis.exceptions.NoScriptError):
+                primary.script_load(script.text)  # a replica that took over has no scripts yet; nothing ran
                 continue
-            if isinstance(result, Exception):
-                raise result
-            if isinstance(confirmed, Exception):
-                raise confirmed
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
             if int(confirmed) < self.replicas:
                 raise NotReplicated(
                     f"{confirmed} of {self.replicas} replica(s) confirmed the commit within {self.timeout_ms} ms"
                 )
             return result
-        raise redis.exceptions.NoScriptError(f"{script.name} could not be loaded")
+        raise redis.exceptions.NoScriptError(f"{script.name if script else 'the script'} could not be loaded")
 
 
-def _primary(cluster: RedisCluster, key: str) -> redis.Redis:
-    """A client for the node that serves ``key``'s slot now (as far as ``cluster`` knows)."""
-    node = cluster.get_node_from_key(key)
+def _node(cluster: RedisCluster, key_or_host: str, port: int | None = None) -> redis.Redis:
+    """A client for the node serving ``key``'s slot now (as far as ``cluster`` knows), or for ``host:port``."""
+    if port is None:
+        node = cluster.get_node_from_key(key_or_host)
+        what = f"the slot of {key_or_host!r}"
+    else:
+        node = cluster.get_node(host=key_or_host, port=port)
+        what = f"{key_or_host}:{port}"
     if node is None:
-        raise redis.exceptions.ClusterDownError(f"no node serves the slot of {key!r} now")
+        raise redis.exceptions.ClusterDownError(f"no node serves {what} now, as far as this client knows")
     return cluster.get_redis_connection(node)
 
 

@@ -25,15 +25,19 @@ from redis.commands.core import CoreCommands
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 
 # What a client raises when Redis cannot answer now, and a later try may do: a lost connection, a timeout, or a
-# cluster between a primary's loss and its replica's taking over (a slot not served, CLUSTERDOWN, TRYAGAIN, or
-# no node reachable). redis-py raises the cluster's own errors outside ``redis.RedisError``.
+# cluster between a primary's loss and its replica's taking over (a slot not served, CLUSTERDOWN, TRYAGAIN, slots
+# that kept moving, or no node reachable). redis-py raises some of the cluster's errors outside
+# ``redis.RedisError``, and its CROSSSLOT refusals among them: Kodeord's own keep to one slot by design (and tests).
 UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.ConnectionError,
     redis.TimeoutError,
-    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
     redis.exceptions.TryAgainError,
     redis.exceptions.RedisClusterException,
 )
+# A cluster client's timeouts: a node whose host is gone answers nothing, not even a refusal, and a request must
+# not wait for the system's TCP timeouts (minutes) before it is answered 503 and the next try finds the new primary.
+CLUSTER_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
 # Anything a client raises about Redis.
 REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, redis.exceptions.RedisClusterException)
 
@@ -130,7 +134,7 @@ def client_for(url: str, **options: Any) -> redis.Redis:
         username=user,
         password=password,
         ssl=url.startswith("rediss+"),
-        **options,
+        **{**CLUSTER_TIMEOUTS, **options},
     )
     return cast(redis.Redis, client)
 

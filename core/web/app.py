@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from kodeord.platform import Platform
 from kodeord.support.errors import KodeordError
-from kodeord.support.redis_client import REDIS_ERRORS
+from kodeord.support.redis_client import REDIS_ERRORS, UNAVAILABLE
 from kodeord.watch import gauges
 from kodeord.web import gateways, messages, reports, simulator
 from kodeord.web.apiauth import tenant_of
@@ -122,7 +122,7 @@ def create_app(platform: Platform, *, simulator_enabled: bool = False, own_platf
         exception_handlers={
             KodeordError: kodeord_error,
             HTTPException: http_error,
-            **dict.fromkeys(REDIS_ERRORS, redis_unavailable),
+            **dict.fromkeys(UNAVAILABLE, redis_unavailable),
         },
     )
     app.state.platform = platform

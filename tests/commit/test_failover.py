@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
+import redis
 
 from kodeord.config.settings import Settings
 from kodeord.outbound.sender import Sender
@@ -93,3 +95,29 @@ def test_a_televote_loses_no_acknowledged_vote_when_its_primary_dies(tmp_path: P
     assert counted == VOTERS * VOTES_EACH, (counted, answered)  # none lost, none twice
     assert answered[503] > 0, answered  # the failover was seen, and refused rather than acknowledged
     assert {m["to"] for m in kannel.accepted} == set(acknowledged)  # every voter's reply went out
+
+
+def test_a_commit_that_waits_for_replicas_follows_a_slot_being_moved(tmp_path: Path) -> None:
+    from kodeord.commit.durable import Replicated
+    from kodeord.web.console.accounts import _COUNT_ATTEMPT  # a one-key script that writes
+
+    with EmbeddedCluster(tmp_path / "cluster", primaries=3, replicas=1).start() as cluster:
+        client = cluster.client()
+        key = "kodeord:{s:tv/mello}:attempts"
+        slot = client.keyslot(key)  # type: ignore[attr-defined]
+        nodes = client.get_primaries()  # type: ignore[attr-defined]
+        source = client.get_node_from_key(key)  # type: ignore[attr-defined]
+        target = next(n for n in nodes if n.name != source.name)
+        into, out_of = client.get_redis_connection(target), client.get_redis_connection(source)  # type: ignore[attr-defined]
+        into.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", out_of.execute_command("CLUSTER", "MYID"))
+        out_of.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", into.execute_command("CLUSTER", "MYID"))
+        replicated = Replicated(client, replicas=1, timeout_ms=1000)
+        assert replicated.run(_COUNT_ATTEMPT, [key], [60]) == 1  # not on the source: asked for on the target
+        assert replicated.run(_COUNT_ATTEMPT, [key], [60]) == 2
+        pipe = into.pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.get(key)
+        assert pipe.execute()[1] == b"2"  # it lives on the node the slot moves to
+        with pytest.raises(redis.exceptions.AskError):  # the source has it not, and sends a client to the target
+            out_of.get(key)
+        client.close()
