@@ -110,5 +110,9 @@ def test_a_transaction_over_two_slots_fails_on_a_cluster_and_not_quietly(kodeord
 
 
 def test_a_cluster_between_primaries_counts_as_unavailable() -> None:
-    for error in (redis.exceptions.ClusterDownError, redis.exceptions.ClusterError, redis.exceptions.SlotNotCoveredError):
+    for error in (
+        redis.exceptions.ClusterDownError,
+        redis.exceptions.ClusterError,
+        redis.exceptions.SlotNotCoveredError,
+    ):
         assert issubclass(error, UNAVAILABLE) and issubclass(error, REDIS_ERRORS)
