@@ -23,7 +23,7 @@ def test_a_cluster_comes_up_survives_a_primarys_loss_and_stops_cleanly(tmp_path:
         lost = cluster.kill_primary(0)
         lost_keys = [f"k{n}" for n in range(300) if client.keyslot(f"k{n}") in _slots(cluster, lost)]
         assert lost_keys, "the killed primary served none of the keys"
-        started, deadline = time.monotonic(), time.monotonic() + 30
+        deadline = time.monotonic() + 90  # how soon it does is bench/cluster.py's to measure
         while True:
             try:
                 client.set(lost_keys[0], "after")
@@ -31,8 +31,6 @@ def test_a_cluster_comes_up_survives_a_primarys_loss_and_stops_cleanly(tmp_path:
             except (redis.RedisError, redis.exceptions.RedisClusterException):
                 assert time.monotonic() < deadline, "no replica took over"
                 time.sleep(0.2)
-        stall = time.monotonic() - started
-        assert stall < 15, stall
         assert client.get(lost_keys[0]) == b"after"
         assert len(cluster.primary_ports()) == 3  # the replica is a primary now
         pids = [node.pid for node in cluster.nodes if node.pid is not None]
