@@ -190,6 +190,12 @@ class Platform:
             else:
                 path = private_dir(Path(self.settings.data_dir)) / SECRET_KEY_FILE
                 key, where = shared_secret(path, lambda: old or secrets.token_hex(32)), str(path)
+                if is_cluster(self.redis):  # many hosts, each its own data dir: each would sign alike only by luck
+                    log.warning(
+                        "signing with %s, this host's own key: on a cluster set KODEORD_SECRET_KEY, the same on every "
+                        "host, or a console login and a delivery report's link signed here fail on the others",
+                        path,
+                    )
             if old is not None:  # only now that the file holds the key: a crash before this loses nothing
                 self._forget_legacy_key(moved_to=where if old == key else None)
             self._secret_key = key

@@ -354,3 +354,17 @@ def test_substituted_values_still_work_and_hide_in_reprs(tmp_path: Path) -> None
     assert options["sendsms_url"] == "http://kannel:13013/send"
     assert SECRET not in repr(config)
     assert "'${SECRET}'" in repr(config)
+
+
+def test_a_host_of_a_cluster_without_a_shared_signing_key_is_warned(
+    kodeord_redis: redis.Redis, kodeord_redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(environ={}, redis_url=kodeord_redis_url, data_dir=tmp_path / "var")
+    with Platform(settings, rule_paths=()) as platform:
+        platform.secret_key()
+    warned = [r.getMessage() for r in caplog.records if "KODEORD_SECRET_KEY" in r.getMessage()]
+    assert len(warned) == (1 if is_cluster(kodeord_redis) else 0), warned  # one host, one Redis: its own key is fine
+    with Platform(Settings(environ={}, redis_url=kodeord_redis_url, secret_key="shared"), rule_paths=()) as shared:
+        caplog.clear()
+        assert shared.secret_key() == "shared"
+    assert not [r for r in caplog.records if "KODEORD_SECRET_KEY" in r.getMessage()]
