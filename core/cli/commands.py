@@ -19,7 +19,7 @@ from kodeord.cli import host
 from kodeord.cli.gateways import gateways, refuse_lossy
 from kodeord.cli.messages import messages
 from kodeord.cli.users import users
-from kodeord.config.settings import Settings
+from kodeord.config.settings import Settings, parse_flag
 from kodeord.inbound.messages import Inbound
 from kodeord.support.errors import KodeordError, RuleFileError
 from kodeord.support.manager import Hooks, make_manager
@@ -269,10 +269,15 @@ def settings_command() -> None:
 @click.option("--port", default=None, type=int, help="Default: KODEORD_PORT (8000).")
 @click.option("--workers", default=1, show_default=True, help="Web worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Run the web app (webhooks, console, API) with uvicorn."""
+    """Run the web app (webhooks, console, API) with uvicorn; the phone simulator too with KODEORD_SIMULATOR=1."""
     settings = _settings()
     refuse_lossy(settings)
-    _run_web(settings, host or settings.host, port or settings.port, workers, simulator=False)
+    simulator = parse_flag(os.environ.get("KODEORD_SIMULATOR", ""))
+    if simulator:
+        click.echo(
+            "the phone simulator is on (KODEORD_SIMULATOR=1): anyone who reaches this server can send as any phone"
+        )
+    _run_web(settings, host or settings.host, port or settings.port, workers, simulator=simulator)
 
 
 @cli.command()

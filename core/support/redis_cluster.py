@@ -53,6 +53,10 @@ class EmbeddedCluster:
     """``primaries`` primaries with ``replicas`` replicas each, in folders under ``base``."""
 
     def __init__(self, base: Path, primaries: int = 3, replicas: int = 1) -> None:
+        if primaries < 3:
+            raise ValueError(f"a Redis Cluster needs at least 3 primaries, not {primaries}")
+        if replicas < 0:
+            raise ValueError(f"replicas of each primary: 0 or more, not {replicas}")
         self.base = Path(base)
         self.primaries = primaries
         self.replicas = replicas
@@ -87,6 +91,8 @@ class EmbeddedCluster:
             self._create(timeout)
         except BaseException:
             self.stop()
+            for conf in self.base.glob("node*/nodes.conf"):  # this attempt's: the folder can be used again
+                conf.unlink()
             raise
         return self
 
@@ -160,12 +166,12 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m kodeord.support.redis_cluster", description=main.__doc__)
     parser.add_argument("dir", type=Path, help="where the nodes keep their files (made if missing)")
-    parser.add_argument("--primaries", type=int, default=3)
-    parser.add_argument("--replicas", type=int, default=1, help="replicas of each primary")
+    parser.add_argument("--primaries", type=int, default=3, help="primaries, 3 or more (default 3)")
+    parser.add_argument("--replicas", type=int, default=1, help="replicas of each primary (default 1)")
     args = parser.parse_args(argv)
     try:
         cluster = EmbeddedCluster(args.dir, args.primaries, args.replicas).start()
-    except RedisStartError as exc:
+    except (ValueError, RedisStartError) as exc:
         raise SystemExit(f"no cluster: {exc}") from None
     with cluster:
         print(f"KODEORD_REDIS_URL='{cluster.url}'", flush=True)

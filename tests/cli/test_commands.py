@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+import pytest
 import redis
 
 from kodeord.web import apikeys
 
-from ..conftest import on_terminal
+from ..conftest import free_port, on_terminal
 from ..web.test_apikeys import KEY
 
 ROOT = Path(__file__).parents[2]
@@ -196,3 +200,37 @@ def test_settings_lists_the_cores_and_the_plugins_without_showing_a_value() -> N
     assert lines["KODEORD_REDIS_URL"].split()[1] == "-"
     assert "KODEORD_NIX_KEEP_VERSIONS" in lines and "KODEORD_EVERY_LEVEL" not in lines  # a plugin's, loaded ones
     assert secret not in done.stdout and "8123" not in done.stdout
+
+
+@pytest.fixture
+def simulator_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KODEORD_SIMULATOR", "1")
+
+
+def test_kodeord_serve_mounts_the_phone_simulator_only_when_asked(
+    simulator_on: None,
+    web_server: tuple[str, subprocess.Popen[bytes]],
+    kodeord_redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = web_server[0]
+    sent = httpx.post(f"{url}/simulator/send", json={"from": "+46701234567", "to": "72500", "text": "MELLO 01"})
+    assert sent.status_code == 200 and sent.json()["status"] == "handled", sent.text
+    monkeypatch.delenv("KODEORD_SIMULATOR")  # the next server: as every deployment runs
+    env = {**os.environ, "KODEORD_REDIS_URL": kodeord_redis_url, "KODEORD_SECRET_KEY": "test"}
+    port = free_port()
+    command = [sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", str(port)]
+    with subprocess.Popen(command, env=env) as plain:
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "kodeord serve did not start"
+                    time.sleep(0.1)
+            assert httpx.post(f"http://127.0.0.1:{port}/simulator/send", json={}).status_code == 404
+        finally:
+            plain.send_signal(signal.SIGINT)
+            plain.wait(15)

@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from kodeord.support.redis_cluster import EmbeddedCluster
@@ -79,3 +80,19 @@ def test_the_local_cluster_command_prints_its_url_and_stops_every_node_at_ctrl_c
     again = subprocess.run(command, capture_output=True, text=True, timeout=30)  # the same folder: refused
     assert again.returncode == 1 and "holds the nodes of an earlier cluster" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [(["--primaries", "2"], "at least 3 primaries, not 2"), (["--replicas", "-1"], "0 or more, not -1")],
+)
+def test_the_local_cluster_command_refuses_a_cluster_redis_cannot_make(
+    tmp_path: Path, options: list[str], problem: str
+) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "kodeord.support.redis_cluster", str(tmp_path / "c"), *options]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and problem in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "c").exists()  # nothing made, so the folder can be used as it is
