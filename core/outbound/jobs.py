@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
@@ -310,6 +311,11 @@ class _Runner:
             self.worker.stop()
 
 
+def worker_name() -> str:
+    """This worker process, as ``kodeord_workers_alive`` counts it: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def work(platform: Platform, logging_level: str = "INFO", threads: int = 8) -> None:
     """Run ``threads`` RQ workers and a dispatcher until asked to stop (SIGINT, SIGTERM), through any Redis
     outage.
@@ -336,12 +342,15 @@ def work(platform: Platform, logging_level: str = "INFO", threads: int = 8) -> N
     previous = {sig: signal.signal(sig, asked) for sig in (signal.SIGINT, signal.SIGTERM)}
     threading.Thread(target=dispatcher.run, args=(stop,), daemon=True, name="dispatcher").start()
     started = [threading.Thread(target=r.run, name=f"sender-{n}") for n, r in enumerate(runners)]
+    # Counted in kodeord_workers_alive while it runs, busy or idle, until it stops.
+    heart = liveness.Heart(platform.redis, worker_name(), liveness.WORKERS, liveness.WORKER_BEAT_S)
     try:
-        for thread in started:
-            thread.start()
-        while any(t.is_alive() for t in started):
+        with heart.beating():
             for thread in started:
-                thread.join(0.2)
+                thread.start()
+            while any(t.is_alive() for t in started):
+                for thread in started:
+                    thread.join(0.2)
     finally:
         stop.set()
         for runner in runners:

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 ALIVE = platform_key("senders", "alive")  # sorted set: sender (consumer name) -> its last beat (ms since the epoch)
 BEAT_S = 0.25
 DEAD_AFTER_MS = 2000
+# Worker processes (``kodeord worker``), busy or idle: host:pid -> last beat. What an operator counts on.
+WORKERS = platform_key("workers", "alive")
+WORKER_BEAT_S = 1.0
+WORKER_GONE_AFTER_MS = 5000
 FORGET_AFTER_MS = 24 * 3600 * 1000  # a dead sender's entry is dropped this long after its last beat
 
 
@@ -34,10 +38,11 @@ def _now_ms() -> int:
 
 
 class Heart:
-    """Beats for one sender from a thread of its own while the sender holds work (:meth:`beating`)."""
+    """Beats for one sender from a thread of its own while the sender holds work (:meth:`beating`); or, given
+    ``WORKERS`` and ``WORKER_BEAT_S``, for a worker process while it runs."""
 
-    def __init__(self, client: redis.Redis, name: str) -> None:
-        self._redis, self.name = client, name
+    def __init__(self, client: redis.Redis, name: str, key: str = ALIVE, every_s: float = BEAT_S) -> None:
+        self._redis, self.name, self.key, self.every_s = client, name, key, every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -50,7 +55,12 @@ class Heart:
         if self._thread is not None:  # nested: the outer block beats
             yield
             return
-        self.beat()
+        try:
+            self.beat()
+        except REDIS_ERRORS:
+            if self.key == ALIVE:
+                raise  # a sender must count as alive before it takes work
+            # a worker process starts while Redis is away: it beats once Redis is back
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(self._stop,), name="kodeord-heartbeat", daemon=True)
         self._thread.start()
@@ -61,7 +71,7 @@ class Heart:
             self._thread.join(timeout=5)
             self._thread = None
             try:
-                self._redis.zrem(ALIVE, self.name)  # gone, not dead: nothing of it is to be taken over
+                self._redis.zrem(self.key, self.name)  # gone, not dead: nothing of it is to be taken over
             except REDIS_ERRORS:
                 pass  # its beats grow old instead; it left nothing pending, so nothing is taken
 
@@ -69,12 +79,12 @@ class Heart:
         """Say this sender is alive."""
         now = _now_ms()
         pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(ALIVE, {self.name: now})
-        pipe.zremrangebyscore(ALIVE, "-inf", now - FORGET_AFTER_MS)
+        pipe.zadd(self.key, {self.name: now})
+        pipe.zremrangebyscore(self.key, "-inf", now - FORGET_AFTER_MS)
         pipe.execute()
 
     def _run(self, stop: threading.Event) -> None:
-        while not stop.wait(BEAT_S):
+        while not stop.wait(self.every_s):
             try:
                 self.beat()
             except REDIS_ERRORS as exc:  # Redis is away: beat again once it is back

@@ -1,4 +1,4 @@
-"""What ``/metrics`` reads from Redis at the moment of a scrape: the outboxes and the senders alive."""
+"""What ``/metrics`` reads from Redis at the moment of a scrape: the outboxes, the senders and workers alive."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _service(scope: str) -> str:
 
 def read(client: redis.Redis) -> list[tuple[str, Mapping[str, str], float]]:
     """Per outbox its depth and the age of its oldest entry, per scope the messages waiting for a retry, and
-    the senders alive, as (metric, labels, value)."""
+    the senders (busy) and worker processes (busy or idle) alive, as (metric, labels, value)."""
     seconds, micros = client.time()  # Redis's clock, which numbered the outbox entries
     now_ms = int(seconds) * 1000 + int(micros) / 1000
     streams = sorted(s.decode() if isinstance(s, bytes) else s for s in client.smembers(OUTBOXES))  # type: ignore[union-attr]
@@ -27,6 +27,7 @@ def read(client: redis.Redis) -> list[tuple[str, Mapping[str, str], float]]:
         outbox.queue_depth(pipe, stream)
         pipe.zcard(Keys.of_stream(stream).retries)
     pipe.zcount(liveness.ALIVE, now_ms - liveness.DEAD_AFTER_MS, "+inf")
+    pipe.zcount(liveness.WORKERS, now_ms - liveness.WORKER_GONE_AFTER_MS, "+inf")
     found: list[Any] = pipe.execute()
     gauges: list[tuple[str, Mapping[str, str], float]] = []
     retrying: dict[str, float] = {}
@@ -40,5 +41,6 @@ def read(client: redis.Redis) -> list[tuple[str, Mapping[str, str], float]]:
         gauges.append(("kodeord_outbox_oldest_seconds", labels, max(0.0, oldest)))
         retrying[_service(keys.scope)] = float(waiting)
     gauges += [("kodeord_outbox_retrying", {"service": service}, n) for service, n in sorted(retrying.items())]
-    gauges.append(("kodeord_senders_alive", {}, float(found[-1])))
+    gauges.append(("kodeord_senders_alive", {}, float(found[-2])))
+    gauges.append(("kodeord_workers_alive", {}, float(found[-1])))
     return gauges

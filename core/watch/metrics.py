@@ -73,6 +73,7 @@ DECLARED: dict[str, Declared] = {
     ),
     "kodeord_outbox_retrying": Declared("gauge", "Messages waiting for their next try", ("service",)),
     "kodeord_senders_alive": Declared("gauge", "Senders whose heart beat in the last two seconds"),
+    "kodeord_workers_alive": Declared("gauge", "Worker processes, busy or idle, that beat in the last five seconds"),
     "kodeord_engine_rulesets": Declared("gauge", "Compiled rule sets held by the rules engine (this process)"),
     "kodeord_services": Declared("gauge", "Services in the loaded rule files"),
 }

@@ -63,6 +63,13 @@ def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
                     process.wait(10)
 
 
+def alive(platform: Platform) -> dict[str, float]:
+    """The senders (busy) and worker processes (busy or idle) ``/metrics`` would show now."""
+    from kodeord.watch import gauges
+
+    return {name: value for name, _, value in gauges.read(platform.redis) if name.endswith("_alive")}
+
+
 def wait_until(condition: Callable[[], bool], seconds: float) -> float:
     """Seconds until ``condition`` held; fails if it did not within ``seconds``."""
     started = time.monotonic()
@@ -81,9 +88,12 @@ def test_an_idle_worker_sends_a_reply_at_once_after_a_quiet_spell(
         log = tmp_path / "worker.log"
         with worker(env, log) as process:
             time.sleep(6.5)  # longer than redis-py's default socket timeout (5 s)
+            idle = alive(platform)
             platform.handle(make_inbound("MELLO 03", sender="+46701234567"))  # type: ignore[arg-type]
             waited = wait_until(lambda: len(fake.accepted) == 1, 10)
     assert process.returncode == 0  # Ctrl-C (SIGINT) stopped it, at once
+    assert idle == {"kodeord_senders_alive": 0, "kodeord_workers_alive": 1}  # idle, and counted as there
+    assert alive(platform)["kodeord_workers_alive"] == 0  # stopped: gone at once, not after the 5 s
     text = log.read_text()
     assert "Timeout reading" not in text and "could not connect" not in text, text
     assert waited < 2.0, f"the reply waited {waited:.1f} s"  # RQ's back-off after a timeout is 1 to 60 s
