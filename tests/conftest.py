@@ -133,6 +133,19 @@ def served(web_server: tuple[str, subprocess.Popen[bytes]]) -> str:
     return web_server[0]
 
 
+def wait_up(url: str, web: subprocess.Popen[bytes]) -> None:
+    """Return once the ``kodeord serve`` at ``url`` answers ``/healthz``; fail if it exits or takes 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert web.poll() is None and time.monotonic() < deadline, "kodeord serve did not start"
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def web_server(tmp_path: Path, kodeord_redis_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``kodeord serve --workers 3`` on the test Redis, with the TV rules and a Kannel gateway ``k1``: its base
@@ -156,15 +169,7 @@ def web_server(tmp_path: Path, kodeord_redis_url: str) -> Iterator[tuple[str, su
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert web.poll() is None and time.monotonic() < deadline, "kodeord serve did not start"
-            time.sleep(0.1)
+        wait_up(url, web)
         yield url, web
     finally:
         web.send_signal(signal.SIGINT)

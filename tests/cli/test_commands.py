@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ import redis
 
 from kodeord.web import apikeys
 
-from ..conftest import free_port, on_terminal
+from ..conftest import free_port, on_terminal, wait_up
 from ..web.test_apikeys import KEY
 
 ROOT = Path(__file__).parents[2]
@@ -222,14 +221,7 @@ def test_kodeord_serve_mounts_the_phone_simulator_only_when_asked(
     command = [sys.executable, "-c", "from kodeord.cli import main; main()", "serve", "--port", str(port)]
     with subprocess.Popen(command, env=env) as plain:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "kodeord serve did not start"
-                    time.sleep(0.1)
+            wait_up(f"http://127.0.0.1:{port}", plain)
             assert httpx.post(f"http://127.0.0.1:{port}/simulator/send", json={}).status_code == 404
         finally:
             plain.send_signal(signal.SIGINT)
