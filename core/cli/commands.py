@@ -293,6 +293,7 @@ def worker(burst: bool, threads: int) -> None:
     """Send queued messages through the configured gateways (RQ workers in threads, plus a dispatcher)."""
     from kodeord.outbound import jobs
     from kodeord.platform import Platform
+    from kodeord.support.redis_client import for_rq
 
     settings = _settings()
     refuse_lossy(settings)
@@ -303,7 +304,7 @@ def worker(burst: bool, threads: int) -> None:
         if burst:
             jobs.use_platform(platform)
             dispatcher = jobs.Dispatcher(platform)
-            rq_worker = jobs.SendWorker([dispatcher.queue], connection=jobs.separate_client(platform.redis))
+            rq_worker = jobs.SendWorker([dispatcher.queue], connection=for_rq(platform.redis))
             while dispatcher.dispatch_once() or len(dispatcher.queue):
                 rq_worker.work(burst=True, logging_level=settings.log_level)
             return

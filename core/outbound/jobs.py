@@ -223,8 +223,8 @@ class SendWorker(SimpleWorker):
     """RQ's worker (in this process, no fork per job), on a single Redis or a cluster."""
 
     def _set_connection(self, connection: redis.Redis) -> redis.Redis:
-        """RQ raises a single Redis's socket timeout above its wait for jobs; a cluster client's timeout is set
-        where it is made (:func:`separate_client`)."""
+        """RQ raises a single Redis's socket timeout above its wait for jobs; a cluster client's is set where it
+        is made (:func:`kodeord.support.redis_client.for_rq`)."""
         return connection if is_cluster(connection) else super()._set_connection(connection)
 
 
@@ -255,17 +255,6 @@ class _Worker(SendWorker):
         self._stop_requested = True
 
 
-def separate_client(client: redis.Redis) -> redis.Redis:
-    """A client for the same Redis with a connection pool of its own.
-
-    RQ's worker raises the socket timeout of the client it is given to outlast its blocking wait for jobs (and
-    a client made with redis-py's default timeout gives up on that wait and backs off). It gets a client of its
-    own, so the sender's commands keep their timeout. A cluster client's is set here, well above the worker's wait
-    of a second for a job.
-    """
-    return for_rq(client, socket_timeout=10.0) if is_cluster(client) else for_rq(client)
-
-
 def await_redis(client: redis.Redis, every: float = 0.25, stop: threading.Event | None = None) -> None:
     """Return once Redis answers again (or ``stop`` is set)."""
     while stop is None or not stop.is_set():
@@ -280,7 +269,7 @@ class _Runner:
     """One thread's RQ worker, started again after every Redis outage until the stop event is set."""
 
     def __init__(self, platform: Platform, stop: threading.Event, logging_level: str) -> None:
-        self.connection = separate_client(platform.redis)
+        self.connection = for_rq(platform.redis)
         self.stop = stop
         self.logging_level = logging_level
         self.worker: _Worker | None = None
@@ -343,7 +332,7 @@ def work(platform: Platform, logging_level: str = "INFO", threads: int = 8) -> N
     threading.Thread(target=dispatcher.run, args=(stop,), daemon=True, name="dispatcher").start()
     started = [threading.Thread(target=r.run, name=f"sender-{n}") for n, r in enumerate(runners)]
     # Counted in kodeord_workers_alive while it runs, busy or idle, until it stops.
-    heart = liveness.Heart(platform.redis, worker_name(), liveness.WORKERS, liveness.WORKER_BEAT_S)
+    heart = liveness.Heart(platform.redis, worker_name(), liveness.WORKERS, liveness.WORKER_BEAT_S, holds_work=False)
     try:
         with heart.beating():
             for thread in started:

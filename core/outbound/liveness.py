@@ -39,10 +39,13 @@ def _now_ms() -> int:
 
 class Heart:
     """Beats for one sender from a thread of its own while the sender holds work (:meth:`beating`); or, given
-    ``WORKERS`` and ``WORKER_BEAT_S``, for a worker process while it runs."""
+    ``WORKERS``, ``WORKER_BEAT_S`` and ``holds_work=False``, for a worker process while it runs."""
 
-    def __init__(self, client: redis.Redis, name: str, key: str = ALIVE, every_s: float = BEAT_S) -> None:
+    def __init__(
+        self, client: redis.Redis, name: str, key: str = ALIVE, every_s: float = BEAT_S, holds_work: bool = True
+    ) -> None:
         self._redis, self.name, self.key, self.every_s = client, name, key, every_s
+        self.holds_work = holds_work  # a sender's: it must count as alive before it takes anything
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -58,9 +61,9 @@ class Heart:
         try:
             self.beat()
         except REDIS_ERRORS:
-            if self.key == ALIVE:
-                raise  # a sender must count as alive before it takes work
-            # a worker process starts while Redis is away: it beats once Redis is back
+            if self.holds_work:
+                raise
+            # a worker process that starts while Redis is away beats once Redis is back
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(self._stop,), name="kodeord-heartbeat", daemon=True)
         self._thread.start()

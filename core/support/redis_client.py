@@ -38,6 +38,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 # A cluster client's timeouts: a node whose host is gone answers nothing, not even a refusal, and a request must
 # not wait for the system's TCP timeouts (minutes) before it is answered 503 and the next try finds the new primary.
 CLUSTER_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
+RQ_SOCKET_TIMEOUT_S = 10.0  # RQ's cluster client: above its worker's wait for a job
 # Anything a client raises about Redis.
 REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, redis.exceptions.RedisClusterException)
 
@@ -62,7 +63,7 @@ for _name in _SEVERAL_KEYS:
 
 
 class ClusterClient(RedisCluster):
-    """redis-py's cluster client, which can make a copy of itself with its own connections (:meth:`clone`)."""
+    """redis-py's cluster client, which remembers how it was made (for RQ's copy of it, :func:`for_rq`)."""
 
     transactions = False  # what pipeline() makes when not told: redis-py's own multi-slot commands need False
 
@@ -83,10 +84,6 @@ class ClusterClient(RedisCluster):
     def dbsize(self, **kwargs: Any) -> Any:
         """The keys in the whole cluster (redis-py asks one node), as on a single Redis."""
         return super().dbsize(**{"target_nodes": self.PRIMARIES, **kwargs})
-
-    def clone(self, **changes: Any) -> ClusterClient:
-        """A new client for the same cluster, with connections of its own and ``changes`` to its options."""
-        return type(self)(**{**self._made_with, **changes})
 
 
 class _RQClusterClient(ClusterClient):
@@ -139,17 +136,13 @@ def client_for(url: str, **options: Any) -> redis.Redis:
     return cast(redis.Redis, client)
 
 
-def for_rq(client: redis.Redis, **changes: Any) -> redis.Redis:
-    """A client for RQ on ``client``'s Redis, with a connection pool of its own (``changes``: to its options)."""
+def for_rq(client: redis.Redis) -> redis.Redis:
+    """A client for RQ on ``client``'s Redis, with connections of its own. RQ's worker raises a single Redis's
+    socket timeout above its wait for jobs, and the sender's commands keep theirs; a cluster client's is set
+    here, above the worker's wait of a second at a time, and its pipelines are transactions, as RQ counts on."""
     if isinstance(client, ClusterClient):
-        return cast(redis.Redis, _RQClusterClient(**{**client._made_with, **changes}))
-    return separate(client, **changes)
-
-
-def separate(client: redis.Redis, **changes: Any) -> redis.Redis:
-    """A client for the same Redis (or cluster) as ``client`` with a connection pool of its own."""
-    if isinstance(client, ClusterClient):
-        return cast(redis.Redis, client.clone(**changes))
+        return cast(redis.Redis, _RQClusterClient(**{**client._made_with, "socket_timeout": RQ_SOCKET_TIMEOUT_S}))
     pool = client.connection_pool
-    kwargs = {**pool.connection_kwargs, **changes}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
